@@ -1,0 +1,114 @@
+"""Kernel profiles: which Linux builds free page tables through ``tlb_remove_table()``.
+
+Facts read from the kernel sources (function names to re-check them in a tree):
+
+* ``tlb_remove_table()`` (mm/mmu_gather.c) allocates the batch page with
+  ``__get_free_page(GFP_NOWAIT | __GFP_NOWARN)``; on failure it calls
+  ``tlb_table_invalidate()`` and ``tlb_remove_table_one()``; nothing remembers the
+  failure, so the next table tries again.
+* ``MAX_TABLE_BATCH = (PAGE_SIZE - sizeof(struct mmu_table_batch)) / sizeof(void *)``
+  (include/asm-generic/tlb.h): 509 with ``CONFIG_MMU_GATHER_RCU_TABLE_FREE`` (16-byte
+  ``rcu_head`` + ``nr`` + padding = 24 bytes), 511 without.
+* x86-64 up to v6.13 selects ``MMU_GATHER_RCU_TABLE_FREE if PARAVIRT`` but frees page
+  tables through ``tlb_remove_table`` only in guests whose hypervisor replaces the TLB
+  flush (``kvm_guest_init()`` with PV TLB flush, ``hyperv_setup_mmu_ops()``, Xen PV
+  ``xen_mmu_ops``); bare metal uses ``native_tlb_remove_table()`` ->
+  ``tlb_remove_page()``: no batch page, no fallback.
+* v6.14 adds ``CONFIG_PT_RECLAIM`` (default y, x86-64 only). It routes bare-metal
+  ``native_tlb_remove_table()`` to ``tlb_remove_table()`` and makes
+  ``__tlb_remove_table_one()`` free the table with ``call_rcu()`` instead of
+  ``tlb_remove_table_sync_one()``: the fallback sends no IPI.
+* v6.15 makes ``MMU_GATHER_RCU_TABLE_FREE`` unconditional on x86 (commit "x86/mm: Make
+  MMU_GATHER_RCU_TABLE_FREE unconditional"); ``___pte_free_tlb()`` always calls
+  ``tlb_remove_table()``. The ``v6.15`` profile here is a v6.15 build *without*
+  PT_RECLAIM (PT_RECLAIM=n on x86-64, or arm64 and other architectures that select RCU
+  table freeing), whose fallback still broadcasts a synchronous IPI. A default-config
+  x86-64 v6.15 behaves like ``v6.14-pt-reclaim``.
+* ``collapse_huge_page()`` (mm/khugepaged.c) calls ``tlb_remove_table_sync_one()``
+  unconditionally after ``pmdp_collapse_flush()``; it is a real IPI whenever RCU table
+  freeing is compiled in (PARAVIRT distro kernels, so bare metal too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAGE_SIZE = 4096
+POINTER_SIZE = 8
+MMU_TABLE_BATCH_HEADER_RCU = 24  # struct rcu_head (16) + unsigned int nr (4) + padding (4)
+MMU_TABLE_BATCH_HEADER_NO_RCU = 8  # unsigned int nr (4) + padding (4)
+
+
+def max_table_batch(page_size: int = PAGE_SIZE, rcu_table_free: bool = True) -> int:
+    """``MAX_TABLE_BATCH``: page-table pointers per batch page (entries)."""
+    header = MMU_TABLE_BATCH_HEADER_RCU if rcu_table_free else MMU_TABLE_BATCH_HEADER_NO_RCU
+    return (page_size - header) // POINTER_SIZE
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """What one kernel build does when it frees page tables and collapses THPs."""
+
+    name: str
+    description: str
+    uses_tlb_remove_table: bool
+    """Page tables freed by munmap go through tlb_remove_table() (so can hit the fallback)."""
+    max_table_batch: int
+    """MAX_TABLE_BATCH of the build (entries per batch page)."""
+    fallback_sends_ipi: bool
+    """tlb_remove_table_one() broadcasts tlb_remove_table_sync_one() (False: call_rcu)."""
+    khugepaged_sync_ipi: bool
+    """collapse_huge_page() sends a synchronous IPI per anonymous collapse."""
+
+
+PROFILES: dict[str, KernelProfile] = {
+    p.name: p
+    for p in (
+        KernelProfile(
+            "v6.3-baremetal",
+            "x86-64 v6.3 on bare metal (PARAVIRT distro build): page tables freed with "
+            "tlb_remove_page(), no batch page, no fallback; khugepaged still broadcasts",
+            uses_tlb_remove_table=False,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=True,
+            khugepaged_sync_ipi=True,
+        ),
+        KernelProfile(
+            "v6.3-kvm-pv",
+            "x86-64 v6.3 KVM guest with PV TLB flush (also Hyper-V, Xen PV): "
+            "tlb_remove_table() with a 509-entry batch; the fallback broadcasts a sync IPI",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=True,
+            khugepaged_sync_ipi=True,
+        ),
+        KernelProfile(
+            "v6.14-pt-reclaim",
+            "x86-64 v6.14 with CONFIG_PT_RECLAIM=y (the default): tlb_remove_table() on bare "
+            "metal too; the fallback frees the table with call_rcu(), no IPI",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=False,
+            khugepaged_sync_ipi=True,
+        ),
+        KernelProfile(
+            "v6.15",
+            "v6.15 with RCU table freeing and without PT_RECLAIM (x86-64 PT_RECLAIM=n, arm64): "
+            "tlb_remove_table() everywhere; the fallback broadcasts a sync IPI",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=True,
+            khugepaged_sync_ipi=True,
+        ),
+    )
+}
+
+KERNEL_NAMES = tuple(PROFILES)
+
+
+def get_profile(name: str) -> KernelProfile:
+    """The profile called ``name`` (KeyError naming the known profiles otherwise)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown kernel profile {name!r}; known: {', '.join(PROFILES)}") from None

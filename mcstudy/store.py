@@ -1,0 +1,124 @@
+"""Results on disk: xarray datasets in netCDF-4 (h5netcdf), written atomically.
+
+A dataset has one dimension per ``[sweep]`` key (in file order, coordinates = the
+swept values), one variable per model output (``units`` and ``long_name`` attributes),
+and dataset attributes identifying it as an mcstudy result, with provenance as a JSON
+string. Writes go to a temporary file in the target directory, are flushed to disk and
+renamed over the target, so a killed run never leaves a half file under the real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mcstudy.errors import OutputError
+from mcstudy.models.base import Model
+from mcstudy.study import Study
+
+FORMAT_NAME = "mcstudy-dataset"
+FORMAT_VERSION = 1
+ENGINE = "h5netcdf"
+
+
+def build_dataset(
+    study: Study, model: Model, results: list[dict[str, Any]], provenance: dict[str, Any]
+) -> xr.Dataset:
+    """Assemble per-point results (in point order) into a labelled dataset."""
+    dims = list(study.sweep)
+    shape = study.shape
+    if len(results) != study.n_points:
+        raise ValueError("one result per sweep point is required")
+    data_vars = {}
+    for name, var in model.variables.items():
+        if var.dtype == "int64":
+            arr = np.full(study.n_points, -1, dtype=np.int64)
+        else:
+            arr = np.full(study.n_points, np.nan, dtype=np.float64)
+        for i, res in enumerate(results):
+            if name in res and res[name] is not None:
+                arr[i] = res[name]
+        attrs = {"units": var.units, "long_name": var.long_name}
+        if var.dtype == "int64":
+            attrs["missing_value_note"] = "-1 where not computed"
+        data_vars[name] = (dims, arr.reshape(shape), attrs)
+    coords = {}
+    fields = model.Params.model_fields
+    for key, values in study.sweep.items():
+        extra = fields[key].json_schema_extra or {}
+        attrs = {"long_name": fields[key].description or key}
+        if isinstance(extra, dict) and "units" in extra:
+            attrs["units"] = str(extra["units"])
+        coords[key] = (key, np.asarray(values), attrs)
+    ds = xr.Dataset(data_vars=data_vars, coords=coords)
+    ds.attrs.update(
+        {
+            "mcstudy_format": FORMAT_NAME,
+            "mcstudy_format_version": FORMAT_VERSION,
+            "title": f"mcstudy {model.name} study {study.name}",
+            "study_name": study.name,
+            "model": model.name,
+            "seed": study.section.seed,
+            "sequences_per_point": study.section.sequences,
+            "config_hash": study.config_hash(),
+            "params": json.dumps(study.params, sort_keys=True),
+            "sweep_dims": json.dumps(dims),
+            "provenance": json.dumps(provenance, sort_keys=True, default=str),
+        }
+    )
+    return ds
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to ``path`` atomically (temporary file + fsync + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open_dataset(path: str | Path) -> xr.Dataset:
+    """Open an mcstudy dataset, loaded into memory; OutputError if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise OutputError(f"{path}: file not found")
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            ds = ds.load()
+    except Exception as exc:  # h5py/xarray raise many types for damaged files
+        raise OutputError(
+            f"{path}: not a readable netCDF-4 file ({type(exc).__name__}: {exc})"
+        ) from None
+    if ds.attrs.get("mcstudy_format") != FORMAT_NAME:
+        raise OutputError(f"{path}: not an mcstudy dataset (no mcstudy_format attribute)")
+    if int(ds.attrs.get("mcstudy_format_version", -1)) != FORMAT_VERSION:
+        raise OutputError(
+            f"{path}: mcstudy dataset format version {ds.attrs.get('mcstudy_format_version')} "
+            f"is not supported (expected {FORMAT_VERSION})"
+        )
+    return ds
+
+
+def provenance_of(ds: xr.Dataset) -> dict[str, Any]:
+    """The provenance dictionary stored in a dataset."""
+    return json.loads(ds.attrs["provenance"])
