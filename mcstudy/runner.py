@@ -1,34 +1,141 @@
-"""Run a study: every sweep point through the block engine, into one dataset.
+"""One sweep point through the block engine; and ``run_study``, a whole study in memory.
 
 Point ``i`` uses the Philox key ``stream_key(seed, i)``, so its numbers depend only on
-(seed, point, block, sub-stream): never on the thread count or on the other points.
+(seed, point, block, sub-stream): never on the thread count, the process or machine that
+runs it, or the other points. ``run_point`` is what every executor calls.
+
+Adaptive precision (``target_rel_err`` and ``max_sequences`` in ``[study]``): a point
+runs at least ``sequences`` (rounded up to whole blocks), then more blocks until the
+relative standard error of the model's ``main_estimate`` is at most the target, or
+``max_sequences`` is reached. Blocks always run in order 0, 1, 2, ... and the size of
+each next chunk is a deterministic function of the tallies so far, which are
+bit-identical everywhere; so a point stops after the same blocks with the same result
+whatever the executor, worker or thread count. Block ``b`` draws the same numbers as in
+a fixed-size run, so an adaptive point that stopped after ``k`` blocks equals a fixed
+run of ``k * block_size`` sequences bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numba
-import xarray as xr
-
-from mcstudy.engine.blocks import BlockPlan, run_blocks
+from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, Tallies, run_blocks
 from mcstudy.engine.rng import stream_key
 from mcstudy.models.base import Model
-from mcstudy.provenance import environment
-from mcstudy.store import build_dataset
+from mcstudy.stats import Z95
 from mcstudy.study import Point, Study
+
+if TYPE_CHECKING:  # xarray is only needed to assemble, not in worker processes
+    import xarray as xr
+
+#: values added to a point's results when adaptive precision is on
+REL_ERR = "main_rel_err"
+TARGET_MET = "target_met"
+#: the first adaptive re-check comes after at most this many blocks past the minimum
+_GROWTH_SAFETY = 1.1
 
 
 @dataclass(frozen=True)
 class PointResult:
-    """Everything computed for one point (estimates, exact values, derived, timing)."""
+    """Everything computed for one point.
+
+    ``values``: estimates, derived and exact values (and, with adaptive precision,
+    ``main_rel_err`` and ``target_met``); ``tallies``: the exactly reduced tallies;
+    ``blocks``: blocks simulated; ``seconds``: wall time of the point.
+    """
 
     index: int
     values: dict[str, Any]
+    tallies: dict[str, int | float]
+    blocks: int
     seconds: float
+
+
+def relative_error(model: Model, estimates: dict[str, Any]) -> float:
+    """Relative standard error of ``model.main_estimate`` (dimensionless).
+
+    The standard error is ``<stem>_stderr`` (``stem`` = main estimate without
+    ``_mean``) or ``<main>_stderr``; for a proportion with only a 95 % interval,
+    half its width / z. ``inf`` when the estimate is 0 or not finite: with no events
+    seen the precision is unknown, so adaptive precision keeps sampling.
+    """
+    main = model.main_estimate
+    est = float(estimates[main])
+    stem = main.removesuffix("_mean")
+    if f"{stem}_stderr" in estimates:
+        se = float(estimates[f"{stem}_stderr"])
+    elif f"{main}_stderr" in estimates:
+        se = float(estimates[f"{main}_stderr"])
+    elif f"{main}_ci_low" in estimates and f"{main}_ci_high" in estimates:
+        se = (float(estimates[f"{main}_ci_high"]) - float(estimates[f"{main}_ci_low"])) / (
+            2.0 * Z95
+        )
+    else:
+        raise KeyError(f"model {model.name!r}: no standard error for main estimate {main!r}")
+    if est == 0.0 or not math.isfinite(est) or not math.isfinite(se):
+        return math.inf
+    return se / abs(est)
+
+
+def supports_adaptive(model: Model) -> bool:
+    """Whether ``relative_error`` can find the main estimate's error for ``model``."""
+    names = set(model.variables)
+    main = model.main_estimate
+    stem = main.removesuffix("_mean")
+    return main in names and (
+        f"{stem}_stderr" in names
+        or f"{main}_stderr" in names
+        or {f"{main}_ci_low", f"{main}_ci_high"} <= names
+    )
+
+
+def next_chunk(done: int, rel_err: float, target: float, remaining: int) -> int:
+    """Blocks to run before the next check (deterministic in its arguments).
+
+    The relative error falls like 1/sqrt(n): aim for ``done * (rel/target)**2`` blocks
+    plus 10 %, but grow by at least ``done/8`` (few checks), at most ``done`` (no big
+    jump on an early, noisy estimate) and at most ``CHUNK_BLOCKS`` (bounded memory).
+    """
+    if math.isfinite(rel_err) and rel_err > 0.0:
+        want = math.ceil(done * (rel_err / target) ** 2 * _GROWTH_SAFETY) - done
+    else:
+        want = done
+    grow = max(want, -(-done // 8), 1)
+    grow = min(grow, max(done, 1), CHUNK_BLOCKS)
+    return min(grow, remaining)
+
+
+def _run_adaptive(
+    kernel: Callable[[int, int], Any],
+    plan: BlockPlan,
+    model: Model,
+    prepared: Any,
+    min_blocks: int,
+    target: float,
+    progress: Callable[[int], None] | None,
+) -> tuple[Tallies, float, bool]:
+    tallies = Tallies(model.int_tallies, model.float_tallies)
+    done = 0
+    rel = math.inf
+    while done < plan.n_blocks:
+        if done < min_blocks:
+            n = min(CHUNK_BLOCKS, min_blocks - done)
+        else:
+            rel = relative_error(model, model.estimates(prepared, tallies))
+            if rel <= target:
+                return tallies, rel, True
+            n = next_chunk(done, rel, target, plan.n_blocks - done)
+        ints, floats = kernel(done, n)
+        tallies.add_blocks(ints, floats)
+        if progress is not None:
+            progress(plan.sequences_in(done, n))
+        done += n
+    rel = relative_error(model, model.estimates(prepared, tallies))
+    return tallies, rel, rel <= target
 
 
 def run_point(
@@ -36,58 +143,49 @@ def run_point(
 ) -> PointResult:
     """Simulate one sweep point and return its estimates next to the exact values."""
     t0 = time.perf_counter()
+    section = study.section
     prepared = model.prepare(point.params)
-    plan = BlockPlan(study.section.sequences, study.section.block_size)
-    key = stream_key(study.section.seed, point.index)
-    tallies = run_blocks(
-        lambda first, n: model.simulate(prepared, key, plan, first, n),
-        plan,
-        model.int_tallies,
-        model.float_tallies,
-        progress=progress,
+    key = stream_key(section.seed, point.index)
+    adaptive = section.target_rel_err is not None
+    plan = BlockPlan(
+        section.max_sequences if adaptive else section.sequences,  # type: ignore[arg-type]
+        section.block_size,
     )
+
+    def kernel(first: int, n: int) -> Any:
+        return model.simulate(prepared, key, plan, first, n)
+
     values: dict[str, Any] = {}
+    if adaptive:
+        min_blocks = -(-section.sequences // section.block_size)
+        tallies, rel, met = _run_adaptive(
+            kernel, plan, model, prepared, min_blocks, section.target_rel_err, progress
+        )
+    else:
+        tallies = run_blocks(
+            kernel, plan, model.int_tallies, model.float_tallies, progress=progress
+        )
     values.update(model.estimates(prepared, tallies))
+    if adaptive:
+        values[REL_ERR] = rel
+        values[TARGET_MET] = int(met)
     values.update(model.derived(point.params))
     values.update(model.exact(point.params))
-    return PointResult(point.index, values, time.perf_counter() - t0)
+    return PointResult(
+        point.index, values, tallies.as_dict(), tallies.blocks_done, time.perf_counter() - t0
+    )
 
 
 def run_study(study: Study, threads: int | None = None, show_progress: bool = True) -> xr.Dataset:
-    """Run all points of ``study`` in this process; returns the labelled dataset."""
-    from tqdm import tqdm
+    """Run all points of ``study`` in this process, in memory; returns the dataset.
 
-    if threads is not None:
-        numba.set_num_threads(threads)
-    model = study.model
-    t_start = time.perf_counter()
-    compile_seconds = model.warmup()
-    points = list(study.points())
-    results: list[dict[str, Any]] = []
-    with tqdm(
-        total=len(points) * study.section.sequences,
-        unit="seq",
-        unit_scale=True,
-        desc=study.name,
-        disable=not show_progress,
-        leave=False,
-    ) as bar:
-        for point in points:
-            res = run_point(study, model, point, progress=bar.update)
-            results.append(res.values)
-    wall = time.perf_counter() - t_start
-    provenance = {
-        **environment(),
-        "config_path": study.source,
-        "config_text": study.text,
-        "overrides": list(study.overrides),
-        "config_hash": study.config_hash(),
-        "seed": study.section.seed,
-        "block_size": study.section.block_size,
-        "rng": "Philox4x32-10, key=SplitMix64(seed, point), counter=(call, block, substream)",
-        "wall_seconds": wall,
-        "compile_seconds": compile_seconds,
-        "run_seconds": wall - compile_seconds,
-        "executor": "local",
-    }
-    return build_dataset(study, model, results, provenance)
+    The same point pipeline and dataset assembly as ``mcstudy run`` (without a run
+    directory), so the result is bit-identical to a run on any executor.
+    """
+    from mcstudy.executors.assemble import dataset_from_records
+    from mcstudy.executors.local import LocalExecutor
+    from mcstudy.executors.sweep import compute_in_memory
+
+    executor = LocalExecutor(workers=1, threads=threads)
+    records, facts = compute_in_memory(study, executor, show_progress=show_progress)
+    return dataset_from_records(study, records, run_facts=facts)

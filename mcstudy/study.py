@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
 from mcstudy.errors import ConfigError
@@ -44,6 +44,27 @@ class StudySection(BaseModel):
     sequences: int = Field(ge=1, le=10**13)
     block_size: int = Field(DEFAULT_BLOCK_SIZE, ge=1, le=1 << 24)
     description: str = ""
+    target_rel_err: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    """Adaptive precision: run more blocks per point until the relative standard error
+    of the model's main estimate is at most this (``sequences`` is then the minimum)."""
+    max_sequences: int | None = Field(None, ge=1, le=10**13)
+    """Adaptive precision: the cap on sequences per point (required with the target)."""
+
+    @model_validator(mode="after")
+    def _adaptive(self) -> StudySection:
+        if self.target_rel_err is None and self.max_sequences is not None:
+            raise ValueError("max_sequences applies only with target_rel_err; set both or neither")
+        if self.target_rel_err is not None:
+            if self.max_sequences is None:
+                raise ValueError(
+                    "target_rel_err needs max_sequences (the cap on sequences per point)"
+                )
+            if self.max_sequences < self.sequences:
+                raise ValueError(
+                    f"max_sequences ({self.max_sequences}) must be at least sequences "
+                    f"({self.sequences}), the minimum per point"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,8 @@ class Study:
             "study": self.section.model_dump(),
             "params": self.params,
             "sweep": self.sweep,
+            # key order sets the dimensions and the point numbering
+            "sweep_order": list(self.sweep),
         }
 
     def config_hash(self) -> str:
@@ -233,7 +256,10 @@ def load_study(
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a cross-key check of [study]
+                lines.append(f"{source}: [study]: {err['msg'].removeprefix('Value error, ')}")
+                continue
+            key = str(err["loc"][0])
             if err["type"] == "extra_forbidden":
                 lines.append(
                     f"{source}: [study] {key}: unknown key; expected one of {', '.join(StudySection.model_fields)}"

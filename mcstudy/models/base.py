@@ -111,3 +111,5 @@ def get_model(name: str) -> Model:
 
 def _load_builtin_models() -> None:
     import mcstudy.models.gather  # noqa: F401
+    import mcstudy.models.pressure  # noqa: F401
+    import mcstudy.models.thp  # noqa: F401

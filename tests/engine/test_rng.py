@@ -59,7 +59,7 @@ def test_splitmix64_reference_sequence():
     ]
 
 
-@njit(cache=True)
+@njit
 def _draw_words(k0, k1, block, substream, n):
     st = stream_new(k0, k1, block, substream)
     out = np.empty(n, dtype=np.uint64)
@@ -102,7 +102,7 @@ def test_stream_key_validates():
     assert stream_key(1, 2) != stream_key(2, 1)
 
 
-@njit(cache=True)
+@njit
 def _uniform_mean(n):
     st = stream_new(1, 2, 3, 4)
     s = 0.0
@@ -117,7 +117,7 @@ def test_uniform_mean_within_4_standard_errors():
     assert abs(_uniform_mean(n) - 0.5) < 4 * se
 
 
-@njit(cache=True)
+@njit
 def _bernoulli_count(n, hi, lo, always):
     st = stream_new(9, 9, 0, 0)
     c = 0

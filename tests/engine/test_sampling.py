@@ -11,7 +11,7 @@ from mcstudy.engine.rng import stream_new
 from mcstudy.engine.sampling import binomial
 
 
-@njit(cache=True)
+@njit
 def _draw_binomials(n, p, count, seed):
     st = stream_new(seed, 0, 0, 0)
     out = np.empty(count, dtype=np.int64)

@@ -1,0 +1,120 @@
+"""The performance targets of the benchmark issue, checked against one bench result.
+
+Each target reports its measured value, threshold and whether it is met (None when the
+quantity was not measured in this run, e.g. a model that is not registered yet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GATHER_CASE = "n=513 p=0.01"
+
+
+def _run(doc: dict[str, Any], model: str, threads: int) -> dict[str, Any] | None:
+    for m in doc["models"]:
+        if m["model"] == model:
+            for r in m["runs"]:
+                if r["threads"] == threads:
+                    return r | {"case": m["case"]}
+    return None
+
+
+def _baseline(doc: dict[str, Any], model: str, name: str) -> dict[str, Any] | None:
+    for b in doc["baselines"]:
+        if b["model"] == model and b["baseline"] == name:
+            return b
+    return None
+
+
+def _target(name: str, desc: str, value: float | None, op: str, threshold: float) -> dict:
+    met = None
+    if value is not None:
+        met = value >= threshold if op == ">=" else value < threshold
+    return {
+        "name": name,
+        "description": desc,
+        "value": value,
+        "op": op,
+        "threshold": threshold,
+        "met": met,
+    }
+
+
+def evaluate(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """All targets for ``doc`` (a ``run_bench`` result)."""
+    top = doc["threads"]["max"]
+    eff_threads = 2 if 2 in doc["threads"]["measured"] else top
+    out = []
+
+    g = _run(doc, "gather", top)
+    ok_case = g is not None and g["case"] == GATHER_CASE
+    out.append(
+        _target(
+            "gather.sequences_per_second",
+            f"gather n=513 p=0.01, {top} threads: sequences/s",
+            g["sequences_per_second"] if ok_case else None,
+            ">=",
+            1e8,
+        )
+    )
+    for name, thr in (
+        ("python-per-table", 1000.0),
+        ("python-per-attempt", 10.0),
+        ("numpy-per-attempt", 10.0),
+    ):
+        b = _baseline(doc, "gather", name)
+        out.append(
+            _target(
+                f"gather.speedup.{name}",
+                f"gather kernel ({top} threads) / {name} baseline, sequences/s",
+                None if b is None else b.get("speedup"),
+                ">=",
+                thr,
+            )
+        )
+
+    p = _run(doc, "pressure", top)
+    out.append(
+        _target(
+            "pressure.events_per_draw_time",
+            f"pressure chain events/s / Philox words/s, {top} threads",
+            None if p is None else p.get("events_per_draw_time"),
+            ">=",
+            0.4,
+        )
+    )
+    b = _baseline(doc, "pressure", "simpy")
+    out.append(
+        _target(
+            "pressure.speedup.simpy",
+            f"pressure kernel ({top} threads) / SimPy model, events/s",
+            None if b is None else b.get("speedup"),
+            ">=",
+            1000.0,
+        )
+    )
+
+    for m in doc["models"]:
+        r = _run(doc, m["model"], eff_threads)
+        out.append(
+            _target(
+                f"{m['model']}.parallel_efficiency",
+                f"{m['model']}: parallel efficiency 1 -> {eff_threads} threads",
+                None if r is None or eff_threads < 2 else r["parallel_efficiency"],
+                ">=",
+                0.85,
+            )
+        )
+    for j in doc["jit"]:
+        limit = 5.0 if j["mode"] == "cached" else 30.0
+        out.append(
+            _target(
+                f"{j['model']}.start.{j['mode']}",
+                f"{j['model']}: {j['mode']} start of mcstudy run on a tiny config, s",
+                j.get("wall_seconds"),
+                "<",
+                limit,
+            )
+        )
+    return out

@@ -1,0 +1,498 @@
+"""Exact stationary solution of the zone pressure chain (MODEL.md 5.2) with scipy.sparse.
+
+State: free pages ``f`` in 0..N, kswapd ``k`` (0 asleep, 1 awake) and, when the
+housekeeping load is bursty, the load phase ``b`` (0 calm, 1 burst). Transitions out of
+(f, k, b), with the kernel functions they stand for:
+
+* blocking allocation of ``alloc_batch_pages`` = kb pages, rate lambda_b / kb
+  (``__alloc_pages()``): if f <= low, kswapd wakes (``wake_all_kswapds()``); if f > min
+  then f -= kb (floored at 0), else one direct-reclaim stall
+  (``__alloc_pages_direct_reclaim()``): f = max(min(N, f + D) - kb, 0);
+* free of one page, rate mu (``free_unref_page()``): f = min(N, f + 1);
+* kswapd reclaim batch, rate rho while awake (``balance_pgdat()``, SWAP_CLUSTER_MAX
+  pages): f = min(N, f + R); kswapd sleeps if then f > high;
+* gather, rate gamma (``tlb_remove_table()`` batch-page attempt, GFP_NOWAIT): wakes
+  kswapd if f <= low, does not change f (grace period 0);
+* GFP_ATOMIC allocation, rate alpha (extension): wakes kswapd if f <= low; takes a page
+  iff f > the ``__zone_watermark_ok()`` ALLOC_MIN_RESERVE|ALLOC_NON_BLOCK mark
+  (min - min/2, then minus a quarter of that: 0.375 x min);
+* load phase switches calm -> burst at ``burst_start_rate``, back at ``burst_end_rate``
+  (extension; lambda_1 = ``burst_alloc_rate``).
+
+The stationary distribution pi solves pi Q = 0, sum(pi) = 1 on the closed communicating
+class reached from the idle state (N, asleep, calm). With single-page allocations the
+chain only moves down one level (free-page count) at a time: it is a level-dependent
+M/G/1-type chain, solved exactly in O(N R m^3) time and O(N m^2) memory (m = 2 or 4
+sub-states per level) by
+
+* first-passage matrices, top down: G_c[s, s'] = P(first entry into level c - 1 is at
+  sub-state s' | start at (c, s)), from (-Abar_cc) G_c = D_c, where D_c holds the rates
+  down to level c - 1 and Abar_cc = T_c + sum_{j > c} U_{c->j} G_j G_{j-1} ... G_{c+1}
+  is the generator of the chain censored to levels <= c, seen on level c;
+* Ramaswami's formula, bottom up: x_c (-Abar_cc) = sum_{g < c} x_g Abar_gc with
+  Abar_gc = sum_{j >= c} U_{g->j} G_j ... G_{c+1}.
+
+Every term is a sum of non-negative numbers and the only solves are with the
+diagonally dominant M-matrices -Abar_cc, so small probabilities (1e-12 and far below)
+keep their relative accuracy. Batched allocations (several levels down at once) break
+this structure and are solved by one sparse LU (SuperLU) instead, for small chains; tiny
+chains use GTH elimination, which tests compare with both. Poisson arrivals see time
+averages (PASTA), so a gather fails with probability P(f <= min).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from numba import njit
+from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+
+def atomic_min_mark(wmark_min: int) -> int:
+    """GFP_ATOMIC order-0 mark (pages): ``__zone_watermark_ok()`` with ALLOC_MIN_RESERVE
+    and ALLOC_NON_BLOCK: ``min -= min / 2; min -= min / 4`` (integer division, v6.3+)."""
+    m = wmark_min - wmark_min // 2
+    return m - m // 4
+
+
+@dataclass(frozen=True)
+class ZoneChain:
+    """Parameters of the chain (pages, and events per second)."""
+
+    managed_pages: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    alloc_rate: float
+    """blocking allocations, pages/s (calm phase)"""
+    free_rate: float
+    """page frees, pages/s"""
+    kswapd_rate: float
+    """kswapd reclaim batches per second while awake"""
+    gather_rate: float
+    """gathers per second"""
+    reclaim_batch: int = 32
+    direct_reclaim_batch: int = 32
+    alloc_batch_pages: int = 1
+    atomic_alloc_rate: float = 0.0
+    burst_alloc_rate: float | None = None
+    burst_start_rate: float = 0.0
+    burst_end_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        n = self.managed_pages
+        if n < 1:
+            raise ValueError("managed_pages must be >= 1")
+        if not 0 <= self.wmark_min <= self.wmark_low <= self.wmark_high < n:
+            raise ValueError("need 0 <= wmark_min <= wmark_low <= wmark_high < managed_pages")
+        for name in ("alloc_rate", "free_rate", "kswapd_rate", "gather_rate", "atomic_alloc_rate"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name} must be finite and >= 0")
+        if self.reclaim_batch < 1 or self.direct_reclaim_batch < 1 or self.alloc_batch_pages < 1:
+            raise ValueError("batches must be >= 1 page")
+
+    @property
+    def bursty(self) -> bool:
+        return self.burst_alloc_rate is not None and self.burst_start_rate > 0.0
+
+    @property
+    def phases(self) -> int:
+        return 2 if self.bursty else 1
+
+
+@dataclass(frozen=True)
+class ZoneStationary:
+    """Stationary quantities of the chain (probabilities, and events per second)."""
+
+    pi: np.ndarray
+    """pi[b, k, f]: stationary probability of (phase b, kswapd k, f free pages)"""
+    below_min_prob: float
+    """P(f <= min): time fraction below min = P(a gather's GFP_NOWAIT attempt fails)"""
+    kswapd_awake_prob: float
+    stalls_per_s: float
+    kswapd_wakeups_per_s: float
+    atomic_fails_per_s: float
+    free_pages_mean: float
+
+    @property
+    def nowait_fail_prob(self) -> float:
+        return self.below_min_prob
+
+
+N_EVENTS = 6  # alloc, free, kswapd, gather, atomic, phase switch
+
+
+def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every transition, per level and sub-state: (target level, target sub-state, rate).
+
+    Arrays of shape (N + 1, m, N_EVENTS) with sub-state s = 2 b + k; rate 0 = no event.
+    This is the one statement of the chain's rules: the generator and the level
+    recursion are both built from it.
+    """
+    n = c.managed_pages
+    m = 2 * c.phases
+    f = np.arange(n + 1)
+    tl = np.repeat(f[:, None, None], m * N_EVENTS, axis=1).reshape(n + 1, m, N_EVENTS)
+    tl = tl.copy()
+    ts = np.zeros((n + 1, m, N_EVENTS), dtype=np.int64)
+    tr = np.zeros((n + 1, m, N_EVENTS))
+    amark = atomic_min_mark(c.wmark_min)
+    kb = c.alloc_batch_pages
+    for b in range(c.phases):
+        lam = c.alloc_rate if b == 0 else float(c.burst_alloc_rate)  # type: ignore[arg-type]
+        for k in (0, 1):
+            s = 2 * b + k
+            woken = np.where(f <= c.wmark_low, 1, k)
+            # 0: blocking allocation (direct reclaim at or below min)
+            up = np.minimum(n, f + c.direct_reclaim_batch) - kb
+            tl[:, s, 0] = np.maximum(np.where(f > c.wmark_min, f - kb, up), 0)
+            ts[:, s, 0] = 2 * b + woken
+            tr[:, s, 0] = lam / kb
+            # 1: free
+            tl[:, s, 1] = np.minimum(n, f + 1)
+            ts[:, s, 1] = s
+            tr[:, s, 1] = c.free_rate
+            # 2: kswapd reclaim batch (awake only); sleeps above high
+            if k == 1:
+                fr = np.minimum(n, f + c.reclaim_batch)
+                tl[:, s, 2] = fr
+                ts[:, s, 2] = 2 * b + np.where(fr > c.wmark_high, 0, 1)
+                tr[:, s, 2] = c.kswapd_rate
+            # 3: gather (GFP_NOWAIT attempt: wakes kswapd at or below low)
+            ts[:, s, 3] = 2 * b + woken
+            tr[:, s, 3] = c.gather_rate
+            # 4: GFP_ATOMIC allocation
+            tl[:, s, 4] = np.where(f > amark, f - 1, f)
+            ts[:, s, 4] = 2 * b + woken
+            tr[:, s, 4] = c.atomic_alloc_rate
+            # 5: load phase switch
+            if c.bursty:
+                ts[:, s, 5] = 2 * (1 - b) + k
+                tr[:, s, 5] = c.burst_start_rate if b == 0 else c.burst_end_rate
+    return tl, ts, tr
+
+
+def _transitions(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, rate) of every off-diagonal transition; index = s (N+1) + f."""
+    tl, ts, tr = level_events(c)
+    nf = c.managed_pages + 1
+    f = np.arange(nf)[:, None, None]
+    sub = np.arange(2 * c.phases)[None, :, None]
+    src = np.broadcast_to(sub * nf + f, tr.shape)
+    dst = ts * nf + tl
+    keep = (tr > 0.0) & (src != dst)
+    return src[keep], dst[keep], tr[keep]
+
+
+def generator(c: ZoneChain) -> sp.csr_matrix:
+    """The generator Q (CSR, rows sum to 0); state (b, k, f) has index (2b + k)(N+1) + f."""
+    size = c.phases * 2 * (c.managed_pages + 1)
+    s, d, r = _transitions(c)
+    q = sp.coo_matrix((r, (s, d)), shape=(size, size)).tocsr()  # duplicates are summed
+    q = q - sp.diags(np.asarray(q.sum(axis=1)).ravel())
+    return q.tocsr()
+
+
+def _closed_class(q: sp.csr_matrix, start: int) -> np.ndarray:
+    """States of the unique closed class reachable from ``start`` (ValueError if several)."""
+    adj = q.copy()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    reach = np.sort(breadth_first_order(adj, start, directed=True, return_predecessors=False))
+    sub = adj[reach][:, reach]
+    ncomp, labels = connected_components(sub, directed=True, connection="strong")
+    # a class is closed when no transition leaves it
+    src, dst = sub.nonzero()
+    leaving = np.zeros(ncomp, dtype=bool)
+    leaving[labels[src[labels[src] != labels[dst]]]] = True
+    closed = np.flatnonzero(~leaving)
+    if len(closed) != 1:
+        raise ValueError(
+            f"the chain has {len(closed)} closed classes reachable from the idle state; "
+            "its stationary distribution is not unique (are all rates zero?)"
+        )
+    return reach[labels == closed[0]]
+
+
+GTH_MAX_STATES = 1200
+"""Closed classes up to this size are solved with GTH (every probability to high relative
+accuracy, even 1e-300); larger ones with one sparse LU."""
+
+
+def gth_stationary(q: np.ndarray) -> np.ndarray:
+    """Stationary vector of an irreducible generator (dense) by Grassmann-Taksar-Heyman
+    elimination: no subtractions, so tiny probabilities keep their relative accuracy."""
+    a = np.array(q, dtype=float)
+    np.fill_diagonal(a, 0.0)
+    n = a.shape[0]
+    for m in range(n - 1, 0, -1):
+        s = a[m, :m].sum()
+        if s <= 0.0:
+            raise ValueError("generator is not irreducible")
+        a[:m, m] /= s
+        a[:m, :m] += np.outer(a[:m, m], a[m, :m])
+    pi = np.zeros(n)
+    pi[0] = 1.0
+    for m in range(1, n):
+        pi[m] = pi[:m] @ a[:m, m]
+    return pi / pi.sum()
+
+
+@njit(cache=True)
+def _solve_small(a, b):
+    """X with a @ X = b for a small square matrix (Gauss, partial pivoting); NaN if singular."""
+    m = a.shape[0]
+    aa = a.copy()
+    x = b.copy()
+    for col in range(m):
+        piv = col
+        for r in range(col + 1, m):
+            if abs(aa[r, col]) > abs(aa[piv, col]):
+                piv = r
+        if aa[piv, col] == 0.0:
+            x[:, :] = np.nan
+            return x
+        if piv != col:
+            for j in range(m):
+                aa[col, j], aa[piv, j] = aa[piv, j], aa[col, j]
+            for j in range(x.shape[1]):
+                x[col, j], x[piv, j] = x[piv, j], x[col, j]
+        for r in range(col + 1, m):
+            fac = aa[r, col] / aa[col, col]
+            if fac != 0.0:
+                for j in range(col, m):
+                    aa[r, j] -= fac * aa[col, j]
+                for j in range(x.shape[1]):
+                    x[r, j] -= fac * x[col, j]
+    for col in range(m - 1, -1, -1):
+        for j in range(x.shape[1]):
+            v = x[col, j]
+            for k in range(col + 1, m):
+                v -= aa[col, k] * x[k, j]
+            x[col, j] = v / aa[col, col]
+    return x
+
+
+@njit(cache=True)
+def _descents(g_mats, c, n, rmax):
+    """H[d] = G_{c+d} G_{c+d-1} ... G_{c+1} (H[0] = I): where a chain entering level c + d
+    first enters level c."""
+    m = g_mats.shape[1]
+    dmax = min(rmax, n - c)
+    h = np.zeros((dmax + 1, m, m))
+    for i in range(m):
+        h[0, i, i] = 1.0
+    for d in range(1, dmax + 1):
+        g = g_mats[c + d]
+        for i in range(m):
+            for j in range(m):
+                v = 0.0
+                for k in range(m):
+                    v += g[i, k] * h[d - 1, k, j]
+                h[d, i, j] = v
+    return h
+
+
+@njit(cache=True)
+def _censored_level(c, h, tl, ts, tr):
+    """(Abar_cc, D_c): the chain censored to levels <= c, on level c, and its rates down."""
+    m = tr.shape[1]
+    a = np.zeros((m, m))
+    down = np.zeros((m, m))
+    for s in range(m):
+        out = 0.0
+        for e in range(tr.shape[2]):
+            r = tr[c, s, e]
+            j = tl[c, s, e]
+            s2 = ts[c, s, e]
+            if r == 0.0 or (j == c and s2 == s):
+                continue
+            out += r
+            if j == c - 1:
+                down[s, s2] += r
+            elif j == c:
+                a[s, s2] += r
+            else:
+                for t in range(m):
+                    a[s, t] += r * h[j - c, s2, t]
+        a[s, s] -= out
+    return a, down
+
+
+@njit(cache=True)
+def _mg1_levels(tl, ts, tr, n, c_lo, rmax):
+    """Top-down first-passage matrices, then Ramaswami's formula bottom up.
+
+    Returns (x, ok): x[c, s] proportional to pi on levels > c_lo (level c_lo is left to
+    the caller, which fills it from the censored generator of level c_lo); ok is False
+    if a censored level matrix was singular.
+    """
+    m = tr.shape[1]
+    g_mats = np.zeros((n + 1, m, m))
+    for c in range(n, c_lo, -1):
+        h = _descents(g_mats, c, n, rmax)
+        a, down = _censored_level(c, h, tl, ts, tr)
+        g = _solve_small(-a, down)
+        if np.isnan(g[0, 0]):
+            return np.zeros((n + 1, m)), g_mats, False
+        for i in range(m):  # rows are probability vectors: remove round-off drift
+            tot = 0.0
+            for j in range(m):
+                g[i, j] = max(g[i, j], 0.0)
+                tot += g[i, j]
+            if tot > 0.0:
+                for j in range(m):
+                    g[i, j] /= tot
+        g_mats[c] = g
+    return np.zeros((n + 1, m)), g_mats, True
+
+
+@njit(cache=True)
+def _ramaswami(x, g_mats, tl, ts, tr, n, c_lo, rmax):
+    """x_c (-Abar_cc) = sum_{g<c} x_g Abar_gc for c = c_lo+1..N (x[c_lo] given); in place."""
+    m = tr.shape[1]
+    for c in range(c_lo + 1, n + 1):
+        h = _descents(g_mats, c, n, rmax)
+        a, _down = _censored_level(c, h, tl, ts, tr)
+        rhs = np.zeros((m, 1))
+        lo = max(c_lo, c - rmax - 1)
+        for g in range(lo, c):
+            for s in range(m):
+                xg = x[g, s]
+                if xg == 0.0:
+                    continue
+                for e in range(tr.shape[2]):
+                    r = tr[g, s, e]
+                    j = tl[g, s, e]
+                    if r == 0.0 or j < c:
+                        continue
+                    s2 = ts[g, s, e]
+                    for t in range(m):
+                        rhs[t, 0] += xg * r * h[j - c, s2, t]
+        y = _solve_small(-a.T.copy(), rhs)
+        big = 0.0
+        for t in range(m):
+            x[c, t] = max(y[t, 0], 0.0)
+            big = max(big, x[c, t])
+        if big > 1e250:  # keep the unnormalised vector finite
+            for g in range(c + 1):
+                for t in range(m):
+                    x[g, t] *= 1e-250
+    return x
+
+
+MG1_MAX_PAGES = 1 << 24
+
+
+def _stationary_mg1(c: ZoneChain, cls: np.ndarray) -> np.ndarray | None:
+    """pi by the level recursion (single-page allocations only); None if it fails."""
+    n = c.managed_pages
+    nf = n + 1
+    m = 2 * c.phases
+    tl, ts, tr = level_events(c)
+    up = np.where(tr > 0.0, tl - np.arange(nf)[:, None, None], 0)
+    rmax = int(max(up.max(), 1))
+    levels = cls % nf
+    c_lo = int(levels.min())
+    x, g_mats, ok = _mg1_levels(tl, ts, tr, n, c_lo, rmax)
+    if not ok:
+        return None
+    h = _descents(g_mats, c_lo, n, rmax)
+    a, _down = _censored_level(c_lo, h, tl, ts, tr)
+    subs = np.sort(cls[levels == c_lo] // nf)
+    x[c_lo, subs] = gth_stationary(a[np.ix_(subs, subs)]) if len(subs) > 1 else 1.0
+    x = _ramaswami(x, g_mats, tl, ts, tr, n, c_lo, rmax)
+    pi = np.zeros(m * nf)
+    for s_ in range(m):
+        pi[s_ * nf : (s_ + 1) * nf] = x[:, s_]
+    mask = np.zeros(m * nf, dtype=bool)
+    mask[cls] = True
+    pi[~mask] = 0.0
+    total = pi.sum()
+    if not np.isfinite(total) or total <= 0.0:
+        return None
+    return pi / total
+
+
+SPARSE_LU_MAX_STATES = 200_000
+
+
+def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
+    """pi as an array of shape (phases, 2, N + 1), summing to 1.
+
+    ``method``: "auto" (level recursion when allocations take one page, else GTH for tiny
+    and sparse LU for small chains), or "mg1", "gth", "lu" to force one (tests).
+    """
+    q = generator(c)
+    nf = c.managed_pages + 1
+    start = c.managed_pages  # (calm, asleep, f = N)
+    cls = _closed_class(q, start)
+    pi = np.zeros(q.shape[0])
+    if method == "auto":
+        if len(cls) <= GTH_MAX_STATES // 4:
+            method = "gth"
+        elif c.alloc_batch_pages == 1:
+            method = "mg1"
+        else:
+            method = "lu"
+    if len(cls) == 1:
+        pi[cls[0]] = 1.0
+    elif method == "mg1":
+        if c.alloc_batch_pages != 1:
+            raise ValueError("the level recursion needs alloc_batch_pages = 1")
+        res = _stationary_mg1(c, cls)
+        if res is None:
+            raise ValueError("level recursion failed (singular censored level)")
+        pi = res
+    elif method == "gth":
+        if len(cls) > GTH_MAX_STATES:
+            raise ValueError(f"GTH is for at most {GTH_MAX_STATES} states")
+        pi[cls] = gth_stationary(q[cls][:, cls].toarray())
+    elif method == "lu":
+        if len(cls) > SPARSE_LU_MAX_STATES:
+            raise ValueError(
+                f"{len(cls)} states: too many for the sparse LU solve of batched allocations "
+                f"(at most {SPARSE_LU_MAX_STATES})"
+            )
+        a = q[cls][:, cls].T.tocsr()
+        # replace the last balance equation by sum(pi) = 1
+        last = len(cls) - 1
+        a = sp.vstack([a[:last], sp.csr_matrix(np.ones((1, len(cls))))]).tocsc()
+        rhs = np.zeros(len(cls))
+        rhs[-1] = 1.0
+        x = np.maximum(spla.spsolve(a, rhs), 0.0)
+        pi[cls] = x / x.sum()
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return pi.reshape(c.phases, 2, nf)
+
+
+def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
+    """Stationary distribution and the stationary rates of the chain."""
+    pi = stationary_distribution(c, method)
+    f = np.arange(c.managed_pages + 1)
+    below = f <= c.wmark_min
+    wake_zone = f <= c.wmark_low
+    amark = atomic_min_mark(c.wmark_min)
+    stalls = 0.0
+    wakeups = 0.0
+    for b in range(c.phases):
+        lam = c.alloc_rate if b == 0 else float(c.burst_alloc_rate)  # type: ignore[arg-type]
+        ev = lam / c.alloc_batch_pages
+        stalls += ev * pi[b][:, below].sum()
+        wakeups += (ev + c.gather_rate + c.atomic_alloc_rate) * pi[b, 0, wake_zone].sum()
+    pf = pi.sum(axis=(0, 1))
+    return ZoneStationary(
+        pi=pi,
+        below_min_prob=float(pf[below].sum()),
+        kswapd_awake_prob=float(pi[:, 1, :].sum()),
+        stalls_per_s=float(stalls),
+        kswapd_wakeups_per_s=float(wakeups),
+        atomic_fails_per_s=float(c.atomic_alloc_rate * pf[f <= amark].sum()),
+        free_pages_mean=float((pf * f).sum()),
+    )

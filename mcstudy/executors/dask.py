@@ -1,0 +1,137 @@
+"""``--executor dask``: points as tasks on a Dask distributed cluster.
+
+By default a ``LocalCluster`` of ``workers`` processes with one task slot each and
+``threads`` Numba threads per task (``workers x threads`` <= cores). With
+``scheduler="tcp://host:8786"`` the sweep joins an existing cluster (for instance one
+started with dask-jobqueue's ``SLURMCluster``); each task then uses ``threads`` Numba
+threads, or by default the worker's Numba thread count divided by its task slots.
+
+Workers only compute and return record bodies; this process verifies and commits them.
+A worker that dies takes nothing committed with it: the scheduler reruns its tasks on
+other workers (Dask's ``allowed-failures``), and a task Dask gives up on becomes a
+``failed`` point with the reason, to be rerun with ``--retry-failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from mcstudy.executors.errors import ExecutorError
+from mcstudy.executors.threads import available_cores, thread_environment
+
+
+class DaskExecutor:
+    """Points on a Dask cluster (a new LocalCluster, or the one at ``scheduler``)."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+        cores: int | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.client: Any = None
+        self.cluster: Any = None
+        if threads is not None and threads < 1:
+            raise ExecutorError(f"--threads {threads}: expected at least 1")
+        if scheduler is not None:
+            if workers is not None:
+                raise ExecutorError(
+                    "--workers sizes a new LocalCluster; with --scheduler the workers of "
+                    "that cluster are used (start more workers to scale it)"
+                )
+            self.workers = None
+            self.threads = threads
+            return
+        cores = available_cores() if cores is None else cores
+        if workers is not None and workers < 1:
+            raise ExecutorError(f"--workers {workers}: expected at least 1")
+        if workers is None:
+            t = 1 if threads is None else threads
+            w = max(1, cores // t)
+        else:
+            w = workers
+            t = max(1, cores // w) if threads is None else threads
+        if w * t > cores:
+            raise ExecutorError(
+                f"--workers {w} x --threads {t} = {w * t} threads exceeds the {cores} "
+                "available cores; lower --workers or --threads"
+            )
+        self.workers, self.threads = w, t
+
+    def describe(self) -> dict[str, Any]:
+        address = None
+        if self.client is not None:
+            address = self.client.scheduler.address
+        return {
+            "executor": self.name,
+            "scheduler": self.scheduler or f"LocalCluster {address}",
+            "workers": self.workers,
+            "threads_per_worker": self.threads,
+            "numba_threads": self.threads,
+        }
+
+    def __enter__(self) -> DaskExecutor:
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is not None:
+            try:
+                self.client = Client(self.scheduler, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorError(
+                    f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler ({exc})"
+                ) from None
+            return self
+        self.cluster = LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            env=thread_environment(self.threads),
+        )
+        self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def run(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """Submit ``tasks`` (``PointTask``); yield record bodies as they complete."""
+        from distributed import as_completed
+
+        from mcstudy.executors.worker import compute_point, lost_body
+
+        if self.client is None:
+            raise RuntimeError("DaskExecutor.run outside its context (use `with executor:`)")
+        token = uuid.uuid4().hex[:10]
+        futures = {}
+        for task in tasks:
+            key = f"mcstudy-{task.study.name}-point-{task.point.index}-{token}"
+            fut = self.client.submit(compute_point, task, key=key, pure=False)
+            futures[fut] = task
+        try:
+            for fut in as_completed(list(futures)):
+                task = futures.pop(fut)
+                try:
+                    body = fut.result()
+                except Exception as exc:  # KilledWorker, CancelledError, lost scheduler
+                    body = lost_body(
+                        task, type(exc).__name__, f"Dask could not compute this point: {exc}"
+                    )
+                fut.release()
+                yield body
+        finally:
+            for fut in futures:
+                fut.cancel()

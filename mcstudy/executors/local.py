@@ -1,0 +1,133 @@
+"""``--executor local``: this process, or spawned worker processes on this machine.
+
+With one worker (the default) points run in this process with ``threads`` Numba
+threads. With ``workers > 1`` they run in a ``ProcessPoolExecutor`` of freshly spawned
+processes, each capped at ``threads`` Numba threads before Numba is imported, so
+``workers x threads`` never exceeds the cores (checked up front). A worker process that
+dies (OOM killer, segfault) breaks the pool: its points are resubmitted to a new pool,
+and each point that was in flight then is retried alone, so a point that kills its
+worker again (``MAX_WORKER_DEATHS`` times) is recorded as failed and the innocent
+bystanders are not.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from mcstudy.executors.threads import available_cores, init_worker_process, plan_threads
+
+MAX_WORKER_DEATHS = 2
+
+
+class LocalExecutor:
+    """Points in this process (``workers == 1``) or in spawned worker processes."""
+
+    name = "local"
+
+    def __init__(
+        self, workers: int | None = None, threads: int | None = None, cores: int | None = None
+    ) -> None:
+        self.cores = available_cores() if cores is None else cores
+        self.workers, self.threads = plan_threads(workers, threads, self.cores)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "executor": self.name,
+            "workers": self.workers,
+            "threads_per_worker": self.threads,
+            "numba_threads": self.threads,
+        }
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """Compute ``tasks`` (``PointTask``); yield record bodies as they complete."""
+        tasks = list(tasks)
+        if not tasks:
+            return
+        if self.workers == 1:
+            yield from self._in_process(tasks)
+        else:
+            yield from self._in_pool(tasks)
+
+    def _in_process(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
+        import numba
+
+        from mcstudy.executors.worker import compute_point
+
+        before = numba.get_num_threads()
+        try:
+            for task in tasks:
+                yield compute_point(task)
+        finally:
+            numba.set_num_threads(before)
+
+    def _in_pool(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
+        from mcstudy.executors.worker import compute_point, lost_body
+
+        pending = deque(tasks)
+        deaths: Counter[int] = Counter()
+        context = multiprocessing.get_context("spawn")
+        window = 2 * self.workers
+        while pending:
+            pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=init_worker_process,
+                initargs=(self.threads,),
+            )
+            inflight: dict[Future, Any] = {}
+            lost: list[Any] = []
+            try:
+                while (pending or inflight) and not lost:
+                    while pending and len(inflight) < window:
+                        suspect = deaths[pending[0].point.index] > 0
+                        if suspect and inflight:
+                            break  # a point that was in flight when a worker died runs alone
+                        task = pending.popleft()
+                        try:
+                            inflight[pool.submit(compute_point, task)] = task
+                        except BrokenProcessPool:  # broke since the last wait
+                            pending.appendleft(task)
+                            break
+                        if suspect:
+                            break
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        task = inflight.pop(fut)
+                        exc = fut.exception()
+                        if isinstance(exc, BrokenProcessPool):
+                            lost.append(task)
+                        elif exc is not None:  # e.g. a task that cannot be pickled
+                            yield lost_body(task, type(exc).__name__, str(exc))
+                        else:
+                            yield fut.result()
+                if lost:  # the pool broke: everything still in flight is lost too
+                    for fut, task in inflight.items():
+                        if fut.done() and fut.exception() is None:
+                            yield fut.result()
+                        else:
+                            lost.append(task)
+                    inflight.clear()
+            finally:
+                pool.shutdown(wait=not lost, cancel_futures=True)
+            for task in sorted(lost, key=lambda t: t.point.index, reverse=True):
+                deaths[task.point.index] += 1
+                if deaths[task.point.index] >= MAX_WORKER_DEATHS:
+                    yield lost_body(
+                        task,
+                        "WorkerProcessDied",
+                        f"a worker process died while this point was in flight "
+                        f"({deaths[task.point.index]} times; out of memory or a crash?)",
+                    )
+                else:
+                    pending.appendleft(task)

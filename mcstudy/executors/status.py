@@ -1,0 +1,116 @@
+"""``mcstudy status``: what a run directory holds, read from its point files.
+
+Read-only: it verifies every point file (checksums, config hash, code version) but
+moves, deletes and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcstudy.executors.points import DONE, FAILED, PENDING, error_line
+from mcstudy.executors.rundir import RunDir
+from mcstudy.executors.version import code_version, describe, same_code
+from mcstudy.study import Point, Study
+
+MAX_LISTED = 20
+
+
+@dataclass
+class RunStatus:
+    """Counts and details of a run directory."""
+
+    run_dir: Path
+    study: Study
+    info: dict[str, Any]
+    points: list[Point]
+    records: dict[int, dict[str, Any]]
+    invalid: list[tuple[Path, int | None, str]] = field(default_factory=list)
+    code_differs: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {DONE: 0, FAILED: 0, PENDING: 0}
+        for p in self.points:
+            body = self.records.get(p.index)
+            out[PENDING if body is None else body["status"]] += 1
+        return out
+
+    @property
+    def failed(self) -> list[int]:
+        return [i for i, b in sorted(self.records.items()) if b["status"] == FAILED]
+
+    @property
+    def pending(self) -> list[int]:
+        return [p.index for p in self.points if p.index not in self.records]
+
+
+def run_status(run_dir: str | Path) -> RunStatus:
+    """Scan a run directory (RunDirError if it is not one)."""
+    rd = RunDir(run_dir)
+    info = rd.info()
+    study = rd.load_study()
+    points = list(study.points())
+    scan = rd.scan(study, info["code_version"], points)
+    differs = not same_code(info["code_version"], code_version(study.model))
+    return RunStatus(rd.path, study, info, points, scan.records, scan.invalid, differs)
+
+
+def _coords(point: Point) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.coords.items())
+
+
+def _indices(indices: list[int]) -> str:
+    shown = ", ".join(str(i) for i in indices[:MAX_LISTED])
+    more = f", ... ({len(indices) - MAX_LISTED} more)" if len(indices) > MAX_LISTED else ""
+    return shown + more
+
+
+def format_status(st: RunStatus) -> str:
+    """The text ``mcstudy status`` prints."""
+    c = st.counts
+    info = st.info
+    lines = [
+        f"{st.run_dir}: study {st.study.name!r} (model {st.study.section.model}, "
+        f"config {str(info.get('config_hash'))[:12]}, {describe(info['code_version'])})",
+        f"points: {len(st.points)} total, {c[DONE]} done, {c[FAILED]} failed, {c[PENDING]} pending",
+    ]
+    if st.code_differs:
+        lines.append(
+            f"note: this mcstudy is {describe(code_version(st.study.model))}; --resume "
+            "would refuse to mix its results with these"
+        )
+    if st.failed:
+        lines.append("failed:")
+        for i in st.failed[:MAX_LISTED]:
+            body = st.records[i]
+            prov = body.get("provenance") or {}
+            lines.append(
+                f"  point {i} ({_coords(st.points[i])}), seed {body.get('seed')}: "
+                f"{error_line(body)} [attempt {prov.get('attempt', 1)}, host {prov.get('host')}]"
+            )
+        if len(st.failed) > MAX_LISTED:
+            lines.append(f"  ... and {len(st.failed) - MAX_LISTED} more (see manifest.json)")
+    if st.pending and c[PENDING] < len(st.points):
+        lines.append(f"pending points: {_indices(st.pending)}")
+    if st.invalid:
+        lines.append("unusable point files (never merged; --resume moves them to quarantine/):")
+        for _, _, reason in st.invalid[:MAX_LISTED]:
+            lines.append(f"  {reason}")
+    shards = sorted(
+        {
+            (b.get("provenance") or {}).get("shard")
+            for b in st.records.values()
+            if (b.get("provenance") or {}).get("shard")
+        }
+    )
+    if shards:
+        lines.append(f"shards seen: {', '.join(shards)}")
+    if c[PENDING] or c[FAILED] or st.invalid:
+        hint = "rerun the same `mcstudy run` command with --resume"
+        if c[FAILED]:
+            hint += " (add --retry-failed to recompute the failed points)"
+        lines.append(f"next: {hint}, or the missing SLURM array tasks, then `mcstudy merge`")
+    return "\n".join(lines)

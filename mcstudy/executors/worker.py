@@ -1,0 +1,184 @@
+"""What a worker does for one sweep point: compute it and return its record body.
+
+``compute_point`` runs in whichever process the executor chose (this process, a spawned
+worker, a Dask worker on another node). It never raises for a failing point: the
+exception and its traceback become a ``failed`` record, so one bad point cannot stop a
+sweep. It does not touch the run directory either: the coordinator verifies and commits
+every record, so workers need no shared file system.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mcstudy.engine.rng import stream_key
+from mcstudy.executors.points import DONE, FAILED, encode_mapping
+from mcstudy.executors.shards import slurm_facts
+from mcstudy.executors.version import code_version
+from mcstudy.models.base import Model
+from mcstudy.study import Point, Study
+
+_WARM: dict[type, bool] = {}
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """One point to compute: the study, the model instance, the point, and how.
+
+    ``threads``: Numba threads for this point (None: the process's setting, or for a
+    Dask worker its cores divided by its task slots). ``shard``: ``"I/N"`` or None.
+    """
+
+    study: Study
+    model: Model
+    point: Point
+    threads: int | None
+    executor: str
+    shard: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def base_body(task: PointTask) -> dict[str, Any]:
+    """The identifying part of a record: point, study, config hash, code, seed, key."""
+    study = task.study
+    seed = study.section.seed
+    k0, k1 = stream_key(seed, task.point.index)
+    return {
+        "point": task.point.index,
+        "coords": encode_mapping(task.point.coords),
+        "study": study.name,
+        "model": task.model.name,
+        "config_hash": study.config_hash(),
+        "code_version": code_version(task.model),
+        "seed": seed,
+        "stream_key": [k0, k1],
+        "block_size": study.section.block_size,
+    }
+
+
+def _dask_worker() -> Any:
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _threads_for(task: PointTask) -> int | None:
+    if task.threads is not None:
+        return task.threads
+    if task.executor == "dask":
+        worker = _dask_worker()
+        if worker is not None:
+            import numba
+
+            from mcstudy.executors.threads import available_cores
+
+            slots = max(1, int(getattr(worker, "nthreads", 1) or 1))
+            cores = min(available_cores(), numba.config.NUMBA_NUM_THREADS)
+            return max(1, cores // slots)
+    return None
+
+
+def _worker_name(task: PointTask) -> str:
+    if task.executor == "dask":
+        worker = _dask_worker()
+        if worker is not None:
+            return str(worker.address)
+    return f"{platform.node()}:{os.getpid()}"
+
+
+def run_facts(task: PointTask, started: datetime, seconds: float, compile_seconds: float):
+    """Where, when and how the point ran (varies between runs; never compared)."""
+    import numba
+
+    from mcstudy.provenance import threading_layer
+
+    return {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "executor": task.executor,
+        "worker": _worker_name(task),
+        "numba_threads": numba.get_num_threads(),
+        "numba_threading_layer": threading_layer(),
+        "started_utc": started.isoformat(timespec="milliseconds"),
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "shard": task.shard,
+        "slurm": slurm_facts(os.environ),
+        **task.extra,
+    }
+
+
+def _warm(model: Model) -> float:
+    """Compile (or load from cache) the model's kernels once per process; seconds."""
+    cls = type(model)
+    if _WARM.get(cls):
+        return 0.0
+    seconds = model.warmup()
+    _WARM[cls] = True
+    return seconds
+
+
+def compute_point(task: PointTask) -> dict[str, Any]:
+    """Compute one point; returns its record body (``done`` or ``failed``)."""
+    import numba
+
+    from mcstudy.runner import run_point
+
+    threads = _threads_for(task)
+    if threads is not None:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    body = base_body(task)
+    compile_seconds = 0.0
+    try:
+        compile_seconds = _warm(task.model)
+        res = run_point(task.study, task.model, task.point)
+        body.update(
+            status=DONE,
+            values=encode_mapping(res.values),
+            tallies=encode_mapping(res.tallies),
+            blocks=res.blocks,
+        )
+    except Exception as exc:
+        body.update(
+            status=FAILED,
+            error={
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exc(),
+            },
+        )
+    body["provenance"] = run_facts(task, started, time.perf_counter() - t0, compile_seconds)
+    return body
+
+
+def lost_body(task: PointTask, error_type: str, message: str) -> dict[str, Any]:
+    """A ``failed`` record made by the coordinator when no worker could return one
+    (a worker process died, Dask gave up on the task)."""
+    body = base_body(task)
+    body.update(
+        status=FAILED,
+        error={"type": error_type, "message": message, "traceback": ""},
+        provenance={
+            "host": platform.node(),
+            "pid": os.getpid(),
+            "executor": task.executor,
+            "worker": None,
+            "started_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "seconds": 0.0,
+            "shard": task.shard,
+            "slurm": slurm_facts(os.environ),
+            **task.extra,
+        },
+    )
+    return body

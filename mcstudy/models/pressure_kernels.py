@@ -1,0 +1,318 @@
+"""JIT kernels of the zone pressure chain (MODEL.md 5.2): one event, one trajectory.
+
+The chain is simulated by uniformisation: events arrive as a Poisson process of rate
+Lambda (the largest total event rate over the four regimes kswapd asleep/awake x load
+calm/burst), and each event is of type j with probability rate_j(regime) / Lambda, the
+rest being a dummy event that changes nothing. One event costs one 32-bit word (a
+second word only when it ties a threshold's high word, probability < 1e-8): the
+thresholds are exact 64-bit fixed-point cumulative probabilities. Given the number n of
+events in the counted horizon [0, T], the event epochs are uniform order statistics, so
+every visited state Y_0 .. Y_n occupies T / (n + 1) of the horizon in expectation; the
+time fractions below are these conditional expectations (Rao-Blackwellised), which
+needs no exponential draw (no logarithm) per event.
+
+Event rules (kernel functions they stand for):
+
+* ALLOC (``__alloc_pages()``, ``alloc_batch_pages`` = kb pages): f <= low wakes kswapd
+  (``wake_all_kswapds()``); f > min: f -= kb, else one direct-reclaim stall
+  (``__alloc_pages_direct_reclaim()``, D pages) then f = min(cap, f + D) - kb.
+* FREE (``free_unref_page()``): f = min(cap, f + 1).
+* KSWAPD (``balance_pgdat()``, awake only): f = min(cap, f + R); if f > high kswapd
+  sleeps and a watermark boost is cleared.
+* GATHER (``tlb_remove_table()``): each batch-page attempt ``__get_free_page(GFP_NOWAIT
+  | __GFP_NOWARN)`` wakes kswapd if f <= low and fails iff f <= min, sending the
+  remaining tables to ``tlb_remove_table_one()``; with an RCU grace period each
+  successful batch page is held (``tlb_remove_table_free()`` -> ``call_rcu()``).
+* ATOMIC (GFP_ATOMIC): wakes kswapd if f <= low; takes a page iff f > 0.375 x min.
+* PHASE: calm <-> burst load phase.  BOOST (``boost_watermark()``): boost += pageblock,
+  capped, kswapd woken.  RCU_GP: a grace period ends, held batch pages are freed.
+
+Here min, low, high include the boost, and cap = N - held pages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from mcstudy.engine.rng import next_u32
+
+EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_GP, EV_DUMMY = range(
+    9
+)
+N_EVENT_TYPES = 8  # real event types (EV_DUMMY excluded)
+EVENT_NAMES = ("alloc", "free", "kswapd", "gather", "atomic", "phase", "boost", "rcu_gp")
+
+# packed integer parameters
+(
+    IP_N,
+    IP_MIN,
+    IP_LOW,
+    IP_HIGH,
+    IP_R,
+    IP_D,
+    IP_KB,
+    IP_TABLES,
+    IP_BATCH,
+    IP_RCU,
+    IP_BOOST_PAGES,
+    IP_MAX_BOOST,
+    IP_AMARK,
+    IP_F0,
+) = range(14)
+N_IP = 14
+
+# per-trajectory event counters
+C_STALL, C_WAKE, C_GATHER, C_GFAIL, C_FALLBACK, C_AFAIL = range(6)
+N_COUNTERS = 6
+
+
+GUIDE_BITS = 12
+"""Guide table (Chen & Asau 1974): the top GUIDE_BITS of the first 32-bit word pick a
+bucket; a bucket lying inside one event's interval gives the event at once (all but
+about #events / 4096 of the draws), a bucket holding a threshold falls back to the exact
+64-bit comparison."""
+_GUIDE_SHIFT = np.uint64(32 - GUIDE_BITS)
+GUIDE_AMBIGUOUS = -1
+
+
+@njit(cache=True, inline="always")
+def choose_event(st, r, guide):
+    """Event type of one uniformised step in regime ``r`` from the guide table, or
+    GUIDE_AMBIGUOUS with the drawn word; the caller then calls ``choose_exact``.
+
+    The event is the first j with U < C_j, U a 64-bit uniform (high word first) and C_j
+    the cumulative thresholds. Inlined helpers must stay free of calls that take arrays
+    and of loops: Numba then keeps reference-count operations on every array argument in
+    the caller's event loop, which costs more than the event itself.
+    """
+    u_hi = next_u32(st)
+    return np.int64(guide[r, u_hi >> _GUIDE_SHIFT]), u_hi
+
+
+@njit(cache=True)
+def choose_exact(st, u_hi, r, ev_n, ev_type, thr_hi, thr_lo, thr_always):
+    """Exact 64-bit comparison of U = (u_hi, lazily drawn low word) with C_j, in order."""
+    u_lo = np.uint64(0)
+    have_lo = False
+    for j in range(ev_n[r]):
+        if thr_always[r, j] != 0:
+            return ev_type[r, j]
+        th = thr_hi[r, j]
+        if u_hi < th:
+            return ev_type[r, j]
+        if u_hi == th:
+            if not have_lo:
+                u_lo = next_u32(st)
+                have_lo = True
+            if u_lo < thr_lo[r, j]:
+                return ev_type[r, j]
+    return EV_DUMMY
+
+
+@njit(cache=True)
+def gather_rcu(f, kw, held, mn, lw, tables, batch):
+    """A gather whose successful batch pages wait for an RCU grace period: each attempt
+    takes a page (held) while f > min; once one fails, the remaining tables fall back.
+    Returns (f, kw, held, woken, failed, fallbacks)."""
+    rem = tables
+    first = True
+    woken = 0
+    failed = 0
+    fallbacks = 0
+    while rem > 0:
+        if f <= lw and kw == 0:
+            kw = 1
+            woken = 1
+        if f > mn:
+            f -= 1
+            held += 1
+            rem -= batch
+        else:
+            if first:
+                failed = 1
+            fallbacks += rem
+            rem = 0
+        first = False
+    return f, kw, held, woken, failed, fallbacks
+
+
+@njit(cache=True, inline="always")
+def zone_event(ev, f, kw, bu, bst, held, P):
+    """Apply one event to the state (f, kw, bu, bst, held); ``P`` is the parameter tuple
+    (``IP_*`` layout). Returns the new state and this event's (stall, wake-up, failing
+    gather, fallbacks, GFP_ATOMIC failure) counts."""
+    mn = P[IP_MIN] + bst
+    lw = P[IP_LOW] + bst
+    cap = P[IP_N] - held
+    stall = 0
+    wake = 0
+    gfail = 0
+    fb = 0
+    afail = 0
+    if ev == EV_ALLOC:
+        if f <= lw and kw == 0:
+            kw = 1
+            wake = 1
+        if f > mn:
+            f -= P[IP_KB]
+        else:
+            stall = 1
+            f = min(cap, f + P[IP_D]) - P[IP_KB]
+        if f < 0:
+            f = 0
+    elif ev == EV_FREE:
+        if f < cap:
+            f += 1
+    elif ev == EV_KSWAPD:
+        f = min(cap, f + P[IP_R])
+        if f > P[IP_HIGH] + bst:
+            kw = 0
+            bst = 0
+    elif ev == EV_GATHER:
+        if P[IP_RCU] == 0:
+            # the batch page is returned at once: every attempt sees the same f
+            if f <= lw and kw == 0:
+                kw = 1
+                wake = 1
+            if f <= mn:
+                gfail = 1
+                fb = P[IP_TABLES]
+        else:
+            f, kw, held, wake, gfail, fb = gather_rcu(
+                f, kw, held, mn, lw, P[IP_TABLES], P[IP_BATCH]
+            )
+    elif ev == EV_ATOMIC:
+        if f <= lw and kw == 0:
+            kw = 1
+            wake = 1
+        if f > P[IP_AMARK]:
+            f -= 1
+        else:
+            afail = 1
+    elif ev == EV_PHASE:
+        bu = 1 - bu
+    elif ev == EV_BOOST:
+        bst = min(bst + P[IP_BOOST_PAGES], P[IP_MAX_BOOST])
+        if kw == 0:
+            kw = 1
+            wake = 1
+    elif ev == EV_RCU_GP:
+        f += held
+        held = 0
+    return f, kw, bu, bst, held, stall, wake, gfail, fb, afail
+
+
+AGG_STEPS = (8, 4)
+"""Events drawn at once far from the marks: kswapd asleep, kswapd awake (see
+``agg_regime``)."""
+
+
+@njit(cache=True, inline="always")
+def agg_regime(agg_on, n_left, f, kw, bu, bst, held, P):
+    """Regime whose next AGG_STEPS[r] events may be drawn at once, else -1.
+
+    Calm phase, no boost or held pages (the aggregation is only built for the reference
+    chain), and the events cannot touch a mark or the cap: kswapd asleep with
+    f >= low + M and f + M <= N: allocations and gathers see f > low (no wake-up, no
+    stall, no failure), frees are not capped; kswapd awake with f >= min + M and
+    f + R M <= min(high, N): no stall or failure, kswapd cannot go to sleep, nothing is
+    capped. Only the net change of f and the number of gathers then matter.
+    """
+    if not agg_on or bu != 0:
+        return -1
+    if kw == 0:
+        m0 = AGG_STEPS[0]
+        if n_left >= m0 and f >= P[IP_LOW] + m0 and f + m0 <= P[IP_N]:
+            return 0
+        return -1
+    m1 = AGG_STEPS[1]
+    if n_left >= m1 and f >= P[IP_MIN] + m1 and f + P[IP_R] * m1 <= min(P[IP_HIGH], P[IP_N]):
+        return 1
+    return -1
+
+
+@njit(cache=True)
+def run_events(
+    st, n, f, kw, bu, bst, held, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg
+):
+    """``n`` uniformised steps without observation (warm-up); returns the state."""
+    agg_on, aguide, an, atype, ahi, alo, aalw, adf, _ag, asteps = agg
+    i = 0
+    while i < n:
+        ra = agg_regime(agg_on, n - i, f, kw, bu, bst, held, P)
+        if ra >= 0:
+            k, u = choose_event(st, ra, aguide)
+            if k == GUIDE_AMBIGUOUS:
+                k = choose_exact(st, u, ra, an, atype, ahi, alo, aalw)
+            f += adf[ra, k]
+            i += asteps[ra]
+            continue
+        ev, u = choose_event(st, kw + 2 * bu, guide)
+        if ev == GUIDE_AMBIGUOUS:
+            ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        f, kw, bu, bst, held, _s, _w, _g, _fb, _a = zone_event(ev, f, kw, bu, bst, held, P)
+        i += 1
+    return f, kw, bu, bst, held
+
+
+@njit(cache=True)
+def observe_events(
+    st, n, f, kw, bu, bst, held, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg, cnt
+):
+    """``n`` steps of the counted horizon: visits of Y_0 .. Y_n below min and awake, the
+    sum of held pages over the visits, event counts into ``cnt`` (``C_*`` layout);
+    returns (state..., below, awake, held_sum).
+
+    Exact aggregation (``agg_regime``): where the next M events cannot touch a mark or
+    the cap, their joint effect is the net change of f and the number of gathers, and
+    its law is the multinomial of M uniformised steps of that regime, drawn with one
+    word from the ``agg`` tables; the M - 1 inner states are above min and keep kswapd's
+    state.
+    """
+    agg_on, aguide, an, atype, ahi, alo, aalw, adf, ag, asteps = agg
+    below = 0
+    awake = 0
+    held_sum = 0
+    stalls = 0
+    wakes = 0
+    gathers = 0
+    gfails = 0
+    fbs = 0
+    afails = 0
+    i = 0
+    while True:
+        if f <= P[IP_MIN] + bst:
+            below += 1
+        awake += kw
+        held_sum += held
+        if i == n:
+            break
+        ra = agg_regime(agg_on, n - i, f, kw, bu, bst, held, P)
+        if ra >= 0:
+            k, u = choose_event(st, ra, aguide)
+            if k == GUIDE_AMBIGUOUS:
+                k = choose_exact(st, u, ra, an, atype, ahi, alo, aalw)
+            f += adf[ra, k]
+            gathers += ag[ra, k]
+            awake += (asteps[ra] - 1) * kw
+            i += asteps[ra]
+            continue
+        ev, u = choose_event(st, kw + 2 * bu, guide)
+        if ev == GUIDE_AMBIGUOUS:
+            ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        gathers += ev == EV_GATHER
+        f, kw, bu, bst, held, s_, w_, g_, fb_, a_ = zone_event(ev, f, kw, bu, bst, held, P)
+        stalls += s_
+        wakes += w_
+        gfails += g_
+        fbs += fb_
+        afails += a_
+        i += 1
+    cnt[C_STALL] += stalls
+    cnt[C_WAKE] += wakes
+    cnt[C_GATHER] += gathers
+    cnt[C_GFAIL] += gfails
+    cnt[C_FALLBACK] += fbs
+    cnt[C_AFAIL] += afails
+    return f, kw, bu, bst, held, below, awake, held_sum

@@ -1,0 +1,704 @@
+"""JIT kernels of the THP model: pressure episodes, khugepaged arrivals, the population of
+PMD-mapped THPs with their deposited page tables, and split-time allocations.
+
+One sequence is ``warmup_s + horizon_s`` seconds of a host; statistics are taken over the
+last ``horizon_s``. Three classes of PMD mappings (index ``c``):
+
+* 0, anonymous THPs: ``do_huge_pmd_anonymous_page()`` faults and khugepaged
+  ``collapse_huge_page()`` collapses;
+* 1, huge-zero-page mappings: read faults with ``set_huge_zero_page()``;
+* 2, fork copies: ``copy_huge_pmd()`` maps the parent's THP (or huge zero page) in the
+  child and deposits a fresh table there.
+
+Each mapping holds one deposited PTE table under mainline (``pgtable_trans_huge_deposit``)
+and ends either by zap (``zap_huge_pmd()`` -> ``zap_deposited_table()``: ``pte_free``) or
+by a PMD split (``__split_huge_pmd_locked()``: the deposit is withdrawn and becomes the
+live PTE table). Splits happen at class- and pressure-dependent rates ``sig[c, env]``.
+
+Two exact ways to simulate the population:
+
+* ``population_aggregate`` (exponential lifetimes): only the counts (N_0, N_1, N_2) are
+  kept; the next event is drawn from the total rate (Gillespie; exact by memorylessness).
+* ``population_individual`` (lognormal or Pareto lifetimes of classes 0 and 1): every
+  mapping carries its departure time in a binary heap; its split time is the inverse of
+  the class's cumulative split hazard along the pre-drawn pressure path.
+
+The population never depends on ``table_policy``: a split whose on-demand allocation
+fails is counted and then completes through a slow path (drop the PMD lock, blocking
+allocation, retry), so every policy sees the same THPs (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mcstudy.engine.rng import next_double
+from mcstudy.engine.sampling import binomial
+from mcstudy.models.thp_sampling import (
+    bernoulli,
+    exponential,
+    exponential_inline,
+    lifetime,
+    poisson,
+    stationary_age_and_lifetime,
+    uniform,
+)
+
+# named sub-streams (counter word 3); each source of randomness has its own
+SUBSTREAM_ENV = 1
+SUBSTREAM_COLLAPSE = 2
+SUBSTREAM_POP = 3
+SUBSTREAM_INIT = 4
+SUBSTREAM_CACHE = 5
+SUBSTREAM_SPLIT_ALLOC = 6
+SUBSTREAM_GATHER_TIME = 7
+SUBSTREAM_GATHER_ALLOC = 8
+SUBSTREAM_KHUGEPAGED = 9
+SUBSTREAM_IPI = 10
+
+# table policies
+POLICY_DEPOSIT = 0
+POLICY_ON_DEMAND = 1
+POLICY_CACHE = 2
+
+# float parameters (fp)
+F_T0 = 0  # start of the measured window (= warmup), s
+F_T1 = 1  # end of the sequence, s
+F_TO_PRESSURE = 2  # calm -> pressure rate, 1/s
+F_TO_CALM = 3  # pressure -> calm rate, 1/s
+F_PHI = 4  # stationary P(pressure)
+F_FORK_RATE = 5  # forks/s
+F_FORK_Q = 6  # P(a mapping is copied by a fork)
+F_LIFE_MEAN = 7  # mean lifetime of classes 0, 1 (individual mode), s
+F_LIFE_SHAPE = 8  # lognormal sigma or Pareto alpha
+F_COLLAPSE_RATE = 9  # khugepaged collapses/s
+F_REFILL = 10  # cache refills per second per CPU while below K
+F_HIST_LO = 11  # deposit histogram: lower edge (tables)
+F_HIST_W = 12  # deposit histogram: bin width (tables)
+N_FP = 13
+
+# integer parameters (ip)
+I_INDIVIDUAL = 0
+I_DIST = 1
+I_POLICY = 2
+I_CACHE_K = 3
+I_SPLIT_CPUS = 4
+I_HIST_BINS = 5  # inner bins; + underflow (0) and overflow (bins + 1)
+N_IP = 6
+
+# integer tally columns of the population part
+T_SEQUENCES = 0
+T_SPLITS = 1
+T_SPLIT_FAILURES = 2
+T_CACHE_MISSES = 3
+T_THP_END = 4
+T_THP_END_SQ = 5
+T_DEPOSIT_PEAK = 6
+T_DEPOSIT_PEAK_SQ = 7
+N_POP_INT = 8
+
+# float tally columns of the population part
+U_SPLITS_SQ = 0
+U_SPLIT_FAILURES_SQ = 1
+U_THP_AVG = 2
+U_THP_AVG_SQ = 3
+U_DEPOSIT_AVG = 4
+U_DEPOSIT_AVG_SQ = 5
+U_RESERVE_AVG = 6
+U_RESERVE_AVG_SQ = 7
+U_MISSES_SQ = 8
+U_MISSES_SPLITS = 9
+N_POP_FLOAT = 10  # then 2 x (bins + 2) cumulative histogram columns (sums, squares)
+
+_INF = math.inf
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@njit(cache=True)
+def env_path(st, t_end, phi, to_pressure, to_calm):
+    """Pressure episodes on [0, t_end): (initial state, switch times, number of switches).
+
+    A two-state Markov chain (0 calm, 1 pressure) started from its stationary law
+    (P(pressure) = ``phi``); the state flips at each switch time.
+    """
+    cap = 16
+    sw = np.empty(cap, dtype=np.float64)
+    n = 0
+    if phi <= 0.0:
+        return 0, sw, 0
+    e = 1 if uniform(st) < phi else 0
+    e0 = e
+    t = 0.0
+    while True:
+        rate = to_calm if e == 1 else to_pressure
+        t += exponential(st, rate)
+        if t >= t_end:
+            break
+        if n == cap:
+            cap *= 2
+            new = np.empty(cap, dtype=np.float64)
+            new[:n] = sw[:n]
+            sw = new
+        sw[n] = t
+        n += 1
+        e = 1 - e
+    return e0, sw, n
+
+
+@njit(cache=True)
+def poisson_times(st, rate, t_start, t_end):
+    """Arrival times of a Poisson process of ``rate`` on [t_start, t_end): (times, count)."""
+    cap = 16
+    out = np.empty(cap, dtype=np.float64)
+    n = 0
+    if rate <= 0.0:
+        return out, 0
+    t = t_start
+    while True:
+        t += exponential(st, rate)
+        if t >= t_end:
+            break
+        if n == cap:
+            cap *= 2
+            new = np.empty(cap, dtype=np.float64)
+            new[:n] = out[:n]
+            out = new
+        out[n] = t
+        n += 1
+    return out, n
+
+
+@njit(cache=True)
+def split_hazard_table(e0, sw, n_sw, sig):
+    """Cumulative split hazard of each class at the start of each pressure segment.
+
+    Segment j (0..n_sw) starts at 0 (j = 0) or ``sw[j - 1]`` and has state e0 ^ (j & 1).
+    """
+    cum = np.zeros((3, n_sw + 1), dtype=np.float64)
+    for c in range(3):
+        acc = 0.0
+        start = 0.0
+        for j in range(n_sw):
+            e = e0 ^ (j & 1)
+            acc += sig[c, e] * (sw[j] - start)
+            start = sw[j]
+            cum[c, j + 1] = acc
+    return cum
+
+
+@njit(cache=True)
+def split_time(st, c, t, seg, e0, sw, n_sw, cum, sig):
+    """Absolute split time of a class-``c`` mapping alive at ``t`` in segment ``seg``.
+
+    Inverts the cumulative hazard: target = Lambda_c(t) + Exp(1); inf if never.
+    """
+    e = e0 ^ (seg & 1)
+    start = 0.0 if seg == 0 else sw[seg - 1]
+    target = cum[c, seg] + sig[c, e] * (t - start) + exponential(st, 1.0)
+    row = cum[c, : n_sw + 1]
+    j = np.searchsorted(row, target, side="right") - 1
+    if j < seg:
+        j = seg
+    sj = sig[c, e0 ^ (j & 1)]
+    if sj <= 0.0:
+        return _INF
+    start_j = 0.0 if j == 0 else sw[j - 1]
+    return start_j + (target - cum[c, j]) / sj
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@njit(cache=True)
+def split_table_alloc(policy, levels, split_cpus, cache_st, fail_st, th, e):
+    """The page table a split needs, under the table policy: returns (miss, failed, took).
+
+    ``deposit``: the deposit is withdrawn (never fails). ``on_demand``: one allocation
+    under the PMD lock (GFP_NOWAIT or GFP_ATOMIC; fails with the env's probability).
+    ``cache_k``: a table from this CPU's cache if it holds one (``took`` = 1), else the
+    same atomic attempt.
+    """
+    if policy == POLICY_DEPOSIT:
+        return False, False, 0
+    took = 0
+    if policy == POLICY_CACHE:
+        j = int(uniform(cache_st) * split_cpus)
+        if levels[j] > 0:
+            levels[j] -= 1
+            return False, False, 1
+    failed = bernoulli(fail_st, th, e)
+    return True, failed, took
+
+
+@njit(cache=True)
+def hist_bin(value, lo, width, bins):
+    """Histogram bin of ``value``: 0 underflow, 1..bins inner, bins + 1 overflow."""
+    if value < lo:
+        return 0
+    b = int((value - lo) // width) + 1
+    return b if b <= bins else bins + 1
+
+
+@njit(cache=True)
+def init_cache(cache_st, levels, split_cpus, cache_cdf):
+    """Per-CPU cache levels drawn from ``cache_cdf`` (stationary law); returns the sum.
+
+    Drawn from the cache's own stream, so the THP population (drawn from the others) is
+    the same under every table policy.
+    """
+    total = 0
+    for j in range(split_cpus):
+        u = uniform(cache_st)
+        k = 0
+        while k < cache_cdf.shape[0] - 1 and u >= cache_cdf[k]:
+            k += 1
+        levels[j] = k
+        total += k
+    return total
+
+
+@njit(cache=True)
+def finish_population(
+    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, hist, out_i, out_f
+):
+    """Fold one sequence's population results into the block's tallies."""
+    h = fp[F_T1] - fp[F_T0]
+    out_i[T_SEQUENCES] += 1
+    out_i[T_SPLITS] += splits
+    out_i[T_SPLIT_FAILURES] += failures
+    out_i[T_CACHE_MISSES] += misses
+    out_i[T_THP_END] += n_end
+    out_i[T_THP_END_SQ] += n_end * n_end
+    out_i[T_DEPOSIT_PEAK] += peak
+    out_i[T_DEPOSIT_PEAK_SQ] += peak * peak
+    out_f[U_SPLITS_SQ] += float(splits) * float(splits)
+    out_f[U_SPLIT_FAILURES_SQ] += float(failures) * float(failures)
+    out_f[U_MISSES_SQ] += float(misses) * float(misses)
+    out_f[U_MISSES_SPLITS] += float(misses) * float(splits)
+    a = s_thp / h
+    out_f[U_THP_AVG] += a
+    out_f[U_THP_AVG_SQ] += a * a
+    a = s_dep / h
+    out_f[U_DEPOSIT_AVG] += a
+    out_f[U_DEPOSIT_AVG_SQ] += a * a
+    a = s_res / h
+    out_f[U_RESERVE_AVG] += a
+    out_f[U_RESERVE_AVG_SQ] += a * a
+    # cumulative time fractions: column b holds P(deposit < lo + b * width) of this sequence
+    nb = ip[I_HIST_BINS] + 2
+    cum = 0.0
+    for b in range(nb):
+        cum += hist[b] / h
+        out_f[N_POP_FLOAT + b] += cum
+        out_f[N_POP_FLOAT + nb + b] += cum * cum
+
+
+# --------------------------------------------------------------------------- aggregate
+
+
+@njit(cache=True)
+def population_aggregate(
+    pop_st,
+    init_st,
+    cache_st,
+    fail_st,
+    fp,
+    ip,
+    lam,
+    mu,
+    sig,
+    m0,
+    th,
+    cache_cdf,
+    e0,
+    sw,
+    n_sw,
+    coll,
+    n_coll,
+    levels,
+    hist,
+    out_i,
+    out_f,
+):
+    """One sequence with exponential lifetimes, simulated on the class counts."""
+    t0 = fp[F_T0]
+    t1 = fp[F_T1]
+    fork_rate = fp[F_FORK_RATE] if fp[F_FORK_Q] > 0.0 else 0.0
+    fork_q = fp[F_FORK_Q]
+    policy = ip[I_POLICY]
+    cache_k = ip[I_CACHE_K]
+    split_cpus = ip[I_SPLIT_CPUS]
+    bins = ip[I_HIST_BINS]
+    lo = fp[F_HIST_LO]
+    width = fp[F_HIST_W]
+    hist[:] = 0.0
+
+    e = e0
+    isw = 0
+    t_sw = sw[0] if n_sw > 0 else _INF
+    ic = 0
+    t_c = coll[0] if n_coll > 0 else _INF
+
+    n0 = poisson(init_st, m0[0, e])
+    n1 = poisson(init_st, m0[1, e])
+    n2 = poisson(init_st, m0[2, e])
+    dep = n0 + n1 + n2  # one deposited table per PMD mapping
+    cached = 0
+    refill_rate = 0.0
+    if policy == POLICY_CACHE:
+        cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
+        if cache_k > 0:
+            refill_rate = split_cpus * fp[F_REFILL]
+
+    t = 0.0
+    t_ref = exponential(cache_st, refill_rate) if refill_rate > 0.0 else _INF
+    t_pop = _INF
+    need = True
+    total = 0.0
+    splits = failures = misses = 0
+    peak = 0
+    s_thp = s_dep = s_res = 0.0
+    while True:
+        if need:
+            total = (
+                lam[0]
+                + lam[1]
+                + fork_rate
+                + n0 * (mu[0] + sig[0, e])
+                + n1 * (mu[1] + sig[1, e])
+                + n2 * (mu[2] + sig[2, e])
+            )
+            t_pop = t + exponential_inline(pop_st, total) if total > 0.0 else _INF
+            need = False
+        tn = min(t_pop, t_sw, t_c, t_ref, t1)
+        if tn > t0:
+            dt = tn - (t if t > t0 else t0)
+            if dt > 0.0:
+                s_thp += (n0 + n1 + n2) * dt
+                s_dep += dep * dt
+                if policy == POLICY_DEPOSIT:
+                    s_res += dep * dt
+                elif policy == POLICY_CACHE:
+                    s_res += cached * dt
+                hist[hist_bin(dep, lo, width, bins)] += dt
+                if dep > peak:
+                    peak = dep
+        t = tn
+        if t >= t1:
+            break
+        if t == t_sw:
+            e = 1 - e
+            isw += 1
+            t_sw = sw[isw] if isw < n_sw else _INF
+            need = True
+        elif t == t_c:
+            # collapse_huge_page(): a new PMD-mapped anonymous THP with a deposit
+            n0 += 1
+            dep += 1
+            ic += 1
+            t_c = coll[ic] if ic < n_coll else _INF
+            need = True
+        elif t == t_ref:
+            j = int(uniform(cache_st) * split_cpus)
+            if levels[j] < cache_k:
+                levels[j] += 1
+                cached += 1
+            t_ref = t + exponential(cache_st, refill_rate)
+        else:
+            need = True
+            u = next_double(pop_st) * total
+            if u < lam[0]:
+                n0 += 1  # do_huge_pmd_anonymous_page(): deposit
+                dep += 1
+                continue
+            u -= lam[0]
+            if u < lam[1]:
+                n1 += 1  # set_huge_zero_page(): deposit
+                dep += 1
+                continue
+            u -= lam[1]
+            if u < fork_rate:
+                m = binomial(pop_st, n0 + n1, fork_q)  # copy_huge_pmd(): child deposits
+                n2 += m
+                dep += m
+                continue
+            u -= fork_rate
+            # a departure: class c, zap or split
+            r0 = n0 * (mu[0] + sig[0, e])
+            r1 = n1 * (mu[1] + sig[1, e])
+            if u < r0:
+                c = 0
+                n = n0
+            elif u - r0 < r1:
+                c = 1
+                n = n1
+                u -= r0
+            else:
+                c = 2
+                n = n2
+                u -= r0 + r1
+            is_split = u < n * sig[c, e]
+            if c == 0:
+                n0 -= 1
+            elif c == 1:
+                n1 -= 1
+            else:
+                n2 -= 1
+            dep -= 1  # zap_deposited_table() or pgtable_trans_huge_withdraw()
+            if is_split:
+                miss, failed, took = split_table_alloc(
+                    policy, levels, split_cpus, cache_st, fail_st, th, e
+                )
+                cached -= took
+                if t >= t0:
+                    splits += 1
+                    if miss:
+                        misses += 1
+                    if failed:
+                        failures += 1
+    finish_population(
+        fp,
+        ip,
+        splits,
+        failures,
+        misses,
+        n0 + n1 + n2,
+        peak,
+        s_thp,
+        s_dep,
+        s_res,
+        hist,
+        out_i,
+        out_f,
+    )
+
+
+# --------------------------------------------------------------------------- individual
+
+
+@njit(cache=True, inline="always")
+def heap_push(ht, hc, size, t, code):
+    """Push (t, code) on the binary min-heap ``ht``/``hc`` of ``size``; returns the new size."""
+    i = size
+    while i > 0:
+        p = (i - 1) >> 1
+        if ht[p] <= t:
+            break
+        ht[i] = ht[p]
+        hc[i] = hc[p]
+        i = p
+    ht[i] = t
+    hc[i] = code
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def heap_pop(ht, hc, size):
+    """Remove the root of the heap; returns the new size."""
+    size -= 1
+    t = ht[size]
+    code = hc[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        m = left
+        right = left + 1
+        if right < size and ht[right] < ht[left]:
+            m = right
+        if ht[m] >= t:
+            break
+        ht[i] = ht[m]
+        hc[i] = hc[m]
+        i = m
+    if size > 0:
+        ht[i] = t
+        hc[i] = code
+    return size
+
+
+@njit(cache=True)
+def _grow(ht, hc, size):
+    cap = 2 * ht.shape[0]
+    nt = np.empty(cap, dtype=np.float64)
+    nc = np.empty(cap, dtype=np.int64)
+    nt[:size] = ht[:size]
+    nc[:size] = hc[:size]
+    return nt, nc
+
+
+@njit(cache=True)
+def population_individual(
+    pop_st,
+    init_st,
+    cache_st,
+    fail_st,
+    fp,
+    ip,
+    lam,
+    mu,
+    sig,
+    m0,
+    sig_init,
+    th,
+    cache_cdf,
+    e0,
+    sw,
+    n_sw,
+    coll,
+    n_coll,
+    levels,
+    hist,
+    ht,
+    hc,
+    out_i,
+    out_f,
+):
+    """One sequence with every mapping carrying its departure time (general lifetimes).
+
+    Heap codes: ``2 c + 1`` for a split, ``2 c`` for a zap of class c. Returns the heap
+    arrays (they grow) so the block can reuse them.
+    """
+    t0 = fp[F_T0]
+    t1 = fp[F_T1]
+    fork_rate = fp[F_FORK_RATE] if fp[F_FORK_Q] > 0.0 else 0.0
+    fork_q = fp[F_FORK_Q]
+    dist = ip[I_DIST]
+    mean = fp[F_LIFE_MEAN]
+    shape = fp[F_LIFE_SHAPE]
+    policy = ip[I_POLICY]
+    cache_k = ip[I_CACHE_K]
+    split_cpus = ip[I_SPLIT_CPUS]
+    bins = ip[I_HIST_BINS]
+    lo = fp[F_HIST_LO]
+    width = fp[F_HIST_W]
+    hist[:] = 0.0
+    cum = split_hazard_table(e0, sw, n_sw, sig)
+
+    e = e0
+    isw = 0
+    t_sw = sw[0] if n_sw > 0 else _INF
+    ic = 0
+    t_c = coll[0] if n_coll > 0 else _INF
+
+    # stationary start: ages and residual lifetimes of the mappings alive at t = 0
+    size = 0
+    counts = np.zeros(3, dtype=np.int64)
+    for c in range(3):
+        n = poisson(init_st, m0[c, e])
+        counts[c] = n
+        for _ in range(n):
+            if c < 2:
+                age, x = stationary_age_and_lifetime(init_st, dist, mean, shape, sig_init[c])
+                zap = x - age
+            else:
+                zap = exponential(init_st, mu[2])
+            spl = split_time(init_st, c, 0.0, 0, e0, sw, n_sw, cum, sig)
+            if size == ht.shape[0]:
+                ht, hc = _grow(ht, hc, size)
+            if spl < zap:
+                size = heap_push(ht, hc, size, spl, 2 * c + 1)
+            else:
+                size = heap_push(ht, hc, size, zap, 2 * c)
+    dep = counts[0] + counts[1] + counts[2]
+    cached = 0
+    refill_rate = 0.0
+    if policy == POLICY_CACHE:
+        cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
+        if cache_k > 0:
+            refill_rate = split_cpus * fp[F_REFILL]
+
+    birth_rate = lam[0] + lam[1] + fork_rate
+    t = 0.0
+    t_birth = exponential(pop_st, birth_rate) if birth_rate > 0.0 else _INF
+    t_ref = exponential(cache_st, refill_rate) if refill_rate > 0.0 else _INF
+    splits = failures = misses = 0
+    peak = 0
+    s_thp = s_dep = s_res = 0.0
+    while True:
+        t_dep = ht[0] if size > 0 else _INF
+        tn = min(t_birth, t_dep, t_sw, t_c, t_ref, t1)
+        if tn > t0:
+            dt = tn - (t if t > t0 else t0)
+            if dt > 0.0:
+                s_thp += size * dt
+                s_dep += dep * dt
+                if policy == POLICY_DEPOSIT:
+                    s_res += dep * dt
+                elif policy == POLICY_CACHE:
+                    s_res += cached * dt
+                hist[hist_bin(dep, lo, width, bins)] += dt
+                if dep > peak:
+                    peak = dep
+        t = tn
+        if t >= t1:
+            break
+        if t == t_sw:
+            e = 1 - e
+            isw += 1
+            t_sw = sw[isw] if isw < n_sw else _INF
+            continue
+        if t == t_ref:
+            j = int(uniform(cache_st) * split_cpus)
+            if levels[j] < cache_k:
+                levels[j] += 1
+                cached += 1
+            t_ref = t + exponential(cache_st, refill_rate)
+            continue
+        if t == t_dep:
+            code = hc[0]
+            size = heap_pop(ht, hc, size)
+            counts[code >> 1] -= 1
+            dep -= 1
+            if code & 1:
+                miss, failed, took = split_table_alloc(
+                    policy, levels, split_cpus, cache_st, fail_st, th, e
+                )
+                cached -= took
+                if t >= t0:
+                    splits += 1
+                    if miss:
+                        misses += 1
+                    if failed:
+                        failures += 1
+            continue
+        # arrivals: a collapse, or a fault / zero-page fault / fork
+        n_new = 1
+        c = 0
+        if t == t_c:
+            ic += 1
+            t_c = coll[ic] if ic < n_coll else _INF
+        else:
+            u = uniform(pop_st) * birth_rate
+            if u < lam[0]:
+                c = 0
+            elif u - lam[0] < lam[1]:
+                c = 1
+            else:
+                c = 2
+                n_new = binomial(pop_st, size - counts[2], fork_q)
+            t_birth = t + exponential(pop_st, birth_rate)
+        for _ in range(n_new):
+            if c < 2:
+                zap = t + lifetime(pop_st, dist, mean, shape)
+            else:
+                zap = t + exponential(pop_st, mu[2])
+            spl = split_time(pop_st, c, t, isw, e0, sw, n_sw, cum, sig)
+            if size == ht.shape[0]:
+                ht, hc = _grow(ht, hc, size)
+            if spl < zap:
+                size = heap_push(ht, hc, size, spl, 2 * c + 1)
+            else:
+                size = heap_push(ht, hc, size, zap, 2 * c)
+        counts[c] += n_new
+        dep += n_new
+    finish_population(
+        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, hist, out_i, out_f
+    )
+    return ht, hc

@@ -1,0 +1,299 @@
+"""JIT kernel of the IPI side of the THP model: what one isolated CPU receives.
+
+Two sources of synchronous IPI rounds (``tlb_remove_table_sync_one()``), both sent from
+housekeeping CPUs:
+
+* khugepaged, at every ``collapse_huge_page()`` (the collapse times are shared with the
+  population kernel), under the collapse policy:
+
+  - ``sync_ipi`` (mainline): one round; the old PTE table becomes the deposit.
+  - ``fresh_table``: under the ``deposit`` table policy a fresh table is allocated for the
+    deposit (``fresh_table_gfp``: blocking, never fails here; or GFP_NOWAIT, fails with
+    the current probability: then khugepaged falls back to the mainline round and
+    deposits the old table); the old table is freed through an mmu_gather of one table,
+    i.e. one ``tlb_remove_table()`` (on the profiles that use it): its GFP_NOWAIT batch
+    page fails with the current probability, and then ``tlb_remove_table_one()`` sends
+    a round (or frees it by ``call_rcu()`` with PT_RECLAIM).
+  - ``rcu_free``: the old table is freed by ``call_rcu()`` (no round); under ``deposit``
+    the fresh-table allocation is the same as for ``fresh_table``.
+
+* munmap gathers of ``tables_per_gather`` tables at ``gather_rate`` (the ``tlb_remove_table``
+  fallback, MODEL.md 5.1): each failing batch-page attempt is one round; the rounds of one
+  gather are ``sync_round_us`` apart (the sender waits for every target before the next).
+
+The IPI policy (``ipi_policy``) applies to both sources. For the tagged isolated CPU:
+``broadcast`` delivers every round; ``mm_cpumask`` only the rounds of events in the RT
+application's own mm (each event independently with probability ``rt_mm_share``; an
+isolated CPU runs only the RT task, so it is in no other mm's cpumask); ``kernel_mode``
+those rounds again, each only if the CPU is then in kernel mode (independently with
+probability ``1 - rt_user_fraction``); ``rcu`` none (khugepaged then waits with
+``synchronize_rcu()``, a fallback table is freed by ``call_rcu()``).
+
+Delivered rounds are binned into RT cycles of ``rt_cycle_us`` from the start of the
+measured window; per sequence the kernel counts cycles hit, the per-cycle histogram and
+the largest count in one cycle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mcstudy.models.gather import tlb_remove_table_gather
+from mcstudy.models.thp_sampling import bernoulli, exponential
+
+COLLAPSE_SYNC_IPI = 0
+COLLAPSE_FRESH_TABLE = 1
+COLLAPSE_RCU_FREE = 2
+
+IPI_BROADCAST = 0
+IPI_MM_CPUMASK = 1
+IPI_KERNEL_MODE = 2
+IPI_RCU = 3
+
+# integer parameters (rip)
+R_COLLAPSE_POLICY = 0
+R_DEPOSIT = 1  # table_policy == deposit (khugepaged must deposit a table)
+R_FRESH_NOWAIT = 2  # the fresh table is a GFP_NOWAIT allocation
+R_KHUGEPAGED_SYNC = 3  # profile: collapse_huge_page() sends a real IPI
+R_USES_TRT = 4  # profile: page tables go through tlb_remove_table()
+R_FALLBACK_IPI = 5  # profile: tlb_remove_table_one() sends a round (else call_rcu)
+R_IPI_POLICY = 6
+R_TABLES = 7
+R_BATCH = 8
+R_CYCLES = 9  # RT cycles in the measured window
+R_HIST = 10  # per-cycle histogram: counts 0..R_HIST-1 exact, R_HIST = overflow
+N_RIP = 11
+
+# float parameters (rfp)
+Q_GATHER_RATE = 0  # gathers/s
+Q_CYCLE = 1  # RT cycle, s
+Q_SPACING = 2  # time between the rounds of one gather, s
+N_RFP = 3
+
+# threshold rows (rth, uint64 [4, 3]): GFP_NOWAIT failure in calm / pressure, RT mm, kernel mode
+H_NOWAIT = 0
+H_RT_MM = 2
+H_KERNEL = 3
+
+# integer tally columns (after the population's)
+V_COLLAPSES = 0
+V_COLLAPSE_ROUNDS = 1
+V_COLLAPSE_ISO = 2
+V_FRESH_FAILURES = 3
+V_RCU_FREES = 4
+V_GATHERS = 5
+V_FALLBACKS = 6
+V_FALLBACK_ROUNDS = 7
+V_FALLBACK_ISO = 8
+V_CYCLES = 9
+V_HIT_CYCLES = 10
+V_MAX_SUM = 11
+N_RT_INT = 12  # then R_HIST + 1 histogram columns
+
+# float tally columns
+W_COLLAPSE_ROUNDS_SQ = 0
+W_FALLBACK_ROUNDS_SQ = 1
+W_ISO_SQ = 2
+W_MAX_SQ = 3
+W_FRESH_FAILURES_SQ = 4
+W_RCU_FREES_SQ = 5
+W_HITS_SQ = 6
+W_FALLBACKS_SQ = 7
+W_COLLAPSE_ISO_SQ = 8
+W_FALLBACK_ISO_SQ = 9
+N_RT_FLOAT = 10
+
+
+@njit(cache=True)
+def gather_fallbacks(st, n_tables, batch, rth, row):
+    """Fallbacks of one mmu_gather (``tlb_remove_table_gather`` of the gather model)."""
+    f, _ = tlb_remove_table_gather(st, n_tables, batch, rth[row, 0], rth[row, 1], rth[row, 2] != 0)
+    return f
+
+
+@njit(cache=True)
+def _push(buf, nb, cycle):
+    if nb == buf.shape[0]:
+        new = np.empty(2 * nb, dtype=np.int64)
+        new[:nb] = buf[:nb]
+        buf = new
+    buf[nb] = cycle
+    return buf, nb + 1
+
+
+@njit(cache=True)
+def rt_sequence(
+    gt_st,
+    ga_st,
+    kh_st,
+    ipi_st,
+    t0,
+    t1,
+    rip,
+    rfp,
+    rth,
+    e0,
+    sw,
+    n_sw,
+    coll,
+    n_coll,
+    buf,
+    out_i,
+    out_f,
+):
+    """IPI rounds of one sequence and what the tagged isolated CPU sees.
+
+    Returns the delivery buffer (it grows) so the block can reuse it.
+    """
+    cpol = rip[R_COLLAPSE_POLICY]
+    deposit = rip[R_DEPOSIT] != 0
+    fresh_nowait = rip[R_FRESH_NOWAIT] != 0
+    kh_sync = rip[R_KHUGEPAGED_SYNC] != 0
+    uses_trt = rip[R_USES_TRT] != 0
+    fb_ipi = rip[R_FALLBACK_IPI] != 0
+    ipol = rip[R_IPI_POLICY]
+    n_tables = rip[R_TABLES]
+    batch = rip[R_BATCH]
+    n_cycles = rip[R_CYCLES]
+    hsize = rip[R_HIST]
+    g_rate = rfp[Q_GATHER_RATE]
+    cycle = rfp[Q_CYCLE]
+    spacing = rfp[Q_SPACING]
+    per_event_mm = ipol == IPI_MM_CPUMASK or ipol == IPI_KERNEL_MODE
+
+    # first collapse in the window, and the pressure segment at t0
+    ic = 0
+    while ic < n_coll and coll[ic] < t0:
+        ic += 1
+    t_c = coll[ic] if ic < n_coll else math.inf
+    t_g = t0 + exponential(gt_st, g_rate) if g_rate > 0.0 else math.inf
+    isw = 0
+    while isw < n_sw and sw[isw] <= t0:
+        isw += 1
+    nb = 0
+    collapses = c_rounds = c_iso = fresh_fail = rcu_frees = 0
+    gathers = fallbacks = f_rounds = f_iso = 0
+    while True:
+        t = min(t_c, t_g)
+        if t >= t1:
+            break
+        while isw < n_sw and sw[isw] <= t:
+            isw += 1
+        e = e0 ^ (isw & 1)
+        row = H_NOWAIT + e
+        rt_mm = True
+        if per_event_mm:
+            rt_mm = bernoulli(ipi_st, rth, H_RT_MM)
+        if t == t_c:
+            ic += 1
+            t_c = coll[ic] if ic < n_coll else math.inf
+            collapses += 1
+            sync = False  # khugepaged's own tlb_remove_table_sync_one()
+            fallback = False  # a tlb_remove_table_one() of the old table
+            if cpol == COLLAPSE_SYNC_IPI:
+                sync = True
+            else:
+                fresh_ok = True
+                if deposit and fresh_nowait:
+                    fresh_ok = not bernoulli(kh_st, rth, row)
+                if not fresh_ok:
+                    fresh_fail += 1
+                    sync = True  # mainline fallback: sync, deposit the old table
+                elif cpol == COLLAPSE_RCU_FREE:
+                    rcu_frees += 1
+                elif uses_trt:
+                    fallback = gather_fallbacks(kh_st, 1, batch, rth, row) > 0
+            rounds = 0
+            if sync and kh_sync and ipol != IPI_RCU:
+                rounds = 1
+            if fallback:
+                if fb_ipi and ipol != IPI_RCU:
+                    rounds = 1
+                else:
+                    rcu_frees += 1
+            c_rounds += rounds
+            if rounds > 0 and rt_mm:
+                deliver = True
+                if ipol == IPI_RCU:
+                    deliver = False
+                elif ipol == IPI_KERNEL_MODE:
+                    deliver = bernoulli(ipi_st, rth, H_KERNEL)
+                if deliver:
+                    c_iso += 1
+                    k = int((t - t0) / cycle)
+                    if k < n_cycles:
+                        buf, nb = _push(buf, nb, k)
+        else:
+            t_g = t + exponential(gt_st, g_rate)
+            gathers += 1
+            if not uses_trt:
+                continue
+            f = gather_fallbacks(ga_st, n_tables, batch, rth, row)
+            fallbacks += f
+            if f == 0:
+                continue
+            if not fb_ipi or ipol == IPI_RCU:
+                rcu_frees += f
+                continue
+            f_rounds += f
+            if not rt_mm:
+                continue
+            for i in range(f):
+                if ipol == IPI_KERNEL_MODE and not bernoulli(ipi_st, rth, H_KERNEL):
+                    continue
+                f_iso += 1
+                k = int((t + i * spacing - t0) / cycle)
+                if k < n_cycles:
+                    buf, nb = _push(buf, nb, k)
+
+    # per-cycle counts: sort the cycle indices of the delivered rounds (insertion sort:
+    # they arrive nearly in order, only overlapping gather bursts are out of order)
+    for i in range(1, nb):
+        x = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > x:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = x
+    hist0 = N_RT_INT
+    hits = 0
+    mx = 0
+    if nb > 0:
+        run = 1
+        for i in range(1, nb + 1):
+            if i < nb and buf[i] == buf[i - 1]:
+                run += 1
+                continue
+            hits += 1
+            if run > mx:
+                mx = run
+            out_i[hist0 + (run if run < hsize else hsize)] += 1
+            run = 1
+    out_i[hist0] += n_cycles - hits
+    out_i[V_COLLAPSES] += collapses
+    out_i[V_COLLAPSE_ROUNDS] += c_rounds
+    out_i[V_COLLAPSE_ISO] += c_iso
+    out_i[V_FRESH_FAILURES] += fresh_fail
+    out_i[V_RCU_FREES] += rcu_frees
+    out_i[V_GATHERS] += gathers
+    out_i[V_FALLBACKS] += fallbacks
+    out_i[V_FALLBACK_ROUNDS] += f_rounds
+    out_i[V_FALLBACK_ISO] += f_iso
+    out_i[V_CYCLES] += n_cycles
+    out_i[V_HIT_CYCLES] += hits
+    out_i[V_MAX_SUM] += mx
+    out_f[W_COLLAPSE_ROUNDS_SQ] += float(c_rounds) * float(c_rounds)
+    out_f[W_FALLBACK_ROUNDS_SQ] += float(f_rounds) * float(f_rounds)
+    iso = float(c_iso + f_iso)
+    out_f[W_ISO_SQ] += iso * iso
+    out_f[W_MAX_SQ] += float(mx) * float(mx)
+    out_f[W_FRESH_FAILURES_SQ] += float(fresh_fail) * float(fresh_fail)
+    out_f[W_RCU_FREES_SQ] += float(rcu_frees) * float(rcu_frees)
+    out_f[W_HITS_SQ] += float(hits) * float(hits)
+    out_f[W_FALLBACKS_SQ] += float(fallbacks) * float(fallbacks)
+    out_f[W_COLLAPSE_ISO_SQ] += float(c_iso) * float(c_iso)
+    out_f[W_FALLBACK_ISO_SQ] += float(f_iso) * float(f_iso)
+    return buf

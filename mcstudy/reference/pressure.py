@@ -1,0 +1,173 @@
+"""Slow, obviously-correct Gillespie simulation of the zone pressure chain (tests and
+benchmarks only).
+
+It draws real exponential holding times with Python's ``random.Random`` and follows the
+rules of MODEL.md 5.2 event by event, with the same extensions as the JIT model; it
+shares no code with the kernels (uniformisation, guide tables, Rao-Blackwellised time
+fractions).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+
+@dataclass
+class ZoneRef:
+    """Parameters (pages, events per second); extension fields default to neutral."""
+
+    managed_pages: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    alloc_rate: float
+    free_rate: float
+    kswapd_rate: float
+    gather_rate: float
+    reclaim_batch: int = 32
+    direct_reclaim_batch: int = 32
+    tables_per_gather: int = 1
+    max_table_batch: int = 509
+    alloc_batch_pages: int = 1
+    atomic_alloc_rate: float = 0.0
+    burst_alloc_rate: float | None = None
+    burst_start_rate: float = 0.0
+    burst_end_rate: float = 1.0
+    boost_rate: float = 0.0
+    boost_pages: int = 512
+    max_boost: int = 0
+    rcu_grace_period_s: float = 0.0
+
+
+@dataclass
+class TrajectoryOutcome:
+    """Totals over the counted horizon (seconds and counts)."""
+
+    horizon_s: float
+    time_below_min_s: float
+    time_awake_s: float
+    stalls: int
+    wakeups: int
+    gathers: int
+    failing_gathers: int
+    fallbacks: int
+    atomic_fails: int
+
+
+def simulate_trajectory(
+    rng: random.Random, z: ZoneRef, warmup_s: float, horizon_s: float
+) -> TrajectoryOutcome:
+    """One trajectory from the idle state; only [warmup_s, warmup_s + horizon_s] counts."""
+    f = z.managed_pages
+    awake = False
+    burst = False
+    boost = 0
+    held = 0
+    t = 0.0
+    end = warmup_s + horizon_s
+    out = TrajectoryOutcome(horizon_s, 0.0, 0.0, 0, 0, 0, 0, 0, 0)
+    amark_half = z.wmark_min - z.wmark_min // 2
+    atomic_mark = amark_half - amark_half // 4
+    bursty = z.burst_alloc_rate is not None and z.burst_start_rate > 0
+
+    def wake(counting: bool) -> None:
+        nonlocal awake
+        if not awake:
+            awake = True
+            if counting:
+                out.wakeups += 1
+
+    while True:
+        lam = z.burst_alloc_rate if burst else z.alloc_rate
+        rates = [
+            ("alloc", lam / z.alloc_batch_pages),
+            ("free", z.free_rate),
+            ("kswapd", z.kswapd_rate if awake else 0.0),
+            ("gather", z.gather_rate),
+            ("atomic", z.atomic_alloc_rate),
+            ("phase", (z.burst_end_rate if burst else z.burst_start_rate) if bursty else 0.0),
+            ("boost", z.boost_rate if z.max_boost > 0 else 0.0),
+            ("rcu", 1.0 / z.rcu_grace_period_s if z.rcu_grace_period_s > 0 else 0.0),
+        ]
+        total = sum(r for _, r in rates)
+        dt = -math.log(1.0 - rng.random()) / total
+        # time spent in the current state, clipped to the counted window
+        lo, hi = max(t, warmup_s), min(t + dt, end)
+        if hi > lo:
+            if f <= z.wmark_min + boost:
+                out.time_below_min_s += hi - lo
+            if awake:
+                out.time_awake_s += hi - lo
+        t += dt
+        if t >= end:
+            return out
+        counting = t >= warmup_s
+        x = rng.random() * total
+        live = [(n, r) for n, r in rates if r > 0.0]
+        name = live[-1][0]  # x can round up to total
+        for cand, r in live:
+            if x < r:
+                name = cand
+                break
+            x -= r
+        mn, lw, cap = z.wmark_min + boost, z.wmark_low + boost, z.managed_pages - held
+        if name == "alloc":
+            if f <= lw:
+                wake(counting)
+            if f > mn:
+                f = max(f - z.alloc_batch_pages, 0)
+            else:
+                if counting:
+                    out.stalls += 1
+                f = max(min(cap, f + z.direct_reclaim_batch) - z.alloc_batch_pages, 0)
+        elif name == "free":
+            f = min(cap, f + 1)
+        elif name == "kswapd":
+            f = min(cap, f + z.reclaim_batch)
+            if f > z.wmark_high + boost:
+                awake = False
+                boost = 0
+        elif name == "gather":
+            if counting:
+                out.gathers += 1
+            left = z.tables_per_gather
+            first = True
+            while left > 0:  # one tlb_remove_table() batch-page attempt per loop
+                if f <= lw:
+                    wake(counting)
+                if f > mn:
+                    if z.rcu_grace_period_s > 0:
+                        f -= 1
+                        held += 1
+                    left -= z.max_table_batch
+                else:
+                    if counting:
+                        out.failing_gathers += 1 if first else 0
+                        out.fallbacks += left
+                    left = 0
+                first = False
+        elif name == "atomic":
+            if f <= lw:
+                wake(counting)
+            if f > atomic_mark:
+                f -= 1
+            elif counting:
+                out.atomic_fails += 1
+        elif name == "phase":
+            burst = not burst
+        elif name == "boost":
+            boost = min(boost + z.boost_pages, z.max_boost)
+            wake(counting)
+        elif name == "rcu":
+            f += held
+            held = 0
+
+
+def simulate_reference(
+    seed: int, sequences: int, z: ZoneRef, warmup_s: float, horizon_s: float
+) -> list[TrajectoryOutcome]:
+    """``sequences`` independent trajectories."""
+    rng = random.Random(seed)
+    return [simulate_trajectory(rng, z, warmup_s, horizon_s) for _ in range(sequences)]

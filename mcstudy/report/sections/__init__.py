@@ -1,0 +1,1 @@
+"""Section builders of the report (see ``mcstudy.report.registry``)."""

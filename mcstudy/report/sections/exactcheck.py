@@ -1,0 +1,166 @@
+"""Monte Carlo against exact values: z-scores, interval coverage, disagreements."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcstudy.report.convergence import point_coords
+from mcstudy.report.document import (
+    Block,
+    Bullets,
+    FigureBlock,
+    Paragraph,
+    Section,
+    TableBlock,
+    cell,
+)
+from mcstudy.report.figures import plot_zscores
+from mcstudy.report.fmt import coord, count, interval, num
+from mcstudy.report.registry import GENERIC, ReportContext, register_section
+from mcstudy.report.variables import Z_FLAG, Agreement
+from mcstudy.stats import wilson
+
+MAX_LISTED = 20
+
+
+@register_section(GENERIC)
+def exact_check(ctx: ReportContext) -> list[Section]:
+    ags = ctx.agreements()
+    if not ags:
+        return []
+    rows = []
+    flagged_total = 0
+    tested_total = 0
+    covered_total = 0
+    listed: list[str] = []
+    suspects: list[str] = []
+    suspect_total = 0
+    for ag in ags:
+        tested = ag.tested
+        cov = wilson(ag.covered, tested) if tested else None
+        flagged = ag.flagged
+        flagged_total += flagged.size
+        tested_total += tested
+        covered_total += ag.covered
+        rows.append(
+            [
+                cell(f"`{ag.estimate.name}`"),
+                cell("exact" if ag.exact_se else "run's own"),
+                cell(count(tested)),
+                cell(
+                    f"{100 * cov.estimate:.1f} %" if cov else "not tested",
+                    interval(100 * cov.ci_low, 100 * cov.ci_high) + " %" if cov else None,
+                ),
+                cell(num(ag.max_abs_z, 3)),
+                cell(count(int(np.sum(np.abs(ag.z[ag.status == "tested"]) > Z_FLAG)))),
+                cell(count(ag.count("equal"))),
+                cell(count(ag.count("differs"))),
+                cell(count(ag.count("untestable"))),
+                cell(count(ag.count("missing"))),
+            ]
+        )
+        listed += [_describe(ctx, ag, int(f)) for f in flagged[: MAX_LISTED - len(listed)]]
+        suspect_total += ag.suspect.size
+        suspects += [_describe(ctx, ag, int(f)) for f in ag.suspect[: MAX_LISTED - len(suspects)]]
+    blocks: list[Block] = [
+        Paragraph(
+            "Where the model has an exact solver, every Monte Carlo estimate is compared "
+            "with it. z = (Monte Carlo - exact) / standard error, the standard error taken "
+            "from the exact value (proportions: sqrt(p (1 - p) / n)) or the exact variance "
+            "where stored, else from the run. With a correct simulation about 95 % of the "
+            f"exact values lie inside the 95 % intervals and |z| > {Z_FLAG:g} essentially "
+            "never happens (probability 6e-5 per point for a normal z; counts of a few "
+            "rare events make z less normal)."
+        ),
+        TableBlock(
+            "Agreement with the exact values, per estimate",
+            [
+                "estimate",
+                "standard error used",
+                "points tested",
+                "exact inside 95 % interval [Wilson 95 %]",
+                "max |z|",
+                f"|z| > {Z_FLAG:g}",
+                "equal (zero variance)",
+                "differ (zero variance)",
+                "untestable",
+                "missing",
+            ],
+            rows,
+            key="exact-agreement",
+        ),
+        Paragraph(
+            "`equal`: the exact variance is 0 (e.g. an impossible fallback) and the run "
+            "shows exactly the exact value; `differ`: the exact variance is 0 but the run "
+            "shows something else, a certain disagreement; `untestable`: no event was "
+            "observed, so the run has no standard error, and the model stores no exact "
+            "variance for this estimate."
+        ),
+    ]
+    if any(ag.tested for ag in ags):
+        blocks.append(
+            FigureBlock(
+                "exact-zscores",
+                "z-scores against the exact values",
+                "Stacked histogram of z over all tested points and estimates, with the "
+                "count a standard normal z would give. Estimates of one point share their "
+                "sequences, so their z-scores are correlated.",
+                plot_zscores(ags),
+            )
+        )
+    if listed:
+        blocks.append(Paragraph(f"Points that disagree with the exact value ({flagged_total}):"))
+        blocks.append(Bullets(listed))
+        ctx.health.insert(
+            0,
+            f"{flagged_total} estimate(s) disagree with the exact value "
+            f"(|z| > {Z_FLAG:g} exact standard errors, or a certain difference): "
+            "see 'Agreement with exact values'.",
+        )
+    if suspects:
+        blocks.append(
+            Paragraph(
+                f"Beyond {Z_FLAG:g} of the run's own standard errors ({suspect_total}), for "
+                "estimates whose exact variance the model does not store. When the events "
+                "behind an estimate are rare, the run's standard error comes from a handful "
+                "of them and understates the noise, so these are hints to check (for example "
+                "against the proportion of the same events), not proof of a disagreement:"
+            )
+        )
+        blocks.append(Bullets(suspects))
+    if tested_total:
+        ctx.trust.append(
+            f"Exact values inside the 95 % intervals at {count(covered_total)} of "
+            f"{count(tested_total)} tested (point, estimate) pairs "
+            f"({100 * covered_total / tested_total:.1f} %, expected about 95 %); "
+            f"{flagged_total} disagreement(s) beyond {Z_FLAG:g} exact standard errors"
+            + (
+                f" ({suspect_total} more beyond {Z_FLAG:g} of the run's own standard errors, "
+                "unreliable for rare events: see 'Agreement with exact values')."
+                if suspect_total
+                else "."
+            )
+        )
+    lead = f"{count(tested_total)} comparisons; {flagged_total} disagreement(s)" + (
+        f", {suspect_total} hint(s) to check." if suspect_total else "."
+    )
+    return [Section("exact", "Agreement with exact values", blocks, order=40, lead=lead)]
+
+
+def _describe(ctx: ReportContext, ag: Agreement, flat: int) -> str:
+    est = ag.estimate
+    where = ", ".join(f"{k} = {coord(v)}" for k, v in point_coords(ctx.ds, flat).items())
+    y = float(np.asarray(ctx.ds[est.name].values).ravel()[flat])
+    ex = float(np.asarray(ctx.ds[est.exact].values).ravel()[flat])
+    z = ag.z[flat]
+    ztext = f"z = {z:+.1f}" if np.isfinite(z) else "exact variance 0 but values differ"
+    # enough digits to show the difference
+    d = 4
+    if y != ex and np.isfinite(y) and np.isfinite(ex) and max(abs(y), abs(ex)) > 0:
+        d = max(4, min(12, math.ceil(math.log10(max(abs(y), abs(ex)) / abs(y - ex))) + 2))
+    return (
+        f"`{est.name}` at {where or 'the point'}: Monte Carlo {num(y, d)}, exact {num(ex, d)} "
+        f"({ztext})."
+    )

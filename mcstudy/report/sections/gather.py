@@ -1,0 +1,301 @@
+"""Headline answers of the gather model: how often ``tlb_remove_table_one()`` fires per
+mmu_gather, and how many synchronous IPIs it sends, against the GFP_NOWAIT failure
+probability, for each gather size and kernel profile.
+
+Closed form used in the text (from the recursion of ``mcstudy.exact.gather``): a
+gather of n tables falls back unless every one of its ceil(n / MAX_TABLE_BATCH)
+batch-page attempts succeeds, so P(>= 1 fallback) = 1 - (1 - p)^ceil(n / B) exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mcstudy.report.curves import plain
+from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
+from mcstudy.report.fmt import coord, count, estimate, num
+from mcstudy.report.layout import select, sweep_dims
+from mcstudy.report.registry import ReportContext, register_section
+from mcstudy.report.sections.design import resolved_params
+from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
+from mcstudy.report.variables import bounds
+
+P_DIM = "gfp_nowait_fail_p"
+N_DIM = "tables_per_gather"
+MAX_MATRICES = 4
+
+
+def _where(coords: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {coord(v)}" for k, v in coords.items())
+
+
+def _extreme(da: xr.DataArray, lo: xr.DataArray, hi: xr.DataArray, largest: bool) -> str:
+    v = np.asarray(da.values, dtype=float)
+    flat = v.ravel()
+    ok = np.flatnonzero(np.isfinite(flat) & (flat > 0))
+    if ok.size == 0:
+        return "0"
+    i = int(ok[np.argmax(flat[ok])] if largest else ok[np.argmin(flat[ok])])
+    idx = np.unravel_index(i, v.shape) if v.ndim else ()
+    coords = {d: plain(da[d].values[j]) for d, j in zip(da.dims, idx, strict=True)}
+    where = f" at {_where(coords)}" if coords else ""
+    return " ".join(estimate(flat[i], np.ravel(lo.values)[i], np.ravel(hi.values)[i])) + where
+
+
+def _batch(ctx: ReportContext, kernel: str | None) -> int | None:
+    params = resolved_params(ctx)
+    if params.get("max_table_batch"):
+        return int(params["max_table_batch"])
+    try:
+        from mcstudy.kernel.profiles import get_profile
+
+        return get_profile(str(kernel or params.get("kernel"))).max_table_batch
+    except KeyError:
+        return None
+
+
+def kernel_findings(ctx: ReportContext) -> list[str]:
+    """One sentence per kernel profile: fallback probability range and IPIs per fallback."""
+    ds = ctx.ds
+    dims = sweep_dims(ds)
+    params = resolved_params(ctx)
+    kernels = list(ds["kernel"].values) if "kernel" in dims else [params.get("kernel")]
+    out = []
+    for k in kernels:
+        sub = ds.sel(kernel=k) if "kernel" in dims else ds
+        lo, hi = bounds(sub, ctx.estimate("fallback_prob"))
+        prob = sub["fallback_prob"]
+        n = int(np.nansum(sub["sequences"].values)) if "sequences" in sub else 0
+        hits = round(float(np.nansum(prob.values * sub["sequences"].values))) if n else 0
+        exact_zero = "fallback_prob_exact" in sub and bool(
+            np.all(np.asarray(sub["fallback_prob_exact"].values) == 0)
+        )
+        name = f"`{coord(k)}`"
+        if hits == 0 and exact_zero:
+            out.append(
+                f"{name}: no fallback at any swept point ({count(n)} gathers simulated, none "
+                "fell back; exact probability 0): page tables are not freed through "
+                "`tlb_remove_table()` here."
+            )
+            continue
+        text = (
+            f"{name}: P(>= 1 fallback per gather) from {_extreme(prob, lo, hi, False)} to "
+            f"{_extreme(prob, lo, hi, True)}"
+        )
+        if "sync_ipis_mean" in sub and "fallbacks_mean" in sub:
+            ipi = np.asarray(sub["sync_ipis_mean"].values, dtype=float)
+            fb = np.asarray(sub["fallbacks_mean"].values, dtype=float)
+            if "sync_ipis_mean_exact" in sub and "fallbacks_mean_exact" in sub:
+                ipi = np.asarray(sub["sync_ipis_mean_exact"].values, dtype=float)
+                fb = np.asarray(sub["fallbacks_mean_exact"].values, dtype=float)
+            total_fb = float(np.nansum(fb))
+            if total_fb > 0 and float(np.nansum(ipi)) == 0.0:
+                text += "; the fallback sends no IPI (the table is freed with `call_rcu()`)"
+            elif total_fb > 0:
+                per = float(np.nansum(ipi)) / total_fb
+                policy = (
+                    "per `ipi_policy`" if "ipi_policy" in dims else f"`{params.get('ipi_policy')}`"
+                )
+                text += f"; each fallback sends {num(per, 3)} sync IPI deliveries ({policy})"
+        out.append(text + ".")
+    return out
+
+
+def small_p_table(ctx: ReportContext) -> list[Block]:
+    """P(>= 1 fallback) / p at a small p against the number of batch pages needed."""
+    ds = ctx.ds
+    dims = sweep_dims(ds)
+    if P_DIM not in dims or N_DIM not in dims:
+        return []
+    prob = ctx.estimate("fallback_prob")
+    fixed: dict[str, Any] = {}
+    for d in dims:
+        if d in (P_DIM, N_DIM):
+            continue
+        # first level where the fallback can happen
+        levels = list(ds[d].values)
+        pick = levels[0]
+        for lv in levels:
+            if float(np.nanmax(ds["fallback_prob"].sel({d: lv}).values)) > 0:
+                pick = lv
+                break
+        fixed[d] = plain(pick)
+    sub = select(ds, fixed)
+    lo, hi = bounds(sub, prob)
+    rel = (hi - lo) / (2 * sub["fallback_prob"])
+    # the smallest swept p at which every gather size is resolved to +-25 %
+    p_star = None
+    for pv in sub[P_DIM].values:
+        r = np.asarray(rel.sel({P_DIM: pv}).values, dtype=float)
+        if np.all(np.isfinite(r)) and np.all(r <= 0.25):
+            p_star = float(pv)
+            break
+    if p_star is None:
+        return []
+    kernel = fixed.get("kernel")
+    batch = _batch(ctx, kernel)
+    rows = []
+    for nv in sub[N_DIM].values:
+        at = {P_DIM: p_star, N_DIM: nv}
+        y = float(sub["fallback_prob"].sel(at))
+        ylo, yhi = float(lo.sel(at)), float(hi.sel(at))
+        row = [cell(count(nv))]
+        if batch:
+            attempts = math.ceil(int(nv) / batch)
+            closed = -math.expm1(attempts * math.log1p(-p_star))
+            row.append(cell(count(attempts)))
+        row.append(cell(*estimate(y, ylo, yhi)))
+        row.append(cell(*estimate(y / p_star, ylo / p_star, yhi / p_star)))
+        if batch:
+            row.append(cell(num(closed)))
+        if "fallback_prob_exact" in sub:
+            row.append(cell(num(float(sub["fallback_prob_exact"].sel(at)))))
+        rows.append(row)
+    header = ["tables per gather n"]
+    if batch:
+        header.append(f"batch pages needed ceil(n / {batch})")
+    header += ["P(>= 1 fallback) [95 %]", "P / p [95 %]"]
+    if batch:
+        header.append("closed form 1 - (1 - p)^ceil(n/B)")
+    if "fallback_prob_exact" in sub:
+        header.append("exact (DP)")
+    where = _where(fixed)
+    return [
+        Paragraph(
+            "Why bigger gathers fall back more often: a gather of n tables makes one "
+            "GFP_NOWAIT batch-page attempt per MAX_TABLE_BATCH tables and falls back unless "
+            "every attempt succeeds, so P(>= 1 fallback) = 1 - (1 - p)^ceil(n / B) exactly, "
+            "about p x ceil(n / B) for small p. The table checks this at the smallest swept "
+            f"p = {coord(p_star)} where every gather size is estimated to +-25 %"
+            + (f" ({where})" if where else "")
+            + "."
+        ),
+        TableBlock(
+            f"P(>= 1 fallback per gather) at p = {coord(p_star)}" + (f", {where}" if where else ""),
+            header,
+            rows,
+            kind="estimates",
+            sample_size=sample_size_text(ctx, prob),
+            key="small-p",
+        ),
+    ]
+
+
+def matrix_tables(ctx: ReportContext) -> list[Block]:
+    """P(>= 1 fallback) with Wilson intervals: rows p, columns tables per gather."""
+    ds = ctx.ds
+    dims = sweep_dims(ds)
+    if P_DIM not in dims or N_DIM not in dims:
+        return []
+    prob = ctx.estimate("fallback_prob")
+    rest = [d for d in dims if d not in (P_DIM, N_DIM)]
+    combos = list(itertools.product(*(ds[d].values.tolist() for d in rest)))
+    out: list[Block] = []
+    shown = 0
+    for combo in combos:
+        fixed = dict(zip(rest, combo, strict=True))
+        sub = select(ds, fixed)
+        if float(np.nanmax(np.asarray(sub["fallback_prob"].values, dtype=float))) == 0.0:
+            continue
+        if shown == MAX_MATRICES:
+            out.append(Paragraph("Further combinations are in the table of `fallback_prob` below."))
+            break
+        lo, hi = bounds(sub, prob)
+        rows = []
+        for pv in sub[P_DIM].values:
+            row = [cell(coord(pv))]
+            for nv in sub[N_DIM].values:
+                at = {P_DIM: pv, N_DIM: nv}
+                row.append(
+                    cell(*estimate(float(sub["fallback_prob"].sel(at)), lo.sel(at), hi.sel(at)))
+                )
+            rows.append(row)
+        out.append(
+            TableBlock(
+                "P(>= 1 fallback per gather) [Wilson 95 %]"
+                + (f" for {_where(fixed)}" if fixed else "")
+                + f": rows {P_DIM}, columns {N_DIM}",
+                ["p \\ n", *(count(v) for v in sub[N_DIM].values)],
+                rows,
+                kind="estimates",
+                sample_size=sample_size_text(ctx, prob),
+                collapsed=shown > 0,
+                key=f"matrix-{shown + 1}",
+            )
+        )
+        shown += 1
+    return out
+
+
+def isolated_cpu_text(ctx: ReportContext) -> list[str]:
+    """What the per-gather numbers mean for one isolated CPU."""
+    params = resolved_params(ctx)
+    dims = sweep_dims(ctx.ds)
+    policies = (
+        list(ctx.ds["ipi_policy"].values) if "ipi_policy" in dims else [params.get("ipi_policy")]
+    )
+    out = [
+        "An isolated CPU that does not run the mm is hit only by `broadcast`: it receives one "
+        "IPI per fallback, so its IPIs per gather equal `fallbacks_mean`; under `mm_cpumask`, "
+        "`kernel_mode` and `rcu` it receives none. The gather model counts per gather: "
+        "multiply by the gathers per second of the workload (page-table-freeing munmap / "
+        "exit calls) for IPIs per second."
+    ]
+    if "broadcast" in [str(p) for p in policies] and "fallbacks_mean" in ctx.ds:
+        sub = ctx.ds.sel(ipi_policy="broadcast") if "ipi_policy" in dims else ctx.ds
+        est = ctx.estimate("fallbacks_mean")
+        if est is not None:
+            lo, hi = bounds(sub, est)
+            out.append(
+                "IPIs per gather reaching an isolated CPU outside the mm under `broadcast`: "
+                f"largest {_extreme(sub['fallbacks_mean'], lo, hi, True)}."
+            )
+    return out
+
+
+@register_section("gather")
+def gather_headline(ctx: ReportContext) -> list[Section]:
+    if ctx.estimate("fallback_prob") is None or "sequences" not in ctx.ds:
+        return []
+    dims = sweep_dims(ctx.ds)
+    facet = "kernel" if "kernel" in dims else ("ipi_policy" if "ipi_policy" in dims else None)
+    prefer = (P_DIM if P_DIM in dims else None, N_DIM if N_DIM in dims else None, facet)
+    blocks: list[Block] = [Bullets(kernel_findings(ctx))]
+    blocks += small_p_table(ctx)
+    blocks += estimate_figures(
+        ctx,
+        ctx.estimate("fallback_prob"),
+        prefer,
+        key_prefix="headline-",
+        title="Fallback probability per gather versus GFP_NOWAIT failure probability",
+    )
+    ctx.covered.add("fallback_prob")
+    ipis = ctx.estimate("sync_ipis_mean")
+    if ipis is not None:
+        if "ipi_policy" in dims:
+            prefer = (prefer[0], prefer[1], "ipi_policy")
+        blocks.append(Bullets(isolated_cpu_text(ctx)))
+        blocks += estimate_figures(
+            ctx,
+            ipis,
+            prefer,
+            key_prefix="headline-",
+            title="Synchronous IPI deliveries per gather",
+        )
+        ctx.covered.add("sync_ipis_mean")
+    blocks += matrix_tables(ctx)
+    return [
+        Section(
+            "headline",
+            "Headline answers",
+            blocks,
+            order=20,
+            lead="How often tlb_remove_table_one() fires per mmu_gather and how many "
+            "synchronous IPIs it sends.",
+        )
+    ]

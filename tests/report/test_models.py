@@ -1,0 +1,37 @@
+"""A report for a small study of every registered model (any model renders)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mcstudy.models.base import get_model
+from mcstudy.report import write_report
+from mcstudy.report.variables import find_estimates
+from mcstudy.store import open_dataset
+from tests.report.htmlcheck import check_report
+
+
+def test_every_model_gets_a_complete_report(
+    model_dataset: tuple[str, Path], tmp_path: Path
+) -> None:
+    name, path = model_dataset
+    model = get_model(name)
+    out = write_report(path, tmp_path / f"{name}.html", convergence_seconds=1.0)
+    p = check_report(out)
+    ds = open_dataset(path)
+    ests = find_estimates(ds, model.main_estimate)
+    assert ests and ests[0].name == model.main_estimate
+    # the main estimate is drawn (in the headline or the estimates section)
+    word = re.compile(rf"\b{re.escape(model.main_estimate)}\b")
+    assert any(word.search(c) for c in p.captions.values()), p.captions
+    # every estimate has its full table, one row per point
+    n_points = int(ds.sizes.get(next(iter(ds.dims), ""), 1)) if ds.dims else 1
+    for d in list(ds.dims)[1:]:
+        n_points *= ds.sizes[d]
+    tables = [
+        t for t in p.tables if "estimates" in t.cls and t.header and t.header[-1] in ("n", "z")
+    ]
+    assert len(tables) == len(ests)
+    assert all(len(t.rows) == n_points for t in tables)
+    assert "sensitivity" in p.sections  # a 2 x 2 sweep

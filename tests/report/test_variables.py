@@ -1,0 +1,105 @@
+"""Naming conventions, exact comparisons and number formatting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from mcstudy.report.fmt import digits_for, estimate, interval, num
+from mcstudy.report.variables import agreement, bounds, find_estimates, stderr
+from mcstudy.stats import Z95
+
+
+def synthetic() -> xr.Dataset:
+    x = ("x", [1.0, 2.0, 3.0, 4.0])
+    return xr.Dataset(
+        {
+            "rate_mean": (["x"], [1.0, 2.0, 3.0, 4.0], {"units": "1/s", "long_name": "rate"}),
+            "rate_stderr": (["x"], [0.1, 0.1, 0.1, 0.0]),
+            "rate_mean_exact": (["x"], [1.0, 2.5, 3.0, 4.0]),
+            "rate_var_exact": (["x"], [100.0, 100.0, 100.0, 0.0]),
+            "hit": (["x"], [0.5, 0.0, 0.2, np.nan], {"units": "1"}),
+            "hit_ci_low": (["x"], [0.45, 0.0, 0.15, np.nan]),
+            "hit_ci_high": (["x"], [0.55, 0.01, 0.25, np.nan]),
+            "hit_exact": (["x"], [0.5, 0.0, 0.1, 0.3]),
+            "q99": (["x"], [5.0, 6.0, 7.0, 8.0], {"units": "B"}),
+            "q99_ci_low": (["x"], [4.0, 5.0, 6.0, 7.0]),
+            "q99_ci_high": (["x"], [6.0, 7.0, 8.0, 9.0]),
+            "q99_n": (["x"], [10, 10, 10, 10]),
+            "plain": (["x"], [1.0, 1.0, 1.0, 1.0]),
+            "sequences": (["x"], [10_000, 10_000, 10_000, 10_000]),
+        },
+        coords={"x": x},
+    )
+
+
+def test_estimates_are_found_by_their_companions() -> None:
+    ds = synthetic()
+    found = {e.name: e for e in find_estimates(ds, main="hit")}
+    assert list(found) == ["hit", "rate_mean", "q99"]  # main first; "plain" is no estimate
+    rate = found["rate_mean"]
+    assert (rate.kind, rate.stderr, rate.exact, rate.exact_var, rate.n) == (
+        "mean",
+        "rate_stderr",
+        "rate_mean_exact",
+        "rate_var_exact",
+        "sequences",
+    )
+    hit = found["hit"]
+    assert (hit.kind, hit.ci, hit.exact, hit.n) == (
+        "proportion",
+        ("hit_ci_low", "hit_ci_high"),
+        "hit_exact",
+        "sequences",
+    )
+    q = found["q99"]
+    assert (q.kind, q.n, q.exact) == ("interval", "q99_n", None)
+    lo, hi = bounds(ds, rate)
+    assert float(hi[0] - lo[0]) == pytest.approx(2 * Z95 * 0.1)
+    assert float(stderr(ds, q)[0]) == pytest.approx(2.0 / (2 * Z95))
+
+
+def test_agreement_statuses_and_z() -> None:
+    ds = synthetic()
+    ests = {e.name: e for e in find_estimates(ds)}
+    rate = agreement(ds, ests["rate_mean"])
+    # exact variance 100 per sequence, n = 10,000: standard error 0.1
+    assert rate.exact_se
+    assert rate.z[1] == pytest.approx((2.0 - 2.5) / 0.1)
+    assert list(rate.status) == ["tested", "tested", "tested", "equal"]
+    assert list(rate.flagged) == [1]
+    hit = agreement(ds, ests["hit"])
+    assert list(hit.status) == ["tested", "equal", "tested", "missing"]
+    assert hit.z[2] == pytest.approx((0.2 - 0.1) / np.sqrt(0.1 * 0.9 / 10_000))
+    assert list(hit.flagged) == [2]
+    assert hit.tested == 2 and hit.covered == 1
+    assert agreement(ds, ests["q99"]) is None
+
+
+def test_zero_variance_difference_is_a_certain_disagreement() -> None:
+    ds = synthetic()
+    ds["hit"].values[1] = 0.001  # exact probability 0, yet an event was seen
+    hit = agreement(ds, find_estimates(ds, "hit")[0])
+    assert hit.status[1] == "differs" and 1 in hit.flagged
+
+
+def test_run_standard_error_only_gives_hints() -> None:
+    ds = synthetic().drop_vars("rate_var_exact")
+    rate = agreement(ds, find_estimates(ds, "rate_mean")[0])
+    assert not rate.exact_se
+    assert list(rate.flagged) == []
+    assert list(rate.suspect) == [1]  # (2 - 2.5) / 0.1 = -5 run standard errors
+
+
+def test_number_formatting() -> None:
+    assert num(0.0) == "0"
+    assert num(float("nan")) == "missing"
+    assert num(1234567) == "1,234,567"
+    assert num(0.012345678) == "0.01235"
+    assert num(1.5e-7) == "1.5e-7"
+    assert num(2.0e6) == "2,000,000"
+    assert digits_for(0.99994, 0.99997) == 7
+    assert digits_for(0.1, 0.2) == 3
+    assert interval(0.99994, 0.99997) == "[0.99994, 0.99997]"
+    assert estimate(0.999959, 0.99994, 0.99997) == ("0.999959", "[0.99994, 0.99997]")

@@ -1,0 +1,127 @@
+"""``mcstudy calibrate`` on the shipped /proc snapshots, the live machine, and bad input."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mcstudy.calibrate import calibrate_command, vmstat_rates
+from mcstudy.cli import main
+from mcstudy.study import load_study
+
+DATA = Path(__file__).resolve().parent / "data" / "proc"
+ARGS = [
+    "--zoneinfo", str(DATA / "zoneinfo"),
+    "--vmstat", str(DATA / "vmstat.before"),
+    "--vmstat-after", str(DATA / "vmstat.after"),
+    "--interval", "12.14",
+]  # fmt: skip
+
+
+def test_shipped_snapshots(tmp_path, repo_root):
+    out = tmp_path / "calib.toml"
+    res = CliRunner().invoke(main, ["calibrate", *ARGS, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "min_free_kbytes = 67584 KiB (raised by khugepaged for THP" in res.output
+    assert res.output.count(" yes") == 5 and " NO" not in res.output
+    frag = tomllib.loads(out.read_text())
+    p = frag["params"]
+    assert (p["managed_pages"], p["wmark_min"], p["wmark_low"], p["wmark_high"]) == (
+        5394266, 14769, 20163, 25557,
+    )  # fmt: skip
+    before = dict(line.split() for line in (DATA / "vmstat.before").read_text().splitlines())
+    after = dict(line.split() for line in (DATA / "vmstat.after").read_text().splitlines())
+    d_alloc = int(after["pgalloc_normal"]) - int(before["pgalloc_normal"])
+    assert p["alloc_rate"] == pytest.approx(d_alloc / 12.14, rel=1e-5)
+    assert set(p) >= {"free_rate", "thp_split_rate", "khugepaged_collapse_rate"}
+    assert "thp_fault_rate" in frag["calibration"]
+    # the fragment is accepted by `mcstudy run --params`
+    study = load_study(repo_root / "configs" / "pressure.toml", params_files=[out])
+    assert study.params["managed_pages"] == 5394266
+    assert study.params["alloc_rate"] == p["alloc_rate"]
+
+
+def test_zoneinfo_only_prints_fragment():
+    res = CliRunner().invoke(calibrate_command, ["--zoneinfo", str(DATA / "zoneinfo")])
+    assert res.exit_code == 0, res.output
+    assert "[params]\nmanaged_pages = 5394266\nwmark_min = 14769" in res.output
+    assert "alloc_rate" not in res.output.split("[params]")[1]
+
+
+def test_rates_arithmetic():
+    before = {"pgalloc_normal": 1000, "pgalloc_dma32": 0, "pgfree": 5000,
+              "pgsteal_kswapd": 10, "pgsteal_direct": 0, "thp_split_pmd": 1,
+              "thp_collapse_alloc": 2, "thp_fault_alloc": 0}  # fmt: skip
+    after = {"pgalloc_normal": 4000, "pgalloc_dma32": 1000, "pgfree": 10000,
+             "pgsteal_kswapd": 210, "pgsteal_direct": 0, "thp_split_pmd": 3,
+             "thp_collapse_alloc": 6, "thp_fault_alloc": 4}  # fmt: skip
+    params, info = vmstat_rates(before, after, 2.0, "Normal")
+    assert params["alloc_rate"] == 1500.0
+    # frees minus reclaim, times the zone's share (3000 of 4000) of allocations
+    assert params["free_rate"] == pytest.approx((5000 - 200) * 0.75 / 2.0)
+    assert params["thp_split_rate"] == 1.0 and params["khugepaged_collapse_rate"] == 2.0
+    assert info["thp_fault_rate"] == 2.0 and info["kswapd_reclaim_pages_per_s"] == 100.0
+    old = {"pgalloc_normal": 0, "pgfree": 0, "thp_split": 0, "pgsteal_kswapd_normal": 0}
+    new = {"pgalloc_normal": 10, "pgfree": 20, "thp_split": 4, "pgsteal_kswapd_normal": 5}
+    params, _ = vmstat_rates(old, new, 1.0, "Normal")
+    assert params["thp_split_rate"] == 4.0 and params["free_rate"] == 15.0
+
+
+@pytest.mark.skipif(not Path("/proc/zoneinfo").exists(), reason="needs a Linux /proc")
+def test_live_machine(tmp_path):
+    out = tmp_path / "live.toml"
+    res = CliRunner().invoke(calibrate_command, ["--interval", "0.2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "GFP_NOWAIT zone:" in res.output
+    p = tomllib.loads(out.read_text())["params"]
+    assert p["wmark_min"] <= p["wmark_low"] <= p["wmark_high"] < p["managed_pages"]
+    assert p["alloc_rate"] >= 0.0
+
+
+def test_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "zoneinfo"
+    lines = (DATA / "zoneinfo").read_text().splitlines()
+    lines[4] = "        min      ???"
+    bad.write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(calibrate_command, ["--zoneinfo", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:5: unrecognised line" in res.output
+    cut = tmp_path / "vmstat"
+    cut.write_text((DATA / "vmstat.after").read_text()[:300].rsplit("\n", 1)[0] + "\nnr_fre")
+    res = CliRunner().invoke(
+        calibrate_command,
+        ["--zoneinfo", str(DATA / "zoneinfo"), "--vmstat", str(cut),
+         "--vmstat-after", str(DATA / "vmstat.after"), "--interval", "1"],
+    )  # fmt: skip
+    assert res.exit_code == 2 and f"{cut}:" in res.output and "'nr_fre'" in res.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--vmstat", str(DATA / "vmstat.before")],  # without --vmstat-after/--interval
+        ["--vmstat", str(DATA / "vmstat.after"), "--vmstat-after",
+         str(DATA / "vmstat.before"), "--interval", "1"],  # swapped
+        ["--vmstat", str(DATA / "vmstat.before"), "--vmstat-after",
+         str(DATA / "vmstat.after"), "--interval", "0"],
+        ["--node", "3"],
+    ],
+)  # fmt: skip
+def test_bad_arguments(args):
+    res = CliRunner().invoke(calibrate_command, ["--zoneinfo", str(DATA / "zoneinfo"), *args])
+    assert res.exit_code == 2, res.output
+    assert "mcstudy: error:" in res.output
+
+
+def test_output_is_written_atomically(tmp_path):
+    target = tmp_path / "calib.toml"
+    target.write_text("old")
+    res = CliRunner().invoke(
+        calibrate_command, ["--zoneinfo", str(tmp_path / "missing"), "-o", str(target)]
+    )
+    assert res.exit_code == 2 and "not found" in res.output
+    assert target.read_text() == "old"  # untouched on error
+    assert list(tmp_path.iterdir()) == [target]
