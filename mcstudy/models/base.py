@@ -110,6 +110,6 @@ def get_model(name: str) -> Model:
 
 
 def _load_builtin_models() -> None:
-    import mcstudy.models.gather  # noqa: F401
-    import mcstudy.models.pressure  # noqa: F401
+    import mcstudy.models.gather
+    import mcstudy.models.pressure
     import mcstudy.models.thp  # noqa: F401
