@@ -1,6 +1,6 @@
 """What to benchmark for each registered model: parameters and what counts as an event.
 
-The list is driven by the model registry (``models.base.model_names``): a model with a
+The list is driven by the model registry (``models.base.builtin_model_names``): a model with a
 case in ``CASES`` is measured with it; any other registered model is measured with its
 ``warmup_params()`` (and its ``events`` integer tally if it has one), so new models are
 picked up without editing this package. A case whose parameters no longer validate
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
-from mcstudy.models.base import Model, get_model, model_names
+from mcstudy.models.base import Model, builtin_model_names, get_model, model_names
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,9 @@ def _fallback(name: str, note: str) -> BenchCase:
 
 
 def bench_cases(models: tuple[str, ...] | None = None) -> list[BenchCase]:
-    """The case of every requested (default: every registered) model, in registry order."""
+    """The case of every requested (default: every built-in) model, in registry order."""
     known = model_names()
-    names = known if models is None else models
+    names = builtin_model_names() if models is None else models
     unknown = [m for m in names if m not in known]
     if unknown:
         raise KeyError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")

@@ -100,6 +100,12 @@ def model_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def builtin_model_names() -> tuple[str, ...]:
+    """Models shipped with mcstudy (not ones registered at run time, e.g. by tests)."""
+    _load_builtin_models()
+    return tuple(n for n, cls in _REGISTRY.items() if cls.__module__.startswith("mcstudy.models."))
+
+
 def get_model(name: str) -> Model:
     """An instance of the model called ``name``."""
     _load_builtin_models()

@@ -13,7 +13,7 @@ from mcstudy.bench.baselines.registry import BASELINES
 from mcstudy.bench.limits import GENERATORS
 from mcstudy.bench.suite import SCHEMA
 from mcstudy.cli import main
-from mcstudy.models.base import model_names
+from mcstudy.models.base import builtin_model_names, model_names
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_limits_cover_every_generator_and_thread_count(quick):
 
 def test_every_registered_model_is_measured(quick):
     doc, _, _ = quick
-    assert [m["model"] for m in doc["models"]] == list(model_names())
+    assert [m["model"] for m in doc["models"]] == list(builtin_model_names())
     for m in doc["models"]:
         assert [r["threads"] for r in m["runs"]] == doc["threads"]["measured"]
         for r in m["runs"]:
@@ -73,7 +73,7 @@ def test_baselines_run_with_speedups(quick):
 
 def test_scaling_and_memory_measured_in_subprocess(quick):
     doc, _, _ = quick
-    assert [s["model"] for s in doc["scaling"]] == list(model_names())
+    assert [s["model"] for s in doc["scaling"]] == list(builtin_model_names())
     for s in doc["scaling"]:
         assert len(s["points"]) >= 2
         for p in s["points"]:
