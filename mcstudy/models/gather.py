@@ -6,8 +6,11 @@ __GFP_NOWARN)``; with probability p it fails and that table goes through
 ``tlb_remove_table_one()`` (one synchronous IPI round, unless the kernel profile frees
 it by RCU); otherwise the batch takes this table and the next ``MAX_TABLE_BATCH - 1``.
 
-The kernel samples one Bernoulli per *allocation attempt*, never per table: the
-tables between attempts are deterministic, so this is exact and costs O(attempts).
+Sampling is per allocation attempt, never per table: the tables between attempts are
+deterministic. The attempts of a block form one i.i.d. Bernoulli(p) stream, so the
+kernel draws the geometric number of successful attempts before the next failure
+(one uniform per *failure*) and skips runs of successes in O(1): exact in distribution,
+and a gather without failure costs no random draw at all.
 IPI deliveries of all F fallbacks are one Binomial(F x targets, deliver_prob) draw.
 
 Bursty pressure: with probability ``pressure_episode_prob`` a gather runs inside a
@@ -16,6 +19,7 @@ pressure episode and fails with ``pressure_fail_p`` instead of ``gfp_nowait_fail
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +28,12 @@ from numba import njit, prange
 from pydantic import Field, model_validator
 
 from mcstudy.engine.blocks import BlockPlan, Tallies
-from mcstudy.engine.rng import bernoulli_u64, probability_threshold, stream_new
+from mcstudy.engine.rng import (
+    bernoulli_u64,
+    next_double_open0,
+    probability_threshold,
+    stream_new,
+)
 from mcstudy.engine.sampling import binomial
 from mcstudy.exact.gather import gather_exact_mixture
 from mcstudy.kernel.ipi import IPI_POLICIES, IpiTargets, ipi_targets
@@ -36,6 +45,7 @@ from mcstudy.stats import mean_from_sums, wilson
 SUBSTREAM_ALLOC = 1
 SUBSTREAM_IPI = 2
 SUBSTREAM_EPISODE = 3
+SUBSTREAM_ALLOC_PRESSURE = 4
 
 # layout of the packed integer parameters
 _IP_TABLES, _IP_BATCH, _IP_USES_TRT, _IP_TARGETS, _IP_EPISODES = range(5)
@@ -153,9 +163,57 @@ def tlb_remove_table_gather(alloc_st, n_tables, max_table_batch, thr_hi, thr_lo,
     return fallbacks, attempts
 
 
+_NEVER = np.int64(1) << np.int64(62)
+
+
+@njit(cache=True, inline="always")
+def successes_before_failure(st, log_q):
+    """Geometric gap: successful attempts before the next failing one (attempts).
+
+    Inverse transform of P(G >= k) = (1 - p)**k with ``log_q = log1p(-p)``: one uniform
+    per *failure* instead of one per attempt. ``log_q = 0`` (p = 0) never fails;
+    ``log_q = -inf`` (p = 1) always does.
+    """
+    if log_q == 0.0:
+        return _NEVER
+    g = math.floor(math.log(next_double_open0(st)) / log_q)
+    if g >= 4.0e18:
+        return _NEVER
+    return np.int64(g)
+
+
+@njit(cache=True, inline="always")
+def tlb_remove_table_gather_gaps(alloc_st, gap, n_tables, max_table_batch, log_q):
+    """``tlb_remove_table_gather`` driven by geometric gaps between failures.
+
+    ``gap`` counts the successful batch-page attempts left before the next failure in
+    this i.i.d. attempt stream (shared by consecutive gathers of a block: the attempts
+    are independent Bernoulli(p), so where a gather starts in the stream does not
+    matter). Runs of successes are skipped in O(1). Returns (fallbacks, attempts, gap).
+    """
+    remaining = n_tables
+    fallbacks = 0
+    attempts = 0
+    while remaining > 0:
+        # attempts the rest of the gather needs if none of them fails
+        need = (remaining + max_table_batch - 1) // max_table_batch
+        if gap >= need:
+            attempts += need
+            gap -= need
+            break
+        # gap successes (each takes a full batch), then a failing attempt
+        attempts += gap + 1
+        remaining -= gap * max_table_batch
+        fallbacks += 1
+        remaining -= 1
+        gap = successes_before_failure(alloc_st, log_q)
+    return fallbacks, attempts, gap
+
+
 @njit(cache=True)
-def _gather_block(k0, k1, block, n_seq, ip, th, deliver_prob, out_i, out_f):
+def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
     alloc_st = stream_new(k0, k1, block, SUBSTREAM_ALLOC)
+    pressure_st = stream_new(k0, k1, block, SUBSTREAM_ALLOC_PRESSURE)
     ipi_st = stream_new(k0, k1, block, SUBSTREAM_IPI)
     ep_st = stream_new(k0, k1, block, SUBSTREAM_EPISODE)
     n_tables = ip[_IP_TABLES]
@@ -170,15 +228,23 @@ def _gather_block(k0, k1, block, n_seq, ip, th, deliver_prob, out_i, out_f):
     q_a = 0.0
     q_d = 0.0
     if ip[_IP_USES_TRT] != 0:
+        # one i.i.d. attempt stream per failure probability (calm, pressure episode)
+        gap_calm = successes_before_failure(alloc_st, lq[0])
+        gap_pressure = successes_before_failure(pressure_st, lq[1]) if episodes else _NEVER
         for _ in range(n_seq):
-            base = _TH_CALM
-            if episodes and bernoulli_u64(
-                ep_st, th[_TH_EPISODE], th[_TH_EPISODE + 1], th[_TH_EPISODE + 2] != 0
-            ):
-                base = _TH_PRESSURE
-            f, a = tlb_remove_table_gather(
-                alloc_st, n_tables, batch, th[base], th[base + 1], th[base + 2] != 0
-            )
+            in_episode = False
+            if episodes:
+                in_episode = bernoulli_u64(
+                    ep_st, th[_TH_EPISODE], th[_TH_EPISODE + 1], th[_TH_EPISODE + 2] != 0
+                )
+            if in_episode:
+                f, a, gap_pressure = tlb_remove_table_gather_gaps(
+                    pressure_st, gap_pressure, n_tables, batch, lq[1]
+                )
+            else:
+                f, a, gap_calm = tlb_remove_table_gather_gaps(
+                    alloc_st, gap_calm, n_tables, batch, lq[0]
+                )
             d = 0
             if f > 0 and targets > 0:
                 if deliver_prob >= 1.0:
@@ -204,7 +270,7 @@ def _gather_block(k0, k1, block, n_seq, ip, th, deliver_prob, out_i, out_f):
 
 @njit(cache=True, parallel=True)
 def simulate_gather_blocks(
-    k0, k1, first_block, n_blocks, block_size, sequences, ip, th, deliver_prob
+    k0, k1, first_block, n_blocks, block_size, sequences, ip, th, lq, deliver_prob
 ):
     """Per-block tallies for blocks [first_block, first_block + n_blocks)."""
     out_i = np.zeros((n_blocks, 5), dtype=np.int64)
@@ -212,7 +278,7 @@ def simulate_gather_blocks(
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        _gather_block(k0, k1, block, n_seq, ip, th, deliver_prob, out_i[b], out_f[b])
+        _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i[b], out_f[b])
     return out_i, out_f
 
 
@@ -228,6 +294,8 @@ class PreparedGather:
     uses_tlb_remove_table: bool
     ip: np.ndarray
     th: np.ndarray
+    log_q: np.ndarray
+    """log1p(-p) of the calm and the pressure-episode failure probabilities."""
 
 
 def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
@@ -304,7 +372,11 @@ class GatherModel(Model):
         ):
             hi, lo, always = probability_threshold(p)
             th[base : base + 3] = (hi, lo, int(always))
-        return PreparedGather(params, n_tables, batch, ipi, profile.uses_tlb_remove_table, ip, th)
+        with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf: always fails
+            log_q = np.log1p(-np.array([params.gfp_nowait_fail_p, params.pressure_fail_p]))
+        return PreparedGather(
+            params, n_tables, batch, ipi, profile.uses_tlb_remove_table, ip, th, log_q
+        )
 
     def simulate(
         self,
@@ -323,6 +395,7 @@ class GatherModel(Model):
             plan.sequences,
             prepared.ip,
             prepared.th,
+            prepared.log_q,
             prepared.ipi.deliver_prob,
         )
 
