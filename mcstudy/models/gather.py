@@ -183,14 +183,19 @@ def successes_before_failure(st, log_q):
 
 
 @njit(cache=True, inline="always")
-def tlb_remove_table_gather_gaps(alloc_st, gap, n_tables, max_table_batch, log_q):
+def tlb_remove_table_gather_gaps(
+    alloc_st, gap, n_tables, attempts_if_none_fail, max_table_batch, log_q
+):
     """``tlb_remove_table_gather`` driven by geometric gaps between failures.
 
     ``gap`` counts the successful batch-page attempts left before the next failure in
     this i.i.d. attempt stream (shared by consecutive gathers of a block: the attempts
     are independent Bernoulli(p), so where a gather starts in the stream does not
-    matter). Runs of successes are skipped in O(1). Returns (fallbacks, attempts, gap).
+    matter). Runs of successes are skipped in O(1). ``attempts_if_none_fail`` is
+    ceil(n_tables / max_table_batch). Returns (fallbacks, attempts, gap).
     """
+    if gap >= attempts_if_none_fail:  # the common case: no failure in this gather
+        return 0, attempts_if_none_fail, gap - attempts_if_none_fail
     remaining = n_tables
     fallbacks = 0
     attempts = 0
@@ -220,6 +225,8 @@ def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
     batch = ip[_IP_BATCH]
     targets = ip[_IP_TARGETS]
     episodes = ip[_IP_EPISODES] != 0
+    need_full = (n_tables + batch - 1) // batch
+    need_full_sq = float(need_full) * float(need_full)
     s_f = 0
     s_hit = 0
     s_a = 0
@@ -237,13 +244,19 @@ def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
                 in_episode = bernoulli_u64(
                     ep_st, th[_TH_EPISODE], th[_TH_EPISODE + 1], th[_TH_EPISODE + 2] != 0
                 )
+            if not in_episode and gap_calm >= need_full:
+                # no failure in this gather (the common case), written out for speed
+                gap_calm -= need_full
+                s_a += need_full
+                q_a += need_full_sq
+                continue
             if in_episode:
                 f, a, gap_pressure = tlb_remove_table_gather_gaps(
-                    pressure_st, gap_pressure, n_tables, batch, lq[1]
+                    pressure_st, gap_pressure, n_tables, need_full, batch, lq[1]
                 )
             else:
                 f, a, gap_calm = tlb_remove_table_gather_gaps(
-                    alloc_st, gap_calm, n_tables, batch, lq[0]
+                    alloc_st, gap_calm, n_tables, need_full, batch, lq[0]
                 )
             d = 0
             if f > 0 and targets > 0:
