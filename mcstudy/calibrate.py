@@ -24,15 +24,14 @@ The fragment's ``[params]`` table is what ``mcstudy run --params FILE`` merges.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from mcstudy.atomic import atomic_write_text
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import ZoneInfo, parse_vmstat, parse_zoneinfo, vmstat_sum
 from mcstudy.kernel.watermarks import (
@@ -240,20 +239,6 @@ def report(cal: Calibration) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @click.command("calibrate")
 @click.option(
     "--zoneinfo", type=click.Path(dir_okay=False, path_type=Path), help="/proc/zoneinfo copy."
@@ -329,7 +314,7 @@ def calibrate_command(
         if out is not None:
             if out.exists() and out.is_dir():
                 raise McStudyError(f"{out}: output path is a directory")
-            _write_atomic(out, text)
+            atomic_write_text(out, text)
             click.echo(f"wrote {out}")
         else:
             click.echo("")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from mcstudy.atomic import atomic_write_text
 from mcstudy.errors import McStudyError
 
 
@@ -167,22 +166,10 @@ def write_json(doc: dict[str, Any], path: Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise McStudyError(f"{path}: output path is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=parent)
+        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
     except OSError as exc:
         raise McStudyError(f"{path}: cannot write benchmark results ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=1)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

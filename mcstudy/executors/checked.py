@@ -21,9 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mcstudy.atomic import PARTIAL_SUFFIX, atomic_write_bytes
 from mcstudy.executors.errors import CheckedFileError
-
-PARTIAL_SUFFIX = ".partial"
 
 
 def dumps_body(body: dict[str, Any]) -> bytes:
@@ -42,26 +41,6 @@ def encode_checked(kind: str, version: int, body: dict[str, Any]) -> bytes:
         "bytes": len(raw),
     }
     return json.dumps(header, sort_keys=True).encode() + b"\n" + raw
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically: temp file (fsynced if ``durable``) renamed
-    over ``path``. Readers, and a writer killed at any moment, see the old file or the
-    new one, never a mix. The directory is not fsynced: after a power failure a rename
-    may be lost, which for a point file only means that the point is computed again."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_checked(path: Path, kind: str, version: int, body: dict[str, Any]) -> Path:
