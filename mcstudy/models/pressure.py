@@ -39,6 +39,7 @@ from pydantic import Field, model_validator
 
 from mcstudy.engine.blocks import BlockPlan, Tallies
 from mcstudy.engine.rng import stream_new
+from mcstudy.engine.sampling import poisson
 from mcstudy.exact.pressure import ZoneChain, atomic_min_mark, solve
 from mcstudy.kernel.ipi import IPI_POLICIES, IpiTargets, ipi_targets
 from mcstudy.kernel.profiles import KERNEL_NAMES, get_profile
@@ -82,7 +83,6 @@ from mcstudy.models.pressure_kernels import (
     observe_events,
     run_events,
 )
-from mcstudy.models.pressure_sampling import poisson
 from mcstudy.stats import Z95, mean_from_sums
 
 EXACT_MAX_PAGES = 2_000_000

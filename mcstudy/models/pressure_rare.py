@@ -42,6 +42,7 @@ from numba import njit, prange
 
 from mcstudy.engine.blocks import BlockPlan, Tallies
 from mcstudy.engine.rng import stream_key, stream_new
+from mcstudy.engine.sampling import poisson
 from mcstudy.errors import McStudyError
 from mcstudy.models.pressure import (
     FLOAT_TALLIES,
@@ -69,7 +70,6 @@ from mcstudy.models.pressure_kernels import (
     run_events,
     zone_event,
 )
-from mcstudy.models.pressure_sampling import poisson
 from mcstudy.stats import Z95
 
 SUBSTREAM_PILOT = 4

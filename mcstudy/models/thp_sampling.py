@@ -1,9 +1,8 @@
 """Exact samplers the THP model needs on top of the keyed streams (plain ``@njit``).
 
 * ``exponential``: inversion, ``-log(U) / rate`` with U in (0, 1].
-* ``poisson``: multiplication (inversion) for means below 10, Hormann's PTRS transformed
-  rejection ("The transformed rejection method for generating Poisson random variables",
-  Insurance: Mathematics and Economics 12, 1993) otherwise. Both exact.
+* ``poisson``: re-exported from ``mcstudy.engine.sampling`` (shared with the pressure
+  model).
 * ``standard_normal``: Box-Muller (the cosine variate only), exact in distribution.
 * lifetimes with mean ``mean``: ``lognormal`` (log-standard deviation ``shape``) and
   ``pareto`` (type I, tail index ``shape`` > 1), and their length-biased versions
@@ -24,12 +23,11 @@ import math
 from numba import njit
 
 from mcstudy.engine.rng import bernoulli_u64, next_double, next_double_open0
+from mcstudy.engine.sampling import poisson  # noqa: F401 (re-exported for the thp kernels)
 
 LIFETIME_EXPONENTIAL = 0
 LIFETIME_LOGNORMAL = 1
 LIFETIME_PARETO = 2
-
-_POISSON_INVERSION_MAX_MEAN = 10.0
 
 
 @njit(cache=True)
@@ -60,52 +58,6 @@ def exponential(st, rate):
 def exponential_inline(st, rate):
     """``exponential`` inlined at the call site (hot loops only)."""
     return -math.log(next_double_open0(st)) / rate
-
-
-@njit(cache=True)
-def _poisson_mult(st, lam):
-    enlam = math.exp(-lam)
-    x = 0
-    prod = 1.0
-    while True:
-        prod *= uniform(st)
-        if prod > enlam:
-            x += 1
-        else:
-            return x
-
-
-@njit(cache=True)
-def _poisson_ptrs(st, lam):
-    slam = math.sqrt(lam)
-    loglam = math.log(lam)
-    b = 0.931 + 2.53 * slam
-    a = -0.059 + 0.02483 * b
-    invalpha = 1.1239 + 1.1328 / (b - 3.4)
-    vr = 0.9277 - 3.6224 / (b - 2.0)
-    while True:
-        u = uniform(st) - 0.5
-        v = uniform_open0(st)
-        us = 0.5 - abs(u)
-        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
-        if us >= 0.07 and v <= vr:
-            return int(k)
-        if k < 0 or (us < 0.013 and v > us):
-            continue
-        if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= (
-            -lam + k * loglam - math.lgamma(k + 1.0)
-        ):
-            return int(k)
-
-
-@njit(cache=True)
-def poisson(st, lam):
-    """Poisson(lam) variate (int); 0 for lam <= 0."""
-    if lam <= 0.0:
-        return 0
-    if lam < _POISSON_INVERSION_MAX_MEAN:
-        return _poisson_mult(st, lam)
-    return _poisson_ptrs(st, lam)
 
 
 @njit(cache=True)

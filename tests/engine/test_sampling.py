@@ -8,7 +8,7 @@ from numba import njit
 from scipy import stats
 
 from mcstudy.engine.rng import stream_new
-from mcstudy.engine.sampling import binomial
+from mcstudy.engine.sampling import binomial, poisson
 
 
 @njit
@@ -57,3 +57,32 @@ def test_binomial_mean_within_4_standard_errors_large_n():
     draws = _draw_binomials(n, p, count, 5)
     se = (n * p * (1 - p) / count) ** 0.5
     assert abs(draws.mean() - n * p) < 4 * se
+
+
+@njit
+def _draw_poissons(mean, count, seed):
+    st = stream_new(seed, 1, 0, 0)
+    out = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        out[i] = poisson(st, mean)
+    return out
+
+
+@pytest.mark.parametrize("mean", [0.3, 4.0, 9.9, 10.0, 57.0, 5000.0])
+def test_poisson_chi_square(mean):
+    draws = _draw_poissons(mean, 200_000, 23)
+    dist = stats.poisson(mean)
+    lo, hi = int(dist.ppf(1e-4)), int(dist.ppf(1 - 1e-4))
+    ks = np.arange(lo, hi + 1)
+    observed = np.array(
+        [(draws < lo).sum()] + [(draws == k).sum() for k in ks] + [(draws > hi).sum()]
+    )
+    expected = np.concatenate([[dist.cdf(lo - 1)], dist.pmf(ks), [dist.sf(hi)]]) * len(draws)
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    if exp[-1] == 0:
+        obs, exp = obs[:-1], exp[:-1]
+    # fixed seed: deterministic; reject only far in the tail (p-value 1e-4)
+    assert stats.chi2.sf(((obs - exp) ** 2 / exp).sum(), len(obs) - 1) > 1e-4
+    assert (_draw_poissons(0.0, 5, 1) == 0).all()

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key, stream_new
+from mcstudy.engine.sampling import poisson
 from mcstudy.models.pressure import PressureModel, event_tables
 from mcstudy.models.pressure_kernels import GUIDE_AMBIGUOUS, choose_exact
-from mcstudy.models.pressure_sampling import poisson
 from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
 MODEL = PressureModel()
