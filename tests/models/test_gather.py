@@ -12,28 +12,16 @@ import numba
 import numpy as np
 import pytest
 
-from mcstudy.engine.blocks import BlockPlan, run_blocks
-from mcstudy.engine.rng import stream_key
 from mcstudy.exact.gather import gather_exact
 from mcstudy.models.base import get_model
 from mcstudy.reference.gather import simulate_gathers_reference
+from tests.simulate import simulate_model
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "gather_tallies.json"
 
 
 def simulate(params: dict, sequences: int, seed: int = 1, point: int = 0, block_size: int = 4096):
-    model = get_model("gather")
-    p = model.Params.model_validate(params)
-    prepared = model.prepare(p)
-    plan = BlockPlan(sequences, block_size)
-    key = stream_key(seed, point)
-    tallies = run_blocks(
-        lambda f, n: model.simulate(prepared, key, plan, f, n),
-        plan,
-        model.int_tallies,
-        model.float_tallies,
-    )
-    return tallies, model.estimates(prepared, tallies), model.exact(p)
+    return simulate_model("gather", params, sequences, seed, point, block_size)
 
 
 def within(est: float, exact: float, se: float, k: float = 4.0) -> bool:

@@ -15,27 +15,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mcstudy.engine.blocks import BlockPlan, run_blocks
-from mcstudy.engine.rng import stream_key
 from mcstudy.exact.thp import sojourn_mean
-from mcstudy.models.base import get_model
+from tests.simulate import simulate_model
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def simulate(params: dict, sequences: int, seed: int = 1, point: int = 0, block_size: int = 8):
-    model = get_model("thp")
-    p = model.Params.model_validate(params)
-    prepared = model.prepare(p)
-    plan = BlockPlan(sequences, block_size)
-    key = stream_key(seed, point)
-    tallies = run_blocks(
-        lambda f, n: model.simulate(prepared, key, plan, f, n),
-        plan,
-        model.int_tallies,
-        model.float_tallies,
-    )
-    return tallies, model.estimates(prepared, tallies), model.exact(p)
+    return simulate_model("thp", params, sequences, seed, point, block_size)
 
 
 def within(est: float, exact: float, se: float, k: float = 4.0) -> bool:
