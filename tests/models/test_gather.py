@@ -172,10 +172,10 @@ def _golden_tallies() -> dict:
     return {k: (v if isinstance(v, int) else float(v).hex()) for k, v in t.as_dict().items()}
 
 
-def test_golden_tallies_bitwise():
-    """Seeded golden result; regenerate with MCSTUDY_REGEN_GOLDEN=1 after an intended change."""
+def test_golden_tallies_bitwise(update_golden):
+    """Seeded golden result; regenerate with ``pytest --update-golden`` after an intended change."""
     got = _golden_tallies()
-    if os.environ.get("MCSTUDY_REGEN_GOLDEN") == "1":
+    if update_golden:
         GOLDEN.write_text(json.dumps({"case": _GOLDEN_CASE, "tallies": got}, indent=1) + "\n")
     stored = json.loads(GOLDEN.read_text())
     assert stored["case"] == _GOLDEN_CASE
