@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
-from mcstudy.models.base import get_model
+from mcstudy.models.registry import get_model
 
 
 def simulate_model(
@@ -19,7 +19,6 @@ def simulate_model(
     tallies = run_blocks(
         lambda f, n: model.simulate(prepared, key, plan, f, n),
         plan,
-        model.int_tallies,
-        model.float_tallies,
+        model.tallies,
     )
     return tallies, model.estimates(prepared, tallies), model.exact(p)

@@ -1,21 +1,23 @@
-"""The one interface every model implements, and the model registry.
+"""The one interface every model implements.
 
 A model turns validated parameters into per-block tallies (JIT kernels) and tallies
-into estimates; the engine, the study runner, the store and the reports only talk to
-this interface and never special-case a model.
+into estimates; the engine, the sweep, the storage and the reports only talk to this
+interface and to the model's declarations (``mcstudy.models.contract``), and never
+special-case a model. Models are registered in ``mcstudy.models.registry``.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from mcstudy.engine.blocks import BlockPlan, Tallies
+from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.tallies import Tallies, TallyLayout
+from mcstudy.models.contract import EstimateSpec, Variable, check_declarations
 
 
 class ModelParams(BaseModel):
@@ -28,25 +30,39 @@ class ModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-@dataclass(frozen=True)
-class Variable:
-    """An output variable: netCDF ``units`` and ``long_name``, and its dtype."""
-
-    units: str
-    long_name: str
-    dtype: str = "float64"
-
-
 class Model(ABC):
-    """A Monte Carlo model: parameters -> tallies -> estimates (+ exact values)."""
+    """A Monte Carlo model: parameters -> tallies -> estimates (+ exact values).
+
+    Declarations (class attributes): ``name``; ``Params`` (the schema); ``tallies`` (the
+    column layout its kernels write); ``variables`` (every stored output, in dataset
+    order); ``estimate_specs`` (which variables form each estimate); ``main_estimate``
+    (the estimate whose relative error drives adaptive precision).
+    """
 
     name: ClassVar[str]
     Params: ClassVar[type[ModelParams]]
-    int_tallies: ClassVar[tuple[str, ...]]
-    float_tallies: ClassVar[tuple[str, ...]]
+    tallies: ClassVar[TallyLayout]
     variables: ClassVar[dict[str, Variable]]
+    estimate_specs: ClassVar[tuple[EstimateSpec, ...]]
     main_estimate: ClassVar[str]
-    """The estimate whose relative error drives adaptive precision."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "variables" in cls.__dict__ and "estimate_specs" in cls.__dict__:
+            check_declarations(f"model {cls.__dict__.get('name', cls.__name__)}",
+                               cls.variables, cls.estimate_specs)  # fmt: skip
+            names = {s.name for s in cls.estimate_specs}
+            main = cls.__dict__.get("main_estimate")
+            if main is not None and main not in names:
+                raise ValueError(f"model {cls.__name__}: main estimate {main} is not declared")
+
+    @classmethod
+    def estimate_spec(cls, name: str) -> EstimateSpec:
+        """The declaration of estimate ``name`` (KeyError if it has none)."""
+        for spec in cls.estimate_specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"model {cls.name!r} declares no estimate {name!r}")
 
     @abstractmethod
     def prepare(self, params: ModelParams) -> Any:
@@ -84,38 +100,3 @@ class Model(ABC):
     def warmup_params(cls) -> dict[str, Any]:
         """Parameters of the tiny warm-up run."""
         return {}
-
-
-_REGISTRY: dict[str, type[Model]] = {}
-
-
-def register(cls: type[Model]) -> type[Model]:
-    """Class decorator adding a model to the registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def model_names() -> tuple[str, ...]:
-    _load_builtin_models()
-    return tuple(_REGISTRY)
-
-
-def builtin_model_names() -> tuple[str, ...]:
-    """Models shipped with mcstudy (not ones registered at run time, e.g. by tests)."""
-    _load_builtin_models()
-    return tuple(n for n, cls in _REGISTRY.items() if cls.__module__.startswith("mcstudy.models."))
-
-
-def get_model(name: str) -> Model:
-    """An instance of the model called ``name``."""
-    _load_builtin_models()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(_REGISTRY)}") from None
-
-
-def _load_builtin_models() -> None:
-    import mcstudy.models.gather
-    import mcstudy.models.pressure
-    import mcstudy.models.thp  # noqa: F401

@@ -13,7 +13,7 @@ from mcstudy.bench.baselines.registry import BASELINES
 from mcstudy.bench.limits import GENERATORS
 from mcstudy.bench.suite import SCHEMA
 from mcstudy.cli import main
-from mcstudy.models.base import builtin_model_names, model_names
+from mcstudy.models.registry import builtin_model_names, model_names
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from mcstudy.bench.targets import evaluate
 from mcstudy.bench.timing import autorange
 from mcstudy.engine.rng import next_u32, stream_new
 from mcstudy.errors import McStudyError
-from mcstudy.models.base import builtin_model_names
+from mcstudy.models.registry import builtin_model_names
 from mcstudy.study import load_study
 
 

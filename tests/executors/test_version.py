@@ -7,10 +7,10 @@ import sys
 
 from mcstudy.executors import version
 from mcstudy.executors.version import code_version, same_code, source_modules
-from mcstudy.models.base import get_model
+from mcstudy.models.registry import get_model
 
 MODEL_SOURCE = """
-from mcstudy.models.gather import GatherModel
+from mcstudy.models.gather.model import GatherModel
 
 
 class TmpModel(GatherModel):

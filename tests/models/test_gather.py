@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mcstudy.exact.gather import gather_exact
-from mcstudy.models.base import get_model
+from mcstudy.models.registry import get_model
 from mcstudy.reference.gather import simulate_gathers_reference
 from tests.simulate import simulate_model
 

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key, stream_new
 from mcstudy.engine.sampling import poisson
-from mcstudy.models.pressure import PressureModel, event_tables
-from mcstudy.models.pressure_kernels import GUIDE_AMBIGUOUS, choose_exact
+from mcstudy.models.pressure.model import PressureModel
+from mcstudy.models.pressure.tables import event_tables
+from mcstudy.models.pressure.events import GUIDE_AMBIGUOUS, choose_exact
 from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
 MODEL = PressureModel()
@@ -29,8 +30,7 @@ def run(params: dict, sequences: int, block_size: int = 16, seed: int = 7):
     tal = run_blocks(
         lambda a, b: MODEL.simulate(prep, key, plan, a, b),
         plan,
-        MODEL.int_tallies,
-        MODEL.float_tallies,
+        MODEL.tallies,
     )
     return MODEL.estimates(prep, tal), MODEL.exact(p), tal
 
@@ -270,7 +270,7 @@ def test_khugepaged_ipis_and_profiles():
 def test_aggregated_steps_are_the_exact_multinomial():
     from itertools import product
 
-    from mcstudy.models.pressure_kernels import (
+    from mcstudy.models.pressure.events import (
         AGG_STEPS,
         EV_ALLOC,
         EV_FREE,

@@ -8,9 +8,10 @@ import pytest
 
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
-from mcstudy.models.pressure import PressureModel, event_tables
-from mcstudy.models.pressure_kernels import EV_ALLOC, EV_FREE, EV_KSWAPD
-from mcstudy.models.pressure_rare import cramer_root, tilted_tables
+from mcstudy.models.pressure.model import PressureModel
+from mcstudy.models.pressure.tables import event_tables
+from mcstudy.models.pressure.events import EV_ALLOC, EV_FREE, EV_KSWAPD
+from mcstudy.models.pressure.rare import cramer_root, tilted_tables
 
 MODEL = PressureModel()
 
@@ -36,8 +37,7 @@ def run(params: dict, sequences: int, seed: int = 3):
     tal = run_blocks(
         lambda a, b: MODEL.simulate(prep, key, plan, a, b),
         plan,
-        MODEL.int_tallies,
-        MODEL.float_tallies,
+        MODEL.tallies,
     )
     return MODEL.estimates(prep, tal), MODEL.exact(p), prep
 

@@ -318,7 +318,7 @@ def test_fresh_table_nowait_failures_counted():
 
 def test_reference_simulator_agrees():
     """Kernel (stationary start) vs the event-by-event reference (empty start + warm-up)."""
-    from mcstudy.models.thp_params import ThpParams
+    from mcstudy.models.thp.params import ThpParams
     from mcstudy.reference.thp import simulate_thp_reference_many
 
     params = {

@@ -22,7 +22,7 @@ def test_shipped_configs_validate(name):
 
 
 def test_thp_config_host_is_80_percent_of_1_tib():
-    from mcstudy.models.thp import thp_exact
+    from mcstudy.models.thp.model import thp_exact
 
     study = load_study(REPO / "configs" / "thp.toml", overrides=["pressure_fraction=0.0"])
     p = next(iter(study.points())).params

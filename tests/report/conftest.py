@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mcstudy.errors import ConfigError
-from mcstudy.models.base import get_model, model_names
+from mcstudy.models.registry import get_model, model_names
 from mcstudy.runner import run_study
 from mcstudy.store import write_dataset
 from mcstudy.study import Study, load_study

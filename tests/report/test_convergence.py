@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcstudy.models.base import get_model
+from mcstudy.models.registry import get_model
 from mcstudy.report.convergence import point_coords, select_points, trace_point
 from mcstudy.report.variables import find_estimates
 from mcstudy.store import open_dataset, write_dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mcstudy.models.base import get_model
+from mcstudy.models.registry import get_model
 from mcstudy.report import write_report
 from mcstudy.report.variables import find_estimates
 from mcstudy.store import open_dataset

@@ -1,8 +1,6 @@
-"""Exact samplers the THP model needs on top of the keyed streams (plain ``@njit``).
+"""Exact samplers the THP model needs on top of ``mcstudy.engine.sampling`` (plain ``@njit``).
 
 * ``exponential``: inversion, ``-log(U) / rate`` with U in (0, 1].
-* ``poisson``: re-exported from ``mcstudy.engine.sampling`` (shared with the pressure
-  model).
 * ``standard_normal``: Box-Muller (the cosine variate only), exact in distribution.
 * lifetimes with mean ``mean``: ``lognormal`` (log-standard deviation ``shape``) and
   ``pareto`` (type I, tail index ``shape`` > 1), and their length-biased versions
@@ -23,7 +21,6 @@ import math
 from numba import njit
 
 from mcstudy.engine.rng import bernoulli_u64, next_double, next_double_open0
-from mcstudy.engine.sampling import poisson  # noqa: F401 (re-exported for the thp kernels)
 
 LIFETIME_EXPONENTIAL = 0
 LIFETIME_LOGNORMAL = 1

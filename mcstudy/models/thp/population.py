@@ -1,4 +1,4 @@
-"""JIT kernels of the THP model: pressure episodes, khugepaged arrivals, the population of
+"""``@njit`` kernels of the THP model (``docs/model.md`` §5.1-§5.3): pressure episodes, khugepaged arrivals, the population of
 PMD-mapped THPs with their deposited page tables, and split-time allocations.
 
 One sequence is ``warmup_s + horizon_s`` seconds of a host; statistics are taken over the
@@ -36,13 +36,13 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_double
-from mcstudy.engine.sampling import binomial
-from mcstudy.models.thp_sampling import (
+from mcstudy.engine.sampling import binomial, poisson
+from mcstudy.engine.tallies import TallyLayout
+from mcstudy.models.thp.sampling import (
     bernoulli,
     exponential,
     exponential_inline,
     lifetime,
-    poisson,
     stationary_age_and_lifetime,
     uniform,
 )
@@ -89,29 +89,65 @@ I_SPLIT_CPUS = 4
 I_HIST_BINS = 5  # inner bins; + underflow (0) and overflow (bins + 1)
 N_IP = 6
 
-# integer tally columns of the population part
-T_SEQUENCES = 0
-T_SPLITS = 1
-T_SPLIT_FAILURES = 2
-T_CACHE_MISSES = 3
-T_THP_END = 4
-T_THP_END_SQ = 5
-T_DEPOSIT_PEAK = 6
-T_DEPOSIT_PEAK_SQ = 7
-N_POP_INT = 8
+# tally columns of the population part (the THP layout starts with these)
+POP_TALLIES = TallyLayout(
+    ints=(
+        "sequences",
+        "splits",
+        "split_failures",
+        "cache_misses",
+        "thp_end",
+        "thp_end_sq",
+        "deposit_peak",
+        "deposit_peak_sq",
+    ),
+    floats=(
+        "splits_sq",
+        "split_failures_sq",
+        "thp_avg",
+        "thp_avg_sq",
+        "deposit_avg",
+        "deposit_avg_sq",
+        "reserve_avg",
+        "reserve_avg_sq",
+        "cache_misses_sq",
+        "cache_misses_splits",
+    ),
+)
+T_SEQUENCES = POP_TALLIES.int_col("sequences")
+T_SPLITS = POP_TALLIES.int_col("splits")
+T_SPLIT_FAILURES = POP_TALLIES.int_col("split_failures")
+T_CACHE_MISSES = POP_TALLIES.int_col("cache_misses")
+T_THP_END = POP_TALLIES.int_col("thp_end")
+T_THP_END_SQ = POP_TALLIES.int_col("thp_end_sq")
+T_DEPOSIT_PEAK = POP_TALLIES.int_col("deposit_peak")
+T_DEPOSIT_PEAK_SQ = POP_TALLIES.int_col("deposit_peak_sq")
+N_POP_INT = POP_TALLIES.n_int
+U_SPLITS_SQ = POP_TALLIES.float_col("splits_sq")
+U_SPLIT_FAILURES_SQ = POP_TALLIES.float_col("split_failures_sq")
+U_THP_AVG = POP_TALLIES.float_col("thp_avg")
+U_THP_AVG_SQ = POP_TALLIES.float_col("thp_avg_sq")
+U_DEPOSIT_AVG = POP_TALLIES.float_col("deposit_avg")
+U_DEPOSIT_AVG_SQ = POP_TALLIES.float_col("deposit_avg_sq")
+U_RESERVE_AVG = POP_TALLIES.float_col("reserve_avg")
+U_RESERVE_AVG_SQ = POP_TALLIES.float_col("reserve_avg_sq")
+U_MISSES_SQ = POP_TALLIES.float_col("cache_misses_sq")
+U_MISSES_SPLITS = POP_TALLIES.float_col("cache_misses_splits")
+N_POP_FLOAT = POP_TALLIES.n_float  # then 2 x (bins + 2) cumulative histogram columns
 
-# float tally columns of the population part
-U_SPLITS_SQ = 0
-U_SPLIT_FAILURES_SQ = 1
-U_THP_AVG = 2
-U_THP_AVG_SQ = 3
-U_DEPOSIT_AVG = 4
-U_DEPOSIT_AVG_SQ = 5
-U_RESERVE_AVG = 6
-U_RESERVE_AVG_SQ = 7
-U_MISSES_SQ = 8
-U_MISSES_SPLITS = 9
-N_POP_FLOAT = 10  # then 2 x (bins + 2) cumulative histogram columns (sums, squares)
+
+def deposit_hist_tallies(bins: int) -> TallyLayout:
+    """Float columns of the deposit histogram after ``POP_TALLIES``: the time fraction
+    below each of the ``bins + 2`` bin edges (with underflow and overflow), then their
+    squares."""
+    return TallyLayout(
+        ints=(),
+        floats=(
+            *(f"deposit_cdf_{b:03d}" for b in range(bins + 2)),
+            *(f"deposit_cdf_sq_{b:03d}" for b in range(bins + 2)),
+        ),
+    )
+
 
 _INF = math.inf
 

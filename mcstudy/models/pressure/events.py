@@ -1,4 +1,5 @@
-"""JIT kernels of the zone pressure chain (MODEL.md 5.2): one event, one trajectory.
+"""The zone pressure chain as ``@njit`` code (``docs/model.md`` §4.1, §4.3): one event, one
+trajectory.
 
 The chain is simulated by uniformisation: events arrive as a Poisson process of rate
 Lambda (the largest total event rate over the four regimes kswapd asleep/awake x load

@@ -1,4 +1,5 @@
-"""JIT kernel of the IPI side of the THP model: what one isolated CPU receives.
+"""``@njit`` kernel of the IPI side of the THP model (``docs/model.md`` §5.4): what one
+isolated CPU receives.
 
 Two sources of synchronous IPI rounds (``tlb_remove_table_sync_one()``), both sent from
 housekeeping CPUs:
@@ -18,7 +19,7 @@ housekeeping CPUs:
     the fresh-table allocation is the same as for ``fresh_table``.
 
 * munmap gathers of ``tables_per_gather`` tables at ``gather_rate`` (the ``tlb_remove_table``
-  fallback, MODEL.md 5.1): each failing batch-page attempt is one round; the rounds of one
+  fallback, ``docs/model.md`` §3): each failing batch-page attempt is one round; the rounds of one
   gather are ``sync_round_us`` apart (the sender waits for every target before the next).
 
 The IPI policy (``ipi_policy``) applies to both sources. For the tagged isolated CPU:
@@ -41,8 +42,9 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.models.gather import tlb_remove_table_gather
-from mcstudy.models.thp_sampling import bernoulli, exponential
+from mcstudy.engine.tallies import TallyLayout
+from mcstudy.kernel.mmu_gather import tlb_remove_table_gather
+from mcstudy.models.thp.sampling import bernoulli, exponential
 
 COLLAPSE_SYNC_IPI = 0
 COLLAPSE_FRESH_TABLE = 1
@@ -78,38 +80,71 @@ H_NOWAIT = 0
 H_RT_MM = 2
 H_KERNEL = 3
 
-# integer tally columns (after the population's)
-V_COLLAPSES = 0
-V_COLLAPSE_ROUNDS = 1
-V_COLLAPSE_ISO = 2
-V_FRESH_FAILURES = 3
-V_RCU_FREES = 4
-V_GATHERS = 5
-V_FALLBACKS = 6
-V_FALLBACK_ROUNDS = 7
-V_FALLBACK_ISO = 8
-V_CYCLES = 9
-V_HIT_CYCLES = 10
-V_MAX_SUM = 11
-N_RT_INT = 12  # then R_HIST + 1 histogram columns
+# tally columns of the IPI part (after the population's and the deposit histogram's)
+RT_TALLIES = TallyLayout(
+    ints=(
+        "collapses",
+        "collapse_rounds",
+        "collapse_iso",
+        "fresh_failures",
+        "rcu_frees",
+        "gathers",
+        "fallbacks",
+        "fallback_rounds",
+        "fallback_iso",
+        "rt_cycles",
+        "rt_hit_cycles",
+        "rt_max_sum",
+    ),
+    floats=(
+        "collapse_rounds_sq",
+        "fallback_rounds_sq",
+        "iso_sq",
+        "rt_max_sq",
+        "fresh_failures_sq",
+        "rcu_frees_sq",
+        "rt_hits_sq",
+        "fallbacks_sq",
+        "collapse_iso_sq",
+        "fallback_iso_sq",
+    ),
+)
+_v, _w = RT_TALLIES.int_col, RT_TALLIES.float_col
+V_COLLAPSES = _v("collapses")
+V_COLLAPSE_ROUNDS = _v("collapse_rounds")
+V_COLLAPSE_ISO = _v("collapse_iso")
+V_FRESH_FAILURES = _v("fresh_failures")
+V_RCU_FREES = _v("rcu_frees")
+V_GATHERS = _v("gathers")
+V_FALLBACKS = _v("fallbacks")
+V_FALLBACK_ROUNDS = _v("fallback_rounds")
+V_FALLBACK_ISO = _v("fallback_iso")
+V_CYCLES = _v("rt_cycles")
+V_HIT_CYCLES = _v("rt_hit_cycles")
+V_MAX_SUM = _v("rt_max_sum")
+N_RT_INT = RT_TALLIES.n_int  # then R_HIST + 1 histogram columns
+W_COLLAPSE_ROUNDS_SQ = _w("collapse_rounds_sq")
+W_FALLBACK_ROUNDS_SQ = _w("fallback_rounds_sq")
+W_ISO_SQ = _w("iso_sq")
+W_MAX_SQ = _w("rt_max_sq")
+W_FRESH_FAILURES_SQ = _w("fresh_failures_sq")
+W_RCU_FREES_SQ = _w("rcu_frees_sq")
+W_HITS_SQ = _w("rt_hits_sq")
+W_FALLBACKS_SQ = _w("fallbacks_sq")
+W_COLLAPSE_ISO_SQ = _w("collapse_iso_sq")
+W_FALLBACK_ISO_SQ = _w("fallback_iso_sq")
+N_RT_FLOAT = RT_TALLIES.n_float
 
-# float tally columns
-W_COLLAPSE_ROUNDS_SQ = 0
-W_FALLBACK_ROUNDS_SQ = 1
-W_ISO_SQ = 2
-W_MAX_SQ = 3
-W_FRESH_FAILURES_SQ = 4
-W_RCU_FREES_SQ = 5
-W_HITS_SQ = 6
-W_FALLBACKS_SQ = 7
-W_COLLAPSE_ISO_SQ = 8
-W_FALLBACK_ISO_SQ = 9
-N_RT_FLOAT = 10
+
+def rt_hist_tallies(hist: int) -> TallyLayout:
+    """Integer columns of the per-cycle IPI histogram after ``RT_TALLIES``: cycles with
+    0 .. hist - 1 IPIs, then the overflow (>= hist)."""
+    return TallyLayout(ints=tuple(f"rt_cycle_hist_{k:04d}" for k in range(hist + 1)), floats=())
 
 
 @njit(cache=True)
 def gather_fallbacks(st, n_tables, batch, rth, row):
-    """Fallbacks of one mmu_gather (``tlb_remove_table_gather`` of the gather model)."""
+    """Fallbacks of one mmu_gather (``mcstudy.kernel.mmu_gather.tlb_remove_table_gather``)."""
     f, _ = tlb_remove_table_gather(st, n_tables, batch, rth[row, 0], rth[row, 1], rth[row, 2] != 0)
     return f
 

@@ -1,7 +1,9 @@
-"""The parallel block driver of the THP model: ``prange`` over fixed blocks of sequences.
+"""Block kernel of the THP model (``docs/model.md`` §5): ``prange`` over fixed blocks.
 
-Kept apart from ``mcstudy.models.thp`` (estimators, exact values) so that editing those
-does not invalidate the compiled kernels in Numba's cache.
+Each sequence runs the population (``population``) and then the IPIs an isolated CPU
+receives (``rt``) on the same pressure path and collapse times. ``TALLIES`` is the one
+column layout: the population's, the deposit histogram's, the IPI part's, then the
+per-cycle IPI histogram.
 """
 
 from __future__ import annotations
@@ -10,8 +12,18 @@ import numpy as np
 from numba import njit, prange
 
 from mcstudy.engine.rng import stream_new
-from mcstudy.models import thp_kernels as K
-from mcstudy.models import thp_rt as R
+from mcstudy.models.thp import population as K
+from mcstudy.models.thp import rt as R
+
+HIST_BINS = 128
+"""Inner bins of the deposit histogram (plus underflow and overflow)."""
+RT_HIST = 1024
+"""Per-cycle IPI counts 0 .. RT_HIST - 1 are counted exactly, then one overflow bin."""
+
+TALLIES = (
+    K.POP_TALLIES + K.deposit_hist_tallies(HIST_BINS) + R.RT_TALLIES + R.rt_hist_tallies(RT_HIST)
+)
+N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
 
 
 @njit(cache=True)
@@ -60,16 +72,14 @@ def _thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
 
 
 @njit(cache=True, parallel=True)
-def simulate_thp_blocks(
-    k0, k1, first_block, n_blocks, block_size, sequences, n_int, n_float, arrays
-):
+def simulate_thp_blocks(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
     """Per-block tallies for blocks [first_block, first_block + n_blocks).
 
     ``arrays``: the packed parameters (``PreparedThp.arrays``) as one tuple, so the
     parallel region has few arguments (it compiles faster).
     """
-    out_i = np.zeros((n_blocks, n_int), dtype=np.int64)
-    out_f = np.zeros((n_blocks, n_float), dtype=np.float64)
+    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
+    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)

@@ -1,7 +1,8 @@
-"""Parameters of the THP model (``model = "thp"``): schema, units and validation.
+"""Parameters of the THP model (``model = "thp"``, ``docs/model.md`` §5.5): schema, units
+and validation.
 
 Rates are per second; split rates are per PMD-mapped THP per second. See
-``mcstudy.models.thp`` for the dynamics and ``mcstudy.exact.thp`` for the exact values.
+``mcstudy.models.thp.model`` for the dynamics and ``mcstudy.exact.thp`` for the exact values.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mcstudy.kernel.ipi import IPI_POLICIES
-from mcstudy.kernel.profiles import KERNEL_NAMES, get_profile
-from mcstudy.models.base import ModelParams
+from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, OnlineCpus, WarmupSeconds
 
 TABLE_POLICIES = ("deposit", "on_demand", "cache_k")
 COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")
@@ -22,9 +21,6 @@ FRESH_GFPS = ("kernel", "nowait")
 
 # a guard against configs that would run for days: expected events per sequence
 MAX_EVENTS_PER_SEQUENCE = 2e9
-
-_Kernel = Literal[KERNEL_NAMES]  # type: ignore[valid-type]
-_Ipi = Literal[IPI_POLICIES]  # type: ignore[valid-type]
 
 
 def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
@@ -45,12 +41,15 @@ def _prob(default: float | None, description: str) -> Any:
     return _f(default, "1", description, ge=0.0, le=1.0)
 
 
-class ThpParams(ModelParams):
-    """Parameters of the THP deposit / on-demand / IPI model."""
+class ThpParams(KernelIpiParams):
+    """Parameters of the THP deposit / on-demand / IPI model.
+
+    ``mm_cpus`` counts housekeeping CPUs (the churning mm never runs on an isolated CPU).
+    """
 
     # ---- time
-    horizon_s: float = _f(3600.0, "s", "measured host time per sequence", gt=0.0, le=1e9)
-    warmup_s: float = _f(0.0, "s", "simulated before the measured window", ge=0.0, le=1e9)
+    horizon_s: HorizonSeconds = 3600.0
+    warmup_s: WarmupSeconds = 0.0
 
     # ---- THP population (MODEL.md 2.3, 5.3)
     fault_rate: float = _rate(
@@ -142,23 +141,10 @@ class ThpParams(ModelParams):
     # ---- munmap gathers (the tlb_remove_table fallback, MODEL.md 5.1)
     gather_rate: float = _rate(0.0, "mmu_gathers freeing page tables, gathers/s", "gathers/s")
     tables_per_gather: int = _f(64, "tables", "page tables freed per gather", ge=1, le=10**7)
-    kernel: _Kernel = Field("v6.3-kvm-pv", description="kernel profile")
-    max_table_batch: int | None = _f(
-        None, "entries", "MAX_TABLE_BATCH (default: the profile's)", ge=1, le=1 << 20
-    )
 
     # ---- CPUs and IPIs
-    ipi_policy: _Ipi = Field("broadcast", description="who receives a sync IPI round")
-    online_cpus: int = _f(80, "CPUs", "online CPUs", ge=2, le=1 << 16)
+    online_cpus: OnlineCpus = 80
     isolated_cpus: int = _f(4, "CPUs", "isolated nohz_full CPUs running RT tasks", ge=1, le=1 << 16)
-    mm_cpus: int = _f(
-        8,
-        "CPUs",
-        "housekeeping CPUs in the churning mm's cpumask (sender included)",
-        ge=1,
-        le=1 << 16,
-    )
-    kernel_mode_fraction: float = _prob(0.1, "P(a housekeeping mm CPU is in kernel mode)")
     rt_user_fraction: float = _prob(
         0.9, "fraction of time an isolated CPU runs its RT task in user mode"
     )
@@ -212,12 +198,6 @@ class ThpParams(ModelParams):
     def n_split_cpus(self) -> int:
         """CPUs whose caches serve splits (CPUs)."""
         return self.split_cpus if self.split_cpus is not None else self.housekeeping_cpus()
-
-    def batch(self) -> int:
-        """MAX_TABLE_BATCH in force (entries)."""
-        if self.max_table_batch is not None:
-            return self.max_table_batch
-        return get_profile(self.kernel).max_table_batch
 
     def split_rates(self) -> list[list[float]]:
         """Split rate per mapping [class][env] (1/s): anon THPs, huge zero page, fork copies."""

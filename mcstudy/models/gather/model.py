@@ -1,0 +1,217 @@
+"""The gather model (``model = "gather"``, ``docs/model.md`` §3): per-gather fallbacks of
+``tlb_remove_table()`` and the sync IPIs they send.
+
+Parameters in ``params``, the block kernel in ``kernels``, the exact dynamic programme in
+``mcstudy.exact.gather``. Estimators: per-gather means with their standard errors across
+gathers (gathers are i.i.d.), and P(>= 1 fallback) with Wilson's interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.rng import probability_threshold
+from mcstudy.engine.tallies import Tallies
+from mcstudy.exact.gather import gather_exact_mixture
+from mcstudy.kernel.ipi import IpiTargets
+from mcstudy.models.base import Model
+from mcstudy.models.contract import EstimateSpec, Variable
+from mcstudy.models.gather import kernels as K
+from mcstudy.models.gather.params import GatherParams
+from mcstudy.stats.mean import mean_from_sums
+from mcstudy.stats.proportion import wilson
+
+
+@dataclass(frozen=True)
+class PreparedGather:
+    """Packed kernel inputs of one point."""
+
+    params: GatherParams
+    n_tables: int
+    batch: int
+    ipi: IpiTargets
+    uses_tlb_remove_table: bool
+    ip: np.ndarray
+    th: np.ndarray
+    log_q: np.ndarray
+    """log1p(-p) of the calm and the pressure-episode failure probabilities."""
+
+
+def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
+    return Variable(units, long_name, dtype)
+
+
+class GatherModel(Model):
+    """``model = "gather"``: fallbacks and sync IPIs per mmu_gather."""
+
+    name = "gather"
+    Params = GatherParams
+    tallies = K.TALLIES
+    main_estimate = "fallbacks_mean"
+    variables = {
+        "fallbacks_mean": _var(
+            "fallbacks/gather", "mean tlb_remove_table_one() fallbacks per gather"
+        ),
+        "fallbacks_stderr": _var("fallbacks/gather", "standard error of fallbacks_mean"),
+        "fallback_prob": _var("1", "P(>= 1 fallback in a gather)"),
+        "fallback_prob_ci_low": _var("1", "95% Wilson interval low end of fallback_prob"),
+        "fallback_prob_ci_high": _var("1", "95% Wilson interval high end of fallback_prob"),
+        "alloc_attempts_mean": _var(
+            "attempts/gather", "mean GFP_NOWAIT batch-page attempts per gather"
+        ),
+        "alloc_attempts_stderr": _var("attempts/gather", "standard error of alloc_attempts_mean"),
+        "sync_ipis_mean": _var(
+            "IPIs/gather", "mean sync IPI deliveries per gather under ipi_policy"
+        ),
+        "sync_ipis_stderr": _var("IPIs/gather", "standard error of sync_ipis_mean"),
+        "sequences": _var("gathers", "simulated gathers (sample size)", "int64"),
+        "tables_per_gather_used": _var("tables", "page tables freed per gather", "int64"),
+        "fallbacks_mean_exact": _var("fallbacks/gather", "exact mean fallbacks per gather (DP)"),
+        "fallbacks_var_exact": _var(
+            "fallbacks^2/gather^2", "exact variance of fallbacks per gather"
+        ),
+        "fallback_prob_exact": _var("1", "exact P(>= 1 fallback in a gather)"),
+        "alloc_attempts_mean_exact": _var("attempts/gather", "exact mean batch-page attempts"),
+        "sync_ipis_mean_exact": _var("IPIs/gather", "exact mean sync IPI deliveries per gather"),
+    }
+    estimate_specs = (
+        EstimateSpec(
+            "fallbacks_mean",
+            "mean",
+            "normal",
+            stderr="fallbacks_stderr",
+            exact="fallbacks_mean_exact",
+            exact_var="fallbacks_var_exact",
+        ),
+        EstimateSpec(
+            "fallback_prob",
+            "proportion",
+            "wilson",
+            ci=("fallback_prob_ci_low", "fallback_prob_ci_high"),
+            exact="fallback_prob_exact",
+        ),
+        EstimateSpec(
+            "alloc_attempts_mean",
+            "mean",
+            "normal",
+            stderr="alloc_attempts_stderr",
+            exact="alloc_attempts_mean_exact",
+        ),
+        EstimateSpec(
+            "sync_ipis_mean",
+            "mean",
+            "normal",
+            stderr="sync_ipis_stderr",
+            exact="sync_ipis_mean_exact",
+        ),
+    )
+
+    @classmethod
+    def warmup_params(cls) -> dict[str, Any]:
+        return {
+            "tables_per_gather": 3,
+            "gfp_nowait_fail_p": 0.5,
+            "max_table_batch": 2,
+            "ipi_policy": "kernel_mode",
+            "kernel_mode_fraction": 0.5,
+            "pressure_episode_prob": 0.5,
+        }
+
+    def prepare(self, params: GatherParams) -> PreparedGather:
+        profile = params.profile()
+        ipi = params.ipi()
+        n_tables = params.n_tables()
+        batch = params.batch()
+        ip = np.array(
+            [
+                n_tables,
+                batch,
+                int(profile.uses_tlb_remove_table),
+                ipi.targets,
+                int(params.pressure_episode_prob > 0.0),
+            ],
+            dtype=np.int64,
+        )
+        th = np.zeros(K.N_TH, dtype=np.uint64)
+        for base, p in (
+            (K.TH_CALM, params.gfp_nowait_fail_p),
+            (K.TH_PRESSURE, params.pressure_fail_p),
+            (K.TH_EPISODE, params.pressure_episode_prob),
+        ):
+            hi, lo, always = probability_threshold(p)
+            th[base : base + 3] = (hi, lo, int(always))
+        with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf: always fails
+            log_q = np.log1p(-np.array([params.gfp_nowait_fail_p, params.pressure_fail_p]))
+        return PreparedGather(
+            params, n_tables, batch, ipi, profile.uses_tlb_remove_table, ip, th, log_q
+        )
+
+    def simulate(
+        self,
+        prepared: PreparedGather,
+        key: tuple[int, int],
+        plan: BlockPlan,
+        first_block: int,
+        n_blocks: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return K.simulate_gather_blocks(
+            key[0],
+            key[1],
+            first_block,
+            n_blocks,
+            plan.block_size,
+            plan.sequences,
+            prepared.ip,
+            prepared.th,
+            prepared.log_q,
+            prepared.ipi.deliver_prob,
+        )
+
+    def estimates(self, prepared: PreparedGather, tallies: Tallies) -> dict[str, float]:
+        n = int(tallies["sequences"])
+        f = mean_from_sums(tallies["fallbacks"], tallies["fallbacks_sq"], n)
+        a = mean_from_sums(tallies["alloc_attempts"], tallies["alloc_attempts_sq"], n)
+        d = mean_from_sums(tallies["sync_ipis"], tallies["sync_ipis_sq"], n)
+        hit = wilson(int(tallies["gathers_with_fallback"]), n)
+        return {
+            "fallbacks_mean": f.estimate,
+            "fallbacks_stderr": f.stderr,
+            "fallback_prob": hit.estimate,
+            "fallback_prob_ci_low": hit.ci_low,
+            "fallback_prob_ci_high": hit.ci_high,
+            "alloc_attempts_mean": a.estimate,
+            "alloc_attempts_stderr": a.stderr,
+            "sync_ipis_mean": d.estimate,
+            "sync_ipis_stderr": d.stderr,
+            "sequences": n,
+        }
+
+    def derived(self, params: GatherParams) -> dict[str, float]:
+        return {"tables_per_gather_used": params.n_tables()}
+
+    def exact(self, params: GatherParams) -> dict[str, float]:
+        if not params.profile().uses_tlb_remove_table:
+            return {
+                "fallbacks_mean_exact": 0.0,
+                "fallbacks_var_exact": 0.0,
+                "fallback_prob_exact": 0.0,
+                "alloc_attempts_mean_exact": 0.0,
+                "sync_ipis_mean_exact": 0.0,
+            }
+        e = params.pressure_episode_prob
+        ex = gather_exact_mixture(
+            params.n_tables(),
+            params.batch(),
+            [(1.0 - e, params.gfp_nowait_fail_p), (e, params.pressure_fail_p)],
+        )
+        return {
+            "fallbacks_mean_exact": ex.fallbacks_mean,
+            "fallbacks_var_exact": ex.fallbacks_var,
+            "fallback_prob_exact": ex.fallback_prob,
+            "alloc_attempts_mean_exact": ex.alloc_attempts_mean,
+            "sync_ipis_mean_exact": ex.fallbacks_mean * params.ipi().mean,
+        }

@@ -1,0 +1,65 @@
+"""Parameters of the gather model (``model = "gather"``, ``docs/model.md`` §3.2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from mcstudy.kernel.ipi import IpiTargets
+from mcstudy.kernel.pgtable import VMA_NEIGHBOURS, munmap_tables
+from mcstudy.models.shared import KernelIpiParams, Probability, units
+
+_Neighbours = Literal[VMA_NEIGHBOURS]  # type: ignore[valid-type]
+
+
+class GatherParams(KernelIpiParams):
+    """Parameters of the gather model (units in each field's ``units``)."""
+
+    tables_per_gather: Annotated[
+        int | None,
+        units(
+            "tables",
+            "page tables freed through tlb_remove_table() by one mmu_gather",
+            ge=1,
+            le=10**9,
+        ),
+    ] = None
+    munmap_mib: Annotated[
+        float | None,
+        units("MiB", "instead of tables_per_gather: size of the unmapped VMA", gt=0.0, le=2.0**30),
+        Field(allow_inf_nan=False),
+    ] = None
+    vma_neighbours: Annotated[_Neighbours, Field(description="VMAs around the unmapped one")] = (
+        "adjacent"
+    )
+    vma_offset_kib: Annotated[
+        int, units("KiB", "start of the VMA past a 512 GiB boundary", ge=0, le=2**39)
+    ] = 0
+    gfp_nowait_fail_p: Annotated[
+        Probability, units("1", "P(GFP_NOWAIT batch-page allocation fails)")
+    ]
+    pressure_episode_prob: Annotated[
+        Probability, units("1", "P(a gather runs in a pressure episode)")
+    ] = 0.0
+    pressure_fail_p: Annotated[
+        Probability, units("1", "GFP_NOWAIT failure prob. in an episode")
+    ] = 0.5
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatherParams:
+        if (self.tables_per_gather is None) == (self.munmap_mib is None):
+            raise ValueError("give exactly one of tables_per_gather and munmap_mib")
+        if self.munmap_mib is not None:
+            munmap_tables(self.munmap_mib, self.vma_neighbours, self.vma_offset_kib)
+        return self
+
+    def n_tables(self) -> int:
+        """Tables freed by one gather (tables)."""
+        if self.tables_per_gather is not None:
+            return self.tables_per_gather
+        return munmap_tables(self.munmap_mib, self.vma_neighbours, self.vma_offset_kib).total
+
+    def ipi(self) -> IpiTargets:
+        """Deliveries of one fallback's sync IPI round under the profile and policy."""
+        return self.fallback_ipi()

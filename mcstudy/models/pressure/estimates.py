@@ -1,0 +1,171 @@
+"""Estimators of the pressure model (``docs/model.md`` §4.5, §4.6, §6).
+
+Plain trajectories (``estimator = "plain"``), all from i.i.d. trajectories:
+
+* time fractions (below min, kswapd awake): per trajectory the Rao-Blackwellised
+  fraction of the horizon; mean and standard error across trajectories;
+* rates per second (stalls, kswapd wake-ups, fallbacks, GFP_ATOMIC failures): per
+  trajectory count / horizon_s; mean and standard error across trajectories;
+* ``nowait_fail_prob``: failing gathers / gathers, a *ratio* estimator
+  (``mcstudy.stats.ratio``), because the gathers of one trajectory are neither
+  independent (successive gathers see correlated free-page levels) nor fixed in number;
+  its interval is p +- 1.96 SE clipped to [0, 1], with no upper end (NaN) when no
+  gather failed: use the importance sampler there;
+* sync IPIs: each fallback's deliveries have mean ``targets x deliver_prob``; the
+  per-trajectory IPI count is replaced by its conditional mean given the fallbacks
+  (Rao-Blackwell), which is unbiased and has lower variance.
+
+Importance sampling (``estimator = "importance"``): ratios of cycle means
+(``mcstudy.models.pressure.rare``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mcstudy.engine.tallies import Tallies
+from mcstudy.models.pressure.prepare import PreparedPressure
+from mcstudy.stats.interval import normal_interval
+from mcstudy.stats.mean import mean_and_variance, mean_from_sums
+from mcstudy.stats.ratio import ratio_of_means, ratio_of_sums
+
+
+def _fail_prob(pf: float, se: float, any_failure: bool) -> dict[str, float]:
+    """``nowait_fail_prob`` and its interval, relative error and effective sample size.
+
+    Without any failing gather the standard error is 0 and says nothing: the interval
+    then has no upper end (NaN).
+    """
+    if not any_failure:
+        lo, hi = 0.0, math.nan
+    else:
+        lo, hi = normal_interval(pf, se, 0.0, 1.0)
+    return {
+        "nowait_fail_prob": pf,
+        "nowait_fail_prob_stderr": se,
+        "nowait_fail_prob_ci_low": lo,
+        "nowait_fail_prob_ci_high": hi,
+        "nowait_fail_prob_rel_err": se / pf if pf > 0 else math.nan,
+        "nowait_fail_prob_ess": pf * (1 - pf) / se**2 if se > 0 else math.nan,
+    }
+
+
+def plain_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, Any]:
+    """Estimates from plain trajectories."""
+    p = prepared.params
+    n = int(tallies["sequences"])
+    t = p.horizon_s
+
+    def per_s(name: str, sq: str) -> tuple[float, float]:
+        m = mean_from_sums(tallies[name], tallies[sq], n)
+        return m.estimate / t, m.stderr / t
+
+    below = mean_from_sums(tallies["below_frac"], tallies["below_frac_sq"], n)
+    awake = mean_from_sums(tallies["awake_frac"], tallies["awake_frac_sq"], n)
+    held = mean_from_sums(tallies["held_mean"], tallies["held_mean_sq"], n)
+    stalls = per_s("stalls", "stalls_sq")
+    wake = per_s("wakeups", "wakeups_sq")
+    fb = per_s("fallbacks", "fallbacks_sq")
+    afail = per_s("atomic_fails", "atomic_fails_sq")
+    if not prepared.uses_tlb_remove_table:
+        fb = (0.0, 0.0)
+    ipi_mean = prepared.fallback_ipi.mean
+    g = int(tallies["gathers"])
+    fails = int(tallies["failing_gathers"])
+    ratio = ratio_of_sums(
+        float(fails),
+        float(g),
+        tallies["failing_sq"],
+        tallies["gathers_sq"],
+        tallies["failing_x_gathers"],
+        n,
+    )
+    return {
+        **_fail_prob(ratio.estimate, ratio.stderr, fails > 0),
+        "time_below_min_frac": below.estimate,
+        "time_below_min_frac_stderr": below.stderr,
+        "kswapd_awake_frac": awake.estimate,
+        "kswapd_awake_frac_stderr": awake.stderr,
+        "stalls_per_s": stalls[0],
+        "stalls_per_s_stderr": stalls[1],
+        "kswapd_wakeups_per_s": wake[0],
+        "kswapd_wakeups_per_s_stderr": wake[1],
+        "fallbacks_per_s": fb[0],
+        "fallbacks_per_s_stderr": fb[1],
+        "sync_ipis_per_s": fb[0] * ipi_mean,
+        "sync_ipis_per_s_stderr": fb[1] * ipi_mean,
+        "atomic_fails_per_s": afail[0],
+        "atomic_fails_per_s_stderr": afail[1],
+        "rcu_held_pages_mean": held.estimate,
+        "gathers": g,
+        "sequences": n,
+    }
+
+
+def importance_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, Any]:
+    """Estimates with delta-method errors from importance and plain cycle tallies.
+
+    P(B) = E[L x steps in B per importance cycle] / E[steps per plain cycle]: a ratio of
+    independent means (``ratio_of_means``); kswapd's awake fraction and wake-ups come
+    from the plain cycles alone (``ratio_of_sums`` over plain cycles).
+    """
+    lam = prepared.tables.rate
+    n = int(tallies["sequences"])
+    nc = int(tallies["plain_cycles"])
+    steps = float(tallies["plain_cycle_steps"])
+    cbar, cvar = mean_and_variance(steps, tallies["plain_cycle_steps_sq"], nc)
+
+    def over_cycle(num: str, num_sq: str) -> tuple[float, float]:
+        ybar, yvar = mean_and_variance(tallies[num], tallies[num_sq], n)
+        r = ratio_of_means(ybar, yvar, n, cbar, cvar, nc)
+        return r.estimate, r.stderr
+
+    def plain_ratio(num: str, num_sq: str, cross: str) -> tuple[float, float]:
+        r = ratio_of_sums(
+            float(tallies[num]), steps, tallies[num_sq], tallies["plain_cycle_steps_sq"],
+            tallies[cross], nc,
+        )  # fmt: skip
+        return r.estimate, r.stderr
+
+    pb, pb_se = over_cycle("is_below", "is_below_sq")
+    st, st_se = over_cycle("is_stalls", "is_stalls_sq")
+    fb, fb_se = over_cycle("is_fallbacks", "is_fallbacks_sq")
+    af, af_se = over_cycle("is_afails", "is_afails_sq")
+    aw, aw_se = plain_ratio("plain_awake_steps", "plain_awake_sq", "plain_awake_x_steps")
+    wk, wk_se = plain_ratio("plain_wakeups", "plain_wakeups_sq", "plain_wakeups_x_steps")
+    if not prepared.uses_tlb_remove_table:
+        fb, fb_se = 0.0, 0.0
+    ipi_mean = prepared.fallback_ipi.mean
+    return {
+        **_fail_prob(pb, pb_se, any_failure=True),
+        "time_below_min_frac": pb,
+        "time_below_min_frac_stderr": pb_se,
+        "kswapd_awake_frac": aw,
+        "kswapd_awake_frac_stderr": aw_se,
+        "stalls_per_s": lam * st,
+        "stalls_per_s_stderr": lam * st_se,
+        "kswapd_wakeups_per_s": lam * wk,
+        "kswapd_wakeups_per_s_stderr": lam * wk_se,
+        "fallbacks_per_s": lam * fb,
+        "fallbacks_per_s_stderr": lam * fb_se,
+        "sync_ipis_per_s": lam * fb * ipi_mean,
+        "sync_ipis_per_s_stderr": lam * fb_se * ipi_mean,
+        "atomic_fails_per_s": lam * af,
+        "atomic_fails_per_s_stderr": lam * af_se,
+        "sequences": n,
+    }
+
+
+def pressure_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, Any]:
+    """Every estimate of one point, plain or importance-sampled."""
+    if prepared.params.estimator == "importance":
+        out = importance_estimates(prepared, tallies)
+    else:
+        out = plain_estimates(prepared, tallies)
+    p = prepared.params
+    out["split_nowait_fails_per_s"] = p.thp_split_rate * out["time_below_min_frac"]
+    out["split_nowait_fails_per_s_stderr"] = p.thp_split_rate * out["time_below_min_frac_stderr"]
+    out["uniformization_rate"] = prepared.tables.rate
+    out["events"] = int(tallies["events"])
+    return out

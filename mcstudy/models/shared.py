@@ -1,0 +1,105 @@
+"""Parameter groups that several models share, declared once.
+
+* The kernel profile and IPI group (:class:`KernelIpiParams`): which kernel build
+  (``mcstudy.kernel.profiles``), ``MAX_TABLE_BATCH``, and who receives a synchronous IPI
+  round (``mcstudy.kernel.ipi``; ``docs/model.md`` §2.5).
+* The time window of trajectory models (:data:`WarmupSeconds`, :data:`HorizonSeconds`):
+  simulated seconds before counting, and counted seconds per sequence.
+
+Each field type carries its bounds, unit and description (``Annotated``); a model picks
+only its defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from mcstudy.kernel.ipi import IPI_POLICIES, IpiTargets, ipi_targets
+from mcstudy.kernel.profiles import KERNEL_NAMES, KernelProfile, get_profile
+from mcstudy.models.base import ModelParams
+
+
+def units(unit: str, description: str, **bounds: Any) -> Any:
+    """A pydantic ``Field`` (no default) with a unit, a description and bounds."""
+    return Field(json_schema_extra={"units": unit}, description=description, **bounds)
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Kernel = Annotated[Literal[KERNEL_NAMES], Field(description="kernel profile")]  # type: ignore[valid-type]
+IpiPolicy = Annotated[
+    Literal[IPI_POLICIES],  # type: ignore[valid-type]
+    Field(description="who receives a synchronous IPI round"),
+]
+MaxTableBatch = Annotated[
+    int | None,
+    units("entries", "MAX_TABLE_BATCH (default: the kernel profile's)", ge=1, le=1 << 20),
+]
+OnlineCpus = Annotated[int, units("CPUs", "online CPUs", ge=1, le=1 << 16)]
+MmCpus = Annotated[
+    int, units("CPUs", "CPUs in the mm's cpumask, the sending CPU included", ge=1, le=1 << 16)
+]
+KernelModeFraction = Annotated[
+    float,
+    units("1", "P(an mm CPU is in kernel mode when an IPI round is sent)", ge=0.0, le=1.0),
+    Field(allow_inf_nan=False),
+]
+WarmupSeconds = Annotated[
+    float,
+    units("s", "simulated time before the measured window (not counted)", ge=0.0, le=1e9),
+    Field(allow_inf_nan=False),
+]
+HorizonSeconds = Annotated[
+    float,
+    units("s", "measured (counted) simulated time per sequence", gt=0.0, le=1e9),
+    Field(allow_inf_nan=False),
+]
+
+
+class KernelIpiParams(ModelParams):
+    """The kernel profile and the IPI policy of a model (``docs/model.md`` §2.1, §2.5)."""
+
+    kernel: Kernel = "v6.3-kvm-pv"
+    max_table_batch: MaxTableBatch = None
+    ipi_policy: IpiPolicy = "broadcast"
+    online_cpus: OnlineCpus = 64
+    mm_cpus: MmCpus = 8
+    kernel_mode_fraction: KernelModeFraction = 0.1
+
+    @model_validator(mode="after")
+    def _mm_within_online(self) -> KernelIpiParams:
+        if self.mm_cpus > self.online_cpus:
+            raise ValueError(
+                f"mm_cpus ({self.mm_cpus}) must not exceed online_cpus ({self.online_cpus})"
+            )
+        return self
+
+    def profile(self) -> KernelProfile:
+        """The kernel profile's facts."""
+        return get_profile(self.kernel)
+
+    def batch(self) -> int:
+        """MAX_TABLE_BATCH in force (entries)."""
+        if self.max_table_batch is not None:
+            return self.max_table_batch
+        return self.profile().max_table_batch
+
+    def round_targets(self) -> IpiTargets:
+        """Deliveries of one synchronous IPI round under ``ipi_policy`` (CPUs)."""
+        return ipi_targets(
+            self.ipi_policy, self.online_cpus, self.mm_cpus, self.kernel_mode_fraction
+        )
+
+    def fallback_ipi(self) -> IpiTargets:
+        """Deliveries of one ``tlb_remove_table_one()`` round (none when the profile frees
+        the table by ``call_rcu()``)."""
+        if not self.profile().fallback_sends_ipi:
+            return IpiTargets(0, 0.0)
+        return self.round_targets()
+
+    def khugepaged_ipi(self) -> IpiTargets:
+        """Deliveries of one ``collapse_huge_page()`` sync round (``tlb_remove_table_sync_one``)."""
+        if not self.profile().khugepaged_sync_ipi:
+            return IpiTargets(0, 0.0)
+        return self.round_targets()

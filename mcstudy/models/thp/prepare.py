@@ -1,0 +1,201 @@
+"""One point of the THP model packed for its kernels (``docs/model.md`` §5)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mcstudy.engine.rng import probability_threshold
+from mcstudy.exact.thp import (
+    IpiInput,
+    PopulationInput,
+    cache_level_law,
+    env_generator,
+    iso_round_prob,
+    population_exact,
+    sojourn_mean,
+)
+from mcstudy.kernel.ipi import IPI_POLICIES, ipi_targets
+from mcstudy.models.thp import kernels as KB
+from mcstudy.models.thp import population as K
+from mcstudy.models.thp import rt as R
+from mcstudy.models.thp.params import COLLAPSE_POLICIES, LIFETIME_DISTS, TABLE_POLICIES, ThpParams
+
+
+def _threshold_rows(probs: list[float]) -> np.ndarray:
+    out = np.zeros((len(probs), 3), dtype=np.uint64)
+    for i, p in enumerate(probs):
+        hi, lo, always = probability_threshold(p)
+        out[i] = (hi, lo, int(always))
+    return out
+
+
+@dataclass(frozen=True)
+class PreparedThp:
+    """Packed kernel inputs plus what the estimators need."""
+
+    params: ThpParams
+    arrays: tuple[np.ndarray, ...]
+    hist_lo: float
+    hist_width: float
+    cycles: int
+    round_targets_mean: float  # mean deliveries of one round, all CPUs
+
+
+def population_input(p: ThpParams) -> PopulationInput:
+    """The exact solver's view of the population parameters."""
+    return PopulationInput(
+        fault_rate=p.fault_rate,
+        zero_fault_rate=p.zero_fault_rate,
+        collapse_rate=p.collapse_rate,
+        lifetime_s=p.lifetime_s,
+        lifetime_dist=p.lifetime_dist,
+        lifetime_shape=p.lifetime_shape,
+        sig=np.array(p.split_rates(), dtype=float),
+        fork_rate=p.fork_rate,
+        fork_copy_prob=p.fork_copy_prob,
+        fork_child_lifetime_s=p.fork_child_lifetime_s,
+        pressure_fraction=p.pressure_fraction,
+        pressure_episode_s=p.pressure_episode_s,
+    )
+
+
+def ipi_input(p: ThpParams, cycles: int) -> IpiInput:
+    """The exact solver's view of the IPI parameters."""
+    prof = p.profile()
+    return IpiInput(
+        collapse_rate=p.collapse_rate,
+        collapse_policy=p.collapse_policy,
+        deposit=p.table_policy == "deposit",
+        fresh_nowait=p.fresh_table_gfp == "nowait",
+        khugepaged_sync=prof.khugepaged_sync_ipi,
+        uses_trt=prof.uses_tlb_remove_table,
+        fallback_ipi=prof.fallback_sends_ipi,
+        ipi_policy=p.ipi_policy,
+        gather_rate=p.gather_rate,
+        tables_per_gather=p.tables_per_gather,
+        max_table_batch=p.batch(),
+        nowait_p=(p.gfp_nowait_fail_p, p.pressure_fail_p),
+        rt_mm_share=p.rt_mm_share,
+        kernel_prob=1.0 - p.rt_user_fraction,
+        pressure_fraction=p.pressure_fraction,
+        pressure_episode_s=p.pressure_episode_s,
+        rt_cycle_s=p.rt_cycle_us * 1e-6,
+        sync_round_s=p.spacing_us() * 1e-6,
+        cycles=cycles,
+    )
+
+
+def rt_cycles(p: ThpParams) -> int:
+    """Whole RT cycles in the measured window."""
+    return math.floor(p.horizon_s / (p.rt_cycle_us * 1e-6) * (1.0 + 1e-12))
+
+
+def split_rate_exact(p: ThpParams, pop: Any, pi: np.ndarray) -> tuple[float, float]:
+    """(splits/s, on-demand split failures/s), exact where ``pop.exact``."""
+    sig = np.array(p.split_rates())
+    fail = np.array(p.split_fail_p())
+    splits = float(np.sum(sig * pop.means))
+    failures = float(np.sum(sig * pop.means * fail[None, :]))
+    return splits, failures
+
+
+def cache_exact_applies(p: ThpParams) -> bool:
+    """Splits form a Poisson process independent of the environment (see exact.thp)."""
+    sig = p.split_rates()
+    unmodulated = p.pressure_fraction == 0.0 or all(s[0] == s[1] for s in sig)
+    return unmodulated and (p.fork_rate == 0.0 or p.fork_copy_prob == 0.0)
+
+
+def prepare(params: ThpParams) -> PreparedThp:
+    """Pack ``params`` for the kernels: the stationary start law, the deposit histogram
+    window, the cache level law and the RT side's parameters."""
+    p = params
+    q, pi = env_generator(p.pressure_fraction, p.pressure_episode_s)
+    pop = population_exact(population_input(p))
+    individual = p.lifetime_dist != "exponential"
+    sig = np.array(p.split_rates(), dtype=float)
+    sig_init = (sig * pi[None, :]).sum(axis=1)
+    m0 = pop.conditional(pi)
+    if individual:
+        # stationary start of classes 0 and 1 with the time-average split rate
+        arr = [p.fault_rate + p.collapse_rate, p.zero_fault_rate]
+        for c in range(2):
+            m = arr[c] * sojourn_mean(p.lifetime_dist, p.lifetime_s, p.lifetime_shape, sig_init[c])
+            m0[c, :] = m
+    # deposit histogram: a window around the stationary mean (of the start law)
+    mean = float((m0 * pi[None, :]).sum())
+    if pop.poisson:
+        half = 8.0 * math.sqrt(mean) + 8.0
+    else:  # fork batches and pressure episodes widen the law: a generous window
+        batch = p.fork_copy_prob * (pop.means[0].sum() + pop.means[1].sum())
+        half = 8.0 * math.sqrt(mean * (1.0 + batch)) + 0.02 * mean + 8.0
+    lo = float(max(0, math.floor(mean - half)))
+    width = float(max(1, math.ceil((mean + half - lo) / KB.HIST_BINS)))
+    # cache levels: stationary law under the mean split rate
+    split_cpus = p.n_split_cpus()
+    splits_s, _ = split_rate_exact(p, pop, pi)
+    law = cache_level_law(p.cache_k, p.cache_refill_rate, splits_s / split_cpus)
+    cache_cdf = np.cumsum(law)
+    prof = p.profile()
+    phi = p.pressure_fraction
+    to_pressure = float(q[0, 1])
+    to_calm = float(q[1, 0])
+    fp = np.zeros(K.N_FP)
+    fp[K.F_T0] = p.warmup_s
+    fp[K.F_T1] = p.warmup_s + p.horizon_s
+    fp[K.F_TO_PRESSURE] = to_pressure
+    fp[K.F_TO_CALM] = to_calm
+    fp[K.F_PHI] = phi
+    fp[K.F_FORK_RATE] = p.fork_rate
+    fp[K.F_FORK_Q] = p.fork_copy_prob
+    fp[K.F_LIFE_MEAN] = p.lifetime_s
+    fp[K.F_LIFE_SHAPE] = p.lifetime_shape
+    fp[K.F_COLLAPSE_RATE] = p.collapse_rate
+    fp[K.F_REFILL] = p.cache_refill_rate
+    fp[K.F_HIST_LO] = lo
+    fp[K.F_HIST_W] = width
+    ip = np.zeros(K.N_IP, dtype=np.int64)
+    ip[K.I_INDIVIDUAL] = int(individual)
+    ip[K.I_DIST] = LIFETIME_DISTS.index(p.lifetime_dist)
+    ip[K.I_POLICY] = TABLE_POLICIES.index(p.table_policy)
+    ip[K.I_CACHE_K] = p.cache_k
+    ip[K.I_SPLIT_CPUS] = split_cpus
+    ip[K.I_HIST_BINS] = KB.HIST_BINS
+    lam = np.array([p.fault_rate, p.zero_fault_rate, 0.0])
+    mu = np.array([1.0 / p.lifetime_s, 1.0 / p.lifetime_s, 1.0 / p.fork_child_lifetime_s])
+    th = _threshold_rows(list(p.split_fail_p()))
+    cycles = rt_cycles(p)
+    rip = np.zeros(R.N_RIP, dtype=np.int64)
+    rip[R.R_COLLAPSE_POLICY] = COLLAPSE_POLICIES.index(p.collapse_policy)
+    rip[R.R_DEPOSIT] = int(p.table_policy == "deposit")
+    rip[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
+    rip[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
+    rip[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
+    rip[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
+    rip[R.R_IPI_POLICY] = IPI_POLICIES.index(p.ipi_policy)
+    rip[R.R_TABLES] = p.tables_per_gather
+    rip[R.R_BATCH] = p.batch()
+    rip[R.R_CYCLES] = cycles
+    rip[R.R_HIST] = KB.RT_HIST
+    rfp = np.zeros(R.N_RFP)
+    rfp[R.Q_GATHER_RATE] = p.gather_rate
+    rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
+    rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
+    rth = _threshold_rows(
+        [p.gfp_nowait_fail_p, p.pressure_fail_p, p.rt_mm_share, 1.0 - p.rt_user_fraction]
+    )
+    hk = ipi_targets(p.ipi_policy, p.housekeeping_cpus(), p.mm_cpus, p.kernel_mode_fraction).mean
+    q1 = iso_round_prob(ipi_input(p, cycles))
+    arrays = (fp, ip, lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth)
+    return PreparedThp(
+        params=p,
+        arrays=arrays,
+        hist_lo=lo,
+        hist_width=width,
+        cycles=cycles,
+        round_targets_mean=hk + p.isolated_cpus * q1,
+    )

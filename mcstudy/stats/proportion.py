@@ -1,0 +1,40 @@
+"""Proportions k/n with Wilson's score interval."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mcstudy.stats.interval import Z95
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """A proportion k/n with its 95 % Wilson score interval (dimensionless)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    reason: str | None = None
+    """Why it could not be estimated (NaN estimate), else None."""
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> Proportion:
+    """Wilson score interval for ``successes`` out of ``n`` (NaN when n == 0).
+
+    The ends are exactly 0 (1) when no (every) trial succeeded, so the interval never
+    collapses: with k = 0 its upper end is z^2 / (n + z^2).
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"invalid proportion {successes}/{n}")
+    if n == 0:
+        return Proportion(math.nan, math.nan, math.nan, 0, "no trials")
+    phat = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (phat + z2 / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1.0 - phat) / n + z2 / (4.0 * n * n)) / denom
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Proportion(phat, low, high, n)
