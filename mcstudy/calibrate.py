@@ -31,7 +31,6 @@ from pathlib import Path
 
 import click
 
-from mcstudy.atomic import atomic_write_text
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import ZoneInfo, parse_vmstat, parse_zoneinfo, vmstat_sum
 from mcstudy.kernel.watermarks import (
@@ -40,6 +39,7 @@ from mcstudy.kernel.watermarks import (
     Zone,
     kernel_watermarks,
 )
+from mcstudy.storage.atomic import atomic_write_text
 
 LIVE_ZONEINFO = Path("/proc/zoneinfo")
 LIVE_VMSTAT = Path("/proc/vmstat")

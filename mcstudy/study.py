@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
 from mcstudy.errors import ConfigError
-from mcstudy.models.base import Model, ModelParams, get_model, model_names
+from mcstudy.models.base import Model, ModelParams
+from mcstudy.models.registry import get_model, model_names
 
 DEFAULT_CONFIG = Path("configs") / "default.toml"
 _TABLES = ("study", "params", "sweep")

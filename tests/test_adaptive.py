@@ -12,8 +12,9 @@ import pytest
 from mcstudy.engine.blocks import CHUNK_BLOCKS
 from mcstudy.errors import ConfigError
 from mcstudy.models.registry import get_model
-from mcstudy.runner import REL_ERR, TARGET_MET, next_chunk, relative_error, run_point, run_study
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import run_study
+from mcstudy.sweep.point import REL_ERR, TARGET_MET, next_chunk, relative_error, run_point
 
 ADAPTIVE = """
 [study]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
-from mcstudy.store import open_dataset, provenance_of
+from mcstudy.storage.dataset import open_dataset, provenance_of
 
 SMALL = """
 [study]

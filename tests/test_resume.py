@@ -15,9 +15,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mcstudy.cli import main
-from mcstudy.executors.checked import read_checked, write_checked
-from mcstudy.executors.rundir import RUN_FORMAT, RUN_FORMAT_VERSION
-from mcstudy.store import open_dataset
+from mcstudy.storage.checked import read_checked, write_checked
+from mcstudy.storage.dataset import open_dataset
+from mcstudy.storage.rundir import RUN_FORMAT, RUN_FORMAT_VERSION
 from tests.executors.helpers import assert_same_results
 
 # six points of ~0.1-0.4 s each on one thread: long enough to be killed in the middle

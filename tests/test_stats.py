@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from mcstudy.stats import Z95, mean_from_sums, wilson
+from mcstudy.stats.interval import Z95
+from mcstudy.stats.mean import mean_from_sums
+from mcstudy.stats.proportion import wilson
 
 
 def test_wilson_known_values():

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
-from mcstudy.models.base import Model, builtin_model_names, get_model, model_names
+from mcstudy.models.base import Model
+from mcstudy.models.registry import builtin_model_names, get_model, model_names
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ CASES: dict[str, BenchCase] = {"gather": GATHER, "pressure": PRESSURE, "thp": TH
 
 def _fallback(name: str, note: str) -> BenchCase:
     model = get_model(name)
-    events = "events" if "events" in model.int_tallies else None
+    events = "events" if "events" in model.tallies.ints else None
     return BenchCase(
         model=name,
         label="warmup_params",

@@ -59,7 +59,7 @@ def tiny_config(case: BenchCase, sequences: int | None = None) -> str:
 
 def _compile_seconds(out: Path) -> float | None:
     try:
-        from mcstudy.store import open_dataset
+        from mcstudy.storage.dataset import open_dataset
 
         ds = open_dataset(out)
         prov = json.loads(ds.attrs["provenance"])
@@ -84,7 +84,7 @@ def measure_start(
     env = dict(os.environ)
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    cmd = [sys.executable, "-m", "mcstudy.cli", "run", str(cfg), "--out", str(out)]
+    cmd = [sys.executable, "-m", "mcstudy", "run", str(cfg), "--out", str(out)]
     cmd += RUN_OPTIONS
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)

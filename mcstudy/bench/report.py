@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mcstudy.atomic import atomic_write_text
 from mcstudy.errors import McStudyError
+from mcstudy.storage.atomic import atomic_write_text
 
 
 def _g(x: float | None, digits: int = 3) -> str:

@@ -23,7 +23,7 @@ from mcstudy.bench.baselines.registry import BASELINES
 from mcstudy.bench.cases import BenchCase, bench_cases
 from mcstudy.bench.throughput import measure_model, warmup
 from mcstudy.bench.timing import autorange
-from mcstudy.provenance import environment
+from mcstudy.storage.provenance import environment
 
 SCHEMA = "mcstudy-bench/1"
 

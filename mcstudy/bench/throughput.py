@@ -15,8 +15,9 @@ import numba
 
 from mcstudy.bench.cases import BenchCase
 from mcstudy.bench.timing import autorange
-from mcstudy.engine.blocks import BlockPlan, Tallies, run_blocks
+from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
+from mcstudy.engine.tallies import Tallies
 
 BENCH_SEED = 20230419
 
@@ -30,8 +31,7 @@ def run_case(case: BenchCase, sequences: int, seed: int = BENCH_SEED) -> Tallies
     return run_blocks(
         lambda first, n: model.simulate(prepared, key, plan, first, n),
         plan,
-        model.int_tallies,
-        model.float_tallies,
+        model.tallies,
     )
 
 

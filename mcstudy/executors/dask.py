@@ -6,19 +6,21 @@ By default a ``LocalCluster`` of ``workers`` processes with one task slot each a
 started with dask-jobqueue's ``SLURMCluster``); each task then uses ``threads`` Numba
 threads, or by default the worker's Numba thread count divided by its task slots.
 
-Workers only compute and return record bodies; this process verifies and commits them.
-A worker that dies takes nothing committed with it: the scheduler reruns its tasks on
-other workers (Dask's ``allowed-failures``), and a task Dask gives up on becomes a
-``failed`` point with the reason, to be rerun with ``--retry-failed``.
+Workers only compute and return results; the coordinator verifies and commits them. A
+worker that dies takes nothing committed with it: the scheduler reruns its tasks on
+other workers (Dask's ``allowed-failures``), and a task Dask gives up on comes back as
+``TaskLost`` with the reason (the sweep records a ``failed`` point, to be rerun with
+``--retry-failed``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from mcstudy.executors.base import TaskLost
 from mcstudy.executors.errors import ExecutorError
 from mcstudy.executors.threads import available_cores, thread_environment
 
@@ -107,31 +109,30 @@ class DaskExecutor:
             self.cluster.close()
             self.cluster = None
 
-    def run(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        """Submit ``tasks`` (``PointTask``); yield record bodies as they complete."""
+    def map(
+        self, fn: Callable[[Any], Any], tasks: Sequence[Any], label: Callable[[Any], str] = str
+    ) -> Iterator[tuple[Any, Any]]:
+        """Submit ``fn(task)`` for every task; yield ``(task, result or TaskLost)``."""
         from distributed import as_completed
 
-        from mcstudy.executors.worker import compute_point, lost_body
-
         if self.client is None:
-            raise RuntimeError("DaskExecutor.run outside its context (use `with executor:`)")
+            raise RuntimeError("DaskExecutor.map outside its context (use `with executor:`)")
         token = uuid.uuid4().hex[:10]
         futures = {}
         for task in tasks:
-            key = f"mcstudy-{task.study.name}-point-{task.point.index}-{token}"
-            fut = self.client.submit(compute_point, task, key=key, pure=False)
+            fut = self.client.submit(fn, task, key=f"mcstudy-{label(task)}-{token}", pure=False)
             futures[fut] = task
         try:
             for fut in as_completed(list(futures)):
                 task = futures.pop(fut)
                 try:
-                    body = fut.result()
+                    result: Any = fut.result()
                 except Exception as exc:  # KilledWorker, CancelledError, lost scheduler
-                    body = lost_body(
-                        task, type(exc).__name__, f"Dask could not compute this point: {exc}"
+                    result = TaskLost(
+                        type(exc).__name__, f"Dask could not compute this point: {exc}"
                     )
                 fut.release()
-                yield body
+                yield task, result
         finally:
             for fut in futures:
                 fut.cancel()

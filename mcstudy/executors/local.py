@@ -1,24 +1,25 @@
 """``--executor local``: this process, or spawned worker processes on this machine.
 
-With one worker (the default) points run in this process with ``threads`` Numba
+With one worker (the default) tasks run in this process with ``threads`` Numba
 threads. With ``workers > 1`` they run in a ``ProcessPoolExecutor`` of freshly spawned
 processes, each capped at ``threads`` Numba threads before Numba is imported, so
 ``workers x threads`` never exceeds the cores (checked up front). A worker process that
-dies (OOM killer, segfault) breaks the pool: its points are resubmitted to a new pool,
-and each point that was in flight then is retried alone, so a point that kills its
-worker again (``MAX_WORKER_DEATHS`` times) is recorded as failed and the innocent
-bystanders are not.
+dies (OOM killer, segfault) breaks the pool: its tasks are resubmitted to a new pool,
+and each task that was in flight then is retried alone, so a task that kills its
+worker again (``MAX_WORKER_DEATHS`` times) is reported lost and the innocent bystanders
+are not.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from mcstudy.executors.base import TaskLost
 from mcstudy.executors.threads import available_cores, init_worker_process, plan_threads
 
 MAX_WORKER_DEATHS = 2
@@ -49,32 +50,30 @@ class LocalExecutor:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def run(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        """Compute ``tasks`` (``PointTask``); yield record bodies as they complete."""
+    def map(
+        self, fn: Callable[[Any], Any], tasks: Sequence[Any], label: Callable[[Any], str] = str
+    ) -> Iterator[tuple[Any, Any]]:
+        """Compute ``fn(task)`` for every task; yield ``(task, result)`` as they complete."""
         tasks = list(tasks)
         if not tasks:
             return
         if self.workers == 1:
-            yield from self._in_process(tasks)
+            yield from self._in_process(fn, tasks)
         else:
-            yield from self._in_pool(tasks)
+            yield from self._in_pool(fn, tasks)
 
-    def _in_process(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
+    def _in_process(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[tuple[Any, Any]]:
         import numba
-
-        from mcstudy.executors.worker import compute_point
 
         before = numba.get_num_threads()
         try:
             for task in tasks:
-                yield compute_point(task)
+                yield task, fn(task)
         finally:
             numba.set_num_threads(before)
 
-    def _in_pool(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
-        from mcstudy.executors.worker import compute_point, lost_body
-
-        pending = deque(tasks)
+    def _in_pool(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[tuple[Any, Any]]:
+        pending = deque(range(len(tasks)))  # positions in ``tasks``
         deaths: Counter[int] = Counter()
         context = multiprocessing.get_context("spawn")
         window = 2 * self.workers
@@ -85,49 +84,51 @@ class LocalExecutor:
                 initializer=init_worker_process,
                 initargs=(self.threads,),
             )
-            inflight: dict[Future, Any] = {}
-            lost: list[Any] = []
+            inflight: dict[Future, int] = {}
+            lost: list[int] = []
             try:
                 while (pending or inflight) and not lost:
                     while pending and len(inflight) < window:
-                        suspect = deaths[pending[0].point.index] > 0
+                        suspect = deaths[pending[0]] > 0
                         if suspect and inflight:
-                            break  # a point that was in flight when a worker died runs alone
-                        task = pending.popleft()
+                            break  # a task that was in flight when a worker died runs alone
+                        pos = pending.popleft()
                         try:
-                            inflight[pool.submit(compute_point, task)] = task
+                            inflight[pool.submit(fn, tasks[pos])] = pos
                         except BrokenProcessPool:  # broke since the last wait
-                            pending.appendleft(task)
+                            pending.appendleft(pos)
                             break
                         if suspect:
                             break
                     done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        task = inflight.pop(fut)
+                        pos = inflight.pop(fut)
                         exc = fut.exception()
                         if isinstance(exc, BrokenProcessPool):
-                            lost.append(task)
+                            lost.append(pos)
                         elif exc is not None:  # e.g. a task that cannot be pickled
-                            yield lost_body(task, type(exc).__name__, str(exc))
+                            yield tasks[pos], TaskLost(type(exc).__name__, str(exc))
                         else:
-                            yield fut.result()
+                            yield tasks[pos], fut.result()
                 if lost:  # the pool broke: everything still in flight is lost too
-                    for fut, task in inflight.items():
+                    for fut, pos in inflight.items():
                         if fut.done() and fut.exception() is None:
-                            yield fut.result()
+                            yield tasks[pos], fut.result()
                         else:
-                            lost.append(task)
+                            lost.append(pos)
                     inflight.clear()
             finally:
                 pool.shutdown(wait=not lost, cancel_futures=True)
-            for task in sorted(lost, key=lambda t: t.point.index, reverse=True):
-                deaths[task.point.index] += 1
-                if deaths[task.point.index] >= MAX_WORKER_DEATHS:
-                    yield lost_body(
-                        task,
-                        "WorkerProcessDied",
-                        f"a worker process died while this point was in flight "
-                        f"({deaths[task.point.index]} times; out of memory or a crash?)",
+            for pos in sorted(lost, reverse=True):
+                deaths[pos] += 1
+                if deaths[pos] >= MAX_WORKER_DEATHS:
+                    yield (
+                        tasks[pos],
+                        TaskLost(
+                            "WorkerProcessDied",
+                            f"a worker process died while this point was in flight "
+                            f"({deaths[pos]} times; out of memory or a crash?)",
+                        ),
                     )
                 else:
-                    pending.appendleft(task)
+                    pending.appendleft(pos)

@@ -28,7 +28,7 @@ def run_probe(req: ProbeRequest, progress: bool = False) -> xr.Dataset:
     from mcstudy.probe.host import check_counters, host_facts, preflight
     from mcstudy.probe.predict import match_profile
     from mcstudy.probe.runner import run_worker
-    from mcstudy.provenance import environment
+    from mcstudy.storage.provenance import environment
 
     facts = host_facts()
     preflight(facts, req)
@@ -91,7 +91,7 @@ def probe(
     """Measure THP deposits, PMD splits, collapse IPIs and munmap page-table frees on this
     kernel, and compare each with the model's prediction within the measured noise."""
     from mcstudy.probe.table import render_table
-    from mcstudy.store import write_dataset
+    from mcstudy.storage.dataset import write_dataset
 
     munmap_bytes = round(munmap_mib * MIB)
     req = ProbeRequest(

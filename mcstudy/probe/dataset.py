@@ -1,7 +1,7 @@
-"""The probe's result as an xarray dataset (netCDF through :mod:`mcstudy.store`).
+"""The probe's result as an xarray dataset (netCDF through :mod:`mcstudy.storage.dataset`).
 
 It is an ordinary mcstudy dataset (``attrs["mcstudy_format"] = "mcstudy-dataset"``, so
-``mcstudy.store.open_dataset`` and ``mcstudy show`` read it) told apart by
+``mcstudy.storage.dataset.open_dataset`` and ``mcstudy show`` read it) told apart by
 ``attrs["model"] = "probe"``. Dimensions:
 
 * ``check``: one row of measured vs predicted (``measured``, ``predicted``,
@@ -26,7 +26,7 @@ from mcstudy.probe.host import HostFacts, ProbeRequest
 from mcstudy.probe.noise import FAMILY_ALPHA
 from mcstudy.probe.phases import COUNTER_NAMES
 from mcstudy.probe.predict import ProfileMatch
-from mcstudy.store import FORMAT_NAME, FORMAT_VERSION
+from mcstudy.storage.dataset import FORMAT_NAME, FORMAT_VERSION
 
 MODEL_NAME = "probe"
 

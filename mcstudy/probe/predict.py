@@ -21,7 +21,7 @@ from mcstudy.exact.gather import gather_exact
 from mcstudy.kernel.ipi import ipi_targets
 from mcstudy.kernel.pgtable import MIB, FreedTables, free_pgd_range_tables, munmap_tables
 from mcstudy.kernel.profiles import KernelProfile, get_profile
-from mcstudy.models.gather import GatherParams
+from mcstudy.models.gather.params import GatherParams
 from mcstudy.probe.host import kernel_version
 
 COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")

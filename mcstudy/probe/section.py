@@ -2,10 +2,10 @@
 
 :func:`probe_section` turns a dataset written by ``mcstudy probe`` into a
 :class:`mcstudy.report.document.Section` (kernel and profile facts, the
-measured-vs-predicted table, the verdict per scope, the method). It is registered for
-datasets of kind ``"probe"`` (``attrs["model"] == "probe"``) with
-``mcstudy.report.registry.register_section``, so ``mcstudy report outputs/probe.nc``
-shows it at order 25 ("measured").
+measured-vs-predicted table, the verdict per scope, the method). It is listed for
+datasets of kind ``"probe"`` (``attrs["model"] == "probe"``) in
+``mcstudy.report.catalog``, so ``mcstudy report outputs/probe.nc`` shows it at order 25
+("measured").
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import shlex
 
 import xarray as xr
 
-from mcstudy.probe.dataset import MODEL_NAME, is_probe_dataset
+from mcstudy.probe.dataset import is_probe_dataset
 from mcstudy.probe.table import HEADER, probe_rows, summary_lines, verdict
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Bullets, Code, Paragraph, Section, TableBlock, cell
-from mcstudy.report.registry import ReportContext, register_section
 
 SECTION_ORDER = 25
 
@@ -95,7 +95,6 @@ def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
     )
 
 
-@register_section(MODEL_NAME)
 def build(ctx: ReportContext) -> list[Section]:
     """Report builder for probe datasets (kind ``"probe"``)."""
     ds = ctx.ds

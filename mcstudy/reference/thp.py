@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from mcstudy.kernel.profiles import get_profile
-from mcstudy.models.thp_params import ThpParams
+from mcstudy.models.thp.params import ThpParams
 
 
 @dataclass

@@ -1,130 +1,13 @@
 """Reports: one self-contained HTML (or PDF) file per output dataset.
 
-:func:`write_report` opens a dataset written by ``mcstudy run``, builds the sections
-registered for its kind (``mcstudy.report.registry``: a model's headline answers, then
-the generic design, estimates, exact checks, convergence, sensitivity, run health and
-provenance sections), renders figures with matplotlib ``Figure`` objects and writes
-one file atomically. Figures can also be saved as PNG and SVG files.
+* ``build``     - ``write_report``: dataset -> sections -> HTML or PDF, written atomically
+* ``catalog``   - which section builders each kind of dataset gets, in order
+* ``context``   - ``ReportContext``, what every builder sees
+* ``sections/`` - the builders (a model's headline answers, then the generic sections)
+* ``variables`` - the dataset's estimates (read from their declarations) and exact checks
+* ``figures``, ``document``, ``render``, ``pdf``, ``layout``, ``fmt`` - drawing and writing
 
-To add a section for a model or a new kind of dataset (e.g. live-kernel probes), write a
-builder ``def build(ctx: ReportContext) -> list[Section]`` decorated with
-``@register_section("<model or dataset_kind>")`` in ``mcstudy/report/sections/`` and
-import it in ``registry.load_builtin_sections``.
+To add a section for a model or a new kind of dataset, write a builder
+``def build(ctx: ReportContext) -> list[Section]`` in ``mcstudy/report/sections/`` and
+list it for its kind in ``mcstudy.report.catalog.BUILTIN``.
 """
-
-from __future__ import annotations
-
-from pathlib import Path
-
-from mcstudy.errors import OutputError
-from mcstudy.report.registry import ReportContext, register_section
-
-__all__ = ["FORMATS", "ReportContext", "register_section", "save_figures", "write_report"]
-
-FORMATS = ("html", "pdf")
-
-
-def write_report(
-    dataset_path: str | Path,
-    out: str | Path | None = None,
-    figures_dir: str | Path | None = None,
-    fmt: str = "html",
-    convergence_seconds: float = 6.0,
-    exact_curve_seconds: float = 4.0,
-) -> Path:
-    """Write the report of the dataset at ``dataset_path``; returns the report's path.
-
-    ``out`` defaults to the dataset's path with ``.html`` (or ``.pdf``). ``figures_dir``
-    also receives every figure as PNG and SVG. ``convergence_seconds`` bounds the time
-    spent re-running points for the convergence plots (0 switches them off);
-    ``exact_curve_seconds`` the time spent evaluating exact curves between sweep points.
-    Raises ``OutputError`` (an ``McStudyError``) for a missing, foreign or damaged
-    dataset or an unusable output path; an existing report is replaced only when the
-    new one is complete.
-    """
-    from mcstudy.models.base import get_model, model_names
-    from mcstudy.report.curves import ExactCurves
-    from mcstudy.report.document import Report
-    from mcstudy.report.files import write_atomic
-    from mcstudy.report.meta import provenance
-    from mcstudy.report.registry import builders_for
-    from mcstudy.report.variables import find_estimates
-    from mcstudy.store import open_dataset
-
-    if fmt not in FORMATS:
-        raise OutputError(f"report format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    dataset_path = Path(dataset_path)
-    out = Path(out) if out is not None else dataset_path.with_suffix(f".{fmt}")
-    if out.exists() and out.is_dir():
-        raise OutputError(f"{out}: report path is a directory")
-    if dataset_path.exists() and out.resolve() == dataset_path.resolve():
-        raise OutputError(f"{out}: the report would overwrite its own dataset")
-    if figures_dir is not None:
-        figures_dir = Path(figures_dir)
-        if figures_dir.exists() and not figures_dir.is_dir():
-            raise OutputError(f"{figures_dir}: figures path exists and is not a directory")
-    ds = open_dataset(dataset_path)
-    model_name = str(ds.attrs.get("model", ""))
-    model = get_model(model_name) if model_name in model_names() else None
-    ctx = ReportContext(
-        ds=ds,
-        path=dataset_path,
-        model=model,
-        estimates=find_estimates(ds, model.main_estimate if model is not None else None),
-        provenance=provenance(ds),
-        options={"convergence_seconds": convergence_seconds, "out_path": out},
-    )
-    if model is not None:
-        ctx.curves = ExactCurves(model, ds, exact_curve_seconds)
-    sections = []
-    for build in builders_for(ctx.kind):
-        sections.extend(build(ctx))
-    sections.sort(key=lambda s: s.order)
-    _unique_figure_keys(sections)
-    name = ds.attrs.get("study_name", dataset_path.stem)
-    report = Report(
-        title=f"mcstudy report: {name}",
-        subtitle=f"Model `{model_name or '?'}`, dataset `{dataset_path.name}`",
-        trust=ctx.trust,
-        problems=ctx.health,
-        sections=sections,
-    )
-    if fmt == "html":
-        from mcstudy.report.render import render_html
-
-        data = render_html(report)
-    else:
-        from mcstudy.report.pdf import render_pdf
-
-        data = render_pdf(report)
-    try:
-        write_atomic(out, data)
-        if figures_dir is not None:
-            save_figures(report, figures_dir)
-    except OSError as exc:
-        raise OutputError(f"cannot write the report: {exc}") from None
-    return out
-
-
-def save_figures(report: object, figures_dir: Path) -> list[Path]:
-    """Save every figure of ``report`` as ``<key>.png`` and ``<key>.svg``."""
-    from mcstudy.report.figures import png_bytes, svg_bytes
-    from mcstudy.report.files import write_atomic
-
-    written = []
-    for fb in report.figures():  # type: ignore[attr-defined]
-        written.append(write_atomic(figures_dir / f"{fb.key}.png", png_bytes(fb.figure)))
-        written.append(write_atomic(figures_dir / f"{fb.key}.svg", svg_bytes(fb.figure)))
-    return written
-
-
-def _unique_figure_keys(sections: list) -> None:
-    seen: dict[str, int] = {}
-    for s in sections:
-        for fb in s.figures():
-            k = fb.key
-            if k in seen:
-                seen[k] += 1
-                fb.key = f"{k}-{seen[k]}"
-            else:
-                seen[k] = 1

@@ -47,7 +47,7 @@ def report(
     output: Path, out: Path | None, figures_dir: Path | None, fmt: str, convergence_seconds: float
 ) -> None:
     """Write the report of the dataset OUTPUT (a file written by `mcstudy run`)."""
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
 
     t0 = time.perf_counter()
     try:
@@ -70,7 +70,7 @@ def report_after_run(dataset: Path) -> Path | None:
 
     A report that cannot be made is a warning: the dataset is already safe on disk.
     """
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
 
     t0 = time.perf_counter()
     try:

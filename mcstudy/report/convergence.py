@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, Tallies
+from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan
 from mcstudy.engine.rng import stream_key
 from mcstudy.models.base import Model
 from mcstudy.report.curves import dataset_params, plain
 from mcstudy.report.fmt import coord
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import Estimate, stderr
-from mcstudy.stats import Z95
+from mcstudy.stats.interval import Z95
 
 MAX_CHECKPOINTS = 200
 
@@ -118,7 +118,7 @@ def trace_point(
     # an adaptive point stops after whole blocks; a fixed one runs the whole plan
     blocks_total = min(plan.n_blocks, -(-stored_n // plan.block_size))
     key = stream_key(int(ds.attrs["seed"]), flat)
-    tallies = Tallies(model.int_tallies, model.float_tallies)
+    tallies = model.tallies.new()
     checkpoints = set(
         np.unique(np.geomspace(1, blocks_total, min(MAX_CHECKPOINTS, blocks_total)).round())
         .astype(int)

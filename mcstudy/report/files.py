@@ -1,10 +1,10 @@
-"""Atomic file writes for reports and figures (see ``mcstudy.atomic``)."""
+"""Atomic file writes for reports and figures (see ``mcstudy.storage.atomic``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mcstudy.atomic import atomic_write_bytes
+from mcstudy.storage.atomic import atomic_write_bytes
 
 
 def write_atomic(path: Path, data: bytes) -> Path:

@@ -1,16 +1,10 @@
-"""Recognise estimates in any model's dataset by the variable naming conventions.
+"""The estimates of a dataset, read from their declarations, and their exact checks.
 
-For an estimate ``X`` the dataset may hold:
-
-* ``X_ci_low`` / ``X_ci_high``: its 95 % interval (proportions: Wilson), or
-* ``X_stderr`` (or ``B_stderr`` when ``X`` is ``B_mean``): its standard error,
-  the 95 % interval then being ``X +- 1.96 stderr``;
-* ``X_exact``: the exact value; ``B_var_exact`` the exact variance of one sequence;
-* ``X_n``: its own sample size, else ``sequences`` (sequences per point).
-
-A variable is an estimate when it has an interval or a standard error. Comparisons with
-the exact value (z-scores and interval coverage) live here too, so every section uses
-the same rules.
+Every estimate variable of a dataset written by ``mcstudy run`` carries its declaration
+(``mcstudy.models.contract.spec_attrs``): its kind, how its 95 % interval is made, and
+the variables holding its standard error or interval, exact value, exact variance and
+sample size. Nothing here parses variable names. Comparisons with the exact value
+(z-scores and interval coverage) live here too, so every section uses the same rules.
 """
 
 from __future__ import annotations
@@ -21,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from mcstudy.stats import Z95
+from mcstudy.models.base import Model
+from mcstudy.models.contract import spec_from_attrs
+from mcstudy.stats.interval import Z95
 
 STATUS_VAR = "point_status"
 SAMPLE_SIZE_VAR = "sequences"
@@ -31,14 +27,15 @@ Z_FLAG = 4.0
 
 @dataclass(frozen=True)
 class Estimate:
-    """An estimate variable and the names of its companions in the dataset."""
+    """An estimate variable of a dataset and the names of its companions."""
 
     name: str
     long_name: str
     units: str
     kind: str
-    """``"proportion"`` (Wilson interval of a probability), ``"mean"`` (standard error
-    stored) or ``"interval"`` (another stored interval, e.g. of a quantile)."""
+    """What it is: ``proportion``, ``mean``, ``rate``, ``ratio`` or ``quantile``."""
+    interval: str
+    """How its 95 % interval is made (``mcstudy.models.contract.INTERVALS``)."""
     stderr: str | None
     ci: tuple[str, str] | None
     exact: str | None
@@ -51,6 +48,11 @@ class Estimate:
         units = "" if self.units in ("", "1") else f" ({self.units})"
         return f"{self.name}{units}"
 
+    @property
+    def binomial(self) -> bool:
+        """Its interval is Wilson's for k/n independent trials (exact-p z-scores apply)."""
+        return self.interval == "wilson"
+
     def companions(self) -> list[str]:
         """Every variable that belongs to this estimate (itself included)."""
         out = [self.name]
@@ -62,63 +64,36 @@ class Estimate:
         return out
 
 
-def _base(name: str) -> str:
-    return name[: -len("_mean")] if name.endswith("_mean") else name
+def find_estimates(
+    ds: xr.Dataset, main: str | None = None, model: Model | None = None
+) -> list[Estimate]:
+    """The estimates of ``ds`` (``main`` first, then in dataset order).
 
-
-def _kind(ds: xr.Dataset, name: str, ci: tuple[str, str] | None, se: str | None) -> str:
-    """``proportion``: an interval, no standard error, unit 1 and values in [0, 1];
-    ``mean``: a standard error; ``interval``: any other interval (quantiles...)."""
-    if se is not None:
-        return "mean"
-    v = np.asarray(ds[name].values, dtype=float)
-    v = v[np.isfinite(v)]
-    unit = str(ds[name].attrs.get("units", ""))
-    if unit == "1" and bool(np.all((v >= 0.0) & (v <= 1.0))):
-        return "proportion"
-    return "interval"
-
-
-def find_estimates(ds: xr.Dataset, main: str | None = None) -> list[Estimate]:
-    """The estimates of ``ds`` (``main`` first, then in dataset order)."""
+    Read from the declarations recorded on the variables; a dataset without any (written
+    before they were recorded) gets those of ``model`` when it is known.
+    """
+    specs = [spec_from_attrs(name, ds[name].attrs) for name in ds.data_vars]
+    found_specs = [s for s in specs if s is not None]
+    if not found_specs and model is not None:
+        found_specs = [
+            s.with_variables(ds.data_vars) for s in model.estimate_specs if s.name in ds.data_vars
+        ]
     names = set(ds.data_vars)
-    found: list[Estimate] = []
-    for name in ds.data_vars:
-        if name.endswith(("_stderr", "_ci_low", "_ci_high", "_exact", "_n")):
-            continue
-        if not np.issubdtype(ds[name].dtype, np.number):
-            continue
-        ci = None
-        if f"{name}_ci_low" in names and f"{name}_ci_high" in names:
-            ci = (f"{name}_ci_low", f"{name}_ci_high")
-        stderr = None
-        for cand in (f"{name}_stderr", f"{_base(name)}_stderr"):
-            if cand in names:
-                stderr = cand
-                break
-        if ci is None and stderr is None:
-            continue
-        exact = f"{name}_exact" if f"{name}_exact" in names else None
-        exact_var = None
-        for cand in (f"{name}_var_exact", f"{_base(name)}_var_exact"):
-            if cand in names:
-                exact_var = cand
-                break
-        n = f"{name}_n" if f"{name}_n" in names else None
-        if n is None and SAMPLE_SIZE_VAR in names:
-            n = SAMPLE_SIZE_VAR
-        attrs = ds[name].attrs
+    found = []
+    for spec in found_specs:
+        attrs = ds[spec.name].attrs
         found.append(
             Estimate(
-                name=name,
-                long_name=str(attrs.get("long_name", name)),
+                name=spec.name,
+                long_name=str(attrs.get("long_name", spec.name)),
                 units=str(attrs.get("units", "")),
-                kind=_kind(ds, name, ci, stderr),
-                stderr=stderr,
-                ci=ci,
-                exact=exact,
-                exact_var=exact_var,
-                n=n,
+                kind=spec.kind,
+                interval=spec.interval,
+                stderr=spec.stderr if spec.stderr in names else None,
+                ci=spec.ci if spec.ci is not None and set(spec.ci) <= names else None,
+                exact=spec.exact if spec.exact in names else None,
+                exact_var=spec.exact_var if spec.exact_var in names else None,
+                n=spec.n if spec.n in names else None,
             )
         )
     found.sort(key=lambda e: (e.name != main,))
@@ -204,7 +179,7 @@ class Agreement:
 def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
     """Compare ``est`` with its exact value at every point (None without an exact value).
 
-    Proportions: z = (k/n - p) / sqrt(p (1 - p) / n) with the exact p. Means: z uses the
+    Wilson proportions: z = (k/n - p) / sqrt(p (1 - p) / n) with the exact p. Means: z uses the
     exact variance when the dataset stores it (``B_var_exact``), else the stored stderr.
     """
     if est.exact is None:
@@ -213,7 +188,7 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
     ex = np.asarray(ds[est.exact].values, dtype=float).ravel()
     nn = sample_size(ds, est)
     n = np.asarray(nn.values, dtype=float).ravel() if nn is not None else np.full(x.shape, np.nan)
-    if est.kind == "proportion":
+    if est.binomial:
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.sqrt(ex * (1.0 - ex) / n)
     elif est.exact_var is not None:
@@ -225,7 +200,7 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
     lo, hi = (np.asarray(b.values, dtype=float).ravel() for b in bounds(ds, est))
     z = np.full(x.shape, np.nan)
     status = np.empty(x.shape, dtype=object)
-    exact_zero_var = (se == 0.0) & ((est.kind == "proportion") | (est.exact_var is not None))
+    exact_zero_var = (se == 0.0) & (est.binomial | (est.exact_var is not None))
     for i in range(x.size):
         if not (math.isfinite(x[i]) and math.isfinite(ex[i])):
             status[i] = "missing"
@@ -239,5 +214,5 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
         else:
             status[i] = "untestable"
     inside = (lo <= ex) & (ex <= hi)
-    exact_se = est.kind == "proportion" or est.exact_var is not None
+    exact_se = est.binomial or est.exact_var is not None
     return Agreement(est, z, status.astype(str), inside, exact_se)

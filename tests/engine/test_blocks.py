@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, ExactSum, run_blocks
+from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, run_blocks
+from mcstudy.engine.tallies import ExactSum, TallyLayout
 
 
 def test_block_plan_covers_every_sequence_once():
@@ -45,7 +46,7 @@ def test_driver_passes_bounded_chunks_and_reduces_in_order():
         ints[:, 1] = np.arange(first, first + n)
         return ints, np.full((n, 1), 0.5)
 
-    tallies = run_blocks(kernel, plan, ("blocks", "index_sum"), ("half",))
+    tallies = run_blocks(kernel, plan, TallyLayout(("blocks", "index_sum"), ("half",)))
     assert max(n for _, n in seen) <= CHUNK_BLOCKS  # memory per call is bounded
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
     nb = plan.n_blocks
@@ -60,5 +61,6 @@ def test_driver_stop_hook_is_checked_per_chunk():
     def kernel(first, n):
         return np.ones((n, 1), dtype=np.int64), np.zeros((n, 0))
 
-    tallies = run_blocks(kernel, plan, ("n",), (), stop=lambda t: t["n"] >= 2 * CHUNK_BLOCKS)
+    layout = TallyLayout(("n",), ())
+    tallies = run_blocks(kernel, plan, layout, stop=lambda t: t["n"] >= 2 * CHUNK_BLOCKS)
     assert tallies["n"] == 2 * CHUNK_BLOCKS

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import time
 
-from mcstudy.models.registry import register
 from mcstudy.models.gather.model import GatherModel
 from mcstudy.models.gather.params import GatherParams
+from mcstudy.models.registry import register
 
 FAIL_ENV = "MCSTUDY_TEST_FAIL_TABLES"
 DIE_ENV = "MCSTUDY_TEST_DIE_TABLES"

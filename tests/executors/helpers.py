@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mcstudy.executors.assemble import RUN_PROVENANCE_KEYS, differences
+from mcstudy.storage.assemble import RUN_PROVENANCE_KEYS, differences
 
 SMALL = """
 [study]

@@ -12,9 +12,9 @@ import pytest
 
 from mcstudy.executors.dask import DaskExecutor
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.executors.points import read_point
-from mcstudy.executors.sweep import SweepOptions, run_sweep
+from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import SweepOptions, run_sweep
 from tests.executors import faulty_model
 from tests.executors.helpers import assert_same_results, status_of, write_config
 
@@ -77,7 +77,7 @@ def test_cli_joins_an_existing_cluster(tmp_path, cluster):
     from click.testing import CliRunner
 
     from mcstudy.cli import main
-    from mcstudy.store import open_dataset
+    from mcstudy.storage.dataset import open_dataset
 
     cfg = write_config(tmp_path)
     out = tmp_path / "cli.nc"

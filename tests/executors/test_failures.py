@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
-from mcstudy.executors.checked import read_checked, write_checked
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.executors.points import POINT_FORMAT, POINT_FORMAT_VERSION, read_point
-from mcstudy.executors.sweep import SweepOptions, run_sweep
-from mcstudy.store import open_dataset
+from mcstudy.storage.checked import read_checked, write_checked
+from mcstudy.storage.dataset import open_dataset
+from mcstudy.storage.points import POINT_FORMAT, POINT_FORMAT_VERSION, read_point
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import SweepOptions, run_sweep
 from tests.executors import faulty_model
 from tests.executors.helpers import assert_same_results, status_of, write_config
 

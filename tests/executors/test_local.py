@@ -8,12 +8,11 @@ import numba
 import numpy as np
 
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.executors.manifest import read_manifest
-from mcstudy.executors.points import read_point
-from mcstudy.executors.sweep import SweepOptions, run_sweep
-from mcstudy.runner import run_study
-from mcstudy.store import open_dataset, write_dataset
+from mcstudy.storage.dataset import open_dataset, write_dataset
+from mcstudy.storage.manifest import read_manifest
+from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import SweepOptions, run_study, run_sweep
 from tests.executors.helpers import assert_same_results, status_of, write_config
 
 QUIET = SweepOptions(show_progress=False)

@@ -8,15 +8,15 @@ import struct
 
 import pytest
 
-from mcstudy.executors.checked import (
+from mcstudy.storage.checked import (
     create_checked,
     decode_checked,
     encode_checked,
     read_checked,
     write_checked,
 )
-from mcstudy.executors.errors import CheckedFileError
-from mcstudy.executors.points import (
+from mcstudy.storage.errors import CheckedFileError
+from mcstudy.storage.points import (
     check_point,
     decode_mapping,
     encode_mapping,

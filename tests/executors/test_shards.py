@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcstudy.executors.errors import ExecutorError
-from mcstudy.executors.shards import (
+from mcstudy.sweep.shards import (
     Shard,
     parse_shard,
     resolve_shard,

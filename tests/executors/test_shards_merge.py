@@ -6,12 +6,12 @@ from click.testing import CliRunner
 
 from mcstudy.cli import main
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.executors.manifest import read_manifest
-from mcstudy.executors.merge import merge_run
-from mcstudy.executors.shards import Shard
-from mcstudy.executors.sweep import SweepOptions, run_sweep
-from mcstudy.store import open_dataset
+from mcstudy.storage.dataset import open_dataset
+from mcstudy.storage.manifest import read_manifest
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import SweepOptions, run_sweep
+from mcstudy.sweep.merge import merge_run
+from mcstudy.sweep.shards import Shard
 from tests.executors.helpers import assert_same_results, status_of, write_config
 
 

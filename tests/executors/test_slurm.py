@@ -23,10 +23,10 @@ from click.testing import CliRunner
 
 from mcstudy.cli import main
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.executors.points import read_point
-from mcstudy.executors.sweep import SweepOptions, run_sweep
-from mcstudy.store import open_dataset
+from mcstudy.storage.dataset import open_dataset
+from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
+from mcstudy.sweep.coordinator import SweepOptions, run_sweep
 from tests.executors.helpers import assert_same_results, write_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from mcstudy.executors import version
-from mcstudy.executors.version import code_version, same_code, source_modules
 from mcstudy.models.registry import get_model
+from mcstudy.storage import version
+from mcstudy.storage.version import code_version, same_code, source_modules
 
 MODEL_SOURCE = """
 from mcstudy.models.gather.model import GatherModel

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key, stream_new
 from mcstudy.engine.sampling import poisson
+from mcstudy.models.pressure.events import GUIDE_AMBIGUOUS, choose_exact
 from mcstudy.models.pressure.model import PressureModel
 from mcstudy.models.pressure.tables import event_tables
-from mcstudy.models.pressure.events import GUIDE_AMBIGUOUS, choose_exact
 from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
 MODEL = PressureModel()

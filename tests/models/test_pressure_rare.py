@@ -8,10 +8,10 @@ import pytest
 
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
-from mcstudy.models.pressure.model import PressureModel
-from mcstudy.models.pressure.tables import event_tables
 from mcstudy.models.pressure.events import EV_ALLOC, EV_FREE, EV_KSWAPD
+from mcstudy.models.pressure.model import PressureModel
 from mcstudy.models.pressure.rare import cramer_root, tilted_tables
+from mcstudy.models.pressure.tables import event_tables
 
 MODEL = PressureModel()
 

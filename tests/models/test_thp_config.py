@@ -65,7 +65,7 @@ def test_bad_parameters_give_one_clear_error(tmp_path, params, message):
 
 def test_small_study_runs_end_to_end(tmp_path):
     """A shrunken configs/rt.toml through the study runner into a labelled dataset."""
-    from mcstudy.runner import run_study
+    from mcstudy.sweep.coordinator import run_study
 
     study = load_study(
         REPO / "configs" / "rt.toml",

@@ -1,4 +1,4 @@
-"""The probe dataset: written and read back through mcstudy.store, rendered as the CLI
+"""The probe dataset: written and read back through mcstudy.storage.dataset, rendered as the CLI
 table and as the report's "Measured on this machine" section."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from mcstudy.probe.checks import build_checks
 from mcstudy.probe.dataset import build_probe_dataset, is_probe_dataset
 from mcstudy.probe.host import ProbeRequest
 from mcstudy.probe.table import HEADER, probe_rows, render_table
-from mcstudy.store import open_dataset, write_dataset
+from mcstudy.storage.dataset import open_dataset, write_dataset
 
 from .conftest import MIB, fake_raw, linux_facts
 
@@ -68,10 +68,10 @@ def test_disagreement_is_named(tmp_path, profile):
 
 
 def test_report_section(stored):
-    pytest.importorskip("mcstudy.report.registry")
+    pytest.importorskip("mcstudy.report.catalog")
     from mcstudy.probe import section
+    from mcstudy.report.catalog import builders_for
     from mcstudy.report.document import TableBlock
-    from mcstudy.report.registry import builders_for
 
     ds, checks, path = stored
     assert section.build in builders_for(("probe",))

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mcstudy.cli import main
 from mcstudy.probe.errors import ProbeError
 from mcstudy.probe.host import ProbeRequest, check_counters, host_facts, preflight
-from mcstudy.store import open_dataset
+from mcstudy.storage.dataset import open_dataset
 
 MIB = 1 << 20
 ARGS = ["--thps", "64", "--munmap-mib", "16", "--munmap-offset-kib", "1024", "--baselines", "8"]

@@ -10,9 +10,9 @@ import pytest
 
 from mcstudy.errors import ConfigError
 from mcstudy.models.registry import get_model, model_names
-from mcstudy.runner import run_study
-from mcstudy.store import write_dataset
+from mcstudy.storage.dataset import write_dataset
 from mcstudy.study import Study, load_study
+from mcstudy.sweep.coordinator import run_study
 
 GATHER_TOML = """\
 [study]
@@ -134,7 +134,7 @@ def axis_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def gather_report(gather_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """(report path, figures directory) of the small gather study."""
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
 
     out = tmp_path_factory.mktemp("gather-report")
     figures = out / "figures"

@@ -9,7 +9,7 @@ import numpy as np
 from mcstudy.models.registry import get_model
 from mcstudy.report.convergence import point_coords, select_points, trace_point
 from mcstudy.report.variables import find_estimates
-from mcstudy.store import open_dataset, write_dataset
+from mcstudy.storage.dataset import open_dataset, write_dataset
 from tests.report.conftest import GATHER_TOML, run_to_file
 
 NAMES = ["fallbacks_mean", "fallback_prob", "alloc_attempts_mean", "sync_ipis_mean"]
@@ -74,7 +74,7 @@ def test_budget_limits_the_trace_to_a_prefix(gather_dataset: Path) -> None:
 
 
 def test_a_changed_dataset_is_not_reproduced(axis_dataset: Path, tmp_path: Path) -> None:
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
     from tests.report.htmlcheck import parse
 
     ds = open_dataset(axis_dataset).copy(deep=True)

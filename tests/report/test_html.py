@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcstudy.store import open_dataset, write_dataset
+from mcstudy.storage.dataset import open_dataset, write_dataset
 from tests.report.htmlcheck import check_report, parse
 
 
@@ -92,7 +92,7 @@ def test_headline_numbers_come_from_the_dataset(
 
 
 def test_disagreement_with_exact_is_flagged(gather_dataset: Path, tmp_path: Path) -> None:
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
 
     ds = open_dataset(gather_dataset)
     bad = ds.sel(kernel=["v6.3-kvm-pv"]).copy(deep=True)
@@ -112,7 +112,7 @@ def test_disagreement_with_exact_is_flagged(gather_dataset: Path, tmp_path: Path
 
 
 def test_failed_and_missing_points_are_shown(gather_dataset: Path, tmp_path: Path) -> None:
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
 
     ds = open_dataset(gather_dataset).sel(kernel=["v6.3-kvm-pv", "v6.14-pt-reclaim"])
     ds = ds.copy(deep=True)
@@ -142,7 +142,7 @@ def test_failed_and_missing_points_are_shown(gather_dataset: Path, tmp_path: Pat
 
 
 def test_report_of_a_single_point_study(tmp_path: Path) -> None:
-    from mcstudy.report import write_report
+    from mcstudy.report.build import write_report
     from tests.report.conftest import run_to_file
 
     text = (

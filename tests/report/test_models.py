@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from mcstudy.models.registry import get_model
-from mcstudy.report import write_report
+from mcstudy.report.build import write_report
 from mcstudy.report.variables import find_estimates
-from mcstudy.store import open_dataset
+from mcstudy.storage.dataset import open_dataset
 from tests.report.htmlcheck import check_report
 
 

@@ -8,7 +8,7 @@ import xarray as xr
 
 from mcstudy.report.fmt import digits_for, estimate, interval, num
 from mcstudy.report.variables import agreement, bounds, find_estimates, stderr
-from mcstudy.stats import Z95
+from mcstudy.stats.interval import Z95
 
 
 def synthetic() -> xr.Dataset:

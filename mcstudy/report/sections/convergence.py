@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
     Block,
     Bullets,
@@ -13,10 +14,8 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.figures import plot_convergence
 from mcstudy.report.fmt import count, estimate, seconds
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 
 
-@register_section(GENERIC)
 def convergence(ctx: ReportContext) -> list[Section]:
     traces = ctx.convergence()
     main = ctx.main_estimate()

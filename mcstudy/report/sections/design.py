@@ -7,11 +7,11 @@ import re
 import tomllib
 from typing import Any
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.curves import dataset_params, plain
 from mcstudy.report.document import Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 
 
 def model_summary(ctx: ReportContext) -> list[str]:
@@ -71,7 +71,6 @@ def _profiles_text(values: list[Any]) -> list[str]:
     return out
 
 
-@register_section(GENERIC)
 def design(ctx: ReportContext) -> list[Section]:
     ds = ctx.ds
     dims = sweep_dims(ds)

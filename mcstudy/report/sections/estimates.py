@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from mcstudy.models.contract import INTERVALS
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
     Block,
     Bullets,
@@ -23,7 +25,6 @@ from mcstudy.report.document import (
 from mcstudy.report.figures import plot_estimate, plot_estimates_panels
 from mcstudy.report.fmt import coord, count, estimate, num
 from mcstudy.report.layout import Layout, choose_layouts, sweep_dims
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 from mcstudy.report.variables import Estimate, agreement, bounds, sample_size
 
 
@@ -42,11 +43,8 @@ def sample_size_text(ctx: ReportContext, est: Estimate) -> str:
 
 
 def interval_kind(est: Estimate) -> str:
-    if est.ci is None:
-        return "95 % intervals (±1.96 standard errors)"
-    if est.kind == "proportion":
-        return "Wilson 95 % intervals"
-    return "95 % intervals as stored by the model"
+    """How the 95 % intervals of ``est`` are made, in words."""
+    return f"95 % intervals: {INTERVALS.get(est.interval, est.interval)}"
 
 
 def estimate_figures(
@@ -198,7 +196,6 @@ def estimate_table(ctx: ReportContext, est: Estimate, collapsed: bool = True) ->
     )
 
 
-@register_section(GENERIC)
 def estimates(ctx: ReportContext) -> list[Section]:
     sections = []
     main = ctx.main_estimate()

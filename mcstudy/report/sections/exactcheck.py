@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.convergence import point_coords
 from mcstudy.report.document import (
     Block,
@@ -18,14 +19,12 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.figures import plot_zscores
 from mcstudy.report.fmt import coord, count, interval, num
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 from mcstudy.report.variables import Z_FLAG, Agreement
-from mcstudy.stats import wilson
+from mcstudy.stats.proportion import wilson
 
 MAX_LISTED = 20
 
 
-@register_section(GENERIC)
 def exact_check(ctx: ReportContext) -> list[Section]:
     ags = ctx.agreements()
     if not ags:

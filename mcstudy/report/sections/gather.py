@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.curves import plain
 from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count, estimate, num
 from mcstudy.report.layout import select, sweep_dims
-from mcstudy.report.registry import ReportContext, register_section
 from mcstudy.report.sections.design import resolved_params
 from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
 from mcstudy.report.variables import bounds
@@ -258,7 +258,6 @@ def isolated_cpu_text(ctx: ReportContext) -> list[str]:
     return out
 
 
-@register_section("gather")
 def gather_headline(ctx: ReportContext) -> list[Section]:
     if ctx.estimate("fallback_prob") is None or "sequences" not in ctx.ds:
         return []

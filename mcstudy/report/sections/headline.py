@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, Bullets, Cell, Paragraph, Section, TableBlock
 from mcstudy.report.fmt import coord, estimate
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.registry import ReportContext
 from mcstudy.report.sections.estimates import (
     estimate_figures,
     range_findings,

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.convergence import point_coords
 from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count, seconds
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 from mcstudy.report.variables import SAMPLE_SIZE_VAR, STATUS_VAR
 
 DONE = frozenset({"done", "ok", "complete", "completed", "success", "succeeded"})
@@ -41,7 +41,6 @@ def _where(ds: xr.Dataset, flat: int) -> str:
     return ", ".join(f"{k} = {coord(v)}" for k, v in c.items()) or "the single point"
 
 
-@register_section(GENERIC)
 def health(ctx: ReportContext) -> list[Section]:
     ds = ctx.ds
     prov = ctx.provenance

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, Bullets
-from mcstudy.report.registry import ReportContext, register_section
 from mcstudy.report.sections.headline import headline_section
 from mcstudy.report.variables import bounds
 
@@ -45,7 +45,6 @@ def pasta(ctx: ReportContext) -> list[Block]:
     ]
 
 
-@register_section("pressure")
 def pressure_headline(ctx: ReportContext) -> list:
     return headline_section(
         ctx,

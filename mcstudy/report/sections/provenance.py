@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, Code, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import count
 from mcstudy.report.meta import file_sha256, regenerate_commands
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 
 _ORDER = (
     "mcstudy_version",
@@ -42,10 +42,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-@register_section(GENERIC)
 def provenance(ctx: ReportContext) -> list[Section]:
     from mcstudy import __version__
-    from mcstudy.provenance import git_commit
+    from mcstudy.storage.provenance import git_commit
 
     ds = ctx.ds
     prov = ctx.provenance

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
     Block,
     Bullets,
@@ -16,14 +17,12 @@ from mcstudy.report.document import (
 from mcstudy.report.figures import plot_sensitivity
 from mcstudy.report.fmt import count, estimate, num
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.registry import GENERIC, ReportContext, register_section
 from mcstudy.report.sensitivity import BOOTSTRAP, Sensitivity, grid_sensitivity
 from mcstudy.report.variables import stderr
 
 MAX_PANELS = 6
 
 
-@register_section(GENERIC)
 def sensitivity(ctx: ReportContext) -> list[Section]:
     ds = ctx.ds
     dims = sweep_dims(ds)

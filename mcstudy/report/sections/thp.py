@@ -4,10 +4,10 @@ how many synchronous IPIs reach an isolated CPU under each policy."""
 
 from __future__ import annotations
 
+from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, FigureBlock
 from mcstudy.report.figures import plot_tradeoff
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.registry import ReportContext, register_section
 from mcstudy.report.sections.estimates import sample_size_text
 from mcstudy.report.sections.headline import headline_section
 
@@ -22,7 +22,6 @@ HEADLINE = [
 POLICY_DIMS = ("table_policy", "cache_k", "collapse_policy", "ipi_policy")
 
 
-@register_section("thp")
 def thp_headline(ctx: ReportContext) -> list:
     dims = [d for d in sweep_dims(ctx.ds) if ctx.ds.sizes[d] > 1]
     extra: list[Block] = []

@@ -1,22 +1,7 @@
-"""Section builders, keyed by dataset kind: the report's extension point.
+"""What a report section builder sees: the dataset, its model and estimates, computed once.
 
-A *section builder* is a function ``build(ctx: ReportContext) -> list[Section]``. It is
-registered for a *kind* with :func:`register_section`:
-
-* ``"*"``: every dataset (the generic sections: design, estimates, exact checks,
-  convergence, sensitivity, run health, provenance);
-* a model name (``"gather"``, ``"pressure"``, ...): datasets of that model
-  (``ds.attrs["model"]``), e.g. its headline answers;
-* any other word: datasets whose ``dataset_kind`` attribute names it, e.g. a future
-  ``"probe"`` kind for live-kernel measurements ("measured on this machine").
-
-Each returned :class:`~mcstudy.report.document.Section` has an ``order`` that places it
-(design 10, headline answers 20, measured 25, estimates 30, exact 40, convergence 50,
-sensitivity 60, run health 70, provenance 90). A builder may mark the variables it
-covered in ``ctx.covered`` so the generic sections do not draw them twice.
-
-Builders are imported lazily by :func:`load_builtin_sections`; a new one only needs a
-module that calls ``register_section`` and its name in ``BUILTIN_SECTION_MODULES``.
+A *section builder* is a function ``build(ctx: ReportContext) -> list[Section]``; the
+builders of each dataset kind are listed in ``mcstudy.report.catalog``.
 """
 
 from __future__ import annotations
@@ -24,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import xarray as xr
+import xarray as xr
 
-    from mcstudy.models.base import Model
-    from mcstudy.report.convergence import Trace
-    from mcstudy.report.curves import ExactCurves
-    from mcstudy.report.document import Section
-    from mcstudy.report.variables import Agreement, Estimate
+from mcstudy.models.base import Model
+from mcstudy.report.convergence import Trace, convergence_traces
+from mcstudy.report.curves import ExactCurves
+from mcstudy.report.document import Section
+from mcstudy.report.meta import has_block_size
+from mcstudy.report.variables import Agreement, Estimate, agreement
 
 GENERIC = "*"
 
@@ -70,8 +55,6 @@ class ReportContext:
     def agreements(self) -> list[Agreement]:
         """Monte Carlo versus exact for every estimate that has an exact value (memoised)."""
         if self._agreements is None:
-            from mcstudy.report.variables import agreement
-
             found = (agreement(self.ds, e) for e in self.estimates)
             self._agreements = [a for a in found if a is not None]
         return self._agreements
@@ -81,9 +64,6 @@ class ReportContext:
         if self.traces is None:
             self.traces = []
             self.convergence_note = ""
-            from mcstudy.report.convergence import convergence_traces
-            from mcstudy.report.meta import has_block_size
-
             budget = float(self.options.get("convergence_seconds", 6.0))
             main = self.main_estimate()
             if budget <= 0:
@@ -121,51 +101,4 @@ class ReportContext:
         return None
 
 
-SectionBuilder = Callable[[ReportContext], list["Section"]]
-_BUILDERS: dict[str, list[SectionBuilder]] = {}
-
-
-def register_section(kind: str) -> Callable[[SectionBuilder], SectionBuilder]:
-    """Decorator: run this builder for datasets of ``kind`` (``"*"`` for all)."""
-
-    def deco(fn: SectionBuilder) -> SectionBuilder:
-        _BUILDERS.setdefault(kind, [])
-        if fn not in _BUILDERS[kind]:
-            _BUILDERS[kind].append(fn)
-        return fn
-
-    return deco
-
-
-def builders_for(kinds: tuple[str, ...]) -> list[SectionBuilder]:
-    """Model- and kind-specific builders first (in registration order), then generic ones."""
-    load_builtin_sections()
-    out: list[SectionBuilder] = []
-    for k in kinds:
-        out.extend(_BUILDERS.get(k, []))
-    out.extend(_BUILDERS.get(GENERIC, []))
-    return out
-
-
-# Modules that register builders, imported in this order (kind-specific first).
-BUILTIN_SECTION_MODULES = (
-    "mcstudy.report.sections.gather",
-    "mcstudy.report.sections.pressure",
-    "mcstudy.report.sections.thp",
-    "mcstudy.probe.section",
-    "mcstudy.report.sections.design",
-    "mcstudy.report.sections.estimates",
-    "mcstudy.report.sections.exactcheck",
-    "mcstudy.report.sections.convergence",
-    "mcstudy.report.sections.sensitivity",
-    "mcstudy.report.sections.health",
-    "mcstudy.report.sections.provenance",
-)
-
-
-def load_builtin_sections() -> None:
-    """Import every module that registers section builders."""
-    import importlib
-
-    for name in BUILTIN_SECTION_MODULES:
-        importlib.import_module(name)
+SectionBuilder = Callable[[ReportContext], list[Section]]

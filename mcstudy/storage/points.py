@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.executors.checked import read_checked, write_checked
-from mcstudy.executors.errors import CheckedFileError
-from mcstudy.executors.version import same_code
+from mcstudy.storage.checked import read_checked, write_checked
+from mcstudy.storage.errors import CheckedFileError
+from mcstudy.storage.version import describe, same_code
 
 POINT_FORMAT = "mcstudy-point"
 POINT_FORMAT_VERSION = 1
@@ -111,8 +111,6 @@ def check_point(
         )
     theirs = body.get("code_version")
     if not isinstance(theirs, dict) or not same_code(theirs, code_version):
-        from mcstudy.executors.version import describe
-
         other = describe(theirs) if isinstance(theirs, dict) else repr(theirs)
         return f"foreign: computed by other code ({other}), not {describe(code_version)}"
     if body.get("coords") != encode_mapping(coords):

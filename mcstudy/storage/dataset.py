@@ -1,8 +1,9 @@
 """Results on disk: xarray datasets in netCDF-4 (h5netcdf), written atomically.
 
 A dataset has one dimension per ``[sweep]`` key (in file order, coordinates = the
-swept values), one variable per model output (``units`` and ``long_name`` attributes),
-and dataset attributes identifying it as an mcstudy result, with provenance as a JSON
+swept values), one variable per model output (``units`` and ``long_name`` attributes;
+an estimate's variable also carries its declaration, ``mcstudy.models.contract``), and
+dataset attributes identifying it as an mcstudy result, with provenance as a JSON
 string. Writes go to a temporary file in the target directory, are flushed to disk and
 renamed over the target, so a killed run never leaves a half file under the real name.
 """
@@ -16,14 +17,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.atomic import atomic_target
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
+from mcstudy.models.contract import spec_attrs
+from mcstudy.storage.atomic import atomic_target
 from mcstudy.study import Study
 
 FORMAT_NAME = "mcstudy-dataset"
 FORMAT_VERSION = 1
 ENGINE = "h5netcdf"
+#: variables added to a point's results when adaptive precision is on
+REL_ERR = "main_rel_err"
+TARGET_MET = "target_met"
 
 
 def build_dataset(
@@ -35,6 +40,7 @@ def build_dataset(
     if len(results) != study.n_points:
         raise ValueError("one result per sweep point is required")
     data_vars = {}
+    specs = {spec.name: spec for spec in model.estimate_specs}
     for name, var in model.variables.items():
         if var.dtype == "int64":
             arr = np.full(study.n_points, -1, dtype=np.int64)
@@ -46,6 +52,8 @@ def build_dataset(
         attrs = {"units": var.units, "long_name": var.long_name}
         if var.dtype == "int64":
             attrs["missing_value_note"] = "-1 where not computed"
+        if name in specs:
+            attrs.update(spec_attrs(specs[name]))
         data_vars[name] = (dims, arr.reshape(shape), attrs)
     coords = {}
     fields = model.Params.model_fields

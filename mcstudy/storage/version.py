@@ -6,8 +6,9 @@ code. "Same code version" means equal
 * ``mcstudy``: the package version (``mcstudy.__version__``), and
 * ``sources_sha256``: a SHA-256 over the Python source files that compute a point of
   this model: the model's own module and, transitively, every ``mcstudy`` module it
-  refers to (engine, kernel facts, exact solvers, statistics, sampling...), plus
-  ``mcstudy/runner.py`` (the point pipeline and the adaptive-precision schedule).
+  refers to (engine, kernel facts, exact solvers, statistics, sampling...), plus the
+  point pipeline modules the caller names (``mcstudy.sweep.point``: the block loop and
+  the adaptive-precision schedule).
 
 The git commit is recorded in the provenance but is *not* compared: a commit that only
 changes the README, the CLI, reports or another model must not invalidate a half-done
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,8 +30,7 @@ import mcstudy
 from mcstudy.models.base import Model
 
 _PACKAGE_ROOT = Path(mcstudy.__file__).resolve().parent
-_ALWAYS = ("mcstudy.runner",)
-_CACHE: dict[type, dict[str, Any]] = {}
+_CACHE: dict[tuple[type, tuple[str, ...]], dict[str, Any]] = {}
 
 
 def _mcstudy_module(name: object) -> ModuleType | None:
@@ -40,14 +41,12 @@ def _mcstudy_module(name: object) -> ModuleType | None:
     return sys.modules.get(name)
 
 
-def source_modules(model: Model) -> list[ModuleType]:
+def source_modules(model: Model, pipeline: Sequence[ModuleType] = ()) -> list[ModuleType]:
     """The model's module and every ``mcstudy`` module reachable from it through module
-    globals (imported modules, functions, classes, JIT dispatchers), plus
-    ``mcstudy.runner`` itself (not what it imports), sorted by name. Packages are not
-    followed (their attributes are whichever submodules happen to be imported)."""
-    import importlib
-
-    seen: dict[str, ModuleType] = {m: importlib.import_module(m) for m in _ALWAYS}
+    globals (imported modules, functions, classes, JIT dispatchers), plus the
+    ``pipeline`` modules themselves (not what they import), sorted by name. Packages are
+    not followed (their attributes are whichever submodules happen to be imported)."""
+    seen: dict[str, ModuleType] = {m.__name__: m for m in pipeline}
     start = inspect.getmodule(type(model))
     stack = [start] if start is not None else []
     while stack:
@@ -77,17 +76,18 @@ def _label(path: Path, module: ModuleType) -> str:
         return f"{module.__name__} ({path.name})"
 
 
-def code_version(model: Model) -> dict[str, Any]:
-    """``{"mcstudy": version, "model": name, "sources_sha256": hex, "sources": [...]}``.
+def code_version(model: Model, pipeline: Sequence[ModuleType] = ()) -> dict[str, Any]:
+    """``{"mcstudy": version, "model": name, "sources_sha256": hex, "sources": [...]}``
+    of ``model`` computed by the ``pipeline`` modules.
 
-    Computed once per model class and process.
+    Computed once per model class, pipeline and process.
     """
-    cls = type(model)
-    if cls in _CACHE:
-        return _CACHE[cls]
+    key = (type(model), tuple(m.__name__ for m in pipeline))
+    if key in _CACHE:
+        return _CACHE[key]
     digest = hashlib.sha256()
     labels = []
-    for module in source_modules(model):
+    for module in source_modules(model, pipeline):
         file = getattr(module, "__file__", None)
         if not file or not file.endswith(".py"):
             continue
@@ -101,7 +101,7 @@ def code_version(model: Model) -> dict[str, Any]:
         "sources_sha256": digest.hexdigest(),
         "sources": labels,
     }
-    _CACHE[cls] = version
+    _CACHE[key] = version
     return version
 
 

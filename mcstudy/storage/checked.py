@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mcstudy.atomic import PARTIAL_SUFFIX, atomic_write_bytes
-from mcstudy.executors.errors import CheckedFileError
+from mcstudy.storage.atomic import PARTIAL_SUFFIX, atomic_write_bytes
+from mcstudy.storage.errors import CheckedFileError
 
 
 def dumps_body(body: dict[str, Any]) -> bytes:

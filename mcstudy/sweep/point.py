@@ -1,4 +1,4 @@
-"""One sweep point through the block engine; and ``run_study``, a whole study in memory.
+"""One sweep point through the block engine.
 
 Point ``i`` uses the Philox key ``stream_key(seed, i)``, so its numbers depend only on
 (seed, point, block, sub-stream): never on the thread count, the process or machine that
@@ -18,23 +18,21 @@ run of ``k * block_size`` sequences bit for bit.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, Tallies, run_blocks
+from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
+from mcstudy.engine.tallies import Tallies
 from mcstudy.models.base import Model
-from mcstudy.stats import Z95
+from mcstudy.stats.interval import Z95
+from mcstudy.storage.dataset import REL_ERR, TARGET_MET
+from mcstudy.storage.version import code_version
 from mcstudy.study import Point, Study
 
-if TYPE_CHECKING:  # xarray is only needed to assemble, not in worker processes
-    import xarray as xr
-
-#: values added to a point's results when adaptive precision is on
-REL_ERR = "main_rel_err"
-TARGET_MET = "target_met"
 #: the first adaptive re-check comes after at most this many blocks past the minimum
 _GROWTH_SAFETY = 1.1
 
@@ -58,39 +56,26 @@ class PointResult:
 def relative_error(model: Model, estimates: dict[str, Any]) -> float:
     """Relative standard error of ``model.main_estimate`` (dimensionless).
 
-    The standard error is ``<stem>_stderr`` (``stem`` = main estimate without
-    ``_mean``) or ``<main>_stderr``; for a proportion with only a 95 % interval,
-    half its width / z. ``inf`` when the estimate is 0 or not finite: with no events
-    seen the precision is unknown, so adaptive precision keeps sampling.
+    The standard error is the one its declaration names (``EstimateSpec.stderr``), else
+    half the width of its declared 95 % interval / z. ``inf`` when the estimate is 0 or
+    not finite: with no events seen the precision is unknown, so adaptive precision
+    keeps sampling.
     """
-    main = model.main_estimate
-    est = float(estimates[main])
-    stem = main.removesuffix("_mean")
-    if f"{stem}_stderr" in estimates:
-        se = float(estimates[f"{stem}_stderr"])
-    elif f"{main}_stderr" in estimates:
-        se = float(estimates[f"{main}_stderr"])
-    elif f"{main}_ci_low" in estimates and f"{main}_ci_high" in estimates:
-        se = (float(estimates[f"{main}_ci_high"]) - float(estimates[f"{main}_ci_low"])) / (
-            2.0 * Z95
-        )
+    spec = model.estimate_spec(model.main_estimate)
+    est = float(estimates[spec.name])
+    if spec.stderr is not None:
+        se = float(estimates[spec.stderr])
     else:
-        raise KeyError(f"model {model.name!r}: no standard error for main estimate {main!r}")
+        assert spec.ci is not None  # an EstimateSpec has a stderr or an interval
+        se = (float(estimates[spec.ci[1]]) - float(estimates[spec.ci[0]])) / (2.0 * Z95)
     if est == 0.0 or not math.isfinite(est) or not math.isfinite(se):
         return math.inf
     return se / abs(est)
 
 
-def supports_adaptive(model: Model) -> bool:
-    """Whether ``relative_error`` can find the main estimate's error for ``model``."""
-    names = set(model.variables)
-    main = model.main_estimate
-    stem = main.removesuffix("_mean")
-    return main in names and (
-        f"{stem}_stderr" in names
-        or f"{main}_stderr" in names
-        or {f"{main}_ci_low", f"{main}_ci_high"} <= names
-    )
+def point_code_version(model: Model) -> dict[str, Any]:
+    """The code version of ``model``'s points: its sources and this point pipeline."""
+    return code_version(model, (sys.modules[__name__],))
 
 
 def next_chunk(done: int, rel_err: float, target: float, remaining: int) -> int:
@@ -118,7 +103,7 @@ def _run_adaptive(
     target: float,
     progress: Callable[[int], None] | None,
 ) -> tuple[Tallies, float, bool]:
-    tallies = Tallies(model.int_tallies, model.float_tallies)
+    tallies = model.tallies.new()
     done = 0
     rel = math.inf
     while done < plan.n_blocks:
@@ -162,9 +147,7 @@ def run_point(
             kernel, plan, model, prepared, min_blocks, section.target_rel_err, progress
         )
     else:
-        tallies = run_blocks(
-            kernel, plan, model.int_tallies, model.float_tallies, progress=progress
-        )
+        tallies = run_blocks(kernel, plan, model.tallies, progress=progress)
     values.update(model.estimates(prepared, tallies))
     if adaptive:
         values[REL_ERR] = rel
@@ -174,18 +157,3 @@ def run_point(
     return PointResult(
         point.index, values, tallies.as_dict(), tallies.blocks_done, time.perf_counter() - t0
     )
-
-
-def run_study(study: Study, threads: int | None = None, show_progress: bool = True) -> xr.Dataset:
-    """Run all points of ``study`` in this process, in memory; returns the dataset.
-
-    The same point pipeline and dataset assembly as ``mcstudy run`` (without a run
-    directory), so the result is bit-identical to a run on any executor.
-    """
-    from mcstudy.executors.assemble import dataset_from_records
-    from mcstudy.executors.local import LocalExecutor
-    from mcstudy.executors.sweep import compute_in_memory
-
-    executor = LocalExecutor(workers=1, threads=threads)
-    records, facts = compute_in_memory(study, executor, show_progress=show_progress)
-    return dataset_from_records(study, records, run_facts=facts)

@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mcstudy.engine.rng import stream_key
-from mcstudy.executors.points import DONE, FAILED, encode_mapping
-from mcstudy.executors.shards import slurm_facts
-from mcstudy.executors.version import code_version
+from mcstudy.executors.threads import available_cores
 from mcstudy.models.base import Model
+from mcstudy.storage.points import DONE, FAILED, encode_mapping
+from mcstudy.storage.provenance import threading_layer
 from mcstudy.study import Point, Study
+from mcstudy.sweep.point import point_code_version, run_point
+from mcstudy.sweep.shards import slurm_facts
 
 _WARM: dict[type, bool] = {}
 
@@ -55,7 +57,7 @@ def base_body(task: PointTask) -> dict[str, Any]:
         "study": study.name,
         "model": task.model.name,
         "config_hash": study.config_hash(),
-        "code_version": code_version(task.model),
+        "code_version": point_code_version(task.model),
         "seed": seed,
         "stream_key": [k0, k1],
         "block_size": study.section.block_size,
@@ -79,8 +81,6 @@ def _threads_for(task: PointTask) -> int | None:
         if worker is not None:
             import numba
 
-            from mcstudy.executors.threads import available_cores
-
             slots = max(1, int(getattr(worker, "nthreads", 1) or 1))
             cores = min(available_cores(), numba.config.NUMBA_NUM_THREADS)
             return max(1, cores // slots)
@@ -98,8 +98,6 @@ def _worker_name(task: PointTask) -> str:
 def run_facts(task: PointTask, started: datetime, seconds: float, compile_seconds: float):
     """Where, when and how the point ran (varies between runs; never compared)."""
     import numba
-
-    from mcstudy.provenance import threading_layer
 
     return {
         "host": platform.node(),
@@ -131,8 +129,6 @@ def compute_point(task: PointTask) -> dict[str, Any]:
     """Compute one point; returns its record body (``done`` or ``failed``)."""
     import numba
 
-    from mcstudy.runner import run_point
-
     threads = _threads_for(task)
     if threads is not None:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
@@ -160,6 +156,11 @@ def compute_point(task: PointTask) -> dict[str, Any]:
         )
     body["provenance"] = run_facts(task, started, time.perf_counter() - t0, compile_seconds)
     return body
+
+
+def task_label(task: PointTask) -> str:
+    """The name of a task on a scheduler: study and point."""
+    return f"{task.study.name}-point-{task.point.index}"
 
 
 def lost_body(task: PointTask, error_type: str, message: str) -> dict[str, Any]:

@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.executors.points import DONE, FAILED, PENDING, values_of
-from mcstudy.executors.rundir import RunDir
-from mcstudy.executors.version import same_code
-from mcstudy.provenance import environment
-from mcstudy.runner import REL_ERR, TARGET_MET
-from mcstudy.store import build_dataset
+from mcstudy.storage.dataset import REL_ERR, TARGET_MET, build_dataset
+from mcstudy.storage.points import DONE, FAILED, PENDING, values_of
+from mcstudy.storage.provenance import environment
+from mcstudy.storage.rundir import RunDir
+from mcstudy.storage.version import same_code
 from mcstudy.study import Study
 
 POINT_STATUS_CODES = {PENDING: 0, DONE: 1, FAILED: 2}
@@ -128,14 +127,12 @@ def dataset_provenance(
 def dataset_from_records(
     study: Study,
     records: dict[int, dict[str, Any]],
-    code: dict[str, Any] | None = None,
+    code: dict[str, Any],
     run_facts: dict[str, Any] | None = None,
 ) -> xr.Dataset:
-    """The final dataset of ``study`` from its point records (missing points: NaN)."""
-    from mcstudy.executors.version import code_version
-
+    """The final dataset of ``study`` from its point records (missing points: NaN);
+    ``code`` is the code version that computed them."""
     model = study.model
-    code = code if code is not None else code_version(model)
     n = study.n_points
     results = [values_of(records[i]) if i in records else {} for i in range(n)]
     provenance = dataset_provenance(study, records, code, run_facts or {})
@@ -183,15 +180,16 @@ def dataset_from_records(
     return ds
 
 
-def assemble(run_dir: str | Path, run_facts: dict[str, Any] | None = None) -> Assembly:
+def assemble(
+    run_dir: str | Path, current_code: dict[str, Any], run_facts: dict[str, Any] | None = None
+) -> Assembly:
     """Assemble the dataset of a run directory from its verified point files.
 
     Damaged or foreign files are listed in ``invalid`` and treated as pending: never
-    merged. ``code_differs`` tells that this mcstudy is not the code that computed the
-    points (the dataset is still theirs: values come from the files).
+    merged. ``code_differs`` tells that ``current_code`` (this mcstudy's code version of
+    the model) is not the code that computed the points (the dataset is still theirs:
+    values come from the files).
     """
-    from mcstudy.executors.version import code_version
-
     rd = RunDir(run_dir)
     info = rd.info()
     study = rd.load_study()
@@ -209,7 +207,7 @@ def assemble(run_dir: str | Path, run_facts: dict[str, Any] | None = None) -> As
         [i for i in indices if scan.status(i) == PENDING],
         [i for i in indices if scan.status(i) == FAILED],
         scan.invalid,
-        not same_code(code, code_version(study.model)),
+        not same_code(code, current_code),
         scan.records,
         code,
     )

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcstudy.executors.points import DONE, FAILED, PENDING, error_line
-from mcstudy.executors.rundir import RunDir
-from mcstudy.executors.version import code_version, describe, same_code
+from mcstudy.storage.points import DONE, FAILED, PENDING, error_line
+from mcstudy.storage.rundir import RunDir
+from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study
+from mcstudy.sweep.point import point_code_version
 
 MAX_LISTED = 20
 
@@ -54,7 +55,7 @@ def run_status(run_dir: str | Path) -> RunStatus:
     study = rd.load_study()
     points = list(study.points())
     scan = rd.scan(study, info["code_version"], points)
-    differs = not same_code(info["code_version"], code_version(study.model))
+    differs = not same_code(info["code_version"], point_code_version(study.model))
     return RunStatus(rd.path, study, info, points, scan.records, scan.invalid, differs)
 
 
@@ -79,7 +80,7 @@ def format_status(st: RunStatus) -> str:
     ]
     if st.code_differs:
         lines.append(
-            f"note: this mcstudy is {describe(code_version(st.study.model))}; --resume "
+            f"note: this mcstudy is {describe(point_code_version(st.study.model))}; --resume "
             "would refuse to mix its results with these"
         )
     if st.failed:

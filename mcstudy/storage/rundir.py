@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcstudy.executors.checked import PARTIAL_SUFFIX, create_checked, read_checked
-from mcstudy.executors.errors import CheckedFileError, RunDirError
-from mcstudy.executors.points import DONE, FAILED, PENDING, index_of, load_point
-from mcstudy.executors.version import describe, same_code
+from mcstudy.models.registry import model_names
+from mcstudy.storage.checked import PARTIAL_SUFFIX, create_checked, read_checked
+from mcstudy.storage.errors import CheckedFileError, RunDirError
+from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
+from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study, StudySection
 
 RUN_FORMAT = "mcstudy-run"
@@ -143,8 +144,6 @@ class RunDir:
     def load_study(self) -> Study:
         """The study recorded in ``study.json`` (for merge and status)."""
         from pydantic import ValidationError
-
-        from mcstudy.models.base import model_names
 
         info = self.info()
         try:

@@ -1,5 +1,7 @@
 """The coordinator of a sweep: decide what to run, hand it out, commit what comes back.
 
+It sits above the executors (where points run) and the storage (where results go).
+
 ``run_sweep`` prepares the run directory (or checks that it holds this study), scans
 the point files already there (quarantining damaged or foreign ones), picks the points
 still to compute (all, the pending ones with ``resume``, plus the failed ones with
@@ -14,38 +16,32 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import xarray as xr
+from tqdm import tqdm
 
-from mcstudy.errors import ConfigError
-from mcstudy.executors.checked import dumps_body
-from mcstudy.executors.errors import RunDirError
-from mcstudy.executors.manifest import build_manifest, write_manifest
-from mcstudy.executors.points import DONE, FAILED, write_point
-from mcstudy.executors.rundir import RunDir
-from mcstudy.executors.shards import Shard
-from mcstudy.executors.version import code_version, describe, same_code
-from mcstudy.executors.worker import PointTask, lost_body
+from mcstudy.executors.base import Executor, TaskLost
+from mcstudy.executors.local import LocalExecutor
+from mcstudy.storage.assemble import assemble, dataset_from_records
+from mcstudy.storage.checked import dumps_body
+from mcstudy.storage.errors import RunDirError
+from mcstudy.storage.manifest import build_manifest, write_manifest
+from mcstudy.storage.points import DONE, FAILED, write_point
+from mcstudy.storage.rundir import RunDir
+from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
+from mcstudy.sweep.point import point_code_version
+from mcstudy.sweep.shards import Shard
+from mcstudy.sweep.task import PointTask, compute_point, lost_body, task_label
 
 #: the manifest is rewritten after a commit unless that would spend more than about
 #: 1/MANIFEST_COST_RATIO of the time writing it; and at least every MANIFEST_MAX_SECONDS
 MANIFEST_COST_RATIO = 20.0
 MANIFEST_MAX_SECONDS = 2.0
-
-
-class Executor(Protocol):
-    name: str
-    threads: int | None
-
-    def describe(self) -> dict[str, Any]: ...
-    def __enter__(self) -> Executor: ...
-    def __exit__(self, *exc: object) -> None: ...
-    def run(self, tasks: list[PointTask]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -80,17 +76,6 @@ class SweepResult:
     failed: list[int]
     quarantined: list[tuple[Path, str]] = field(default_factory=list)
     run_facts: dict[str, Any] = field(default_factory=dict)
-
-
-def check_adaptive(study: Study) -> None:
-    """ConfigError if the study asks for adaptive precision its model cannot give."""
-    from mcstudy.runner import supports_adaptive
-
-    if study.section.target_rel_err is not None and not supports_adaptive(study.model):
-        raise ConfigError(
-            f"{study.source}: [study] target_rel_err: model {study.section.model!r} has no "
-            f"standard error for its main estimate {study.model.main_estimate!r}"
-        )
 
 
 def _accept(
@@ -133,29 +118,46 @@ def _tasks(
     ]
 
 
+def _results(
+    executor: Executor, tasks: list[PointTask], config_hash: str, code: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Record bodies of ``tasks`` as the executor finishes them, each checked to belong
+    to this run (a lost task becomes a ``failed`` record saying why)."""
+    for task, result in executor.map(compute_point, tasks, label=task_label):
+        if isinstance(result, TaskLost):
+            yield lost_body(task, result.error_type, result.message)
+        else:
+            yield _accept(result, task, config_hash, code)
+
+
 def compute_in_memory(
     study: Study, executor: Executor, show_progress: bool = False
 ) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     """Compute every point without a run directory (``run_study``): the records, as
     they would be read back from disk, and the run facts."""
-    from tqdm import tqdm
-
-    check_adaptive(study)
     t0 = time.perf_counter()
-    code = code_version(study.model)
-    config_hash = study.config_hash()
+    code = point_code_version(study.model)
     tasks = _tasks(study, executor, list(range(study.n_points)), None, {})
     records: dict[int, dict[str, Any]] = {}
-    by_index = {t.point.index: t for t in tasks}
     with (
         executor,
         tqdm(total=len(tasks), unit="pt", desc=study.name, disable=not show_progress) as bar,
     ):
-        for body in executor.run(tasks):
-            body = _accept(body, by_index[body["point"]], config_hash, code)
+        for body in _results(executor, tasks, study.config_hash(), code):
             records[int(body["point"])] = json.loads(dumps_body(body))
             bar.update()
     return records, _facts(executor, t0, records.values(), len(records), 0)
+
+
+def run_study(study: Study, threads: int | None = None, show_progress: bool = True) -> xr.Dataset:
+    """Run all points of ``study`` in this process, in memory; returns the dataset.
+
+    The same point pipeline and dataset assembly as ``mcstudy run`` (without a run
+    directory), so the result is bit-identical to a run on any executor.
+    """
+    executor = LocalExecutor(workers=1, threads=threads)
+    records, facts = compute_in_memory(study, executor, show_progress=show_progress)
+    return dataset_from_records(study, records, point_code_version(study.model), facts)
 
 
 def _facts(
@@ -188,15 +190,10 @@ def run_sweep(
     Raises RunDirError if the directory holds another config or code version, or
     holds results and neither resume, retry nor restart was asked for.
     """
-    from tqdm import tqdm
-
-    from mcstudy.executors.assemble import assemble
-
     options = options or SweepOptions()
-    check_adaptive(study)
     t0 = time.perf_counter()
     model = study.model
-    code = code_version(model)
+    code = point_code_version(model)
     config_hash = study.config_hash()
     rd = RunDir(run_dir)
     shard = options.shard
@@ -262,7 +259,6 @@ def run_sweep(
     computed: list[dict[str, Any]] = []
     if todo:
         tasks = _tasks(study, executor, todo, shard, attempts)
-        by_index = {t.point.index: t for t in tasks}
         with (
             executor,
             tqdm(
@@ -273,9 +269,8 @@ def run_sweep(
             ) as bar,
         ):
             try:
-                for body in executor.run(tasks):
+                for body in _results(executor, tasks, config_hash, code):
                     index = int(body["point"])
-                    body = _accept(body, by_index[index], config_hash, code)
                     write_point(rd.points_dir, body)
                     records[index] = body
                     computed.append(body)
@@ -294,7 +289,7 @@ def run_sweep(
     failed = [i for i in mine if i in records and records[i]["status"] == FAILED]
     dataset = None
     if shard is None:
-        dataset = assemble(rd.path, run_facts=facts).dataset
+        dataset = assemble(rd.path, code, run_facts=facts).dataset
     return SweepResult(
         rd.path, shard, dataset, counts, len(computed), reused, failed, quarantined, facts
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcstudy.executors.assemble import assemble
-from mcstudy.executors.manifest import build_manifest, write_manifest
-from mcstudy.executors.rundir import RunDir, resolve_run_dir
-from mcstudy.executors.status import MAX_LISTED
+from mcstudy.storage.assemble import assemble
+from mcstudy.storage.dataset import write_dataset
+from mcstudy.storage.manifest import build_manifest, write_manifest
+from mcstudy.storage.rundir import RunDir, resolve_run_dir
+from mcstudy.sweep.point import point_code_version
+from mcstudy.sweep.status import MAX_LISTED
 
 
 @dataclass
@@ -37,10 +39,8 @@ def merge_run(run_dir: str | Path, out: str | Path | None = None) -> MergeReport
     """Assemble the run's dataset from its verified point files, write it atomically
     (and the full ``manifest.json``), and report gaps. Never merges a damaged or foreign
     point file: those points count as pending."""
-    from mcstudy.store import write_dataset
-
     rd = RunDir(resolve_run_dir(run_dir))
-    asm = assemble(rd.path)
+    asm = assemble(rd.path, point_code_version(rd.load_study().model))
     target = Path(out) if out is not None else rd.dataset_path()
     write_dataset(asm.dataset, target)
     points = list(asm.study.points())

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcstudy.executors.checked import atomic_write_bytes
-from mcstudy.executors.points import DONE, FAILED, PENDING, error_line
+from mcstudy.storage.atomic import atomic_write_bytes
+from mcstudy.storage.points import DONE, FAILED, PENDING, error_line
 from mcstudy.study import Point, Study
 
 MANIFEST_FORMAT = "mcstudy-manifest"

@@ -1,0 +1,5 @@
+"""``python -m mcstudy``: the command line."""
+
+from mcstudy.cli import main
+
+main()

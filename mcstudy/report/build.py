@@ -1,0 +1,120 @@
+"""Write the report of a dataset: one self-contained HTML (or PDF) file.
+
+:func:`write_report` opens a dataset written by ``mcstudy run``, builds the sections
+listed for its kind (``mcstudy.report.catalog``: a model's headline answers, then the
+generic design, estimates, exact checks, convergence, sensitivity, run health and
+provenance sections), renders figures with matplotlib ``Figure`` objects and writes one
+file atomically. Figures can also be saved as PNG and SVG files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcstudy.errors import OutputError
+from mcstudy.models.registry import get_model, model_names
+from mcstudy.report.catalog import builders_for
+from mcstudy.report.context import ReportContext
+from mcstudy.report.curves import ExactCurves
+from mcstudy.report.document import Report
+from mcstudy.report.figures import png_bytes, svg_bytes
+from mcstudy.report.files import write_atomic
+from mcstudy.report.meta import provenance
+from mcstudy.report.variables import find_estimates
+from mcstudy.storage.dataset import open_dataset
+
+FORMATS = ("html", "pdf")
+
+
+def write_report(
+    dataset_path: str | Path,
+    out: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    fmt: str = "html",
+    convergence_seconds: float = 6.0,
+    exact_curve_seconds: float = 4.0,
+) -> Path:
+    """Write the report of the dataset at ``dataset_path``; returns the report's path.
+
+    ``out`` defaults to the dataset's path with ``.html`` (or ``.pdf``). ``figures_dir``
+    also receives every figure as PNG and SVG. ``convergence_seconds`` bounds the time
+    spent re-running points for the convergence plots (0 switches them off);
+    ``exact_curve_seconds`` the time spent evaluating exact curves between sweep points.
+    Raises ``OutputError`` (an ``McStudyError``) for a missing, foreign or damaged
+    dataset or an unusable output path; an existing report is replaced only when the
+    new one is complete.
+    """
+    if fmt not in FORMATS:
+        raise OutputError(f"report format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    dataset_path = Path(dataset_path)
+    out = Path(out) if out is not None else dataset_path.with_suffix(f".{fmt}")
+    if out.exists() and out.is_dir():
+        raise OutputError(f"{out}: report path is a directory")
+    if dataset_path.exists() and out.resolve() == dataset_path.resolve():
+        raise OutputError(f"{out}: the report would overwrite its own dataset")
+    if figures_dir is not None:
+        figures_dir = Path(figures_dir)
+        if figures_dir.exists() and not figures_dir.is_dir():
+            raise OutputError(f"{figures_dir}: figures path exists and is not a directory")
+    ds = open_dataset(dataset_path)
+    model_name = str(ds.attrs.get("model", ""))
+    model = get_model(model_name) if model_name in model_names() else None
+    ctx = ReportContext(
+        ds=ds,
+        path=dataset_path,
+        model=model,
+        estimates=find_estimates(ds, model.main_estimate if model is not None else None, model),
+        provenance=provenance(ds),
+        options={"convergence_seconds": convergence_seconds, "out_path": out},
+    )
+    if model is not None:
+        ctx.curves = ExactCurves(model, ds, exact_curve_seconds)
+    sections = []
+    for build in builders_for(ctx.kind):
+        sections.extend(build(ctx))
+    sections.sort(key=lambda s: s.order)
+    _unique_figure_keys(sections)
+    name = ds.attrs.get("study_name", dataset_path.stem)
+    report = Report(
+        title=f"mcstudy report: {name}",
+        subtitle=f"Model `{model_name or '?'}`, dataset `{dataset_path.name}`",
+        trust=ctx.trust,
+        problems=ctx.health,
+        sections=sections,
+    )
+    if fmt == "html":
+        from mcstudy.report.render import render_html
+
+        data = render_html(report)
+    else:
+        from mcstudy.report.pdf import render_pdf
+
+        data = render_pdf(report)
+    try:
+        write_atomic(out, data)
+        if figures_dir is not None:
+            save_figures(report, figures_dir)
+    except OSError as exc:
+        raise OutputError(f"cannot write the report: {exc}") from None
+    return out
+
+
+def save_figures(report: object, figures_dir: Path) -> list[Path]:
+    """Save every figure of ``report`` as ``<key>.png`` and ``<key>.svg``."""
+    written = []
+    for fb in report.figures():  # type: ignore[attr-defined]
+        written.append(write_atomic(figures_dir / f"{fb.key}.png", png_bytes(fb.figure)))
+        written.append(write_atomic(figures_dir / f"{fb.key}.svg", svg_bytes(fb.figure)))
+    return written
+
+
+def _unique_figure_keys(sections: list) -> None:
+    seen: dict[str, int] = {}
+    for s in sections:
+        for fb in s.figures():
+            k = fb.key
+            if k in seen:
+                seen[k] += 1
+                fb.key = f"{k}-{seen[k]}"
+            else:
+                seen[k] = 1

@@ -1,0 +1,239 @@
+"""The ``run``, ``show``, ``status`` and ``merge`` commands (thin: parse, call, map errors).
+
+Heavy modules are imported inside the commands so that ``mcstudy --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mcstudy.errors import McStudyError
+
+EXIT_USAGE = 2
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"mcstudy: error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output netCDF file (default: outputs/<study name>.nc). Point results go to "
+    "the run directory next to it (<stem>.run/).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value: [study.|params.|sweep.]key=value (repeatable).",
+)
+@click.option(
+    "--params",
+    "params_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file with a [params] table merged over the config (repeatable).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this machine (this process, or --workers processes); dask: a Dask cluster.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (local: default 1) or LocalCluster workers (dask: default "
+    "cores / threads).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Numba threads per worker (default: cores / workers; workers x threads must "
+    "not exceed the cores). Results do not depend on it.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --executor dask: join the cluster of this scheduler (tcp://host:8786) "
+    "instead of starting a LocalCluster.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    default=None,
+    help="Run only shard I of N (0 <= I < N; point i belongs to shard i mod N); "
+    "implies --resume. In a SLURM array job the default comes from "
+    "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.",
+)
+@click.option("--resume", is_flag=True, help="Keep the points already done and compute the rest.")
+@click.option(
+    "--retry-failed", is_flag=True, help="Like --resume, and recompute the failed points."
+)
+@click.option(
+    "--restart", is_flag=True, help="Discard the results of the run directory, start again."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-report", is_flag=True, help="Do not write the HTML report next to the dataset.")
+def run(
+    config: Path | None,
+    out: Path | None,
+    overrides: tuple[str, ...],
+    params_files: tuple[Path, ...],
+    executor: str,
+    workers: int | None,
+    threads: int | None,
+    scheduler: str | None,
+    shard: str | None,
+    resume: bool,
+    retry_failed: bool,
+    restart: bool,
+    quiet: bool,
+    no_report: bool,
+) -> None:
+    """Run the study in CONFIG (default: configs/default.toml) and write its dataset.
+
+    Every point is committed to the run directory as soon as it is computed, so an
+    interrupted run continues with --resume; a failing point is recorded (see
+    `mcstudy status`) and the others go on. Exit status 1 if points failed.
+    """
+    import os
+
+    from mcstudy.storage.dataset import write_dataset
+    from mcstudy.storage.rundir import run_dir_for
+    from mcstudy.study import DEFAULT_CONFIG, load_study
+    from mcstudy.sweep.coordinator import SweepOptions, run_sweep
+    from mcstudy.sweep.shards import resolve_shard
+
+    try:
+        if restart and (resume or retry_failed):
+            raise McStudyError("--restart discards results; do not combine it with --resume")
+        if scheduler is not None and executor != "dask":
+            raise McStudyError("--scheduler ADDRESS needs --executor dask")
+        study = load_study(config or DEFAULT_CONFIG, overrides, params_files)
+        target = out or Path("outputs") / f"{study.name}.nc"
+        if target.exists() and target.is_dir():
+            raise McStudyError(f"{target}: output path is a directory")
+        the_shard = resolve_shard(shard, os.environ)
+        if the_shard is not None and restart:
+            raise McStudyError(
+                "--restart with a shard would delete the other shards' results; "
+                "run `mcstudy run --restart` once without shards, or remove the run directory"
+            )
+        if executor == "dask":
+            from mcstudy.executors.dask import DaskExecutor
+
+            ex = DaskExecutor(scheduler=scheduler, workers=workers, threads=threads)
+        else:
+            from mcstudy.executors.local import LocalExecutor
+
+            ex = LocalExecutor(workers=workers, threads=threads)
+        options = SweepOptions(
+            resume=resume,
+            retry_failed=retry_failed,
+            restart=restart,
+            shard=the_shard,
+            show_progress=not quiet,
+            dataset_name=target.name,
+        )
+        result = run_sweep(study, run_dir_for(target), ex, options)
+        for _path, reason in result.quarantined:
+            click.echo(f"mcstudy: warning: {reason}; moved to quarantine/, recomputed", err=True)
+        ds = result.dataset
+        if ds is not None:
+            write_dataset(ds, target)
+    except McStudyError as exc:
+        _fail(exc)
+    facts = result.run_facts
+    c = result.counts
+    where = f"shard {result.shard}: " if result.shard is not None else f"wrote {target} "
+    click.echo(
+        f"{where}({sum(c.values())} points x {study.section.sequences} sequences: "
+        f"{result.computed} computed, {result.reused} kept; {c['done']} done, "
+        f"{c['failed']} failed, {c['pending']} pending; {facts['executor']}: "
+        f"{facts.get('workers') or '?'} worker(s) x {facts.get('threads_per_worker') or '?'} "
+        f"thread(s); compile {facts['compile_seconds']:.1f} s, run {facts['run_seconds']:.1f} s)"
+    )
+    if ds is not None and not no_report:
+        from mcstudy.report.cli import report_after_run
+
+        report_after_run(target)
+    if result.shard is not None:
+        click.echo(f"when every shard is done: mcstudy merge {result.run_dir}")
+    if result.failed:
+        click.echo(
+            f"mcstudy: {len(result.failed)} point(s) failed (NaN in the dataset, "
+            f"point_status = failed): see `mcstudy status {result.run_dir}`; rerun with "
+            "--retry-failed",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+def show(output: Path) -> None:
+    """Print a summary of an output dataset."""
+    from mcstudy.storage.dataset import open_dataset
+
+    try:
+        ds = open_dataset(output)
+    except McStudyError as exc:
+        _fail(exc)
+    click.echo(ds)
+
+
+@click.command()
+@click.argument("output", type=click.Path(path_type=Path))
+def status(output: Path) -> None:
+    """Done / failed / pending points of a run (OUTPUT: its .run directory or .nc)."""
+    from mcstudy.storage.rundir import resolve_run_dir
+    from mcstudy.sweep.status import format_status, run_status
+
+    try:
+        st = run_status(resolve_run_dir(output))
+    except McStudyError as exc:
+        _fail(exc)
+    click.echo(format_status(st))
+
+
+@click.command()
+@click.argument("output_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dataset to write (default: the run's own, <stem>.nc next to OUTPUT_DIR).",
+)
+def merge(output_dir: Path, out: Path | None) -> None:
+    """Assemble the dataset of a (sharded) run from its point files; report gaps.
+
+    Missing and failed points are kept as NaN with point_status; exit status 1 if
+    there are any.
+    """
+    from mcstudy.sweep.merge import merge_run
+
+    try:
+        report = merge_run(output_dir, out)
+    except McStudyError as exc:
+        _fail(exc)
+    for line in report.lines:
+        click.echo(line)
+    if report.gaps:
+        sys.exit(1)
+
+
+COMMANDS = (run, show, status, merge)
