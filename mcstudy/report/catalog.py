@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mcstudy.probe.section import MODEL_NAME as PROBE
+from mcstudy.probe.dataset import MODEL_NAME as PROBE
 from mcstudy.probe.section import build as probe_measured
 from mcstudy.report.context import SectionBuilder
 from mcstudy.report.sections.convergence import convergence

@@ -7,7 +7,9 @@ import sys
 
 from mcstudy.models.registry import get_model
 from mcstudy.storage import version
-from mcstudy.storage.version import code_version, same_code, source_modules
+from mcstudy.storage.version import same_code, source_modules
+from mcstudy.sweep import point
+from mcstudy.sweep.point import point_code_version as code_version
 
 MODEL_SOURCE = """
 from mcstudy.models.gather.model import GatherModel
@@ -29,17 +31,25 @@ def _load(path, name):
 def test_gather_code_version_covers_its_kernels_and_not_the_rest():
     v = code_version(get_model("gather"))
     for needed in (
-        "mcstudy/models/gather.py",
+        "mcstudy/models/gather/model.py",
+        "mcstudy/models/gather/kernels.py",
+        "mcstudy/kernel/mmu_gather.py",
         "mcstudy/engine/rng.py",
         "mcstudy/engine/blocks.py",
         "mcstudy/engine/sampling.py",
         "mcstudy/exact/gather.py",
         "mcstudy/kernel/profiles.py",
-        "mcstudy/stats.py",
-        "mcstudy/runner.py",
+        "mcstudy/stats/mean.py",
+        "mcstudy/stats/proportion.py",
+        "mcstudy/sweep/point.py",
     ):
         assert needed in v["sources"], needed
-    for unrelated in ("mcstudy/cli.py", "mcstudy/store.py", "mcstudy/executors/sweep.py"):
+    for unrelated in (
+        "mcstudy/cli.py",
+        "mcstudy/storage/dataset.py",
+        "mcstudy/sweep/coordinator.py",
+        "mcstudy/models/thp/model.py",
+    ):
         assert unrelated not in v["sources"]
     assert len(v["sources_sha256"]) == 64 and v["mcstudy"]
     assert same_code(v, dict(v)) and not same_code(v, {**v, "mcstudy": "0.0.0"})
@@ -54,8 +64,8 @@ def test_editing_a_model_source_changes_the_code_version(tmp_path, monkeypatch):
         model = mod.TmpModel()
         before = code_version(model)
         assert any("tmp_version_model" in s for s in before["sources"])
-        assert "mcstudy/models/gather.py" in before["sources"]
-        assert {m.__name__ for m in source_modules(model)} >= {"tmp_version_model"}
+        assert "mcstudy/models/gather/model.py" in before["sources"]
+        assert {m.__name__ for m in source_modules(model, (point,))} >= {"tmp_version_model"}
         assert not same_code(before, code_version(get_model("gather")))
 
         path.write_text(MODEL_SOURCE + "\n# a comment is a change too\n")

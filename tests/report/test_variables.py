@@ -1,4 +1,4 @@
-"""Naming conventions, exact comparisons and number formatting."""
+"""Estimates read from their declarations, exact comparisons and number formatting."""
 
 from __future__ import annotations
 
@@ -6,14 +6,34 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from mcstudy.models.contract import EstimateSpec, spec_attrs
 from mcstudy.report.fmt import digits_for, estimate, interval, num
 from mcstudy.report.variables import agreement, bounds, find_estimates, stderr
 from mcstudy.stats.interval import Z95
 
 
+SPECS = (
+    EstimateSpec(
+        "rate_mean",
+        "mean",
+        "normal",
+        stderr="rate_stderr",
+        exact="rate_mean_exact",
+        exact_var="rate_var_exact",
+    ),
+    EstimateSpec(
+        "hit", "proportion", "wilson", ci=("hit_ci_low", "hit_ci_high"), exact="hit_exact"
+    ),
+    EstimateSpec(
+        "q99", "quantile", "wilson-inversion", ci=("q99_ci_low", "q99_ci_high"), n="q99_n"
+    ),
+)
+
+
 def synthetic() -> xr.Dataset:
+    """A dataset as ``mcstudy.storage.dataset`` writes one: declarations on the estimates."""
     x = ("x", [1.0, 2.0, 3.0, 4.0])
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "rate_mean": (["x"], [1.0, 2.0, 3.0, 4.0], {"units": "1/s", "long_name": "rate"}),
             "rate_stderr": (["x"], [0.1, 0.1, 0.1, 0.0]),
@@ -32,9 +52,12 @@ def synthetic() -> xr.Dataset:
         },
         coords={"x": x},
     )
+    for spec in SPECS:
+        ds[spec.name].attrs.update(spec_attrs(spec))
+    return ds
 
 
-def test_estimates_are_found_by_their_companions() -> None:
+def test_estimates_are_found_by_their_declarations() -> None:
     ds = synthetic()
     found = {e.name: e for e in find_estimates(ds, main="hit")}
     assert list(found) == ["hit", "rate_mean", "q99"]  # main first; "plain" is no estimate
@@ -54,10 +77,18 @@ def test_estimates_are_found_by_their_companions() -> None:
         "sequences",
     )
     q = found["q99"]
-    assert (q.kind, q.n, q.exact) == ("interval", "q99_n", None)
+    assert (q.kind, q.n, q.exact) == ("quantile", "q99_n", None)
     lo, hi = bounds(ds, rate)
     assert float(hi[0] - lo[0]) == pytest.approx(2 * Z95 * 0.1)
     assert float(stderr(ds, q)[0]) == pytest.approx(2.0 / (2 * Z95))
+
+
+def test_a_dataset_without_declarations_has_no_estimates() -> None:
+    """Names alone never make an estimate: ``rate_mean`` + ``rate_stderr`` is not one."""
+    ds = synthetic()
+    for name in ds.data_vars:
+        ds[name].attrs = {k: v for k, v in ds[name].attrs.items() if k == "units"}
+    assert find_estimates(ds) == []
 
 
 def test_agreement_statuses_and_z() -> None:
