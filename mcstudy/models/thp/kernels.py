@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from mcstudy.engine.rng import stream_new
+from mcstudy.models.thp import paths as P
 from mcstudy.models.thp import population as K
 from mcstudy.models.thp import rt as R
 
@@ -53,8 +54,8 @@ def _thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
     pop_f = out_f[:npf]
     rt_f = out_f[npf:]
     for _ in range(n_seq):
-        e0, sw, n_sw = K.env_path(env_st, t1, fp[K.F_PHI], fp[K.F_TO_PRESSURE], fp[K.F_TO_CALM])
-        coll, n_coll = K.poisson_times(coll_st, fp[K.F_COLLAPSE_RATE], 0.0, t1)
+        e0, sw, n_sw = P.env_path(env_st, t1, fp[K.F_PHI], fp[K.F_TO_PRESSURE], fp[K.F_TO_CALM])
+        coll, n_coll = P.poisson_times(coll_st, fp[K.F_COLLAPSE_RATE], 0.0, t1)
         if ip[K.I_INDIVIDUAL] != 0:
             ht, hc = K.population_individual(
                 pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, sig_init, th,
