@@ -256,7 +256,7 @@ from mcstudy.report.cli import report  # noqa: E402
 
 main.add_command(report)
 
-from mcstudy.calibrate import calibrate_command  # noqa: E402
+from mcstudy.calibrate.cli import calibrate_command  # noqa: E402
 
 main.add_command(calibrate_command)
 
