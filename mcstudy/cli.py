@@ -6,7 +6,7 @@ import click
 
 from mcstudy import __version__
 from mcstudy.bench.cli import bench
-from mcstudy.calibrate import calibrate_command
+from mcstudy.calibrate.cli import calibrate_command
 from mcstudy.probe.cli import probe
 from mcstudy.report.cli import report
 from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS

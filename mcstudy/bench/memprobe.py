@@ -26,6 +26,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from mcstudy.kernel.procfs import parse_kb_fields
+
 TRACE_MAX_SECONDS = 5.0
 """runs longer than this are not repeated under tracemalloc"""
 _STATUS = Path("/proc/self/status")
@@ -33,13 +35,12 @@ _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def _status_kib(field: str) -> int | None:
+    """A kB field of /proc/self/status (kB; None where the file or the field is missing)."""
     try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        text = _STATUS.read_text()
     except OSError:
         return None
-    return None
+    return parse_kb_fields(text, str(_STATUS)).get(field)
 
 
 def _reset_peak() -> bool:

@@ -23,6 +23,7 @@ from mcstudy.bench.baselines.registry import BASELINES
 from mcstudy.bench.cases import BenchCase, bench_cases
 from mcstudy.bench.throughput import measure_model, warmup
 from mcstudy.bench.timing import autorange
+from mcstudy.kernel.procfs import parse_cpuinfo, parse_meminfo
 from mcstudy.storage.provenance import environment
 
 SCHEMA = "mcstudy-bench/1"
@@ -63,17 +64,15 @@ def machine() -> dict[str, Any]:
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_bytes": None,
     }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                info["memory_bytes"] = int(line.split()[1]) * 1024
-                break
+    try:  # where /proc cannot be read (not Linux) the fields stay None
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        meminfo = Path("/proc/meminfo").read_text()
     except OSError:
-        pass
+        return info
+    models = [v for k, v in parse_cpuinfo(cpuinfo, "/proc/cpuinfo") if k == "model name"]
+    info["cpu_model"] = models[0] if models else None
+    mem_kb = parse_meminfo(meminfo, "/proc/meminfo").get("MemTotal")
+    info["memory_bytes"] = mem_kb * 1024 if mem_kb is not None else None
     return info
 
 

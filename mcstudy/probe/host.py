@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcstudy.kernel import procfs
+from mcstudy.kernel.procfs import ProcFormatError
 from mcstudy.probe import procstats
 from mcstudy.probe.errors import ProbeError
 from mcstudy.probe.syscalls import PAGE_SIZE
@@ -95,71 +97,93 @@ class HostFacts:
 
 
 def _read_opt(path: Path) -> str | None:
+    """The text of ``path``, None if it cannot be read (absent feature, no permission)."""
     try:
-        return path.read_text().strip()
+        return path.read_text()
     except OSError:
         return None
+
+
+def _int_opt(path: Path) -> int | None:
+    """The integer in ``path`` (None if unreadable; ProcFormatError if not one integer)."""
+    text = _read_opt(path)
+    return None if text is None else procfs.parse_int(text, str(path))
 
 
 def _cgroup_room() -> int | None:
     text = _read_opt(Path("/proc/self/cgroup"))
     if not text:
         return None
-    for line in text.splitlines():
-        if line.startswith("0::"):
-            base = Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+    for entry in procfs.parse_cgroup(text, "/proc/self/cgroup"):
+        if entry.hierarchy == 0 and not entry.controllers:
+            base = Path("/sys/fs/cgroup") / entry.path.lstrip("/")
             limit = _read_opt(base / "memory.max")
-            current = _read_opt(base / "memory.current")
-            if limit and limit.isdigit() and current and current.isdigit():
-                return int(limit) - int(current)
+            if limit is None or limit.strip() == "max":
+                return None
+            current = _int_opt(base / "memory.current")
+            if current is None:
+                return None
+            return procfs.parse_int(limit, str(base / "memory.max")) - current
     return None
 
 
+def _choice_opt(path: Path) -> str | None:
+    """The bracketed choice of a sysfs selector (None if the file cannot be read)."""
+    text = _read_opt(path)
+    return None if text is None else procfs.parse_sysfs_choice(text, str(path))
+
+
 def host_facts() -> HostFacts:
-    """Read the facts of this machine (works, with empty fields, on non-Linux systems)."""
+    """Read the facts of this machine (works, with empty fields, on non-Linux systems).
+
+    Files that cannot be read leave their fields empty; a malformed one raises
+    :class:`~mcstudy.kernel.procfs.ProcFormatError` naming the file and the line.
+    """
     uname = platform.uname()
     if uname.system != "Linux":
         return HostFacts(uname.system, uname.release, uname.machine, None, None, None, None)
     thp = procstats.THP_DIR
-    enabled = _read_opt(thp / "enabled")
-    pmd_kb = None
-    pmd_size_text = _read_opt(thp / "hpage_pmd_size")
-    if pmd_size_text and pmd_size_text.isdigit():
-        pmd_kb = int(pmd_size_text) // 1024
-    pmd_enabled = _read_opt(thp / f"hugepages-{pmd_kb}kB" / "enabled") if pmd_kb else None
+    pmd_bytes = _int_opt(thp / "hpage_pmd_size")
+    pmd_kb = pmd_bytes // 1024 if pmd_bytes else None
     khugepaged = {}
     for name in ("pages_to_scan", "scan_sleep_millisecs", "max_ptes_none", "defrag"):
-        value = _read_opt(thp / "khugepaged" / name)
-        if value is not None and value.isdigit():
-            khugepaged[name] = int(value)
+        value = _int_opt(thp / "khugepaged" / name)
+        if value is not None:
+            khugepaged[name] = value
     config, source = procstats.read_kconfig(uname.release)
-    cpuinfo = _read_opt(Path("/proc/cpuinfo")) or ""
-    online_text = _read_opt(Path("/sys/devices/system/cpu/online"))
+    cpuinfo_text = _read_opt(Path("/proc/cpuinfo"))
+    cpuinfo = procfs.parse_cpuinfo(cpuinfo_text, "/proc/cpuinfo") if cpuinfo_text else []
+    online_path = Path("/sys/devices/system/cpu/online")
+    online_text = _read_opt(online_path)
     online = (
-        procstats.parse_cpu_list(online_text) if online_text else list(range(os.cpu_count() or 1))
+        procfs.parse_cpu_list(online_text, str(online_path))
+        if online_text and online_text.strip()
+        else list(range(os.cpu_count() or 1))
     )
-    meminfo = procstats.parse_kb_fields(_read_opt(Path("/proc/meminfo")) or "")
-    zoneinfo = _read_opt(Path("/proc/zoneinfo")) or ""
-    max_map = _read_opt(Path("/proc/sys/vm/max_map_count"))
+    meminfo_text = _read_opt(Path("/proc/meminfo"))
+    meminfo = procfs.parse_meminfo(meminfo_text, "/proc/meminfo") if meminfo_text else {}
+    zoneinfo = _read_opt(Path("/proc/zoneinfo"))
+    zone_high = procfs.parse_zone_high_pages(zoneinfo, "/proc/zoneinfo") if zoneinfo else 0
+    max_map = _int_opt(Path("/proc/sys/vm/max_map_count"))
     return HostFacts(
         system=uname.system,
         release=uname.release,
         machine=uname.machine,
-        thp_enabled=procstats.parse_sysfs_choice(enabled) if enabled else None,
-        thp_pmd_enabled=procstats.parse_sysfs_choice(pmd_enabled) if pmd_enabled else None,
-        thp_defrag=procstats.parse_sysfs_choice(_read_opt(thp / "defrag") or ""),
+        thp_enabled=_choice_opt(thp / "enabled"),
+        thp_pmd_enabled=_choice_opt(thp / f"hugepages-{pmd_kb}kB" / "enabled") if pmd_kb else None,
+        thp_defrag=_choice_opt(thp / "defrag"),
         hpage_pmd_size=pmd_kb * 1024 if pmd_kb else None,
         khugepaged=khugepaged,
         config=config,
         config_source=source,
-        hypervisor=bool(re.search(r"^flags\s*:.*\bhypervisor\b", cpuinfo, re.M)),
+        hypervisor=any(k == "flags" and "hypervisor" in v.split() for k, v in cpuinfo),
         online_cpus=tuple(online),
         allowed_cpus=tuple(sorted(os.sched_getaffinity(0))),
         mem_available_kb=meminfo.get("MemAvailable", 0),
         mem_free_kb=meminfo.get("MemFree", 0),
-        zone_high_kb=procstats.parse_zone_high_pages(zoneinfo) * PAGE_SIZE // 1024,
+        zone_high_kb=zone_high * PAGE_SIZE // 1024,
         cgroup_memory_room=_cgroup_room(),
-        max_map_count=int(max_map) if max_map and max_map.isdigit() else 65530,
+        max_map_count=max_map if max_map is not None else 65530,
         stat_refresh_writable=procstats.stat_refresh_writable(),
     )
 
@@ -272,6 +296,9 @@ def preflight(facts: HostFacts, req: ProbeRequest) -> None:
 
 def check_counters() -> None:
     """ProbeError unless the counters the probe reads exist here (/proc/interrupts IPI
-    rows, ``VmPTE`` in /proc/self/status)."""
-    procstats.read_interrupts()
-    procstats.read_vmpte_kb()
+    rows, ``VmPTE`` in /proc/self/status) and parse."""
+    try:
+        procstats.read_interrupts()
+        procstats.read_vmpte_kb()
+    except ProcFormatError as exc:
+        raise ProbeError(f"cannot read the probe's counters: {exc}") from None

@@ -39,6 +39,7 @@ from typing import Any
 
 from mcstudy.probe import procstats
 from mcstudy.probe.errors import ProbeError
+from mcstudy.probe.layout import free_slot, gap_around
 from mcstudy.probe.syscalls import (
     MADV_COLLAPSE,
     MADV_HUGEPAGE,
@@ -263,7 +264,7 @@ def munmap_4k(
     populate = _record(
         f"populate_4k_{neighbours}", window, meter.baselines(window["seconds"], k), **geometry
     )
-    floor, ceiling = procstats.gap_around(procstats.read_maps(), start, end)
+    floor, ceiling = gap_around(procstats.read_maps(), start, end)
     window, _ = _step(
         "munmap of the 4 KiB region", lambda: meter.measure(lambda: munmap(start, size))
     )
@@ -286,7 +287,7 @@ def run_phases(cfg: dict[str, Any]) -> dict[str, Any]:
     if threads != 1:
         raise ProbeError(f"the probe worker must be single-threaded (it has {threads} threads)")
     meter = Meter(procstats.stat_refresh_writable(), membarrier_supported())
-    slot = procstats.free_slot(procstats.read_maps(), SLOT, SLOT_LOW, SLOT_HIGH, margin=SLOT)
+    slot = free_slot(procstats.read_maps(), SLOT, SLOT_LOW, SLOT_HIGH, margin=SLOT)
     if slot is None:
         raise ProbeError("no free 512 GiB slot in the address space to place the probe regions")
     k = int(cfg["baselines"])

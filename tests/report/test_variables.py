@@ -11,7 +11,6 @@ from mcstudy.report.fmt import digits_for, estimate, interval, num
 from mcstudy.report.variables import agreement, bounds, find_estimates, stderr
 from mcstudy.stats.interval import Z95
 
-
 SPECS = (
     EstimateSpec(
         "rate_mean",

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mcstudy.calibrate import calibrate_command, vmstat_rates
+from mcstudy.calibrate.cli import calibrate_command
 from mcstudy.cli import main
 from mcstudy.study import load_study
 
-DATA = Path(__file__).resolve().parent / "data" / "proc"
+DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
 ARGS = [
     "--zoneinfo", str(DATA / "zoneinfo"),
     "--vmstat", str(DATA / "vmstat.before"),
@@ -49,25 +49,6 @@ def test_zoneinfo_only_prints_fragment():
     assert res.exit_code == 0, res.output
     assert "[params]\nmanaged_pages = 5394266\nwmark_min = 14769" in res.output
     assert "alloc_rate" not in res.output.split("[params]")[1]
-
-
-def test_rates_arithmetic():
-    before = {"pgalloc_normal": 1000, "pgalloc_dma32": 0, "pgfree": 5000,
-              "pgsteal_kswapd": 10, "pgsteal_direct": 0, "thp_split_pmd": 1,
-              "thp_collapse_alloc": 2, "thp_fault_alloc": 0}  # fmt: skip
-    after = {"pgalloc_normal": 4000, "pgalloc_dma32": 1000, "pgfree": 10000,
-             "pgsteal_kswapd": 210, "pgsteal_direct": 0, "thp_split_pmd": 3,
-             "thp_collapse_alloc": 6, "thp_fault_alloc": 4}  # fmt: skip
-    params, info = vmstat_rates(before, after, 2.0, "Normal")
-    assert params["alloc_rate"] == 1500.0
-    # frees minus reclaim, times the zone's share (3000 of 4000) of allocations
-    assert params["free_rate"] == pytest.approx((5000 - 200) * 0.75 / 2.0)
-    assert params["thp_split_rate"] == 1.0 and params["khugepaged_collapse_rate"] == 2.0
-    assert info["thp_fault_rate"] == 2.0 and info["kswapd_reclaim_pages_per_s"] == 100.0
-    old = {"pgalloc_normal": 0, "pgfree": 0, "thp_split": 0, "pgsteal_kswapd_normal": 0}
-    new = {"pgalloc_normal": 10, "pgfree": 20, "thp_split": 4, "pgsteal_kswapd_normal": 5}
-    params, _ = vmstat_rates(old, new, 1.0, "Normal")
-    assert params["thp_split_rate"] == 4.0 and params["free_rate"] == 15.0
 
 
 @pytest.mark.skipif(not Path("/proc/zoneinfo").exists(), reason="needs a Linux /proc")

@@ -1,4 +1,4 @@
-"""``mcstudy calibrate``: pressure-model parameters from a machine's /proc files.
+"""Calibration logic: the GFP_NOWAIT zone, the kernel's watermark formulas, vmstat rates.
 
 From /proc/zoneinfo: the zone GFP_NOWAIT batch pages come from (the highest populated
 zone up to ZONE_NORMAL of the node, first in the zonelist of ``gfp_zone(GFP_KERNEL)``),
@@ -24,12 +24,10 @@ The fragment's ``[params]`` table is what ``mcstudy run --params FILE`` merges.
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import click
 
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import ZoneInfo, parse_vmstat, parse_zoneinfo, vmstat_sum
@@ -39,11 +37,12 @@ from mcstudy.kernel.watermarks import (
     Zone,
     kernel_watermarks,
 )
-from mcstudy.storage.atomic import atomic_write_text
 
 LIVE_ZONEINFO = Path("/proc/zoneinfo")
 LIVE_VMSTAT = Path("/proc/vmstat")
-LIVE_SYSCTL = Path("/proc/sys/vm")
+
+Snapshots = tuple[dict[str, int], dict[str, int], float]
+"""(vmstat before, vmstat after, seconds between them)."""
 
 
 @dataclass
@@ -145,16 +144,9 @@ def vmstat_rates(
     return params, info
 
 
-def _read_sysctl(name: str) -> int | None:
-    try:
-        return int((LIVE_SYSCTL / name).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def calibrate(
     zoneinfo: Path,
-    vmstat: tuple[dict[str, int], dict[str, int], float] | None,
+    vmstat: Snapshots | None,
     node: int = 0,
     watermark_scale_factor: int = DEFAULT_WATERMARK_SCALE_FACTOR,
 ) -> Calibration:
@@ -178,147 +170,19 @@ def calibrate(
     return cal
 
 
-def fragment(cal: Calibration, source: str) -> str:
-    """The TOML fragment: ``[params]`` for ``mcstudy run --params``, ``[calibration]``."""
-    lines = [
-        f"# mcstudy calibrate: zone {cal.zone.name} of node {cal.node} from {source}",
-        "# Watermarks without boost; rates in pages (or events) per second.",
-        "[params]",
-    ]
-    for k, v in cal.params.items():
-        lines.append(f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {float(v):.6g}")
-    lines += ["", "[calibration]  # observed, not inputs of the pressure chain"]
-    for k, v in cal.info.items():
-        if isinstance(v, str):
-            lines.append(f'{k} = "{v}"')
-        elif isinstance(v, int):
-            lines.append(f"{k} = {v}")
-        else:
-            lines.append(f"{k} = {float(v):.6g}")
-    return "\n".join(lines) + "\n"
+def live_vmstat_snapshots(
+    wait: float, vmstat: Path = LIVE_VMSTAT, on_wait: Callable[[float], None] | None = None
+) -> Snapshots:
+    """Two /proc/vmstat snapshots ``wait`` seconds apart and the measured interval (s).
 
-
-def report(cal: Calibration) -> str:
-    """Human-readable summary: zones, kernel formula comparison, chosen parameters."""
-    f = cal.formula
-    out = [f"node {cal.node}: {len(cal.zones)} zones"]
-    if f is not None:
-        how = (
-            "raised by khugepaged for THP" if cal.formula_thp else "square-root rule, no THP raise"
-        )
-        out.append(
-            f"kernel formulas: min_free_kbytes = {f.min_free_kbytes} KiB ({how}; "
-            f"square-root rule alone {f.sqrt_min_free_kbytes} KiB)"
-        )
-    out.append(
-        f"  {'zone':8} {'managed':>10} {'free':>10} {'boost':>6} "
-        f"{'min':>8} {'low':>8} {'high':>8}  formula (min/low/high)   match"
-    )
-    for i, z in enumerate(cal.zones):
-        m = f.marks[i] if f is not None else None
-        formula = f"{m.min}/{m.low}/{m.high}" if m is not None else "-"
-        ok = "yes" if cal.matches.get(z.name) else "NO"
-        out.append(
-            f"  {z.name:8} {z.managed_pages:>10} {z.free:>10} {z.boost:>6} {z.wmark_min:>8} "
-            f"{z.wmark_low:>8} {z.wmark_high:>8}  {formula:24} {ok}"
-        )
-    if f is not None:
-        for i, z in enumerate(cal.zones):
-            if z.protection:
-                out.append(
-                    f"  protection {z.name}: {tuple(z.protection)} "
-                    f"formula {tuple(f.lowmem_reserve[i][: len(z.protection)])}"
-                )
-    out.append(f"GFP_NOWAIT zone: {cal.zone.name} (node {cal.node})")
-    for k, v in cal.params.items():
-        out.append(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
-    for k, v in cal.info.items():
-        if k in ("zone", "node"):
-            continue
-        out.append(f"  ({k} = {v:.6g})" if isinstance(v, float) else f"  ({k} = {v})")
-    return "\n".join(out)
-
-
-@click.command("calibrate")
-@click.option(
-    "--zoneinfo", type=click.Path(dir_okay=False, path_type=Path), help="/proc/zoneinfo copy."
-)
-@click.option(
-    "--vmstat", type=click.Path(dir_okay=False, path_type=Path), help="first /proc/vmstat."
-)
-@click.option(
-    "--vmstat-after",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="second /proc/vmstat, --interval seconds later.",
-)
-@click.option("--interval", type=float, default=None, help="seconds between the snapshots.")
-@click.option("--node", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option(
-    "--watermark-scale-factor",
-    type=click.IntRange(min=1, max=3000),
-    default=None,
-    help="vm.watermark_scale_factor for the formula check (default: live value, else 10).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="write the TOML fragment here.",
-)
-def calibrate_command(
-    zoneinfo: Path | None,
-    vmstat: Path | None,
-    vmstat_after: Path | None,
-    interval: float | None,
-    node: int,
-    watermark_scale_factor: int | None,
-    out: Path | None,
-) -> None:
-    """Pressure-model parameters from /proc/zoneinfo and two /proc/vmstat snapshots.
-
-    Without --zoneinfo (on Linux) reads the live /proc, taking the two vmstat snapshots
-    --interval seconds apart (default 5).
+    ``on_wait(wait)`` is called between the reads (a progress message).
     """
-    live = zoneinfo is None
-    try:
-        if live:
-            if not LIVE_ZONEINFO.exists():
-                raise McStudyError("no --zoneinfo given and no live /proc/zoneinfo (not Linux?)")
-            if vmstat is not None or vmstat_after is not None:
-                raise McStudyError("--vmstat needs --zoneinfo (the live mode reads /proc itself)")
-            zoneinfo = LIVE_ZONEINFO
-            wait = interval if interval is not None else 5.0
-            if wait <= 0:
-                raise McStudyError(f"--interval must be > 0 seconds (got {wait})")
-            t0 = time.monotonic()
-            before = parse_vmstat(LIVE_VMSTAT)
-            click.echo(f"reading /proc/vmstat twice, {wait:g} s apart ...", err=True)
-            time.sleep(wait)
-            after = parse_vmstat(LIVE_VMSTAT)
-            snaps = (before, after, time.monotonic() - t0)
-            source = "the live /proc"
-        else:
-            given = [vmstat is not None, vmstat_after is not None, interval is not None]
-            if any(given) and not all(given):
-                raise McStudyError("give --vmstat, --vmstat-after and --interval together")
-            snaps = None
-            if all(given):
-                snaps = (parse_vmstat(vmstat), parse_vmstat(vmstat_after), float(interval))  # type: ignore[arg-type]
-            source = str(zoneinfo)
-        wsf = watermark_scale_factor
-        if wsf is None:
-            wsf = (_read_sysctl("watermark_scale_factor") if live else None) or 10
-        cal = calibrate(zoneinfo, snaps, node, wsf)
-        text = fragment(cal, source)
-        click.echo(report(cal))
-        if out is not None:
-            if out.exists() and out.is_dir():
-                raise McStudyError(f"{out}: output path is a directory")
-            atomic_write_text(out, text)
-            click.echo(f"wrote {out}")
-        else:
-            click.echo("")
-            click.echo(text, nl=False)
-    except McStudyError as exc:
-        click.echo(f"mcstudy: error: {exc}", err=True)
-        sys.exit(2)
+    if wait <= 0:
+        raise McStudyError(f"--interval must be > 0 seconds (got {wait})")
+    t0 = time.monotonic()
+    before = parse_vmstat(vmstat)
+    if on_wait is not None:
+        on_wait(wait)
+    time.sleep(wait)
+    after = parse_vmstat(vmstat)
+    return before, after, time.monotonic() - t0
