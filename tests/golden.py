@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
-GOLDEN_DIR = Path(__file__).resolve().parent / "data" / "golden"
+from tests.paths import GOLDEN
+
+GOLDEN_DIR = GOLDEN
 EXACT_REL_TOL = 1e-12
 
 

@@ -80,6 +80,7 @@ def test_run_writes_labelled_dataset(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_thread_count_and_repeat_give_identical_datasets(tmp_path):
     cfg = make_config(tmp_path)
     outs = []

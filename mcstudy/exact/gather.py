@@ -1,4 +1,4 @@
-"""Exact moments of one mmu_gather through ``tlb_remove_table()`` (MODEL.md 5.1).
+"""Exact moments of one mmu_gather through ``tlb_remove_table()`` (docs/model.md §3.1).
 
 With r tables left and no batch page held, the next table tries the batch allocation:
 with probability p it fails (one ``tlb_remove_table_one()`` fallback, r -> r - 1),

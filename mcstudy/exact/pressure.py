@@ -1,4 +1,4 @@
-"""Exact stationary solution of the zone pressure chain (MODEL.md 5.2) with scipy.sparse.
+"""Exact stationary solution of the zone pressure chain (docs/model.md §4.1) with scipy.sparse.
 
 State: free pages ``f`` in 0..N, kswapd ``k`` (0 asleep, 1 awake) and, when the
 housekeeping load is bursty, the load phase ``b`` (0 calm, 1 burst). Transitions out of

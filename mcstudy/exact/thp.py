@@ -1,4 +1,4 @@
-"""Exact values for the THP model (MODEL.md 5.3) and the IPIs that isolated CPUs see.
+"""Exact values for the THP model (docs/model.md §5.3) and the IPIs that isolated CPUs see.
 
 Pressure environment: a two-state Markov chain (0 calm, 1 pressure episode) with
 generator ``Q`` and stationary law ``pi``; it modulates split rates and allocation
@@ -10,7 +10,7 @@ failure probabilities.
   ``m (Q - diag(nu)) = -lambda pi``. With no modulation (``sigma[0] == sigma[1]`` or no
   episodes) N is Poisson with mean ``lambda E[T]``, ``T = min(X, Exp(sigma))``, for *any*
   lifetime law of X (M/G/inf insensitivity), so the variance equals the mean and the
-  deposit (4096 bytes per mapping) has a Poisson law: that is MODEL.md 5.3.
+  deposit (4096 bytes per mapping) has a Poisson law: that is docs/model.md §5.3.
   Fork copies arrive in batches (``fork_rate * q * N``): their means solve the same
   system with that arrival vector; their law is not Poisson.
 * **Splits.** E[splits/s] = sum_e sigma[e] m[e] (Campbell). In steady state without
@@ -276,7 +276,7 @@ def cache_chain_mmpp(
 
 
 def gather_fallbacks_pgf(n_tables: int, fail_p: float, max_table_batch: int, z: float) -> float:
-    """E[z^F] for the fallbacks F of one gather (MODEL.md 5.1):
+    """E[z^F] for the fallbacks F of one gather (docs/model.md §3.1):
     G_r(z) = p z G_{r-1}(z) + (1 - p) G_{r-B}(z), G_r = 1 for r <= 0."""
     return float(_gather_pgf(int(n_tables), float(fail_p), int(max_table_batch), float(z)))
 

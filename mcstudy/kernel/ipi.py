@@ -1,7 +1,7 @@
 """Who receives a synchronous page-table IPI under each policy.
 
 ``tlb_remove_table_sync_one()`` is ``smp_call_function(tlb_remove_table_smp_sync, NULL,
-1)``: a synchronous IPI to every other online CPU. The policies compared (MODEL.md 3):
+1)``: a synchronous IPI to every other online CPU. The policies compared (docs/model.md §2.10):
 
 * ``broadcast``: every other online CPU (mainline).
 * ``mm_cpumask``: only the other CPUs in the mm's cpumask (series patch 2/3).

@@ -20,7 +20,7 @@ from typing import Any
 
 #: what an estimate is
 KINDS = ("proportion", "mean", "rate", "ratio", "quantile")
-#: how its 95 % interval is made (``docs/model.md`` §6)
+#: how its 95 % interval is made (``docs/model.md`` §6.1)
 INTERVALS = {
     "wilson": "Wilson score interval of k/n",
     "normal": "estimate +- 1.96 standard errors across sequences",

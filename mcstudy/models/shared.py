@@ -2,7 +2,7 @@
 
 * The kernel profile and IPI group (:class:`KernelIpiParams`): which kernel build
   (``mcstudy.kernel.profiles``), ``MAX_TABLE_BATCH``, and who receives a synchronous IPI
-  round (``mcstudy.kernel.ipi``; ``docs/model.md`` §2.5).
+  round (``mcstudy.kernel.ipi``; ``docs/model.md`` §2.10).
 * The time window of trajectory models (:data:`WarmupSeconds`, :data:`HorizonSeconds`):
   simulated seconds before counting, and counted seconds per sequence.
 
@@ -58,7 +58,7 @@ HorizonSeconds = Annotated[
 
 
 class KernelIpiParams(ModelParams):
-    """The kernel profile and the IPI policy of a model (``docs/model.md`` §2.1, §2.5)."""
+    """The kernel profile and the IPI policy of a model (``docs/model.md`` §2.3, §2.10)."""
 
     kernel: Kernel = "v6.3-kvm-pv"
     max_table_batch: MaxTableBatch = None

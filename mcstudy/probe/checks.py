@@ -188,7 +188,7 @@ def phase_specs(
                 "VmPTE (this mm)",
                 _vmpte(),
                 1.0,
-                "MODEL.md 2.3: pte_alloc_one() + pgtable_trans_huge_deposit() per THP fault",
+                "docs/model.md §2.8: pte_alloc_one() + pgtable_trans_huge_deposit() per THP fault",
                 offset=-(upper + fell_back) / m,
                 slope=1.0 / m,
             ),

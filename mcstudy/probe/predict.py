@@ -25,7 +25,7 @@ from mcstudy.models.gather.params import GatherParams
 from mcstudy.probe.host import kernel_version
 
 COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")
-"""khugepaged collapse policies of MODEL.md 3; ``sync_ipi`` is the kernel's behaviour."""
+"""khugepaged collapse policies (docs/model.md §5.6); ``sync_ipi`` is the kernel's behaviour."""
 
 
 # ----------------------------------------------------------------- kernel profile
@@ -150,7 +150,7 @@ def split_tables_freed(hole_start: int, hole_end: int) -> int:
 def collapse_sync_rounds(
     policy: str, profile: KernelProfile, gfp_nowait_fail_p: float = 0.0
 ) -> float:
-    """Mean synchronous IPI rounds per anonymous collapse under a collapse policy (MODEL.md 3).
+    """Mean synchronous IPI rounds per anonymous collapse under a collapse policy (docs/model.md §5.6).
 
     ``sync_ipi``: one ``tlb_remove_table_sync_one()`` per collapse (when the build has
     RCU table freeing, ``profile.khugepaged_sync_ipi``). ``fresh_table``: the old table

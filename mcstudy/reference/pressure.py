@@ -2,7 +2,7 @@
 benchmarks only).
 
 It draws real exponential holding times with Python's ``random.Random`` and follows the
-rules of MODEL.md 5.2 event by event, with the same extensions as the JIT model; it
+rules of docs/model.md §4.1 event by event, with the same extensions as the JIT model; it
 shares no code with the kernels (uniformisation, guide tables, Rao-Blackwellised time
 fractions).
 """

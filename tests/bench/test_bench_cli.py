@@ -15,6 +15,8 @@ from mcstudy.bench.suite import SCHEMA
 from mcstudy.cli import main
 from mcstudy.models.registry import builtin_model_names, model_names
 
+pytestmark = pytest.mark.bench
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):

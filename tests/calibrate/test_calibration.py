@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mcstudy.calibrate.calibration import (
@@ -15,8 +13,9 @@ from mcstudy.calibrate.calibration import (
 )
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import parse_zoneinfo
+from tests.paths import PROC
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
+DATA = PROC
 
 
 def test_rates_arithmetic():

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 from mcstudy.calibrate.cli import calibrate_command
 from mcstudy.cli import main
 from mcstudy.study import load_study
+from tests.paths import PROC
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
+DATA = PROC
 ARGS = [
     "--zoneinfo", str(DATA / "zoneinfo"),
     "--vmstat", str(DATA / "vmstat.before"),
@@ -51,6 +52,7 @@ def test_zoneinfo_only_prints_fragment():
     assert "alloc_rate" not in res.output.split("[params]")[1]
 
 
+@pytest.mark.live
 @pytest.mark.skipif(not Path("/proc/zoneinfo").exists(), reason="needs a Linux /proc")
 def test_live_machine(tmp_path):
     out = tmp_path / "live.toml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from mcstudy.calibrate.calibration import calibrate
 from mcstudy.calibrate.fragment import fragment, report, write_fragment
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import parse_vmstat
+from tests.paths import PROC
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
+DATA = PROC
 
 
 def _cal():

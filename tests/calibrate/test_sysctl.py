@@ -19,6 +19,7 @@ def test_read_sysctl(tmp_path):
         read_sysctl("lowmem_reserve_ratio", tmp_path)
 
 
+@pytest.mark.live
 @pytest.mark.skipif(not Path("/proc/sys/vm").is_dir(), reason="needs a Linux /proc")
 def test_live_watermark_scale_factor():
     assert 1 <= read_sysctl("watermark_scale_factor") <= 3000

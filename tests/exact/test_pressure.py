@@ -59,7 +59,7 @@ def test_birth_death_by_hand():
 
 def test_six_state_chain_by_hand():
     # N = 2, min = 0, low = 1, high = 1, R = D = 1, with kswapd and gathers; transitions
-    # written out from MODEL.md 5.2, independently of the solver's construction.
+    # written out from docs/model.md §4.1, independently of the solver's construction.
     lam, mu, rho, gam = 2, 1, 3, 5
     s = [(f, k) for f in range(3) for k in range(2)]
     t = [

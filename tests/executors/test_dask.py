@@ -15,8 +15,8 @@ from mcstudy.executors.local import LocalExecutor
 from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
 from mcstudy.sweep.coordinator import SweepOptions, run_sweep
-from tests.executors import faulty_model
-from tests.executors.helpers import assert_same_results, status_of, write_config
+from tests.models import faulty_model
+from tests.sweep.helpers import assert_same_results, status_of, write_config
 
 distributed = pytest.importorskip("distributed")
 QUIET = SweepOptions(show_progress=False)
@@ -93,6 +93,7 @@ def test_cli_joins_an_existing_cluster(tmp_path, cluster):
     assert res.exit_code == 2 and "needs --executor dask" in res.output
 
 
+@pytest.mark.slow
 def test_killing_a_dask_worker_mid_sweep_loses_no_point(tmp_path, cluster):
     cfg = write_config(tmp_path, model=faulty_model.NAME)
     study = load_study(cfg)

@@ -13,7 +13,7 @@ from mcstudy.storage.manifest import read_manifest
 from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
 from mcstudy.sweep.coordinator import SweepOptions, run_study, run_sweep
-from tests.executors.helpers import assert_same_results, status_of, write_config
+from tests.sweep.helpers import assert_same_results, status_of, write_config
 
 QUIET = SweepOptions(show_progress=False)
 

@@ -27,9 +27,9 @@ from mcstudy.storage.dataset import open_dataset
 from mcstudy.storage.points import read_point
 from mcstudy.study import load_study
 from mcstudy.sweep.coordinator import SweepOptions, run_sweep
-from tests.executors.helpers import assert_same_results, write_config
+from tests.paths import REPO
+from tests.sweep.helpers import assert_same_results, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "configs" / "slurm" / "array.sbatch"
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "scancel")

@@ -14,8 +14,9 @@ import pytest
 
 from mcstudy.kernel import procfs
 from mcstudy.kernel.procfs import ProcFormatError, parse_vmstat, parse_zoneinfo, vmstat_sum
+from tests.paths import PROC, REPO
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
+DATA = PROC
 
 # /proc/zoneinfo of a v4.4 kernel (no per-node stats, boost, promo or cma lines;
 # protection after the counters; "scanned"; old pageset layout)
@@ -454,6 +455,7 @@ LIVE = {
 }
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(("parser", "path"), LIVE.items())
 def test_live_files_parse(parser, path):
     """The running kernel's own files are accepted (only read, never written)."""
@@ -466,6 +468,7 @@ def test_live_files_parse(parser, path):
     assert getattr(procfs, parser)(Path(path)) is not None
 
 
+@pytest.mark.live
 @pytest.mark.skipif(not Path("/proc/config.gz").exists(), reason="no /proc/config.gz")
 def test_live_kernel_config_parses():
     text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode()
@@ -477,7 +480,7 @@ def test_module_imports_only_the_standard_library_and_errors():
         "import sys; import mcstudy.kernel.procfs; "
         "print(sorted(m for m in sys.modules if m.startswith(('mcstudy', 'numpy', 'numba'))))"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mcstudy.kernel.procfs import parse_zoneinfo
@@ -18,8 +16,9 @@ from mcstudy.kernel.watermarks import (
     setup_per_zone_lowmem_reserve,
     setup_per_zone_wmarks,
 )
+from tests.paths import PROC
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "proc"
+DATA = PROC
 
 
 def test_shipped_snapshot_reproduced_exactly():

@@ -7,14 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.golden import check_golden
+from tests.paths import REPO
 from tests.simulate import simulate_model
-
-REPO = Path(__file__).resolve().parents[2]
 
 _PRESSURE_SMALL = dict(
     managed_pages=120,

@@ -12,6 +12,8 @@ from mcstudy.probe.errors import ProbeError
 from mcstudy.probe.host import ProbeRequest, check_counters, host_facts, preflight
 from mcstudy.storage.dataset import open_dataset
 
+pytestmark = pytest.mark.live
+
 MIB = 1 << 20
 ARGS = ["--thps", "64", "--munmap-mib", "16", "--munmap-offset-kib", "1024", "--baselines", "8"]
 REQ = ProbeRequest(thps=64, munmap_bytes=16 * MIB, munmap_offset=MIB, baselines=8)

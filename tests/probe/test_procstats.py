@@ -141,6 +141,7 @@ def test_small_parsers():
 # ----------------------------------------------------------------- live reads
 
 
+@pytest.mark.live
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs a Linux /proc")
 def test_live_reads_of_this_process_and_machine():
     irq = procstats.read_interrupts()

@@ -9,7 +9,10 @@ import pytest
 
 from mcstudy.probe import procstats, syscalls
 
-pytestmark = pytest.mark.skipif(platform.system() != "Linux", reason="Linux system calls")
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(platform.system() != "Linux", reason="Linux system calls"),
+]
 
 PAGE = syscalls.PAGE_SIZE
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.report.cdp import Chromium, find_chromium
 
+pytestmark = pytest.mark.slow
+
 CHECK = """
 (() => {
   const imgs = Array.from(document.images).map(im => {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
@@ -33,6 +34,7 @@ def test_run_writes_the_report_next_to_the_dataset(tmp_path: Path) -> None:
     assert out2.exists() and not out2.with_suffix(".html").exists()
 
 
+@pytest.mark.slow
 def test_report_command_html_pdf_and_figures(axis_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     figs = tmp_path / "figs"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from mcstudy.models.registry import get_model
 from mcstudy.report.build import write_report
 from mcstudy.report.variables import find_estimates
@@ -12,6 +14,7 @@ from mcstudy.storage.dataset import open_dataset
 from tests.report.htmlcheck import check_report
 
 
+@pytest.mark.slow
 def test_every_model_gets_a_complete_report(
     model_dataset: tuple[str, Path], tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ tests can check it against the exact values before its speed is trusted:
   ``mcstudy.reference.gather``);
 * ``gather_numpy``: per-attempt NumPy, vectorised over sequences;
 * ``pressure_simpy``: a SimPy process model of the reference pressure chain
-  (MODEL.md 5.2);
+  (docs/model.md §4.1);
 * ``pressure_numpy``: the same chain, many independent copies stepped in lockstep
   with NumPy (Gillespie).
 """

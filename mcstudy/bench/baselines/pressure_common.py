@@ -9,7 +9,7 @@ from mcstudy.exact.pressure import ZoneChain
 
 @dataclass
 class ChainTotals:
-    """Tallies of simulated time of the reference zone chain (MODEL.md 5.2).
+    """Tallies of simulated time of the reference zone chain (docs/model.md §4.1).
 
     ``events`` counts every firing of the four clocks (allocation, free, gather and,
     while kswapd is awake, reclaim): the events a process-based simulator schedules.
@@ -40,4 +40,4 @@ def check_reference_chain(c: ZoneChain) -> None:
         or c.atomic_alloc_rate != 0.0
         or (c.burst_alloc_rate is not None and c.burst_start_rate > 0.0)
     ):
-        raise ValueError("the baselines simulate only the reference chain of MODEL.md 5.2")
+        raise ValueError("the baselines simulate only the reference chain of docs/model.md §4.1")

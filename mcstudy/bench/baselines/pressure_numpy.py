@@ -1,4 +1,4 @@
-"""The reference zone pressure chain (MODEL.md 5.2), many copies stepped with NumPy.
+"""The reference zone pressure chain (docs/model.md §4.1), many copies stepped with NumPy.
 
 ``chains`` independent copies advance one event per step (Gillespie's direct method,
 vectorised across copies): an exponential holding time with the state's total rate,

@@ -1,4 +1,4 @@
-"""The reference zone pressure chain (MODEL.md 5.2) as a SimPy process model.
+"""The reference zone pressure chain (docs/model.md §4.1) as a SimPy process model.
 
 A straightforward discrete-event version, as a user of SimPy would write it: one
 process per clock (blocking allocations, frees, gathers), each sleeping an exponential

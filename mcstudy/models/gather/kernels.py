@@ -1,4 +1,4 @@
-"""Block kernel of the gather model (``docs/model.md`` §3.3): ``@njit`` code only.
+"""Block kernel of the gather model (``docs/model.md`` §3.2-§3.4): ``@njit`` code only.
 
 A sequence is one mmu_gather freeing ``n`` page tables (``mcstudy.kernel.mmu_gather``).
 Sampling is per allocation attempt, never per table: the tables between attempts are

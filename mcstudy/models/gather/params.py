@@ -1,4 +1,4 @@
-"""Parameters of the gather model (``model = "gather"``, ``docs/model.md`` §3.2)."""
+"""Parameters of the gather model (``model = "gather"``, ``docs/model.md`` §3.6)."""
 
 from __future__ import annotations
 

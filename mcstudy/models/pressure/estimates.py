@@ -1,4 +1,4 @@
-"""Estimators of the pressure model (``docs/model.md`` §4.5, §4.6, §6).
+"""Estimators of the pressure model (``docs/model.md`` §4.7, §4.9, §6.3).
 
 Plain trajectories (``estimator = "plain"``), all from i.i.d. trajectories:
 

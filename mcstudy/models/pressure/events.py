@@ -1,4 +1,4 @@
-"""The zone pressure chain as ``@njit`` code (``docs/model.md`` §4.1, §4.3): one event, one
+"""The zone pressure chain as ``@njit`` code (``docs/model.md`` §4.1, §4.4): one event, one
 trajectory.
 
 The chain is simulated by uniformisation: events arrive as a Poisson process of rate

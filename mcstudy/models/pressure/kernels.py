@@ -1,4 +1,4 @@
-"""Block kernels of the pressure model (``docs/model.md`` §4.3, §4.6): ``@njit`` code only.
+"""Block kernels of the pressure model (``docs/model.md`` §4.6, §4.9): ``@njit`` code only.
 
 * plain trajectories (``simulate_pressure_blocks``): per sequence a Poisson number of
   warm-up events, then a Poisson number of counted events of the uniformised chain

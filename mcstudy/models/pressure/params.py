@@ -1,4 +1,4 @@
-"""Parameters of the zone pressure model (``model = "pressure"``, ``docs/model.md`` §4.2)."""
+"""Parameters of the zone pressure model (``model = "pressure"``, ``docs/model.md`` §4.10)."""
 
 from __future__ import annotations
 

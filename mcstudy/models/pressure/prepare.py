@@ -1,4 +1,4 @@
-"""One point of the pressure model packed for its kernels (``docs/model.md`` §4.3)."""
+"""One point of the pressure model packed for its kernels (``docs/model.md`` §4.4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Rare GFP_NOWAIT failures: regenerative importance sampling (``estimator = "importance"``,
-``docs/model.md`` §4.6).
+``docs/model.md`` §4.9).
 
 Under light pressure P(free <= min) is 1e-6 .. 1e-12 and plain trajectories never
 see it. The chain is regenerative: every return to a fixed state s* starts an

@@ -1,4 +1,4 @@
-"""Uniformised event tables of the pressure chain (``docs/model.md`` §4.3).
+"""Uniformised event tables of the pressure chain (``docs/model.md`` §4.4, §4.5).
 
 Per regime r = kswapd + 2 x burst, the event types with non-zero rate and their
 cumulative probabilities as exact 64-bit fixed-point thresholds (floor(2**64 x exact

@@ -1,4 +1,4 @@
-"""Estimators of the THP model (``docs/model.md`` §5.6, §6): tallies -> estimates with
+"""Estimators of the THP model (``docs/model.md`` §5.10, §6.4): tallies -> estimates with
 95 % intervals and sample sizes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the THP model stores (``docs/model.md`` §5.6): variables, units and estimates.
+"""What the THP model stores (``docs/model.md`` §5.10): variables, units and estimates.
 
 ``deposit_*`` describe the tables mainline's deposit holds for the simulated THPs (the
 same population under every policy); ``reserve_bytes_mean`` is what the chosen

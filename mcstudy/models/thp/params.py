@@ -1,4 +1,4 @@
-"""Parameters of the THP model (``model = "thp"``, ``docs/model.md`` §5.5): schema, units
+"""Parameters of the THP model (``model = "thp"``, ``docs/model.md`` §5.9): schema, units
 and validation.
 
 Rates are per second; split rates are per PMD-mapped THP per second. See
@@ -51,7 +51,7 @@ class ThpParams(KernelIpiParams):
     horizon_s: HorizonSeconds = 3600.0
     warmup_s: WarmupSeconds = 0.0
 
-    # ---- THP population (MODEL.md 2.3, 5.3)
+    # ---- THP population (docs/model.md §2.8, §5.3)
     fault_rate: float = _rate(
         0.0, "anonymous THP faults (do_huge_pmd_anonymous_page), THPs/s", "THPs/s"
     )
@@ -100,7 +100,7 @@ class ThpParams(KernelIpiParams):
         1.0, "s", "mean life of a fork child's copy (exit or exec)", gt=0.0, le=1e12
     )
 
-    # ---- memory pressure (MODEL.md 2.2, 5.2)
+    # ---- memory pressure (docs/model.md §2.5, §4.1)
     pressure_fraction: float = _f(
         0.0, "1", "fraction of time in pressure episodes (free <= min)", ge=0.0, lt=1.0
     )
@@ -127,7 +127,7 @@ class ThpParams(KernelIpiParams):
         None, "CPUs", "CPUs that splits run on (default: the housekeeping CPUs)", ge=1, le=1 << 16
     )
 
-    # ---- khugepaged (MODEL.md 2.4)
+    # ---- khugepaged (docs/model.md §2.9)
     collapse_policy: Literal[COLLAPSE_POLICIES] = Field(  # type: ignore[valid-type]
         "sync_ipi", description="sync_ipi (mainline), fresh_table, rcu_free"
     )
@@ -138,7 +138,7 @@ class ThpParams(KernelIpiParams):
         20.0, "ms", "RCU grace period a call_rcu() table waits", gt=0.0, le=1e6
     )
 
-    # ---- munmap gathers (the tlb_remove_table fallback, MODEL.md 5.1)
+    # ---- munmap gathers (the tlb_remove_table fallback, docs/model.md §3.1)
     gather_rate: float = _rate(0.0, "mmu_gathers freeing page tables, gathers/s", "gathers/s")
     tables_per_gather: int = _f(64, "tables", "page tables freed per gather", ge=1, le=10**7)
 

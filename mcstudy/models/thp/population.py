@@ -1,4 +1,4 @@
-"""``@njit`` kernels of the THP model (``docs/model.md`` §5.1-§5.3): pressure episodes, khugepaged arrivals, the population of
+"""``@njit`` kernels of the THP model (``docs/model.md`` §5.3, §5.4): pressure episodes, khugepaged arrivals, the population of
 PMD-mapped THPs with their deposited page tables, and split-time allocations.
 
 One sequence is ``warmup_s + horizon_s`` seconds of a host; statistics are taken over the

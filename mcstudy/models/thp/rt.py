@@ -1,4 +1,4 @@
-"""``@njit`` kernel of the IPI side of the THP model (``docs/model.md`` §5.4): what one
+"""``@njit`` kernel of the IPI side of the THP model (``docs/model.md`` §5.6-§5.8): what one
 isolated CPU receives.
 
 Two sources of synchronous IPI rounds (``tlb_remove_table_sync_one()``), both sent from
@@ -19,7 +19,7 @@ housekeeping CPUs:
     the fresh-table allocation is the same as for ``fresh_table``.
 
 * munmap gathers of ``tables_per_gather`` tables at ``gather_rate`` (the ``tlb_remove_table``
-  fallback, ``docs/model.md`` §3): each failing batch-page attempt is one round; the rounds of one
+  fallback, ``docs/model.md`` §3, §5.7): each failing batch-page attempt is one round; the rounds of one
   gather are ``sync_round_us`` apart (the sender waits for every target before the next).
 
 The IPI policy (``ipi_policy``) applies to both sources. For the tagged isolated CPU:

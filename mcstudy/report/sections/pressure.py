@@ -1,6 +1,6 @@
 """Headline answers of the zone-pressure model: how often a gather's GFP_NOWAIT
 batch-page allocation fails, and the fallbacks, sync IPIs, stalls and kswapd wake-ups
-per second that go with it (MODEL.md 5.2).
+per second that go with it (docs/model.md §4.1).
 
 By PASTA, the probability that a gather (Poisson arrivals) finds free <= min equals the
 fraction of time below min; both are estimated, and the findings compare them.
@@ -38,7 +38,7 @@ def pasta(ctx: ReportContext) -> list[Block]:
         Bullets(
             [
                 "Gathers arrive as a Poisson process, so they see the time average "
-                "(PASTA, MODEL.md 5.2): `nowait_fail_prob` should equal `time_below_min_frac`. Their 95 % "
+                "(PASTA, docs/model.md §4.1): `nowait_fail_prob` should equal `time_below_min_frac`. Their 95 % "
                 f"intervals overlap at {overlap} of {int(ok.sum())} points."
             ]
         )

@@ -12,13 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
 from mcstudy.storage.checked import read_checked, write_checked
 from mcstudy.storage.dataset import open_dataset
 from mcstudy.storage.rundir import RUN_FORMAT, RUN_FORMAT_VERSION
-from tests.executors.helpers import assert_same_results
+from tests.sweep.helpers import assert_same_results
 
 # six points of ~0.1-0.4 s each on one thread: long enough to be killed in the middle
 SLOW = """
@@ -50,6 +51,7 @@ def _done_in_manifest(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_is_bit_identical(tmp_path):
     cfg = tmp_path / "slow.toml"
     cfg.write_text(SLOW)

@@ -8,8 +8,7 @@ import pytest
 
 from mcstudy.errors import ConfigError
 from mcstudy.study import load_study
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 
 
 @pytest.mark.parametrize("name", ["thp.toml", "rt.toml"])

@@ -342,7 +342,7 @@ def test_bit_identical_without_jit():
 
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        "import test_pressure as t; print(json.dumps(t._nojit_tallies()))"
+        "import test_model as t; print(json.dumps(t._nojit_tallies()))"
     )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     here = str(__import__("pathlib").Path(__file__).parent)

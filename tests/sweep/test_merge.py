@@ -12,7 +12,7 @@ from mcstudy.study import load_study
 from mcstudy.sweep.coordinator import SweepOptions, run_sweep
 from mcstudy.sweep.merge import merge_run
 from mcstudy.sweep.shards import Shard
-from tests.executors.helpers import assert_same_results, status_of, write_config
+from tests.sweep.helpers import assert_same_results, status_of, write_config
 
 
 def test_three_shards_merged_equal_one_run(tmp_path):

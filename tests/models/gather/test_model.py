@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -15,9 +14,11 @@ import pytest
 from mcstudy.exact.gather import gather_exact
 from mcstudy.models.registry import get_model
 from mcstudy.reference.gather import simulate_gathers_reference
+from tests import paths
+from tests.paths import REPO
 from tests.simulate import simulate_model
 
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "gather_tallies.json"
+GOLDEN_FILE = paths.GOLDEN / "gather_tallies.json"
 
 
 def simulate(params: dict, sequences: int, seed: int = 1, point: int = 0, block_size: int = 4096):
@@ -176,8 +177,8 @@ def test_golden_tallies_bitwise(update_golden):
     """Seeded golden result; regenerate with ``pytest --update-golden`` after an intended change."""
     got = _golden_tallies()
     if update_golden:
-        GOLDEN.write_text(json.dumps({"case": _GOLDEN_CASE, "tallies": got}, indent=1) + "\n")
-    stored = json.loads(GOLDEN.read_text())
+        GOLDEN_FILE.write_text(json.dumps({"case": _GOLDEN_CASE, "tallies": got}, indent=1) + "\n")
+    stored = json.loads(GOLDEN_FILE.read_text())
     assert stored["case"] == _GOLDEN_CASE
     assert got == stored["tallies"]
 
@@ -185,7 +186,7 @@ def test_golden_tallies_bitwise(update_golden):
 def test_disable_jit_gives_identical_tallies():
     """The pure-Python execution of the same kernels (NUMBA_DISABLE_JIT=1) matches bitwise."""
     code = (
-        f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); from tests.models.test_gather import _golden_tallies;"
+        f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from tests.models.gather.test_model import _golden_tallies;"
         "print(json.dumps(_golden_tallies()))"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}

@@ -17,8 +17,8 @@ from mcstudy.storage.dataset import open_dataset
 from mcstudy.storage.points import POINT_FORMAT, POINT_FORMAT_VERSION, read_point
 from mcstudy.study import load_study
 from mcstudy.sweep.coordinator import SweepOptions, run_sweep
-from tests.executors import faulty_model
-from tests.executors.helpers import assert_same_results, status_of, write_config
+from tests.models import faulty_model
+from tests.sweep.helpers import assert_same_results, status_of, write_config
 
 QUIET = SweepOptions(show_progress=False)
 RESUME = SweepOptions(show_progress=False, resume=True)
@@ -164,6 +164,7 @@ def test_killed_writer_leaves_no_half_point(tmp_path):
     assert_same_results(original, res.dataset)
 
 
+@pytest.mark.slow
 def test_worker_process_death_loses_only_its_point(tmp_path, monkeypatch):
     cfg = write_config(tmp_path, model=faulty_model.NAME)
     cfg.write_text(cfg.read_text().replace("[0.01, 0.3]", "[0.3]"))

@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -16,9 +15,8 @@ import pytest
 from scipy import stats
 
 from mcstudy.exact.thp import sojourn_mean
+from tests.paths import REPO
 from tests.simulate import simulate_model
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def simulate(params: dict, sequences: int, seed: int = 1, point: int = 0, block_size: int = 8):
@@ -53,7 +51,7 @@ SMALL = {
     ids=["exponential", "lognormal", "pareto"],
 )
 def test_deposit_count_is_poisson_in_steady_state(extra):
-    """MODEL.md 5.3 and M/G/inf insensitivity: N(t) ~ Poisson(lambda E[min(X, Exp(sigma))])."""
+    """docs/model.md §5.3 and M/G/inf insensitivity: N(t) ~ Poisson(lambda E[min(X, Exp(sigma))])."""
     params = {**SMALL, **extra}
     n = 3000
     _, est, ex = simulate(params, n, seed=11)
@@ -413,7 +411,7 @@ def test_disable_jit_gives_identical_tallies():
     """The same kernels run as plain Python (NUMBA_DISABLE_JIT=1) give the same bits."""
     code = (
         f"import json, sys; sys.path.insert(0, {str(REPO)!r});"
-        "from tests.models.test_thp import _nojit_tallies;"
+        "from tests.models.thp.test_model import _nojit_tallies;"
         "print(json.dumps([_nojit_tallies('exponential'), _nojit_tallies('lognormal')]))"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
