@@ -1,6 +1,6 @@
 """The report as plain data: sections made of paragraphs, bullet lists, figures and tables.
 
-Section builders (see ``mcstudy.report.registry``) return these objects; the HTML
+Section builders (listed in ``mcstudy.report.catalog``) return these objects; the HTML
 template and the PDF writer render them. Nothing here knows about a model or a file
 format. Text may mark code with backticks (``like_this``): the renderers show it as code.
 """

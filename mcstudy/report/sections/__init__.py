@@ -1,1 +1,1 @@
-"""Section builders of the report (see ``mcstudy.report.registry``)."""
+"""Section builders of the report (listed per dataset kind in ``mcstudy.report.catalog``)."""
