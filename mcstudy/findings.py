@@ -17,7 +17,7 @@ the report print them first.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,3 +71,32 @@ def decode_findings(text: str | None) -> list[Finding]:
 def read_findings(attrs: Mapping[str, Any]) -> list[Finding]:
     """The findings recorded in a dataset's attributes (``ds.attrs``)."""
     return decode_findings(attrs.get(FINDINGS_ATTR))
+
+
+def format_findings(
+    findings: Iterable[Finding],
+    describe_point: Callable[[int], str] | None = None,
+    max_points: int = 3,
+) -> list[str]:
+    """One line per distinct (kind, estimate, message), naming the points it holds at.
+
+    ``describe_point(i)`` gives a point's coordinates (default: ``point i``); at most
+    ``max_points`` are named, then the count of the others.
+    """
+    groups: dict[tuple[str, str, str], list[int | None]] = {}
+    for f in sorted(set(findings), key=_key):
+        groups.setdefault((f.kind, f.estimate or "", f.message), []).append(f.point)
+    lines = []
+    for (kind, _estimate, message), points in sorted(
+        groups.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1], kv[0][2])
+    ):
+        named = [p for p in points if p is not None]
+        if not named:
+            where = "the whole study"
+        else:
+            show = describe_point or (lambda i: f"point {i}")
+            where = "; ".join(show(p) for p in named[:max_points])
+            if len(named) > max_points:
+                where += f"; and {len(named) - max_points} more point(s)"
+        lines.append(f"{kind}: {message} [{where}]")
+    return lines

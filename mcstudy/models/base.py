@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.tallies import Tallies, TallyLayout
+from mcstudy.findings import Finding
 from mcstudy.models.contract import EstimateSpec, Variable, check_declarations
 
 
@@ -85,6 +86,12 @@ class Model(ABC):
     def derived(self, params: ModelParams) -> dict[str, float]:
         """Deterministic per-point quantities derived from the parameters."""
         return {}
+
+    def findings(self, prepared: Any, values: dict[str, Any]) -> list[Finding]:
+        """The model's own findings at one point (``point`` left None): an unfinished
+        transient, an estimate whose event cannot happen or was never observed.
+        Disagreements with exact values are found for every model by the sweep."""
+        return []
 
     def warmup(self) -> float:
         """Compile (or load from cache) the kernels on a tiny input; returns seconds."""

@@ -12,13 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcstudy.errors import OutputError
+from mcstudy.findings import FINDINGS_ATTR, Finding, format_findings, read_findings
 from mcstudy.models.registry import get_model, model_names
 from mcstudy.report.catalog import builders_for
 from mcstudy.report.context import ReportContext
+from mcstudy.report.convergence import point_coords
 from mcstudy.report.curves import ExactCurves
 from mcstudy.report.document import Report
 from mcstudy.report.figures import png_bytes, svg_bytes
 from mcstudy.report.files import write_atomic
+from mcstudy.report.fmt import coord
 from mcstudy.report.meta import provenance
 from mcstudy.report.variables import find_estimates
 from mcstudy.storage.dataset import open_dataset
@@ -74,6 +77,7 @@ def write_report(
         sections.extend(build(ctx))
     sections.sort(key=lambda s: s.order)
     _unique_figure_keys(sections)
+    _lead_with_findings(ctx)
     name = ds.attrs.get("study_name", dataset_path.stem)
     report = Report(
         title=f"mcstudy report: {name}",
@@ -97,6 +101,43 @@ def write_report(
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc}") from None
     return out
+
+
+def _lead_with_findings(ctx: ReportContext) -> None:
+    """The dataset's findings open the summary; a run without any says so."""
+    found = read_findings(ctx.ds.attrs)
+    seen = {(f.point, f.estimate, f.kind) for f in found}
+    for ag in ctx.agreements():  # the report's own check: an edited or older dataset
+        for flat in ag.flagged:
+            key = (int(flat), ag.estimate.name, "disagreement")
+            if key not in seen:
+                seen.add(key)
+                found.append(
+                    Finding(
+                        int(flat),
+                        ag.estimate.name,
+                        "disagreement",
+                        f"{ag.estimate.name} disagrees with its exact value "
+                        "(found by the report, not recorded by the run)",
+                    )
+                )
+    if not found and FINDINGS_ATTR not in ctx.ds.attrs:
+        return  # written before findings were recorded: nothing to vouch for
+    if not found:
+        ctx.trust.insert(
+            0,
+            "No findings: no estimate disagrees with its exact value beyond 4 standard "
+            "errors, no transient was left unfinished, no estimate is vacuous.",
+        )
+        return
+
+    def where(i: int) -> str:
+        coords = point_coords(ctx.ds, i)
+        return ", ".join(f"{k} = {coord(v)}" for k, v in coords.items()) or f"point {i}"
+
+    lines = format_findings(found, where)
+    ctx.health[:0] = [f"{len(found)} finding(s) in all; see also 'Agreement with exact values'."]
+    ctx.health[1:1] = lines
 
 
 def save_figures(report: object, figures_dir: Path) -> list[Path]:

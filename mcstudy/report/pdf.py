@@ -86,12 +86,13 @@ def render_pdf(report: Report) -> bytes:
             text.add(line)
         text.add("")
         if report.problems:
-            text.add("Problems found", "h2")
+            text.add("Findings: read these before the numbers", "h2")
             for p in report.problems:
                 for line in _wrap(p, "   ", " - "):
                     text.add(line)
         if report.trust:
-            text.add("Why these numbers can be trusted", "h2")
+            heading = "Evidence, despite the findings above" if report.problems else None
+            text.add(heading or "Why these numbers can be trusted", "h2")
             for p in report.trust:
                 for line in _wrap(p, "   ", " - "):
                     text.add(line)

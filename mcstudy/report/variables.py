@@ -17,12 +17,11 @@ import xarray as xr
 
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_from_attrs
+from mcstudy.stats.agreement import Z_FLAG, check_exact
 from mcstudy.stats.interval import Z95
 
 STATUS_VAR = "point_status"
 SAMPLE_SIZE_VAR = "sequences"
-Z_FLAG = 4.0
-"""|z| above which an estimate is flagged as disagreeing with its exact value."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +125,9 @@ def sample_size(ds: xr.Dataset, est: Estimate) -> xr.DataArray | None:
 class Agreement:
     """Monte Carlo versus exact for one estimate, over all points (flattened, C order).
 
-    ``status`` per point: ``tested`` (z computed), ``equal`` (zero variance and equal
-    values), ``differs`` (zero exact variance but different values: a real disagreement),
-    ``untestable`` (no usable standard error) or ``missing`` (NaN estimate or exact value).
+    ``status`` per point as ``mcstudy.stats.agreement.ExactCheck.status``; one rule for
+    every model: a point disagrees beyond ``Z_FLAG`` standard errors or when a
+    zero-variance exact value differs.
     """
 
     estimate: Estimate
@@ -137,11 +136,7 @@ class Agreement:
     inside: np.ndarray
     """Exact value inside the stored 95 % interval (False where not tested)."""
     exact_se: bool
-    """z uses the exact standard error (exact p or exact variance), not the run's own.
-
-    The run's own standard error understates the noise when the events behind an
-    estimate are rare, so |z| > Z_FLAG is then only a hint (see :attr:`suspect`).
-    """
+    """z uses the exact standard error (exact p or exact variance), not the run's own."""
 
     @property
     def tested(self) -> int:
@@ -151,21 +146,11 @@ class Agreement:
     def covered(self) -> int:
         return int(np.sum(self.inside & (self.status == "tested")))
 
-    def _big(self) -> np.ndarray:
-        return (self.status == "tested") & (np.abs(np.nan_to_num(self.z)) > Z_FLAG)
-
     @property
     def flagged(self) -> np.ndarray:
-        """Flat indices of points that disagree: exact-SE |z| > Z_FLAG, or ``differs``."""
-        big = self._big() if self.exact_se else np.zeros(self.z.shape, dtype=bool)
+        """Flat indices of points that disagree: |z| > Z_FLAG, or ``differs``."""
+        big = (self.status == "tested") & (np.abs(np.nan_to_num(self.z)) > Z_FLAG)
         return np.flatnonzero(big | (self.status == "differs"))
-
-    @property
-    def suspect(self) -> np.ndarray:
-        """Flat indices with |z| > Z_FLAG computed with the run's own standard error."""
-        if self.exact_se:
-            return np.flatnonzero(np.zeros(self.z.shape, dtype=bool))
-        return np.flatnonzero(self._big())
 
     def count(self, status: str) -> int:
         return int(np.sum(self.status == status))
@@ -176,43 +161,36 @@ class Agreement:
         return float(np.max(np.abs(zs))) if zs.size else math.nan
 
 
-def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
-    """Compare ``est`` with its exact value at every point (None without an exact value).
+def _flat(ds: xr.Dataset, name: str | None, size: int) -> np.ndarray:
+    if name is None:
+        return np.full(size, np.nan)
+    return np.asarray(ds[name].values, dtype=float).ravel()
 
-    Wilson proportions: z = (k/n - p) / sqrt(p (1 - p) / n) with the exact p. Means: z uses the
-    exact variance when the dataset stores it (``B_var_exact``), else the stored stderr.
-    """
+
+def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
+    """Compare ``est`` with its exact value at every point (None without an exact value),
+    by ``mcstudy.stats.agreement.check_exact``."""
     if est.exact is None:
         return None
     x = np.asarray(ds[est.name].values, dtype=float).ravel()
-    ex = np.asarray(ds[est.exact].values, dtype=float).ravel()
-    nn = sample_size(ds, est)
-    n = np.asarray(nn.values, dtype=float).ravel() if nn is not None else np.full(x.shape, np.nan)
-    if est.binomial:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            se = np.sqrt(ex * (1.0 - ex) / n)
-    elif est.exact_var is not None:
-        var = np.asarray(ds[est.exact_var].values, dtype=float).ravel()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            se = np.sqrt(np.maximum(var, 0.0) / n)
-    else:
-        se = np.asarray(stderr(ds, est).values, dtype=float).ravel()
-    lo, hi = (np.asarray(b.values, dtype=float).ravel() for b in bounds(ds, est))
+    ex = _flat(ds, est.exact, x.size)
+    n = _flat(ds, est.n, x.size)
+    var = _flat(ds, est.exact_var, x.size)
+    se = _flat(ds, est.stderr, x.size)
+    lo = _flat(ds, est.ci[0] if est.ci else None, x.size)
+    hi = _flat(ds, est.ci[1] if est.ci else None, x.size)
     z = np.full(x.shape, np.nan)
     status = np.empty(x.shape, dtype=object)
-    exact_zero_var = (se == 0.0) & (est.binomial | (est.exact_var is not None))
+    inside = np.zeros(x.shape, dtype=bool)
     for i in range(x.size):
-        if not (math.isfinite(x[i]) and math.isfinite(ex[i])):
-            status[i] = "missing"
-        elif math.isfinite(se[i]) and se[i] > 0.0:
-            z[i] = (x[i] - ex[i]) / se[i]
-            status[i] = "tested"
-        elif x[i] == ex[i] or math.isclose(x[i], ex[i], rel_tol=1e-12, abs_tol=0.0):
-            status[i] = "equal"
-        elif exact_zero_var[i]:
-            status[i] = "differs"
-        else:
-            status[i] = "untestable"
-    inside = (lo <= ex) & (ex <= hi)
-    exact_se = est.binomial or est.exact_var is not None
-    return Agreement(est, z, status.astype(str), inside, exact_se)
+        check = check_exact(
+            float(x[i]),
+            float(ex[i]),
+            binomial=est.binomial,
+            n=float(n[i]),
+            exact_var=None if est.exact_var is None else float(var[i]),
+            stderr=None if est.stderr is None else float(se[i]),
+            ci=None if est.ci is None else (float(lo[i]), float(hi[i])),
+        )
+        z[i], status[i], inside[i] = check.z, check.status, check.inside
+    return Agreement(est, z, status.astype(str), inside, est.binomial or est.exact_var is not None)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from mcstudy.findings import Finding
 from mcstudy.storage.checked import read_checked, write_checked
 from mcstudy.storage.errors import CheckedFileError
 from mcstudy.storage.version import describe, same_code
@@ -150,6 +151,13 @@ def values_of(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("status") != DONE:
         return {}
     return decode_mapping(body["values"])
+
+
+def findings_of(body: dict[str, Any]) -> list[Finding]:
+    """The findings recorded in a done record (empty for a failed one or none)."""
+    if body.get("status") != DONE:
+        return []
+    return [Finding.from_dict(d) for d in body.get("findings") or []]
 
 
 def error_line(body: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import click
 from mcstudy.errors import McStudyError
 
 EXIT_USAGE = 2
+EXIT_FINDINGS = 3
 
 
 def _fail(exc: Exception) -> None:
@@ -88,6 +89,12 @@ def _fail(exc: Exception) -> None:
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report next to the dataset.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with status 3 if the run has any finding (a disagreement with an exact "
+    "value, an unfinished transient, a vacuous estimate), for batch pipelines.",
+)
 def run(
     config: Path | None,
     out: Path | None,
@@ -103,12 +110,15 @@ def run(
     restart: bool,
     quiet: bool,
     no_report: bool,
+    strict: bool,
 ) -> None:
     """Run the study in CONFIG (default: configs/default.toml) and write its dataset.
 
     Every point is committed to the run directory as soon as it is computed, so an
     interrupted run continues with --resume; a failing point is recorded (see
-    `mcstudy status`) and the others go on. Exit status 1 if points failed.
+    `mcstudy status`) and the others go on. Disagreements with exact values and warnings
+    are printed at the end. Exit status 1 if points failed; with --strict, 3 if there
+    are findings.
     """
     import os
 
@@ -173,6 +183,7 @@ def run(
         report_after_run(target)
     if result.shard is not None:
         click.echo(f"when every shard is done: mcstudy merge {result.run_dir}")
+    _echo_findings(result.findings, study)
     if result.failed:
         click.echo(
             f"mcstudy: {len(result.failed)} point(s) failed (NaN in the dataset, "
@@ -181,18 +192,42 @@ def run(
             err=True,
         )
         sys.exit(1)
+    if strict and result.findings:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _echo_findings(found: list, study: object) -> None:
+    """Print the run's disagreements and warnings (or that there are none)."""
+    from mcstudy.findings import format_findings
+
+    if not found:
+        click.echo("findings: none (no disagreement with an exact value, no warning)")
+        return
+    points = list(study.points())  # type: ignore[attr-defined]
+
+    def where(i: int) -> str:
+        return ", ".join(f"{k}={v}" for k, v in points[i].coords.items()) or f"point {i}"
+
+    click.echo(f"findings ({len(found)}): read these before the numbers", err=True)
+    for line in format_findings(found, where):
+        click.echo(f"  {line}", err=True)
 
 
 @click.command()
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 def show(output: Path) -> None:
     """Print a summary of an output dataset."""
+    from mcstudy.findings import format_findings, read_findings
     from mcstudy.storage.dataset import open_dataset
 
     try:
         ds = open_dataset(output)
     except McStudyError as exc:
         _fail(exc)
+    found = read_findings(ds.attrs)
+    click.echo(f"findings ({len(found)}):" if found else "findings: none")
+    for line in format_findings(found):
+        click.echo(f"  {line}")
     click.echo(ds)
 
 

@@ -26,11 +26,12 @@ from tqdm import tqdm
 
 from mcstudy.executors.base import Executor, TaskLost
 from mcstudy.executors.local import LocalExecutor
+from mcstudy.findings import Finding
 from mcstudy.storage.assemble import assemble, dataset_from_records
 from mcstudy.storage.checked import dumps_body
 from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.manifest import build_manifest, write_manifest
-from mcstudy.storage.points import DONE, FAILED, write_point
+from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
@@ -76,6 +77,8 @@ class SweepResult:
     failed: list[int]
     quarantined: list[tuple[Path, str]] = field(default_factory=list)
     run_facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    """disagreements and warnings of this run's (or shard's) done points"""
 
 
 def _accept(
@@ -290,6 +293,7 @@ def run_sweep(
     dataset = None
     if shard is None:
         dataset = assemble(rd.path, code, run_facts=facts).dataset
+    found = [f for i in mine if i in records for f in findings_of(records[i])]
     return SweepResult(
-        rd.path, shard, dataset, counts, len(computed), reused, failed, quarantined, facts
+        rd.path, shard, dataset, counts, len(computed), reused, failed, quarantined, facts, found
     )

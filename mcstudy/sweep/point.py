@@ -21,13 +21,15 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
+from mcstudy.findings import Finding
 from mcstudy.models.base import Model
+from mcstudy.stats.agreement import check_exact
 from mcstudy.stats.interval import Z95
 from mcstudy.storage.dataset import REL_ERR, TARGET_MET
 from mcstudy.storage.version import code_version
@@ -43,7 +45,8 @@ class PointResult:
 
     ``values``: estimates, derived and exact values (and, with adaptive precision,
     ``main_rel_err`` and ``target_met``); ``tallies``: the exactly reduced tallies;
-    ``blocks``: blocks simulated; ``seconds``: wall time of the point.
+    ``blocks``: blocks simulated; ``seconds``: wall time of the point; ``findings``:
+    disagreements and warnings of this point.
     """
 
     index: int
@@ -51,6 +54,7 @@ class PointResult:
     tallies: dict[str, int | float]
     blocks: int
     seconds: float
+    findings: list[Finding] = field(default_factory=list)
 
 
 def relative_error(model: Model, estimates: dict[str, Any]) -> float:
@@ -154,6 +158,62 @@ def run_point(
         values[TARGET_MET] = int(met)
     values.update(model.derived(point.params))
     values.update(model.exact(point.params))
+    found = [replace(f, point=point.index) for f in point_findings(model, prepared, values)]
     return PointResult(
-        point.index, values, tallies.as_dict(), tallies.blocks_done, time.perf_counter() - t0
+        point.index,
+        values,
+        tallies.as_dict(),
+        tallies.blocks_done,
+        time.perf_counter() - t0,
+        found,
     )
+
+
+def _number(values: dict[str, Any], name: str | None) -> float | None:
+    if name is None or name not in values or values[name] is None:
+        return None
+    return float(values[name])
+
+
+def exact_disagreements(model: Model, values: dict[str, Any]) -> list[Finding]:
+    """Estimates of one point beyond 4 standard errors of their exact values, or
+    differing from a zero-variance exact value (``mcstudy.stats.agreement``)."""
+    out = []
+    for spec in model.estimate_specs:
+        est, exact = _number(values, spec.name), _number(values, spec.exact)
+        if est is None or exact is None:
+            continue
+        lo, hi = (
+            _number(values, spec.ci[0] if spec.ci else None),
+            _number(values, spec.ci[1] if spec.ci else None),
+        )
+        check = check_exact(
+            est,
+            exact,
+            binomial=spec.interval == "wilson",
+            n=_number(values, spec.n) or math.nan,
+            exact_var=_number(values, spec.exact_var),
+            stderr=_number(values, spec.stderr),
+            ci=None if lo is None or hi is None else (lo, hi),
+        )
+        if check.disagrees:
+            why = (
+                f"z = {check.z:+.1f}"
+                if check.status == "tested"
+                else "its exact variance is 0 but it differs"
+            )
+            out.append(
+                Finding(
+                    None,
+                    spec.name,
+                    "disagreement",
+                    f"{spec.name} = {est:.6g} against the exact {exact:.6g} ({why})",
+                )
+            )
+    return out
+
+
+def point_findings(model: Model, prepared: Any, values: dict[str, Any]) -> list[Finding]:
+    """Everything a reader must know about one point: disagreements with the exact
+    values, and the model's own findings (unfinished transients, vacuous estimates)."""
+    return exact_disagreements(model, values) + list(model.findings(prepared, values))

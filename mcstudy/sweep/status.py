@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcstudy.storage.points import DONE, FAILED, PENDING, error_line
+from mcstudy.findings import Finding, format_findings
+from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study
@@ -46,6 +47,11 @@ class RunStatus:
     @property
     def pending(self) -> list[int]:
         return [p.index for p in self.points if p.index not in self.records]
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Disagreements and warnings of the done points."""
+        return [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
 
 
 def run_status(run_dir: str | Path) -> RunStatus:
@@ -94,6 +100,11 @@ def format_status(st: RunStatus) -> str:
             )
         if len(st.failed) > MAX_LISTED:
             lines.append(f"  ... and {len(st.failed) - MAX_LISTED} more (see manifest.json)")
+    found = st.findings
+    if found:
+        lines.append(f"findings ({len(found)}):")
+        for line in format_findings(found, lambda i: f"point {i} ({_coords(st.points[i])})"):
+            lines.append(f"  {line}")
     if st.pending and c[PENDING] < len(st.points):
         lines.append(f"pending points: {_indices(st.pending)}")
     if st.invalid:

@@ -144,6 +144,7 @@ def compute_point(task: PointTask) -> dict[str, Any]:
             values=encode_mapping(res.values),
             tallies=encode_mapping(res.tallies),
             blocks=res.blocks,
+            findings=[f.as_dict() for f in res.findings],
         )
     except Exception as exc:
         body.update(

@@ -102,7 +102,8 @@ def test_disagreement_with_exact_is_flagged(gather_dataset: Path, tmp_path: Path
     out = write_report(path, tmp_path / "bad.html", convergence_seconds=0)
     p = parse(out)
     summary = p.text("summary")
-    assert "Problems found" in summary and "1 estimate(s) disagree" in summary
+    assert "Findings: read these before the numbers" in summary
+    assert "disagreement: fallback_prob disagrees with its exact value" in summary
     exact = p.text("exact")
     assert (
         "fallback_prob at kernel = v6.3-kvm-pv, gfp_nowait_fail_p = 0.05, tables_per_gather = 510"

@@ -114,12 +114,11 @@ def test_zero_variance_difference_is_a_certain_disagreement() -> None:
     assert hit.status[1] == "differs" and 1 in hit.flagged
 
 
-def test_run_standard_error_only_gives_hints() -> None:
+def test_beyond_4_of_the_runs_own_standard_errors_is_a_disagreement_too() -> None:
     ds = synthetic().drop_vars("rate_var_exact")
     rate = agreement(ds, find_estimates(ds, "rate_mean")[0])
     assert not rate.exact_se
-    assert list(rate.flagged) == []
-    assert list(rate.suspect) == [1]  # (2 - 2.5) / 0.1 = -5 run standard errors
+    assert list(rate.flagged) == [1]  # (2 - 2.5) / 0.1 = -5 run standard errors
 
 
 def test_number_formatting() -> None:

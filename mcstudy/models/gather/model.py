@@ -17,6 +17,7 @@ from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.rng import probability_threshold
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.gather import gather_exact_mixture
+from mcstudy.findings import Finding
 from mcstudy.kernel.ipi import IpiTargets
 from mcstudy.models.base import Model
 from mcstudy.models.contract import EstimateSpec, Variable
@@ -189,6 +190,27 @@ class GatherModel(Model):
             "sync_ipis_stderr": d.stderr,
             "sequences": n,
         }
+
+    def findings(self, prepared: PreparedGather, values: dict[str, Any]) -> list[Finding]:
+        """Vacuous points: the fallback cannot happen, or none was observed."""
+        p = prepared.params
+        if not prepared.uses_tlb_remove_table:
+            why = (
+                f"kernel {p.kernel} frees page tables without tlb_remove_table() "
+                "(tlb_remove_page()): no fallback can happen"
+            )
+        elif p.gfp_nowait_fail_p == 0.0 and (
+            p.pressure_episode_prob == 0.0 or p.pressure_fail_p == 0.0
+        ):
+            why = "the GFP_NOWAIT failure probability is 0: no fallback can happen"
+        elif values.get("fallbacks_mean") == 0.0:
+            why = (
+                "no fallback observed: the estimates are 0 with a positive upper bound "
+                "(more sequences would resolve them)"
+            )
+        else:
+            return []
+        return [Finding(None, "fallbacks_mean", "vacuous", why)]
 
     def derived(self, params: GatherParams) -> dict[str, float]:
         return {"tables_per_gather_used": params.n_tables()}

@@ -163,9 +163,28 @@ def pressure_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str
         out = importance_estimates(prepared, tallies)
     else:
         out = plain_estimates(prepared, tallies)
+        out.update(transient_estimates(prepared, tallies))
     p = prepared.params
     out["split_nowait_fails_per_s"] = p.thp_split_rate * out["time_below_min_frac"]
     out["split_nowait_fails_per_s_stderr"] = p.thp_split_rate * out["time_below_min_frac_stderr"]
     out["uniformization_rate"] = prepared.tables.rate
     out["events"] = int(tallies["events"])
+    start = prepared.start
+    out["stationary_start"] = int(start.stationary)
+    out["warmup_s_used"] = start.warmup_s
+    out["relaxation_time_s"] = start.relaxation_s
+    return out
+
+
+def transient_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, float]:
+    """Second minus first half of the counted window: the change of the time fractions
+    below min and with kswapd awake, mean and standard error over trajectories (1)."""
+    if prepared.params.estimator == "importance":  # regeneration cycles: no transient
+        return {}
+    n = int(tallies["sequences"])
+    out = {}
+    for name in ("below_frac", "awake_frac"):
+        m = mean_from_sums(tallies[f"{name}_drift"], tallies[f"{name}_drift_sq"], n)
+        out[f"{name}_drift"] = m.estimate
+        out[f"{name}_drift_stderr"] = m.stderr
     return out

@@ -1,9 +1,11 @@
 """Block kernels of the pressure model (``docs/model.md`` §4.6, §4.9): ``@njit`` code only.
 
-* plain trajectories (``simulate_pressure_blocks``): per sequence a Poisson number of
-  warm-up events, then a Poisson number of counted events of the uniformised chain
-  (``mcstudy.models.pressure.events``), tallying counts, Rao-Blackwellised time fractions
-  and the products the ratio estimator needs;
+* plain trajectories (``simulate_pressure_blocks``): per sequence an initial state drawn
+  from the exact stationary law (or a fixed one), a Poisson number of warm-up events,
+  then a Poisson number of counted events of the uniformised chain
+  (``mcstudy.models.pressure.events``) in two halves, tallying counts, Rao-Blackwellised
+  time fractions, the products the ratio estimator needs and, per trajectory, the change
+  of the time fractions from the first half to the second (the transient check);
 * regenerative importance sampling (``simulate_importance_blocks``): per sequence one
   tilted cycle from the regeneration state and ``plain_cycles`` ordinary cycles.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from mcstudy.engine.rng import stream_new
+from mcstudy.engine.rng import next_double, stream_new
 from mcstudy.engine.sampling import poisson
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.models.pressure.events import (
@@ -40,6 +42,7 @@ from mcstudy.models.pressure.events import (
 
 SUBSTREAM_EVENTS = 1
 SUBSTREAM_COUNTS = 2
+SUBSTREAM_INIT = 3
 SUBSTREAM_PILOT = 4
 SUBSTREAM_IS = 5
 SUBSTREAM_PLAIN = 6
@@ -77,6 +80,11 @@ TALLIES = TallyLayout(
         "atomic_fails_sq",
         "held_mean",
         "held_mean_sq",
+        # second minus first half of the counted window, per trajectory (transient check)
+        "below_frac_drift",
+        "below_frac_drift_sq",
+        "awake_frac_drift",
+        "awake_frac_drift_sq",
         # importance sampling
         "is_below",
         "is_below_sq",
@@ -111,6 +119,8 @@ F_STALL2, F_WAKE2, F_GATH2 = _f("stalls_sq"), _f("wakeups_sq"), _f("gathers_sq")
 F_GFAIL2, F_GFAILXG = _f("failing_sq"), _f("failing_x_gathers")
 F_FB2, F_AFAIL2 = _f("fallbacks_sq"), _f("atomic_fails_sq")
 F_HELD, F_HELD2 = _f("held_mean"), _f("held_mean_sq")
+F_BELOW_DRIFT, F_BELOW_DRIFT2 = _f("below_frac_drift"), _f("below_frac_drift_sq")
+F_AWAKE_DRIFT, F_AWAKE_DRIFT2 = _f("awake_frac_drift"), _f("awake_frac_drift_sq")
 F_IS_BELOW, F_IS_BELOW2 = _f("is_below"), _f("is_below_sq")
 F_IS_STALLS, F_IS_STALLS2 = _f("is_stalls"), _f("is_stalls_sq")
 F_IS_FB, F_IS_FB2 = _f("is_fallbacks"), _f("is_fallbacks_sq")
@@ -124,6 +134,19 @@ F_PLAIN_WAKE2, F_PLAIN_WAKE_X = _f("plain_wakeups_sq"), _f("plain_wakeups_x_step
 
 
 @njit(cache=True)
+def initial_state(init_st, init_cdf, n_levels, f0):
+    """(f, kswapd, burst) at the start of a sequence: drawn from the stationary law when
+    ``init_cdf`` (cumulative pi[b, k, f] in C order) is given, else (f0, asleep, calm)."""
+    if init_cdf.shape[0] == 0:
+        return f0, 0, 0
+    idx = np.searchsorted(init_cdf, next_double(init_st), side="right")
+    idx = min(idx, init_cdf.shape[0] - 1)
+    f = idx % n_levels
+    rest = idx // n_levels
+    return f, rest % 2, rest // 2
+
+
+@njit(cache=True)
 def _pressure_block(
     k0,
     k1,
@@ -132,6 +155,7 @@ def _pressure_block(
     ip,
     n_warm_mean,
     n_hor_mean,
+    init_cdf,
     guide,
     ev_n,
     ev_type,
@@ -144,58 +168,48 @@ def _pressure_block(
 ):
     ev_st = stream_new(k0, k1, block, SUBSTREAM_EVENTS)
     cnt_st = stream_new(k0, k1, block, SUBSTREAM_COUNTS)
+    init_st = stream_new(k0, k1, block, SUBSTREAM_INIT)
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
+    n_levels = ip[IP_N] + 1
     events = 0
     for _ in range(n_seq):
-        f = ip[IP_F0]
-        kw = 0
-        bu = 0
+        f, kw, bu = initial_state(init_st, init_cdf, n_levels, ip[IP_F0])
         bst = 0
         held = 0
         n_warm = poisson(cnt_st, n_warm_mean)
         n_hor = poisson(cnt_st, n_hor_mean)
-        cnt[:] = 0
         f, kw, bu, bst, held = run_events(
-            ev_st,
-            n_warm,
-            f,
-            kw,
-            bu,
-            bst,
-            held,
-            ip,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            agg,
-        )
+            ev_st, n_warm, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
+            thr_always, agg,
+        )  # fmt: skip
         cnt[:] = 0
-        f, kw, bu, bst, held, below, awake, held_sum = observe_events(
-            ev_st,
-            n_hor,
-            f,
-            kw,
-            bu,
-            bst,
-            held,
-            ip,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            agg,
-            cnt,
-        )
+        # the counted horizon in two halves (by events): Y_0 .. Y_n1, then Y_n1 .. Y_n
+        n1 = n_hor // 2
+        f, kw, bu, bst, held, below1, awake1, held1 = observe_events(
+            ev_st, n1, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
+            thr_always, agg, cnt,
+        )  # fmt: skip
+        dup_below = 1 if f <= ip[IP_MIN] + bst else 0
+        dup_awake = kw
+        dup_held = held
+        f, kw, bu, bst, held, below2, awake2, held2 = observe_events(
+            ev_st, n_hor - n1, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
+            thr_always, agg, cnt,
+        )  # fmt: skip
+        below = below1 + below2 - dup_below
+        awake = awake1 + awake2 - dup_awake
+        held_sum = held1 + held2 - dup_held
         events += n_warm + n_hor
         visits = float(n_hor + 1)
         fb = float(below) / visits
         fa = float(awake) / visits
         hm = float(held_sum) / visits
+        if n_hor - n1 > 0:
+            db = float(below2 - dup_below) / float(n_hor - n1) - float(below1) / float(n1 + 1)
+            da = float(awake2 - dup_awake) / float(n_hor - n1) - float(awake1) / float(n1 + 1)
+        else:
+            db = 0.0
+            da = 0.0
         out_i[I_STALLS] += cnt[C_STALL]
         out_i[I_WAKE] += cnt[C_WAKE]
         out_i[I_GATH] += cnt[C_GATHER]
@@ -215,6 +229,10 @@ def _pressure_block(
         out_f[F_AFAIL2] += float(cnt[C_AFAIL]) ** 2
         out_f[F_HELD] += hm
         out_f[F_HELD2] += hm * hm
+        out_f[F_BELOW_DRIFT] += db
+        out_f[F_BELOW_DRIFT2] += db * db
+        out_f[F_AWAKE_DRIFT] += da
+        out_f[F_AWAKE_DRIFT2] += da * da
     out_i[I_SEQ] = n_seq
     out_i[I_EVENTS] = events
 
@@ -230,6 +248,7 @@ def simulate_pressure_blocks(
     ip,
     n_warm_mean,
     n_hor_mean,
+    init_cdf,
     guide,
     ev_n,
     ev_type,
@@ -245,23 +264,9 @@ def simulate_pressure_blocks(
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
         _pressure_block(
-            k0,
-            k1,
-            block,
-            n_seq,
-            ip,
-            n_warm_mean,
-            n_hor_mean,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            agg,
-            out_i[b],
-            out_f[b],
-        )
+            k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, guide, ev_n, ev_type,
+            thr_hi, thr_lo, thr_always, agg, out_i[b], out_f[b],
+        )  # fmt: skip
     return out_i, out_f
 
 

@@ -19,17 +19,16 @@ import numpy as np
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
-from mcstudy.exact.pressure import solve
+from mcstudy.findings import Finding
 from mcstudy.models.base import Model
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.pressure import kernels as K
+from mcstudy.models.pressure.checks import pressure_findings
 from mcstudy.models.pressure.estimates import pressure_estimates
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.prepare import PreparedPressure, prepare
 from mcstudy.models.pressure.rare import simulate_importance
-
-EXACT_MAX_PAGES = 2_000_000
-"""Larger zones get no exact column: the level recursion needs ~300 bytes per page."""
+from mcstudy.models.pressure.start import exact_chain, stationary
 
 
 def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
@@ -85,6 +84,21 @@ def _variables() -> dict[str, Variable]:
         "sequences": _var("sequences", "trajectories (or importance cycles): sample size", "int64"),
         "events": _var("events", "uniformised events simulated (incl. warm-up)", "int64"),
         "uniformization_rate": _var("events/s", "Lambda of the uniformised chain"),
+        "stationary_start": _var(
+            "1", "1 if sequences started from the exact stationary law, 0 if fixed", "int64"
+        ),
+        "warmup_s_used": _var("s", "simulated time before the counted window"),
+        "relaxation_time_s": _var(
+            "s", "estimated relaxation time from the fixed start (0: stationary start)"
+        ),
+        "below_frac_drift": _var(
+            "1", "time below min: second minus first half of the counted window (mean)"
+        ),
+        "below_frac_drift_stderr": _var("1", "standard error of below_frac_drift"),
+        "awake_frac_drift": _var(
+            "1", "time kswapd is awake: second minus first half of the counted window (mean)"
+        ),
+        "awake_frac_drift_stderr": _var("1", "standard error of awake_frac_drift"),
     }
     for k in _EXACT_KEYS:
         v[f"{k}_exact"] = _var(v[k].units, f"exact stationary value of {k}")
@@ -179,8 +193,9 @@ class PressureModel(Model):
             plan.block_size,
             plan.sequences,
             prepared.ip,
-            t.rate * p.warmup_s,
+            t.rate * prepared.start.warmup_s,
             t.rate * p.horizon_s,
+            prepared.start.init_cdf,
             t.guide,
             t.ev_n,
             t.ev_type,
@@ -193,17 +208,20 @@ class PressureModel(Model):
     def estimates(self, prepared: PreparedPressure, tallies: Tallies) -> dict[str, float]:
         return pressure_estimates(prepared, tallies)
 
+    def findings(self, prepared: PreparedPressure, values: dict[str, Any]) -> list[Finding]:
+        return pressure_findings(prepared, values)
+
     def derived(self, params: PressureParams) -> dict[str, float]:
         return {
             "khugepaged_ipis_per_s": params.khugepaged_collapse_rate * params.khugepaged_ipi().mean
         }
 
     def exact(self, params: PressureParams) -> dict[str, float]:
-        chain = params.exact_chain()
-        if chain is None or params.managed_pages > EXACT_MAX_PAGES:
+        chain = exact_chain(params)
+        if chain is None:
             return {}
         try:
-            st = solve(chain)
+            st = stationary(chain)
         except ValueError:
             return {}
         uses = params.profile().uses_tlb_remove_table

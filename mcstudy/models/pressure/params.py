@@ -27,7 +27,9 @@ def _i(default: Any, units: str, description: str, **kw: Any) -> Any:
 class PressureParams(KernelIpiParams):
     """Parameters of the zone pressure model (units in each field's ``units``)."""
 
-    warmup_s: WarmupSeconds = 60.0
+    warmup_s: WarmupSeconds | None = None
+    """None: no warm-up when sequences start from the exact stationary law, else one
+    chosen from the chain's own time scales (``mcstudy.models.pressure.start``)."""
     horizon_s: HorizonSeconds = 600.0
 
     managed_pages: int = _i(..., "pages", "zone managed pages N", ge=2, le=1 << 40)
@@ -45,7 +47,11 @@ class PressureParams(KernelIpiParams):
     gather_rate: float = _f(..., "gathers/s", "mmu_gathers freeing page tables", ge=0.0)
     tables_per_gather: int = _i(1, "tables", "page tables freed per gather", ge=1, le=10**9)
     initial_free: int | None = _i(
-        None, "pages", "free pages at the start of a trajectory (default: managed_pages)", ge=0
+        None,
+        "pages",
+        "free pages at the start of a trajectory (default: drawn from the stationary law "
+        "where the exact solver applies, else managed_pages)",
+        ge=0,
     )
     # extensions (neutral values reproduce the reference chain exactly)
     burst_alloc_rate: float | None = _f(

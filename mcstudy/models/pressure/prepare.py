@@ -27,6 +27,7 @@ from mcstudy.models.pressure.events import (
     N_IP,
 )
 from mcstudy.models.pressure.params import PressureParams
+from mcstudy.models.pressure.start import StartPlan, start_plan
 from mcstudy.models.pressure.tables import EventTables, event_tables
 
 
@@ -61,15 +62,18 @@ class PreparedPressure:
     tables: EventTables
     uses_tlb_remove_table: bool
     fallback_ipi: IpiTargets
+    start: StartPlan
     cache: dict[Any, Any] = field(default_factory=dict)
 
 
 def prepare(params: PressureParams) -> PreparedPressure:
     """Pack ``params`` for the kernels."""
+    tables = event_tables(params)
     return PreparedPressure(
         params=params,
         ip=pack_ip(params),
-        tables=event_tables(params),
+        tables=tables,
         uses_tlb_remove_table=params.profile().uses_tlb_remove_table,
         fallback_ipi=params.fallback_ipi(),
+        start=start_plan(params, tables.rate),
     )

@@ -155,7 +155,7 @@ def regeneration(prepared: PreparedPressure, key: tuple[int, int]) -> Regenerati
     keys = K.pilot_states(
         key[0],
         key[1],
-        t.rate * p.warmup_s,
+        t.rate * prepared.start.pilot_warmup_s,
         p.pilot_steps,
         prepared.ip,
         t.guide,

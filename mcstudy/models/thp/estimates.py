@@ -74,6 +74,13 @@ def thp_estimates(prepared: PreparedThp, tallies: Tallies) -> dict[str, float]:
     out["deposit_bytes_p99"] = q99 * PAGE_TABLE_BYTES
     out["deposit_bytes_p99_ci_low"] = q99_lo * PAGE_TABLE_BYTES
     out["deposit_bytes_p99_ci_high"] = q99_hi * PAGE_TABLE_BYTES
+    for name, tally in (
+        ("deposit_bytes_drift", "deposit_drift"),
+        ("reserve_bytes_drift", "reserve_drift"),
+    ):
+        drift = mean_from_sums(t[tally], t[f"{tally}_sq"], n)
+        out[name] = drift.estimate * PAGE_TABLE_BYTES
+        out[f"{name}_stderr"] = drift.stderr * PAGE_TABLE_BYTES
     res = mean_from_sums(t["reserve_avg"], t["reserve_avg_sq"], n)
     out["reserve_bytes_mean"] = res.estimate * PAGE_TABLE_BYTES
     out["reserve_bytes_mean_stderr"] = res.stderr * PAGE_TABLE_BYTES

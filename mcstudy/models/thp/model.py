@@ -46,9 +46,11 @@ from mcstudy.exact.thp import (
     poisson_quantile,
     population_exact,
 )
+from mcstudy.findings import Finding
 from mcstudy.kernel.ipi import ipi_targets
 from mcstudy.models.base import Model
 from mcstudy.models.thp import kernels as KB
+from mcstudy.models.thp.checks import thp_findings
 from mcstudy.models.thp.estimates import SECONDS_PER_HOUR, thp_estimates
 from mcstudy.models.thp.outputs import SPECS, VARIABLES
 from mcstudy.models.thp.params import ThpParams
@@ -138,6 +140,9 @@ class ThpModel(Model):
     # ---- estimates
     def estimates(self, prepared: PreparedThp, tallies: Tallies) -> dict[str, float]:
         return thp_estimates(prepared, tallies)
+
+    def findings(self, prepared: PreparedThp, values: dict[str, Any]) -> list[Finding]:
+        return thp_findings(prepared, values)
 
     def derived(self, params: ThpParams) -> dict[str, float]:
         return {}

@@ -66,6 +66,18 @@ def _variables() -> dict[str, Variable]:
         "tables the table_policy holds for splits (deposits, cache, none)",
         se=True,
     )
+    add(
+        "deposit_bytes_drift",
+        "bytes",
+        "deposit: second minus first half of the measured window (mean over sequences)",
+        se=True,
+    )
+    add(
+        "reserve_bytes_drift",
+        "bytes",
+        "reserve: second minus first half of the measured window (mean over sequences)",
+        se=True,
+    )
     add("splits_per_hour", "splits/h", "PMD splits per hour", se=True)
     add(
         "split_alloc_failures_per_hour",

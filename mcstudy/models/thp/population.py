@@ -113,6 +113,11 @@ POP_TALLIES = TallyLayout(
         "reserve_avg_sq",
         "cache_misses_sq",
         "cache_misses_splits",
+        # second minus first half of the measured window, per sequence (transient check)
+        "deposit_drift",
+        "deposit_drift_sq",
+        "reserve_drift",
+        "reserve_drift_sq",
     ),
 )
 T_SEQUENCES = POP_TALLIES.int_col("sequences")
@@ -134,6 +139,10 @@ U_RESERVE_AVG = POP_TALLIES.float_col("reserve_avg")
 U_RESERVE_AVG_SQ = POP_TALLIES.float_col("reserve_avg_sq")
 U_MISSES_SQ = POP_TALLIES.float_col("cache_misses_sq")
 U_MISSES_SPLITS = POP_TALLIES.float_col("cache_misses_splits")
+U_DEPOSIT_DRIFT = POP_TALLIES.float_col("deposit_drift")
+U_DEPOSIT_DRIFT_SQ = POP_TALLIES.float_col("deposit_drift_sq")
+U_RESERVE_DRIFT = POP_TALLIES.float_col("reserve_drift")
+U_RESERVE_DRIFT_SQ = POP_TALLIES.float_col("reserve_drift_sq")
 N_POP_FLOAT = POP_TALLIES.n_float  # then 2 x (bins + 2) cumulative histogram columns
 
 
@@ -205,11 +214,27 @@ def init_cache(cache_st, levels, split_cpus, cache_cdf):
 
 
 @njit(cache=True)
+def first_half(t_prev, t_next, t0, t1):
+    """Length of [max(t_prev, t0), t_next] inside the first half [t0, (t0 + t1) / 2] (s)."""
+    lo = t_prev if t_prev > t0 else t0
+    hi = min(t_next, 0.5 * (t0 + t1))
+    return hi - lo if hi > lo else 0.0
+
+
+@njit(cache=True)
 def finish_population(
-    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, hist, out_i, out_f
-):
-    """Fold one sequence's population results into the block's tallies."""
+    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, d1, r1, hist, out_i,
+    out_f,
+):  # fmt: skip
+    """Fold one sequence's population results into the block's tallies; ``d1`` and ``r1``
+    are the deposit and reserve integrals over the first half of the window."""
     h = fp[F_T1] - fp[F_T0]
+    drift = (s_dep - 2.0 * d1) / (0.5 * h)  # (second half - first half) / half length
+    out_f[U_DEPOSIT_DRIFT] += drift
+    out_f[U_DEPOSIT_DRIFT_SQ] += drift * drift
+    drift = (s_res - 2.0 * r1) / (0.5 * h)
+    out_f[U_RESERVE_DRIFT] += drift
+    out_f[U_RESERVE_DRIFT_SQ] += drift * drift
     out_i[T_SEQUENCES] += 1
     out_i[T_SPLITS] += splits
     out_i[T_SPLIT_FAILURES] += failures
@@ -305,6 +330,7 @@ def population_aggregate(
     splits = failures = misses = 0
     peak = 0
     s_thp = s_dep = s_res = 0.0
+    d1 = r1 = 0.0
     while True:
         if need:
             total = (
@@ -321,12 +347,16 @@ def population_aggregate(
         if tn > t0:
             dt = tn - (t if t > t0 else t0)
             if dt > 0.0:
+                h1 = first_half(t, tn, t0, t1)
                 s_thp += (n0 + n1 + n2) * dt
                 s_dep += dep * dt
+                d1 += dep * h1
                 if policy == POLICY_DEPOSIT:
                     s_res += dep * dt
+                    r1 += dep * h1
                 elif policy == POLICY_CACHE:
                     s_res += cached * dt
+                    r1 += cached * h1
                 hist[hist_bin(dep, lo, width, bins)] += dt
                 if dep > peak:
                     peak = dep
@@ -414,6 +444,8 @@ def population_aggregate(
         s_thp,
         s_dep,
         s_res,
+        d1,
+        r1,
         hist,
         out_i,
         out_f,
@@ -563,18 +595,23 @@ def population_individual(
     splits = failures = misses = 0
     peak = 0
     s_thp = s_dep = s_res = 0.0
+    d1 = r1 = 0.0
     while True:
         t_dep = ht[0] if size > 0 else _INF
         tn = min(t_birth, t_dep, t_sw, t_c, t_ref, t1)
         if tn > t0:
             dt = tn - (t if t > t0 else t0)
             if dt > 0.0:
+                h1 = first_half(t, tn, t0, t1)
                 s_thp += size * dt
                 s_dep += dep * dt
+                d1 += dep * h1
                 if policy == POLICY_DEPOSIT:
                     s_res += dep * dt
+                    r1 += dep * h1
                 elif policy == POLICY_CACHE:
                     s_res += cached * dt
+                    r1 += cached * h1
                 hist[hist_bin(dep, lo, width, bins)] += dt
                 if dep > peak:
                     peak = dep
@@ -641,6 +678,7 @@ def population_individual(
         counts[c] += n_new
         dep += n_new
     finish_population(
-        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, hist, out_i, out_f
-    )
+        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, d1, r1, hist, out_i,
+        out_f,
+    )  # fmt: skip
     return ht, hc

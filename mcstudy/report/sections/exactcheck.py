@@ -19,7 +19,8 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.figures import plot_zscores
 from mcstudy.report.fmt import coord, count, interval, num
-from mcstudy.report.variables import Z_FLAG, Agreement
+from mcstudy.report.variables import Agreement
+from mcstudy.stats.agreement import Z_FLAG
 from mcstudy.stats.proportion import wilson
 
 MAX_LISTED = 20
@@ -34,8 +35,6 @@ def exact_check(ctx: ReportContext) -> list[Section]:
     tested_total = 0
     covered_total = 0
     listed: list[str] = []
-    suspects: list[str] = []
-    suspect_total = 0
     for ag in ags:
         tested = ag.tested
         cov = wilson(ag.covered, tested) if tested else None
@@ -61,8 +60,6 @@ def exact_check(ctx: ReportContext) -> list[Section]:
             ]
         )
         listed += [_describe(ctx, ag, int(f)) for f in flagged[: MAX_LISTED - len(listed)]]
-        suspect_total += ag.suspect.size
-        suspects += [_describe(ctx, ag, int(f)) for f in ag.suspect[: MAX_LISTED - len(suspects)]]
     blocks: list[Block] = [
         Paragraph(
             "Where the model has an exact solver, every Monte Carlo estimate is compared "
@@ -70,8 +67,8 @@ def exact_check(ctx: ReportContext) -> list[Section]:
             "from the exact value (proportions: sqrt(p (1 - p) / n)) or the exact variance "
             "where stored, else from the run. With a correct simulation about 95 % of the "
             f"exact values lie inside the 95 % intervals and |z| > {Z_FLAG:g} essentially "
-            "never happens (probability 6e-5 per point for a normal z; counts of a few "
-            "rare events make z less normal)."
+            "never happens (probability 6e-5 per point for a normal z); every point beyond "
+            f"{Z_FLAG:g} standard errors is a disagreement, whichever standard error it is."
         ),
         TableBlock(
             "Agreement with the exact values, per estimate",
@@ -112,39 +109,14 @@ def exact_check(ctx: ReportContext) -> list[Section]:
     if listed:
         blocks.append(Paragraph(f"Points that disagree with the exact value ({flagged_total}):"))
         blocks.append(Bullets(listed))
-        ctx.health.insert(
-            0,
-            f"{flagged_total} estimate(s) disagree with the exact value "
-            f"(|z| > {Z_FLAG:g} exact standard errors, or a certain difference): "
-            "see 'Agreement with exact values'.",
-        )
-    if suspects:
-        blocks.append(
-            Paragraph(
-                f"Beyond {Z_FLAG:g} of the run's own standard errors ({suspect_total}), for "
-                "estimates whose exact variance the model does not store. When the events "
-                "behind an estimate are rare, the run's standard error comes from a handful "
-                "of them and understates the noise, so these are hints to check (for example "
-                "against the proportion of the same events), not proof of a disagreement:"
-            )
-        )
-        blocks.append(Bullets(suspects))
     if tested_total:
         ctx.trust.append(
             f"Exact values inside the 95 % intervals at {count(covered_total)} of "
             f"{count(tested_total)} tested (point, estimate) pairs "
             f"({100 * covered_total / tested_total:.1f} %, expected about 95 %); "
-            f"{flagged_total} disagreement(s) beyond {Z_FLAG:g} exact standard errors"
-            + (
-                f" ({suspect_total} more beyond {Z_FLAG:g} of the run's own standard errors, "
-                "unreliable for rare events: see 'Agreement with exact values')."
-                if suspect_total
-                else "."
-            )
+            f"{flagged_total} disagreement(s) beyond {Z_FLAG:g} standard errors."
         )
-    lead = f"{count(tested_total)} comparisons; {flagged_total} disagreement(s)" + (
-        f", {suspect_total} hint(s) to check." if suspect_total else "."
-    )
+    lead = f"{count(tested_total)} comparisons; {flagged_total} disagreement(s)."
     return [Section("exact", "Agreement with exact values", blocks, order=40, lead=lead)]
 
 
