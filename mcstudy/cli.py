@@ -10,6 +10,7 @@ from mcstudy.calibrate.cli import calibrate_command
 from mcstudy.probe.cli import probe
 from mcstudy.report.cli import report
 from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
+from mcstudy.validate.cli import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +23,7 @@ def main() -> None:
     """
 
 
-for _command in (*SWEEP_COMMANDS, probe, bench, report, calibrate_command):
+for _command in (*SWEEP_COMMANDS, probe, bench, report, calibrate_command, validate):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

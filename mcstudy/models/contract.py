@@ -23,11 +23,13 @@ KINDS = ("proportion", "mean", "rate", "ratio", "quantile")
 #: how its 95 % interval is made (``docs/model.md`` §6.1)
 INTERVALS = {
     "wilson": "Wilson score interval of k/n",
+    "score": "Poisson score interval at the effective number of events (estimate / "
+    "standard error)^2, Student-t widened; never [0, 0]",
+    "wilson-design": "Wilson score interval at the effective sample size p (1 - p) / "
+    "standard error^2 (clustered trials), Student-t widened",
+    "cornish-fisher": "Cornish-Fisher quantile of a mixed Poisson count from its mean and "
+    "variance over time, delta-method standard error across sequences, Student-t widened",
     "normal": "estimate +- 1.96 standard errors across sequences",
-    "delta": "ratio estimate +- 1.96 delta-method standard errors, clipped to [0, 1]",
-    "garwood+normal": "union of Garwood's exact Poisson interval and the normal one",
-    "wilson+delta": "union of Wilson's interval and the delta-method ratio interval",
-    "cdf-band": "quantile of the binned distribution inverted through a 95 % band",
     "wilson-inversion": "quantile of a count, inverting Wilson intervals of its CDF",
 }
 SPEC_ATTR = "mcstudy_estimate"

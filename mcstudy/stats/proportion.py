@@ -38,3 +38,17 @@ def wilson(successes: int, n: int, z: float = Z95) -> Proportion:
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
     return Proportion(phat, low, high, n)
+
+
+def wilson_from(phat: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval for a proportion ``phat`` of ``n`` trials, ``n`` possibly
+    fractional (an effective sample size); exact 0 and 1 ends as in :func:`wilson`."""
+    if n <= 0 or math.isnan(phat):
+        return math.nan, math.nan
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (phat + z2 / (2 * n)) / denom
+    half = z * math.sqrt(max(phat * (1.0 - phat), 0.0) / n + z2 / (4.0 * n * n)) / denom
+    low = 0.0 if phat <= 0.0 else max(0.0, centre - half)
+    high = 1.0 if phat >= 1.0 else min(1.0, centre + half)
+    return low, high

@@ -213,7 +213,40 @@ def exact_disagreements(model: Model, values: dict[str, Any]) -> list[Finding]:
     return out
 
 
+FEW_EVENTS = 5.0
+"""Below this many effective events (estimate / standard error)^2 a score interval's
+coverage depends on how the events cluster (``docs/model.md`` §6.1)."""
+
+
+def few_events(model: Model, values: dict[str, Any]) -> list[Finding]:
+    """Score-interval estimates resting on fewer than ``FEW_EVENTS`` effective events."""
+    out = []
+    for spec in model.estimate_specs:
+        if spec.interval != "score":
+            continue
+        est, se = _number(values, spec.name), _number(values, spec.stderr)
+        if est is None or se is None or not (est > 0.0 and se > 0.0):
+            continue
+        if (est / se) ** 2 < FEW_EVENTS:
+            out.append(
+                Finding(
+                    None,
+                    spec.name,
+                    "warning",
+                    f"{spec.name} rests on fewer than {FEW_EVENTS:g} effective events: its "
+                    "interval is rough, and undercovers if the events come in clusters; "
+                    "run more sequences",
+                )
+            )
+    return out
+
+
 def point_findings(model: Model, prepared: Any, values: dict[str, Any]) -> list[Finding]:
     """Everything a reader must know about one point: disagreements with the exact
-    values, and the model's own findings (unfinished transients, vacuous estimates)."""
-    return exact_disagreements(model, values) + list(model.findings(prepared, values))
+    values, estimates on too few events, and the model's own findings (unfinished
+    transients, vacuous estimates)."""
+    return (
+        exact_disagreements(model, values)
+        + few_events(model, values)
+        + list(model.findings(prepared, values))
+    )

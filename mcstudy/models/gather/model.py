@@ -8,6 +8,7 @@ gathers (gathers are i.i.d.), and P(>= 1 fallback) with Wilson's interval.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from mcstudy.models.base import Model
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.gather import kernels as K
 from mcstudy.models.gather.params import GatherParams
+from mcstudy.stats.interval import Z95, score_interval
 from mcstudy.stats.mean import mean_from_sums
 from mcstudy.stats.proportion import wilson
 
@@ -61,14 +63,26 @@ class GatherModel(Model):
         "fallback_prob": _var("1", "P(>= 1 fallback in a gather)"),
         "fallback_prob_ci_low": _var("1", "95% Wilson interval low end of fallback_prob"),
         "fallback_prob_ci_high": _var("1", "95% Wilson interval high end of fallback_prob"),
+        "fallbacks_mean_ci_low": _var("fallbacks/gather", "95% interval low end of fallbacks_mean"),
+        "fallbacks_mean_ci_high": _var(
+            "fallbacks/gather", "95% interval high end of fallbacks_mean"
+        ),
         "alloc_attempts_mean": _var(
             "attempts/gather", "mean GFP_NOWAIT batch-page attempts per gather"
         ),
         "alloc_attempts_stderr": _var("attempts/gather", "standard error of alloc_attempts_mean"),
+        "alloc_attempts_mean_ci_low": _var(
+            "attempts/gather", "95% interval low end of alloc_attempts_mean"
+        ),
+        "alloc_attempts_mean_ci_high": _var(
+            "attempts/gather", "95% interval high end of alloc_attempts_mean"
+        ),
         "sync_ipis_mean": _var(
             "IPIs/gather", "mean sync IPI deliveries per gather under ipi_policy"
         ),
         "sync_ipis_stderr": _var("IPIs/gather", "standard error of sync_ipis_mean"),
+        "sync_ipis_mean_ci_low": _var("IPIs/gather", "95% interval low end of sync_ipis_mean"),
+        "sync_ipis_mean_ci_high": _var("IPIs/gather", "95% interval high end of sync_ipis_mean"),
         "sequences": _var("gathers", "simulated gathers (sample size)", "int64"),
         "tables_per_gather_used": _var("tables", "page tables freed per gather", "int64"),
         "fallbacks_mean_exact": _var("fallbacks/gather", "exact mean fallbacks per gather (DP)"),
@@ -83,8 +97,9 @@ class GatherModel(Model):
         EstimateSpec(
             "fallbacks_mean",
             "mean",
-            "normal",
+            "score",
             stderr="fallbacks_stderr",
+            ci=("fallbacks_mean_ci_low", "fallbacks_mean_ci_high"),
             exact="fallbacks_mean_exact",
             exact_var="fallbacks_var_exact",
         ),
@@ -98,15 +113,17 @@ class GatherModel(Model):
         EstimateSpec(
             "alloc_attempts_mean",
             "mean",
-            "normal",
+            "score",
             stderr="alloc_attempts_stderr",
+            ci=("alloc_attempts_mean_ci_low", "alloc_attempts_mean_ci_high"),
             exact="alloc_attempts_mean_exact",
         ),
         EstimateSpec(
             "sync_ipis_mean",
             "mean",
-            "normal",
+            "score",
             stderr="sync_ipis_stderr",
+            ci=("sync_ipis_mean_ci_low", "sync_ipis_mean_ci_high"),
             exact="sync_ipis_mean_exact",
         ),
     )
@@ -178,16 +195,29 @@ class GatherModel(Model):
         a = mean_from_sums(tallies["alloc_attempts"], tallies["alloc_attempts_sq"], n)
         d = mean_from_sums(tallies["sync_ipis"], tallies["sync_ipis_sq"], n)
         hit = wilson(int(tallies["gathers_with_fallback"]), n)
+        # no event in n gathers: at most z^2 / n events per gather (single fallbacks)
+        zero = Z95 * Z95 / n if n > 0 else math.nan
+        f_lo, f_hi = score_interval(f.estimate, f.stderr, n, zero)
+        d_lo, d_hi = score_interval(d.estimate, d.stderr, n, zero * prepared.ipi.mean)
+        # attempts beyond the ceil(n / MAX_TABLE_BATCH) of a gather without failure
+        floor = -(-prepared.n_tables // prepared.batch) if prepared.uses_tlb_remove_table else 0
+        x_lo, x_hi = score_interval(a.estimate - floor, a.stderr, n, zero)
         return {
             "fallbacks_mean": f.estimate,
             "fallbacks_stderr": f.stderr,
+            "fallbacks_mean_ci_low": f_lo,
+            "fallbacks_mean_ci_high": f_hi,
             "fallback_prob": hit.estimate,
             "fallback_prob_ci_low": hit.ci_low,
             "fallback_prob_ci_high": hit.ci_high,
             "alloc_attempts_mean": a.estimate,
             "alloc_attempts_stderr": a.stderr,
+            "alloc_attempts_mean_ci_low": floor + x_lo,
+            "alloc_attempts_mean_ci_high": floor + x_hi,
             "sync_ipis_mean": d.estimate,
             "sync_ipis_stderr": d.stderr,
+            "sync_ipis_mean_ci_low": d_lo,
+            "sync_ipis_mean_ci_high": d_hi,
             "sequences": n,
         }
 

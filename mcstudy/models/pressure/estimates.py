@@ -26,21 +26,19 @@ from typing import Any
 
 from mcstudy.engine.tallies import Tallies
 from mcstudy.models.pressure.prepare import PreparedPressure
-from mcstudy.stats.interval import normal_interval
+from mcstudy.stats.interval import Z95, score_interval, wilson_design_interval
 from mcstudy.stats.mean import mean_and_variance, mean_from_sums
 from mcstudy.stats.ratio import ratio_of_means, ratio_of_sums
 
 
-def _fail_prob(pf: float, se: float, any_failure: bool) -> dict[str, float]:
+def _fail_prob(pf: float, se: float, n: int, gathers: float) -> dict[str, float]:
     """``nowait_fail_prob`` and its interval, relative error and effective sample size.
 
-    Without any failing gather the standard error is 0 and says nothing: the interval
-    then has no upper end (NaN).
+    A ratio of clustered counts: Poisson's score interval at its effective number of
+    failing gathers; with none, 0 with the upper bound of no failure in ``gathers``.
     """
-    if not any_failure:
-        lo, hi = 0.0, math.nan
-    else:
-        lo, hi = normal_interval(pf, se, 0.0, 1.0)
+    zero = Z95 * Z95 / gathers if gathers > 0 else math.nan
+    lo, hi = score_interval(pf, se, n, zero, 1.0)
     return {
         "nowait_fail_prob": pf,
         "nowait_fail_prob_stderr": se,
@@ -82,7 +80,7 @@ def plain_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, A
         n,
     )
     return {
-        **_fail_prob(ratio.estimate, ratio.stderr, fails > 0),
+        **_fail_prob(ratio.estimate, ratio.stderr, n, float(g)),
         "time_below_min_frac": below.estimate,
         "time_below_min_frac_stderr": below.stderr,
         "kswapd_awake_frac": awake.estimate,
@@ -138,7 +136,7 @@ def importance_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[s
         fb, fb_se = 0.0, 0.0
     ipi_mean = prepared.fallback_ipi.mean
     return {
-        **_fail_prob(pb, pb_se, any_failure=True),
+        **_fail_prob(pb, pb_se, n, math.nan),
         "time_below_min_frac": pb,
         "time_below_min_frac_stderr": pb_se,
         "kswapd_awake_frac": aw,
@@ -157,6 +155,40 @@ def importance_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[s
     }
 
 
+RATES = (
+    "stalls_per_s",
+    "kswapd_wakeups_per_s",
+    "fallbacks_per_s",
+    "sync_ipis_per_s",
+    "atomic_fails_per_s",
+    "split_nowait_fails_per_s",
+)
+"""Rates per second, each with a score interval (``docs/model.md`` §6.3)."""
+
+
+def _intervals(prepared: PreparedPressure, out: dict[str, Any]) -> None:
+    """The 95 % interval of every estimate but ``nowait_fail_prob``: time fractions by
+    Wilson at the effective sample size, rates by the score interval, never [0, 0]."""
+    p = prepared.params
+    n = int(out["sequences"])
+    gathers = float(out.get("gathers", 0) or 0)
+    trials = gathers if gathers > 0 else float(n)
+    for name in ("time_below_min_frac", "kswapd_awake_frac"):
+        lo, hi = wilson_design_interval(out[name], out[f"{name}_stderr"], n, trials)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+    # no event in n trajectories of horizon_s: at most z^2 events in n horizon_s seconds
+    once = Z95 * Z95 / (n * p.horizon_s) if n > 0 else math.nan
+    zeros = {
+        "fallbacks_per_s": once * p.tables_per_gather,
+        "sync_ipis_per_s": once * p.tables_per_gather * prepared.fallback_ipi.mean,
+        "split_nowait_fails_per_s": p.thp_split_rate * out["time_below_min_frac_ci_high"],
+    }
+    for name in RATES:
+        zero = zeros.get(name, once)
+        lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, zero)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+
+
 def pressure_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str, Any]:
     """Every estimate of one point, plain or importance-sampled."""
     if prepared.params.estimator == "importance":
@@ -167,6 +199,7 @@ def pressure_estimates(prepared: PreparedPressure, tallies: Tallies) -> dict[str
     p = prepared.params
     out["split_nowait_fails_per_s"] = p.thp_split_rate * out["time_below_min_frac"]
     out["split_nowait_fails_per_s_stderr"] = p.thp_split_rate * out["time_below_min_frac_stderr"]
+    _intervals(prepared, out)
     out["uniformization_rate"] = prepared.tables.rate
     out["events"] = int(tallies["events"])
     start = prepared.start

@@ -100,30 +100,28 @@ def _variables() -> dict[str, Variable]:
         ),
         "awake_frac_drift_stderr": _var("1", "standard error of awake_frac_drift"),
     }
+    for k in _EXACT_KEYS[1:]:
+        v[f"{k}_ci_low"] = _var(v[k].units, f"95% interval low end of {k}")
+        v[f"{k}_ci_high"] = _var(v[k].units, f"95% interval high end of {k}")
     for k in _EXACT_KEYS:
         v[f"{k}_exact"] = _var(v[k].units, f"exact stationary value of {k}")
     return v
 
 
 def _specs() -> tuple[EstimateSpec, ...]:
-    specs = [
-        EstimateSpec(
-            "nowait_fail_prob",
-            "ratio",
-            "delta",
-            stderr="nowait_fail_prob_stderr",
-            ci=("nowait_fail_prob_ci_low", "nowait_fail_prob_ci_high"),
-            exact="nowait_fail_prob_exact",
+    def spec(name: str, kind: str, interval: str) -> EstimateSpec:
+        return EstimateSpec(
+            name,
+            kind,
+            interval,
+            stderr=f"{name}_stderr",
+            ci=(f"{name}_ci_low", f"{name}_ci_high"),
+            exact=f"{name}_exact",
         )
-    ]
-    for name in ("time_below_min_frac", "kswapd_awake_frac"):
-        specs.append(
-            EstimateSpec(name, "mean", "normal", stderr=f"{name}_stderr", exact=f"{name}_exact")
-        )
-    for name in _EXACT_KEYS[3:]:
-        specs.append(
-            EstimateSpec(name, "rate", "normal", stderr=f"{name}_stderr", exact=f"{name}_exact")
-        )
+
+    specs = [spec("nowait_fail_prob", "ratio", "score")]
+    specs += [spec(name, "mean", "wilson-design") for name in _EXACT_KEYS[1:3]]
+    specs += [spec(name, "rate", "score") for name in _EXACT_KEYS[3:]]
     return tuple(specs)
 
 

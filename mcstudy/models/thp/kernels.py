@@ -2,8 +2,8 @@
 
 Each sequence runs the population (``population``) and then the IPIs an isolated CPU
 receives (``rt``) on the same pressure path and collapse times. ``TALLIES`` is the one
-column layout: the population's, the deposit histogram's, the IPI part's, then the
-per-cycle IPI histogram.
+column layout: the population's (with the deposit's moments over time), the IPI part's,
+then the per-cycle IPI histogram.
 """
 
 from __future__ import annotations
@@ -16,14 +16,10 @@ from mcstudy.models.thp import paths as P
 from mcstudy.models.thp import population as K
 from mcstudy.models.thp import rt as R
 
-HIST_BINS = 128
-"""Inner bins of the deposit histogram (plus underflow and overflow)."""
 RT_HIST = 1024
 """Per-cycle IPI counts 0 .. RT_HIST - 1 are counted exactly, then one overflow bin."""
 
-TALLIES = (
-    K.POP_TALLIES + K.deposit_hist_tallies(HIST_BINS) + R.RT_TALLIES + R.rt_hist_tallies(RT_HIST)
-)
+TALLIES = K.POP_TALLIES + R.RT_TALLIES + R.rt_hist_tallies(RT_HIST)
 N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
 
 
@@ -44,11 +40,11 @@ def _thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
     t0 = fp[K.F_T0]
     t1 = fp[K.F_T1]
     levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
-    hist = np.zeros(ip[K.I_HIST_BINS] + 2, dtype=np.float64)
+    mom = np.zeros(2, dtype=np.float64)
     ht = np.empty(1024, dtype=np.float64)
     hc = np.empty(1024, dtype=np.int64)
     buf = np.empty(1024, dtype=np.int64)
-    npf = K.N_POP_FLOAT + 2 * (ip[K.I_HIST_BINS] + 2)
+    npf = K.N_POP_FLOAT
     pop_i = out_i[: K.N_POP_INT]
     rt_i = out_i[K.N_POP_INT :]
     pop_f = out_f[:npf]
@@ -59,12 +55,12 @@ def _thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
         if ip[K.I_INDIVIDUAL] != 0:
             ht, hc = K.population_individual(
                 pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, sig_init, th,
-                cache_cdf, e0, sw, n_sw, coll, n_coll, levels, hist, ht, hc, pop_i, pop_f,
+                cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
             )  # fmt: skip
         else:
             K.population_aggregate(
                 pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, th, cache_cdf,
-                e0, sw, n_sw, coll, n_coll, levels, hist, pop_i, pop_f,
+                e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
             )  # fmt: skip
         buf = R.rt_sequence(
             gt_st, ga_st, kh_st, ipi_st, t0, t1, rip, rfp, rth, e0, sw, n_sw, coll, n_coll,

@@ -19,6 +19,7 @@ def _variables() -> dict[str, Variable]:
     v: dict[str, Variable] = {}
 
     def add(name: str, units: str, long_name: str, *, se: bool = False, ci: bool = False) -> None:
+        ci = ci or se  # every estimate with a standard error has its 95 % interval
         v[name] = _var(units, long_name)
         if se:
             v[f"{name}_stderr"] = _var(units, f"standard error of {name}")
@@ -46,7 +47,12 @@ def _variables() -> dict[str, Variable]:
         "time-average page tables deposited (mainline deposit)",
         se=True,
     )
-    add("deposit_bytes_p99", "bytes", "99th percentile over time of the deposited tables", ci=True)
+    add(
+        "deposit_bytes_p99",
+        "bytes",
+        "99th percentile over time of the deposited tables",
+        se=True,
+    )
     add(
         "deposit_bytes_peak",
         "bytes",
@@ -59,25 +65,18 @@ def _variables() -> dict[str, Variable]:
         "1",
         "deposited table bytes / PMD-mapped bytes (1/512 under deposit)",
     )
-    add("deposit_hist_bin_bytes", "bytes", "bin width of the deposit histogram behind the p99")
     add(
         "reserve_bytes_mean",
         "bytes",
         "tables the table_policy holds for splits (deposits, cache, none)",
         se=True,
     )
-    add(
-        "deposit_bytes_drift",
-        "bytes",
-        "deposit: second minus first half of the measured window (mean over sequences)",
-        se=True,
-    )
-    add(
-        "reserve_bytes_drift",
-        "bytes",
-        "reserve: second minus first half of the measured window (mean over sequences)",
-        se=True,
-    )
+    for drift in ("deposit", "reserve"):
+        v[f"{drift}_bytes_drift"] = _var(
+            "bytes",
+            f"{drift}: second minus first half of the measured window (mean over sequences)",
+        )
+        v[f"{drift}_bytes_drift_stderr"] = _var("bytes", f"standard error of {drift}_bytes_drift")
     add("splits_per_hour", "splits/h", "PMD splits per hour", se=True)
     add(
         "split_alloc_failures_per_hour",
@@ -202,8 +201,14 @@ def _variables() -> dict[str, Variable]:
 
 
 def _normal(name: str, kind: str, exact: bool = True) -> EstimateSpec:
+    """A non-negative mean or rate with the score interval (``docs/model.md`` §6.4)."""
     return EstimateSpec(
-        name, kind, "normal", stderr=f"{name}_stderr", exact=f"{name}_exact" if exact else None
+        name,
+        kind,
+        "score",
+        stderr=f"{name}_stderr",
+        ci=(f"{name}_ci_low", f"{name}_ci_high"),
+        exact=f"{name}_exact" if exact else None,
     )
 
 
@@ -218,7 +223,8 @@ def _specs() -> tuple[EstimateSpec, ...]:
         EstimateSpec(
             "deposit_bytes_p99",
             "quantile",
-            "cdf-band",
+            "cornish-fisher",
+            stderr="deposit_bytes_p99_stderr",
             ci=("deposit_bytes_p99_ci_low", "deposit_bytes_p99_ci_high"),
             exact="deposit_bytes_p99_exact",
         ),
@@ -226,18 +232,11 @@ def _specs() -> tuple[EstimateSpec, ...]:
         _normal("deposit_page_seconds", "mean", exact=False),
         _normal("reserve_bytes_mean", "mean"),
         _normal("splits_per_hour", "rate"),
-        EstimateSpec(
-            "split_alloc_failures_per_hour",
-            "rate",
-            "garwood+normal",
-            stderr="split_alloc_failures_per_hour_stderr",
-            ci=("split_alloc_failures_per_hour_ci_low", "split_alloc_failures_per_hour_ci_high"),
-            exact="split_alloc_failures_per_hour_exact",
-        ),
+        _normal("split_alloc_failures_per_hour", "rate"),
         EstimateSpec(
             "split_cache_miss_prob",
             "proportion",
-            "wilson+delta",
+            "wilson-design",
             ci=("split_cache_miss_prob_ci_low", "split_cache_miss_prob_ci_high"),
             exact="split_cache_miss_prob_exact",
             n="splits",
@@ -255,7 +254,7 @@ def _specs() -> tuple[EstimateSpec, ...]:
         EstimateSpec(
             "rt_cycle_hit_prob",
             "proportion",
-            "wilson+delta",
+            "wilson-design",
             ci=("rt_cycle_hit_prob_ci_low", "rt_cycle_hit_prob_ci_high"),
             exact="rt_cycle_hit_prob_exact",
             n=rt,

@@ -77,9 +77,8 @@ F_LIFE_MEAN = 7  # mean lifetime of classes 0, 1 (individual mode), s
 F_LIFE_SHAPE = 8  # lognormal sigma or Pareto alpha
 F_COLLAPSE_RATE = 9  # khugepaged collapses/s
 F_REFILL = 10  # cache refills per second per CPU while below K
-F_HIST_LO = 11  # deposit histogram: lower edge (tables)
-F_HIST_W = 12  # deposit histogram: bin width (tables)
-N_FP = 13
+F_CENTER = 11  # reference level of the deposit moments (tables)
+N_FP = 12
 
 # integer parameters (ip)
 I_INDIVIDUAL = 0
@@ -87,8 +86,7 @@ I_DIST = 1
 I_POLICY = 2
 I_CACHE_K = 3
 I_SPLIT_CPUS = 4
-I_HIST_BINS = 5  # inner bins; + underflow (0) and overflow (bins + 1)
-N_IP = 6
+N_IP = 5
 
 # tally columns of the population part (the THP layout starts with these)
 POP_TALLIES = TallyLayout(
@@ -118,6 +116,12 @@ POP_TALLIES = TallyLayout(
         "deposit_drift_sq",
         "reserve_drift",
         "reserve_drift_sq",
+        # time averages of y and y^2 (y = deposit - F_CENTER) and their products
+        "deposit_m1",
+        "deposit_m2",
+        "deposit_m1_m1",
+        "deposit_m1_m2",
+        "deposit_m2_m2",
     ),
 )
 T_SEQUENCES = POP_TALLIES.int_col("sequences")
@@ -143,20 +147,9 @@ U_DEPOSIT_DRIFT = POP_TALLIES.float_col("deposit_drift")
 U_DEPOSIT_DRIFT_SQ = POP_TALLIES.float_col("deposit_drift_sq")
 U_RESERVE_DRIFT = POP_TALLIES.float_col("reserve_drift")
 U_RESERVE_DRIFT_SQ = POP_TALLIES.float_col("reserve_drift_sq")
-N_POP_FLOAT = POP_TALLIES.n_float  # then 2 x (bins + 2) cumulative histogram columns
-
-
-def deposit_hist_tallies(bins: int) -> TallyLayout:
-    """Float columns of the deposit histogram after ``POP_TALLIES``: the time fraction
-    below each of the ``bins + 2`` bin edges (with underflow and overflow), then their
-    squares."""
-    return TallyLayout(
-        ints=(),
-        floats=(
-            *(f"deposit_cdf_{b:03d}" for b in range(bins + 2)),
-            *(f"deposit_cdf_sq_{b:03d}" for b in range(bins + 2)),
-        ),
-    )
+U_M1 = POP_TALLIES.float_col("deposit_m1")
+U_M_PRODUCTS = POP_TALLIES.float_col("deposit_m1_m1")  # then m1 m2, m2 m2
+N_POP_FLOAT = POP_TALLIES.n_float
 
 
 _INF = math.inf
@@ -187,15 +180,6 @@ def split_table_alloc(policy, levels, split_cpus, cache_st, fail_st, th, e):
 
 
 @njit(cache=True)
-def hist_bin(value, lo, width, bins):
-    """Histogram bin of ``value``: 0 underflow, 1..bins inner, bins + 1 overflow."""
-    if value < lo:
-        return 0
-    b = int((value - lo) // width) + 1
-    return b if b <= bins else bins + 1
-
-
-@njit(cache=True)
 def init_cache(cache_st, levels, split_cpus, cache_cdf):
     """Per-CPU cache levels drawn from ``cache_cdf`` (stationary law); returns the sum.
 
@@ -223,11 +207,12 @@ def first_half(t_prev, t_next, t0, t1):
 
 @njit(cache=True)
 def finish_population(
-    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, d1, r1, hist, out_i,
+    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, d1, r1, mom, out_i,
     out_f,
 ):  # fmt: skip
     """Fold one sequence's population results into the block's tallies; ``d1`` and ``r1``
-    are the deposit and reserve integrals over the first half of the window."""
+    are the deposit and reserve integrals over the first half of the window, ``mom`` the
+    integrals of y and y^2 with y = deposit - F_CENTER."""
     h = fp[F_T1] - fp[F_T0]
     drift = (s_dep - 2.0 * d1) / (0.5 * h)  # (second half - first half) / half length
     out_f[U_DEPOSIT_DRIFT] += drift
@@ -256,13 +241,13 @@ def finish_population(
     a = s_res / h
     out_f[U_RESERVE_AVG] += a
     out_f[U_RESERVE_AVG_SQ] += a * a
-    # cumulative time fractions: column b holds P(deposit < lo + b * width) of this sequence
-    nb = ip[I_HIST_BINS] + 2
-    cum = 0.0
-    for b in range(nb):
-        cum += hist[b] / h
-        out_f[N_POP_FLOAT + b] += cum
-        out_f[N_POP_FLOAT + nb + b] += cum * cum
+    # time averages of the deposit's first two moments about F_CENTER, and products
+    a1, a2 = mom[0] / h, mom[1] / h
+    out_f[U_M1] += a1
+    out_f[U_M1 + 1] += a2
+    out_f[U_M_PRODUCTS] += a1 * a1
+    out_f[U_M_PRODUCTS + 1] += a1 * a2
+    out_f[U_M_PRODUCTS + 2] += a2 * a2
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -288,7 +273,7 @@ def population_aggregate(
     coll,
     n_coll,
     levels,
-    hist,
+    mom,
     out_i,
     out_f,
 ):
@@ -300,10 +285,8 @@ def population_aggregate(
     policy = ip[I_POLICY]
     cache_k = ip[I_CACHE_K]
     split_cpus = ip[I_SPLIT_CPUS]
-    bins = ip[I_HIST_BINS]
-    lo = fp[F_HIST_LO]
-    width = fp[F_HIST_W]
-    hist[:] = 0.0
+    center = fp[F_CENTER]
+    mom[:] = 0.0
 
     e = e0
     isw = 0
@@ -357,7 +340,9 @@ def population_aggregate(
                 elif policy == POLICY_CACHE:
                     s_res += cached * dt
                     r1 += cached * h1
-                hist[hist_bin(dep, lo, width, bins)] += dt
+                y = dep - center
+                mom[0] += y * dt
+                mom[1] += y * y * dt
                 if dep > peak:
                     peak = dep
         t = tn
@@ -446,7 +431,7 @@ def population_aggregate(
         s_res,
         d1,
         r1,
-        hist,
+        mom,
         out_i,
         out_f,
     )
@@ -528,7 +513,7 @@ def population_individual(
     coll,
     n_coll,
     levels,
-    hist,
+    mom,
     ht,
     hc,
     out_i,
@@ -549,10 +534,8 @@ def population_individual(
     policy = ip[I_POLICY]
     cache_k = ip[I_CACHE_K]
     split_cpus = ip[I_SPLIT_CPUS]
-    bins = ip[I_HIST_BINS]
-    lo = fp[F_HIST_LO]
-    width = fp[F_HIST_W]
-    hist[:] = 0.0
+    center = fp[F_CENTER]
+    mom[:] = 0.0
     cum = split_hazard_table(e0, sw, n_sw, sig)
 
     e = e0
@@ -612,7 +595,9 @@ def population_individual(
                 elif policy == POLICY_CACHE:
                     s_res += cached * dt
                     r1 += cached * h1
-                hist[hist_bin(dep, lo, width, bins)] += dt
+                y = dep - center
+                mom[0] += y * dt
+                mom[1] += y * y * dt
                 if dep > peak:
                     peak = dep
         t = tn
@@ -678,7 +663,7 @@ def population_individual(
         counts[c] += n_new
         dep += n_new
     finish_population(
-        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, d1, r1, hist, out_i,
+        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, d1, r1, mom, out_i,
         out_f,
     )  # fmt: skip
     return ht, hc

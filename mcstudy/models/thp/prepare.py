@@ -39,8 +39,9 @@ class PreparedThp:
 
     params: ThpParams
     arrays: tuple[np.ndarray, ...]
-    hist_lo: float
-    hist_width: float
+    center: float
+    """reference level of the deposit's moments: the stationary mean of the start law
+    (tables), so that the moments about it keep their precision"""
     cycles: int
     round_targets_mean: float  # mean deliveries of one round, all CPUs
 
@@ -126,15 +127,8 @@ def prepare(params: ThpParams) -> PreparedThp:
         for c in range(2):
             m = arr[c] * sojourn_mean(p.lifetime_dist, p.lifetime_s, p.lifetime_shape, sig_init[c])
             m0[c, :] = m
-    # deposit histogram: a window around the stationary mean (of the start law)
-    mean = float((m0 * pi[None, :]).sum())
-    if pop.poisson:
-        half = 8.0 * math.sqrt(mean) + 8.0
-    else:  # fork batches and pressure episodes widen the law: a generous window
-        batch = p.fork_copy_prob * (pop.means[0].sum() + pop.means[1].sum())
-        half = 8.0 * math.sqrt(mean * (1.0 + batch)) + 0.02 * mean + 8.0
-    lo = float(max(0, math.floor(mean - half)))
-    width = float(max(1, math.ceil((mean + half - lo) / KB.HIST_BINS)))
+    # deposit moments are taken about the stationary mean of the start law
+    center = float(round((m0 * pi[None, :]).sum()))
     # cache levels: stationary law under the mean split rate
     split_cpus = p.n_split_cpus()
     splits_s, _ = split_rate_exact(p, pop, pi)
@@ -156,15 +150,13 @@ def prepare(params: ThpParams) -> PreparedThp:
     fp[K.F_LIFE_SHAPE] = p.lifetime_shape
     fp[K.F_COLLAPSE_RATE] = p.collapse_rate
     fp[K.F_REFILL] = p.cache_refill_rate
-    fp[K.F_HIST_LO] = lo
-    fp[K.F_HIST_W] = width
+    fp[K.F_CENTER] = center
     ip = np.zeros(K.N_IP, dtype=np.int64)
     ip[K.I_INDIVIDUAL] = int(individual)
     ip[K.I_DIST] = LIFETIME_DISTS.index(p.lifetime_dist)
     ip[K.I_POLICY] = TABLE_POLICIES.index(p.table_policy)
     ip[K.I_CACHE_K] = p.cache_k
     ip[K.I_SPLIT_CPUS] = split_cpus
-    ip[K.I_HIST_BINS] = KB.HIST_BINS
     lam = np.array([p.fault_rate, p.zero_fault_rate, 0.0])
     mu = np.array([1.0 / p.lifetime_s, 1.0 / p.lifetime_s, 1.0 / p.fork_child_lifetime_s])
     th = _threshold_rows(list(p.split_fail_p()))
@@ -194,8 +186,7 @@ def prepare(params: ThpParams) -> PreparedThp:
     return PreparedThp(
         params=p,
         arrays=arrays,
-        hist_lo=lo,
-        hist_width=width,
+        center=center,
         cycles=cycles,
         round_targets_mean=hk + p.isolated_cpus * q1,
     )

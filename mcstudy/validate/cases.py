@@ -1,0 +1,186 @@
+"""Validation points: parameter sets whose exact values are known, chosen where intervals
+are hardest (a couple of expected events, 16 trajectories, a 99th percentile from few
+long sequences). ``docs/model.md`` §6.6 describes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validation point: a model, its parameters and the sample size of one replication."""
+
+    name: str
+    model: str
+    params: dict[str, Any]
+    sequences: int
+    """sequences of one replication (one block of the engine: replications run in parallel)"""
+    replications: int
+    """replications of the full run (``--quick`` runs ``quick_replications``)"""
+    quick_replications: int
+    note: str = ""
+    quick: bool = True
+    """part of ``--quick``"""
+    discrete: tuple[str, ...] = ()
+    """estimates that are integers with a standard error under one unit here: their
+    coverage is conservative by construction and is shown, not judged"""
+
+
+_PRESSURE = dict(
+    managed_pages=120,
+    wmark_min=10,
+    wmark_low=20,
+    wmark_high=30,
+    reclaim_batch=8,
+    direct_reclaim_batch=8,
+    gather_rate=0.5,
+    tables_per_gather=3,
+    alloc_rate=1.0,
+)
+_THP_SMALL = dict(
+    horizon_s=20.0,
+    fault_rate=8.0,
+    lifetime_s=2.0,
+    munmap_split_rate=0.1,
+    madvise_split_rate=0.05,
+    collapse_rate=1.0,
+    online_cpus=8,
+    isolated_cpus=2,
+    mm_cpus=3,
+)
+
+CASES: tuple[Case, ...] = (
+    Case(
+        "gather-2-events",
+        "gather",
+        dict(tables_per_gather=1, gfp_nowait_fail_p=1e-4),
+        20_000,
+        2000,
+        400,
+        "about 2 expected fallbacks per run",
+    ),
+    Case(
+        "gather-clustered",
+        "gather",
+        dict(
+            tables_per_gather=1018,
+            gfp_nowait_fail_p=0.002,
+            pressure_episode_prob=0.01,
+            pressure_fail_p=0.5,
+            ipi_policy="kernel_mode",
+        ),
+        2000,
+        2000,
+        400,
+        "rare pressure episodes with several fallbacks each: clustered events, about 15 "
+        "effective events per run",
+    ),
+    Case(
+        "pressure-16-medium",
+        "pressure",
+        dict(_PRESSURE, free_rate=0.6, kswapd_rate=0.06, horizon_s=200.0),
+        16,
+        1000,
+        200,
+        "16 trajectories, P(free <= min) about 0.04",
+    ),
+    Case(
+        "pressure-16-light",
+        "pressure",
+        dict(_PRESSURE, free_rate=0.8, kswapd_rate=0.2, horizon_s=500.0),
+        16,
+        1000,
+        200,
+        "16 trajectories, P(free <= min) about 1e-3: a few failing gathers per run",
+    ),
+    Case(
+        "pressure-importance",
+        "pressure",
+        dict(
+            managed_pages=300,
+            wmark_min=20,
+            wmark_low=80,
+            wmark_high=140,
+            alloc_rate=1.0,
+            free_rate=0.6,
+            kswapd_rate=0.2,
+            gather_rate=0.2,
+            estimator="importance",
+            pilot_steps=1 << 14,
+        ),
+        64,
+        1000,
+        200,
+        "regenerative importance sampling of P(free <= min) about 5e-11, 64 cycles",
+    ),
+    Case(
+        "thp-small-host",
+        "thp",
+        dict(
+            _THP_SMALL,
+            table_policy="cache_k",
+            cache_k=2,
+            gather_rate=2.0,
+            tables_per_gather=40,
+            gfp_nowait_fail_p=0.02,
+            rt_cycle_us=10_000.0,
+        ),
+        40,
+        1000,
+        200,
+        "a host with 20 THPs on average: Poisson deposit, cache chain, IPIs",
+        discrete=("deposit_bytes_p99",),
+    ),
+    Case(
+        "thp-medium-host",
+        "thp",
+        dict(
+            horizon_s=20.0,
+            fault_rate=1000.0,
+            lifetime_s=2.0,
+            munmap_split_rate=0.1,
+            madvise_split_rate=0.05,
+            collapse_rate=1.0,
+            online_cpus=8,
+            isolated_cpus=2,
+            mm_cpus=3,
+            table_policy="deposit",
+        ),
+        40,
+        1000,
+        200,
+        "a host with 1,540 THPs on average: the p99 of a Poisson deposit from sequences "
+        "ten lifetimes long",
+    ),
+    Case(
+        "thp-reference-host",
+        "thp",
+        dict(
+            horizon_s=900.0,
+            fault_rate=130.3885,
+            lifetime_s=3600.0,
+            munmap_split_rate=1.0e-5,
+            madvise_split_rate=2.0e-5,
+            mprotect_split_rate=2.0e-6,
+            migration_split_rate=1.0e-6,
+            cow_split_rate=2.0e-6,
+            collapse_rate=0.8,
+            table_policy="deposit",
+            online_cpus=80,
+            isolated_cpus=4,
+        ),
+        32,
+        400,
+        0,
+        "the configs/thp.toml host without pressure (Poisson deposit of 419,430 THPs): "
+        "32 sequences of 900 s, shorter than a THP's mean life of an hour",
+        quick=False,
+    ),
+)
+
+
+def cases_for(model: str | None, quick: bool) -> list[Case]:
+    """The cases of ``model`` (all models for None) in the quick or the full set."""
+    return [c for c in CASES if (model is None or c.model == model) and (c.quick or not quick)]

@@ -1,0 +1,79 @@
+"""``mcstudy validate``: replicate points with exact values, measure every interval."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+EXIT_USAGE = 2
+
+
+@click.command("validate")
+@click.option("--quick", is_flag=True, help="Fewer replications, small cases only (CI).")
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="Only this model's cases (gather, pressure, thp).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("outputs") / "validate.nc",
+    show_default=True,
+    help="Where the coverage table is written (netCDF).",
+)
+def validate(quick: bool, model_name: str | None, out: Path) -> None:
+    """Measure the coverage of every 95 % interval against exact values.
+
+    Each case is a point with exact values, replicated with independent keyed streams;
+    for every estimate the table gives the share of replications whose interval holds
+    the exact value (with its Wilson interval), the mean z and the ratio of the
+    estimates' spread to their reported standard error. Exit status 1 when an
+    interval's coverage is clearly outside 95 +- 2 %.
+    """
+    from mcstudy.errors import McStudyError
+    from mcstudy.models.registry import model_names
+    from mcstudy.storage.provenance import environment
+    from mcstudy.validate.cases import cases_for
+    from mcstudy.validate.coverage import coverage_of, replicate
+    from mcstudy.validate.results import failures, table, write
+
+    if model_name is not None and model_name not in model_names():
+        click.echo(f"mcstudy: error: --model {model_name}: unknown model", err=True)
+        sys.exit(EXIT_USAGE)
+    cases = cases_for(model_name, quick)
+    if not cases:
+        click.echo(f"mcstudy: error: no validation case for model {model_name}", err=True)
+        sys.exit(EXIT_USAGE)
+    rows = []
+    t0 = time.perf_counter()
+    for case in cases:
+        n = case.quick_replications if quick else case.replications
+        click.echo(f"{case.name}: {n} replications of {case.sequences} sequences ({case.note})")
+        t = time.perf_counter()
+        found = coverage_of(case, replicate(case, n))
+        rows += [r for r in found if r.exact != 0.0]
+        click.echo(f"  {time.perf_counter() - t:.1f} s")
+    for line in table(rows):
+        click.echo(line)
+    try:
+        write(rows, out, {**environment(), "quick": quick, "seconds": time.perf_counter() - t0})
+    except (McStudyError, OSError) as exc:
+        click.echo(f"mcstudy: error: cannot write {out}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    bad = failures(rows)
+    click.echo(
+        f"wrote {out}: {len(rows)} intervals, {len(rows) - len(bad)} within 95 +- 2 %"
+        + (
+            f"; {len(bad)} outside: " + ", ".join(f"{r.case}/{r.estimate}" for r in bad)
+            if bad
+            else ""
+        )
+    )
+    if bad:
+        sys.exit(1)

@@ -1,0 +1,103 @@
+"""The coverage table: verdicts, text for the terminal, and the dataset on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from mcstudy.storage.dataset import FORMAT_NAME, FORMAT_VERSION, write_dataset
+from mcstudy.validate.coverage import Coverage
+
+TOLERANCE = 0.02
+"""An interval passes when its coverage can be 95 % +- 2 % (its Wilson interval meets it)."""
+
+
+def verdict(row: Coverage) -> str:
+    """``ok``, ``low`` or ``high``: whether the coverage is compatible with 95 +- 2 %;
+    ``n/a`` for an estimate without spread (every replication alike) or one marked
+    discrete by its case."""
+    if row.discrete or not (row.spread_ratio > 0.0):
+        return "n/a"
+    lo, hi = row.coverage_ci
+    if hi < 0.95 - TOLERANCE:
+        return "low"
+    if lo > 0.95 + TOLERANCE:
+        return "high"
+    return "ok"
+
+
+def table(rows: list[Coverage]) -> list[str]:
+    """The coverage table as text lines (fits 100 columns)."""
+    head = (
+        f"{'case':<20} {'estimate':<30} {'interval':<15} {'n':>5} {'coverage [95 %]':>20} "
+        f"{'z':>6} {'spread':>6}"
+    )
+    out = [head, "-" * len(head)]
+    for r in rows:
+        lo, hi = r.coverage_ci
+        cov = f"{100 * r.coverage:5.1f} [{100 * lo:4.1f}, {100 * hi:4.1f}]"
+        v = verdict(r)
+        mark = {"ok": "", "n/a": "  (not judged)"}.get(v, f"  {v.upper()}")
+        out.append(
+            f"{r.case:<20.20} {r.estimate:<30.30} {r.interval:<15.15} {r.replications:>5} "
+            f"{cov:>20} {r.mean_z:>+6.2f} {r.spread_ratio:>6.2f}{mark}"
+        )
+    return out
+
+
+def dataset(rows: list[Coverage], provenance: dict) -> xr.Dataset:
+    """The table as an xarray dataset (one row per case and estimate)."""
+    lows, highs = zip(*(r.coverage_ci for r in rows), strict=True) if rows else ((), ())
+
+    def col(values: list, attrs: dict) -> tuple:
+        return ("row", np.asarray(values), attrs)
+
+    ds = xr.Dataset(
+        {
+            "case": col([r.case for r in rows], {"long_name": "validation case"}),
+            "estimate": col([r.estimate for r in rows], {"long_name": "estimate"}),
+            "interval": col([r.interval for r in rows], {"long_name": "interval method"}),
+            "exact": col([r.exact for r in rows], {"long_name": "exact value"}),
+            "replications": col([r.replications for r in rows], {"units": "runs"}),
+            "covered": col([r.covered for r in rows], {"units": "runs"}),
+            "coverage": col([r.coverage for r in rows], {"units": "1"}),
+            "coverage_ci_low": col(list(lows), {"units": "1", "long_name": "Wilson 95 %"}),
+            "coverage_ci_high": col(list(highs), {"units": "1", "long_name": "Wilson 95 %"}),
+            "open_ended": col([r.open_ended for r in rows], {"units": "runs"}),
+            "mean_z": col([r.mean_z for r in rows], {"units": "1"}),
+            "spread_ratio": col(
+                [r.spread_ratio for r in rows],
+                {"units": "1", "long_name": "observed spread / mean reported standard error"},
+            ),
+            "verdict": col([verdict(r) for r in rows], {"long_name": "ok, low, high or n/a"}),
+        },
+        coords={"row": np.arange(len(rows))},
+    )
+    ds.attrs.update(
+        {
+            "mcstudy_format": FORMAT_NAME,
+            "mcstudy_format_version": FORMAT_VERSION,
+            "model": "validate",
+            "title": "mcstudy validate: coverage of every interval",
+            "study_name": "validate",
+            "sweep_dims": "[]",
+            "params": "{}",
+            "tolerance": TOLERANCE,
+            "provenance": json.dumps(provenance, sort_keys=True, default=str),
+        }
+    )
+    return ds
+
+
+def write(rows: list[Coverage], path: Path, provenance: dict) -> Path:
+    """Write the table atomically to ``path`` (netCDF)."""
+    return write_dataset(dataset(rows, provenance), path)
+
+
+def failures(rows: list[Coverage]) -> list[Coverage]:
+    """Rows whose coverage is clearly outside 95 +- 2 %."""
+    return [r for r in rows if verdict(r) in ("low", "high") and not math.isnan(r.coverage)]
