@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mcstudy.stats.interval import Z95
+from mcstudy.stats.interval import Z95, t_inflation
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,22 @@ def wilson_from(phat: float, n: float, z: float = Z95) -> tuple[float, float]:
     low = 0.0 if phat <= 0.0 else max(0.0, centre - half)
     high = 1.0 if phat >= 1.0 else min(1.0, centre + half)
     return low, high
+
+
+def wilson_design_interval(
+    estimate: float, stderr: float, n: int, zero_trials: float
+) -> tuple[float, float]:
+    """95 % Wilson interval of a proportion in [0, 1] whose standard error comes from
+    ``n`` clustered sequences: Wilson's score interval at the effective sample size
+    p (1 - p) / stderr_t^2 (Kish's design effect; stderr_t widened by Student's t).
+    Estimate 0 or 1 (no variance seen) uses ``zero_trials`` independent trials."""
+    if math.isnan(estimate):
+        return math.nan, math.nan
+    if estimate in (0.0, 1.0) or stderr == 0.0:
+        return wilson_from(estimate, zero_trials) if zero_trials > 0 else (math.nan, math.nan)
+    if math.isnan(stderr):
+        return math.nan, math.nan
+    se = stderr * t_inflation(n)
+    if not math.isfinite(se):
+        return math.nan, math.nan
+    return wilson_from(estimate, estimate * (1.0 - estimate) / (se * se))

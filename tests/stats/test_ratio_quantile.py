@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mcstudy.stats.interval import Z95, score_interval, t_inflation, wilson_design_interval
+from mcstudy.stats.interval import Z95, score_interval, t_inflation
 from mcstudy.stats.mean import mean_and_variance, mean_from_sums
-from mcstudy.stats.proportion import wilson
+from mcstudy.stats.proportion import wilson, wilson_design_interval
 from mcstudy.stats.quantile import count_quantile, mixed_poisson_quantile
 from mcstudy.stats.ratio import ratio_of_means, ratio_of_sums
 

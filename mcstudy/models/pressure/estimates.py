@@ -26,8 +26,9 @@ from typing import Any
 
 from mcstudy.engine.tallies import Tallies
 from mcstudy.models.pressure.prepare import PreparedPressure
-from mcstudy.stats.interval import Z95, score_interval, wilson_design_interval
+from mcstudy.stats.interval import Z95, score_interval
 from mcstudy.stats.mean import mean_and_variance, mean_from_sums
+from mcstudy.stats.proportion import wilson_design_interval
 from mcstudy.stats.ratio import ratio_of_means, ratio_of_sums
 
 

@@ -12,8 +12,9 @@ from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.thp import PAGE_TABLE_BYTES, PMD_MAP_BYTES
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp.prepare import PreparedThp
-from mcstudy.stats.interval import Z95, score_interval, wilson_design_interval
+from mcstudy.stats.interval import Z95, score_interval
 from mcstudy.stats.mean import mean_from_sums
+from mcstudy.stats.proportion import wilson_design_interval
 from mcstudy.stats.quantile import count_quantile, mixed_poisson_quantile
 from mcstudy.stats.ratio import ratio_of_sums
 
