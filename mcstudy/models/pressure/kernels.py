@@ -136,7 +136,8 @@ F_PLAIN_WAKE2, F_PLAIN_WAKE_X = _f("plain_wakeups_sq"), _f("plain_wakeups_x_step
 @njit(cache=True)
 def initial_state(init_st, init_cdf, n_levels, f0):
     """(f, kswapd, burst) at the start of a sequence: drawn from the stationary law when
-    ``init_cdf`` (cumulative pi[b, k, f] in C order) is given, else (f0, asleep, calm)."""
+    ``init_cdf`` (cumulative pi[b, k, f] in C order, ``n_levels`` values of f) is given,
+    else (f0, asleep, calm)."""
     if init_cdf.shape[0] == 0:
         return f0, 0, 0
     idx = np.searchsorted(init_cdf, next_double(init_st), side="right")
@@ -156,6 +157,7 @@ def _pressure_block(
     n_warm_mean,
     n_hor_mean,
     init_cdf,
+    init_levels,
     guide,
     ev_n,
     ev_type,
@@ -170,10 +172,9 @@ def _pressure_block(
     cnt_st = stream_new(k0, k1, block, SUBSTREAM_COUNTS)
     init_st = stream_new(k0, k1, block, SUBSTREAM_INIT)
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
-    n_levels = ip[IP_N] + 1
     events = 0
     for _ in range(n_seq):
-        f, kw, bu = initial_state(init_st, init_cdf, n_levels, ip[IP_F0])
+        f, kw, bu = initial_state(init_st, init_cdf, init_levels, ip[IP_F0])
         bst = 0
         held = 0
         n_warm = poisson(cnt_st, n_warm_mean)
@@ -249,6 +250,7 @@ def simulate_pressure_blocks(
     n_warm_mean,
     n_hor_mean,
     init_cdf,
+    init_levels,
     guide,
     ev_n,
     ev_type,
@@ -257,14 +259,16 @@ def simulate_pressure_blocks(
     thr_always,
     agg,
 ):
-    """Per-block tallies (``TALLIES``) of plain trajectories."""
+    """Per-block tallies (``TALLIES``) of plain trajectories; ``init_cdf`` is the
+    cumulative stationary law over ``init_levels`` free-page levels (empty: fixed start)."""
     out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
     out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
         _pressure_block(
-            k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, guide, ev_n, ev_type,
+            k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, init_levels, guide,
+            ev_n, ev_type,
             thr_hi, thr_lo, thr_always, agg, out_i[b], out_f[b],
         )  # fmt: skip
     return out_i, out_f

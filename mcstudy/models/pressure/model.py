@@ -194,6 +194,7 @@ class PressureModel(Model):
             t.rate * prepared.start.warmup_s,
             t.rate * p.horizon_s,
             prepared.start.init_cdf,
+            prepared.start.init_levels,
             t.guide,
             t.ev_n,
             t.ev_type,

@@ -1,7 +1,8 @@
 """Where a pressure trajectory starts, and how long it warms up (``docs/model.md`` §4.6).
 
 * **Stationary start** (the default where the exact solver applies: the reference chain
-  and its bursty, batched and GFP_ATOMIC extensions, zones up to ``EXACT_MAX_PAGES``):
+  and its bursty, batched and GFP_ATOMIC extensions, zones up to ``EXACT_MAX_PAGES``, and
+  larger zones whose law ``truncated_chain`` can hold on fewer pages):
   every sequence draws its initial (free pages, kswapd, load phase) from the exact
   stationary law, so the counted window is stationary from its first instant and no
   warm-up is needed.
@@ -16,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -28,9 +29,9 @@ EXACT_MAX_PAGES = 2_000_000
 """Larger zones get no exact column: the level recursion needs ~300 bytes per page."""
 WARMUP_CYCLES = 10.0
 """Automatic warm-up: the descent to the watermarks plus this many kswapd cycles."""
-MAX_WARMUP_EVENTS = 2e9
-"""An automatic warm-up longer than this many uniformised events is cut to it (and the
-transient check decides whether the window was stationary)."""
+MAX_WARMUP_EVENTS = 2e7
+"""An automatic warm-up longer than this many uniformised events per trajectory is cut
+to it, and the point reports that its transient may not be over."""
 
 
 @lru_cache(maxsize=8)
@@ -40,13 +41,46 @@ def stationary(chain: ZoneChain) -> ZoneStationary:
     return solve(chain)
 
 
+TRUNCATION_MASS = 1e-12
+"""A zone larger than ``EXACT_MAX_PAGES`` is solved on a smaller one when its stationary
+law puts less than this mass near the smaller zone's cap (the cap is then never felt)."""
+
+
 def exact_chain(p: PressureParams) -> ZoneChain | None:
-    """The chain the exact solver can solve for ``p``, or None (extension it lacks, zone
-    too large)."""
+    """The chain the exact solver can solve for ``p``, or None (an extension it lacks, a
+    zone too large that the truncation of ``truncated_chain`` cannot represent)."""
     chain = p.exact_chain()
-    if chain is None or p.managed_pages > EXACT_MAX_PAGES:
+    if chain is None:
         return None
-    return chain
+    if p.managed_pages <= EXACT_MAX_PAGES:
+        return chain
+    return truncated_chain(p, chain)
+
+
+def truncated_chain(p: PressureParams, chain: ZoneChain) -> ZoneChain | None:
+    """``chain`` on a zone of N' < N pages, when that changes nothing measurable.
+
+    Below the cap the chain does not know N: only frees and reclaim that would overshoot
+    the cap see it. When allocations outpace frees (the zone sits at its watermarks), the
+    stationary law decays fast above the high mark; N' = high + a margin is grown until
+    the law puts less than ``TRUNCATION_MASS`` within a few reclaim batches of N', and the
+    truncated law is then the large zone's to that mass (``docs/model.md`` §4.8).
+    """
+    if p.lam + p.atomic_alloc_rate <= p.free_rate:
+        return None  # the zone climbs to its cap: the cap matters
+    band = 4 * max(p.reclaim_batch, p.direct_reclaim_batch, p.alloc_batch_pages)
+    margin = 16 * max(p.wmark_high - p.wmark_min, 1) + 16 * band
+    while p.wmark_high + margin <= min(EXACT_MAX_PAGES, p.managed_pages):
+        small = replace(chain, managed_pages=p.wmark_high + margin)
+        try:
+            law = stationary(small)
+        except ValueError:
+            return None
+        pf = law.pi.sum(axis=(0, 1))
+        if float(pf[-band:].sum()) < TRUNCATION_MASS:
+            return small
+        margin *= 4
+    return None
 
 
 def relaxation_time_s(p: PressureParams, f0: int) -> float:
@@ -80,6 +114,8 @@ class StartPlan:
     stationary: bool
     init_cdf: np.ndarray
     """cumulative stationary pi[b, k, f] in C order (empty for a fixed start)"""
+    init_levels: int
+    """free-page levels f = 0 .. init_levels - 1 of ``init_cdf`` (a cut-down zone's)"""
     warmup_s: float
     """simulated seconds before the counted window (s)"""
     relaxation_s: float
@@ -108,8 +144,8 @@ def start_plan(p: PressureParams, rate: float) -> StartPlan:
         cdf = np.cumsum(law.pi.ravel())
         cdf /= cdf[-1]
         warm = 0.0 if p.warmup_s is None else p.warmup_s
-        return StartPlan(True, cdf, warm, 0.0, False, pilot)
+        return StartPlan(True, cdf, int(law.pi.shape[-1]), warm, 0.0, False, pilot)
     empty = np.zeros(0, dtype=np.float64)
     if p.warmup_s is not None:
-        return StartPlan(False, empty, p.warmup_s, relax, False, pilot)
-    return StartPlan(False, empty, auto, relax, relax > limit, pilot)
+        return StartPlan(False, empty, 0, p.warmup_s, relax, False, pilot)
+    return StartPlan(False, empty, 0, auto, relax, relax > limit, pilot)
