@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -88,8 +87,8 @@ def relaxation_time_s(p: PressureParams, f0: int) -> float:
     forgotten its start: the descent to the low mark at the net allocation drift, plus
     ``WARMUP_CYCLES`` kswapd cycles (asleep from high to low at the drift, awake back up
     at kswapd's reclaim rate minus the drift). Without a downward drift the zone climbs
-    to the cap (or, balanced, wanders): the time to get there and mix. ``inf`` when the
-    balanced zone would need longer than any warm-up could give."""
+    to the cap: the time to get there and mix; balanced, it wanders over the whole zone
+    above low: (N - low)^2 / (lambda + mu)."""
     lam = max(p.lam, p.lam_burst if p.bursty else 0.0) + p.atomic_alloc_rate
     drift = lam - p.free_rate  # pages/s down while kswapd sleeps
     span = max(p.wmark_high - p.wmark_low, 1)
@@ -104,7 +103,8 @@ def relaxation_time_s(p: PressureParams, f0: int) -> float:
         return rise + WARMUP_CYCLES * spread / drift**2
     if spread <= 0.0:
         return 0.0
-    return math.inf if p.managed_pages > f0 else WARMUP_CYCLES * span**2 / spread
+    # balanced: a random walk over the whole zone above the low mark
+    return float(p.managed_pages - p.wmark_low) ** 2 / spread
 
 
 @dataclass(frozen=True)

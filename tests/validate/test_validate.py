@@ -1,0 +1,49 @@
+"""``mcstudy validate``: the coverage self-test runs, judges and stores its table."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mcstudy.cli import main
+from mcstudy.storage.dataset import open_dataset
+from mcstudy.validate.coverage import Coverage
+from mcstudy.validate.results import verdict
+
+
+def _row(covered: int, n: int = 400, spread: float = 1.0, discrete: bool = False) -> Coverage:
+    return Coverage("c", "e", "score", 1.0, n, covered, 0, 0.0, spread, 1.0, discrete)
+
+
+def test_verdicts():
+    assert verdict(_row(380)) == "ok"  # 95 %
+    assert verdict(_row(344)) == "low"  # 86 %: its Wilson interval stays below 93 %
+    assert verdict(_row(400)) == "high"
+    assert verdict(_row(400, discrete=True)) == "n/a"
+    assert verdict(_row(400, spread=float("nan"))) == "n/a"  # no variance: no test
+
+
+def test_quick_gather_validation(tmp_path):
+    out = tmp_path / "validate.nc"
+    res = CliRunner().invoke(main, ["validate", "--quick", "--model", "gather", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = open_dataset(out)
+    rows = {(str(c), str(e)): float(v) for c, e, v in zip(ds.case.values, ds.estimate.values,
+                                                         ds.coverage.values, strict=True)}  # fmt: skip
+    assert rows[("gather-2-events", "fallbacks_mean")] >= 0.90
+    assert set(ds.verdict.values) <= {"ok", "n/a"}
+
+
+@pytest.mark.slow
+def test_quick_validation_of_every_model(tmp_path):
+    """The CI form of the coverage self-test: every interval kind within 95 +- 2 %."""
+    out = tmp_path / "validate.nc"
+    res = CliRunner().invoke(main, ["validate", "--quick", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = open_dataset(out)
+    assert set(ds.interval.values) >= {"score", "wilson", "wilson-design", "cornish-fisher"}
+
+
+def test_unknown_model_is_one_clear_error(tmp_path):
+    res = CliRunner().invoke(main, ["validate", "--model", "nope", "--out", str(tmp_path / "v")])
+    assert res.exit_code == 2 and "unknown model" in res.output
