@@ -130,9 +130,7 @@ def _z(level: float) -> float:
     return float(special.ndtri(0.5 + level / 2.0))
 
 
-def stat_background(
-    se: float, n: int, level: float, floor: float = 0.0
-) -> Background:
+def stat_background(se: float, n: int, level: float, floor: float = 0.0) -> Background:
     """Noise of a statistic: t quantile x its standard error, at least ``floor``."""
     half = _t(level, n - 1) * se if math.isfinite(se) else math.nan
     half = max(half, floor) if math.isfinite(half) else floor
@@ -193,13 +191,25 @@ class Geometry:
 
 
 def table_rows(
-    levels: list[LevelData], geo: Geometry, profile: ProfileMatch, online: int, level: float,
-    batch: int, free_funcs: tuple[str, ...],
+    levels: list[LevelData],
+    geo: Geometry,
+    profile: ProfileMatch,
+    online: int,
+    level: float,
+    batch: int,
+    free_funcs: tuple[str, ...],
 ) -> tuple[list[LabCheck], FreedTables]:
     """Tables per gather (trace), ``tlb_remove_table()`` calls per gather (histogram)."""
     pred = munmap_prediction(
-        geo.size, geo.offset, geo.neighbours, geo.start, geo.end, geo.floor, geo.ceiling,
-        profile.name, online,
+        geo.size,
+        geo.offset,
+        geo.neighbours,
+        geo.start,
+        geo.end,
+        geo.floor,
+        geo.ceiling,
+        profile.name,
+        online,
     )
     t = pred.tables
     via = profile.profile.uses_tlb_remove_table
@@ -224,28 +234,56 @@ def table_rows(
     exact = exact_background(n, level)
     rows = [
         _row(
-            "munmap", "tables_per_gather", "page tables freed per gather", "tables/gather",
-            source, text, t.total, sum(per) / n if n else math.nan, exact, "this mm",
+            "munmap",
+            "tables_per_gather",
+            "page tables freed per gather",
+            "tables/gather",
+            source,
+            text,
+            t.total,
+            sum(per) / n if n else math.nan,
+            exact,
+            "this mm",
         ),
         _row(
-            "munmap", "gathers_off_prediction", "gathers freeing another number of tables",
-            "gathers", source, f"every gather frees {t.total} tables", 0.0,
-            sum(1 for x in per if x != t.total), exact, "this mm",
+            "munmap",
+            "gathers_off_prediction",
+            "gathers freeing another number of tables",
+            "gathers",
+            source,
+            f"every gather frees {t.total} tables",
+            0.0,
+            sum(1 for x in per if x != t.total),
+            exact,
+            "this mm",
         ),
         _row(
-            "munmap", "tlb_remove_table_per_gather", "tlb_remove_table() calls per gather",
-            "calls/gather", "trace histogram of tlb_remove_table() for the workload",
+            "munmap",
+            "tlb_remove_table_per_gather",
+            "tlb_remove_table() calls per gather",
+            "calls/gather",
+            "trace histogram of tlb_remove_table() for the workload",
             f"profile {profile.name}: "
-            + ("every table goes through tlb_remove_table()" if via else
-               "tables go through tlb_remove_page(), never tlb_remove_table()"),
-            t.total if via else 0.0, hist / n if n else math.nan, exact, "this mm",
+            + (
+                "every table goes through tlb_remove_table()"
+                if via
+                else "tables go through tlb_remove_page(), never tlb_remove_table()"
+            ),
+            t.total if via else 0.0,
+            hist / n if n else math.nan,
+            exact,
+            "this mm",
         ),
     ]
     return rows, t
 
 
 def fallback_rows(
-    levels: list[LevelData], profile: ProfileMatch, online: int, work_cpu: int, level: float,
+    levels: list[LevelData],
+    profile: ProfileMatch,
+    online: int,
+    work_cpu: int,
+    level: float,
     ipi_mean: float,
 ) -> list[LabCheck]:
     """Fallbacks against failed attempts; sync-IPI callbacks per fallback; the failure rule."""
@@ -255,10 +293,16 @@ def fallback_rows(
     exact = exact_background(len(gathers), level)
     rows = [
         _row(
-            "fallback", "fallbacks_observed", "tlb_remove_table_one() rounds (sender)",
-            "fallbacks", "trace: smp_call_function(tlb_remove_table_smp_sync) in the gathers",
+            "fallback",
+            "fallbacks_observed",
+            "tlb_remove_table_one() rounds (sender)",
+            "fallbacks",
+            "trace: smp_call_function(tlb_remove_table_smp_sync) in the gathers",
             f"docs/model.md §2.1: one fallback per failed batch-page attempt ({failures} failed)",
-            failures, fallbacks, exact, "this mm",
+            failures,
+            fallbacks,
+            exact,
+            "this mm",
         )
     ]
     if not profile.profile.uses_tlb_remove_table:
@@ -274,12 +318,18 @@ def fallback_rows(
         bg = scaled_background([others(w) for w in idle], level, m)
         rows.append(
             _row(
-                "fallback", "sync_ipis_per_fallback",
-                "sync-IPI callbacks on the other CPUs per fallback", "IPIs/fallback",
+                "fallback",
+                "sync_ipis_per_fallback",
+                "sync-IPI callbacks on the other CPUs per fallback",
+                "IPIs/fallback",
                 "trace histogram of tlb_remove_table_smp_sync() per CPU",
                 f"broadcast policy, profile {profile.name}: smp_call_function() reaches "
                 f"every other online CPU ({online} online)",
-                ipi_mean, sum(others(w) for w in work), bg, "other CPUs", slope=1.0 / fallbacks,
+                ipi_mean,
+                sum(others(w) for w in work),
+                bg,
+                "other CPUs",
+                slope=1.0 / fallbacks,
             )
         )
     attempts = [a for g in gathers for a in g.attempts]
@@ -295,14 +345,18 @@ def fallback_rows(
         k = len(attempts)
         rows.append(
             _row(
-                "fallback", "fail_rule",
-                "attempts whose outcome follows free <= min (boosted) at the check", "1/attempt",
+                "fallback",
+                "fail_rule",
+                "attempts whose outcome follows free <= min (boosted) at the check",
+                "1/attempt",
                 "trace: __zone_watermark_ok() mark and free pages in each attempt",
                 "docs/model.md §2.5: an order-0 GFP_NOWAIT allocation fails iff free <= min + "
                 f"boost + reserve ({len(margins)} checks at the min mark"
                 + (f", free - mark from {min(margins)} to {max(margins)}" if margins else "")
                 + ")",
-                1.0, ok / k, stat_background(0.0, k, level, wilson_floor(ok, k, level) if ok < k else 0.0),
+                1.0,
+                ok / k,
+                stat_background(0.0, k, level, wilson_floor(ok, k, level) if ok < k else 0.0),
                 "this mm",
             )
         )
@@ -319,7 +373,11 @@ def law_blocks(levels: list[LevelData]) -> list[BlockTally]:
 
 
 def law_rows(
-    levels: list[LevelData], n_tables: int, batch: int, level: float, reps: int = 1000,
+    levels: list[LevelData],
+    n_tables: int,
+    batch: int,
+    level: float,
+    reps: int = 1000,
     seed: int = 1,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """The within-gather statistics against each law; and the kernel's own numbers."""
@@ -351,11 +409,17 @@ def law_rows(
             }[law]
             rows.append(
                 _row(
-                    f"law: {LAW_TITLES[law]}", key, label, unit,
+                    f"law: {LAW_TITLES[law]}",
+                    key,
+                    label,
+                    unit,
                     "trace: outcome of every batch-page attempt, per gather",
                     f"{LAW_TITLES[law]} {plug}; {ff} gathers' first attempt failed, "
                     f"{af} of them failed every attempt",
-                    v.predicted(law), v.measured, bg, "law",
+                    v.predicted(law),
+                    v.measured,
+                    bg,
+                    "law",
                 )
             )
     return rows, facts
@@ -382,8 +446,12 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
         sx = float(sum(x for x, _ in pairs))
         sy = float(sum(y for _, y in pairs))
         r = ratio_of_sums(
-            sx, sy, float(sum(x * x for x, _ in pairs)), float(sum(y * y for _, y in pairs)),
-            float(sum(x * y for x, y in pairs)), len(pairs),
+            sx,
+            sy,
+            float(sum(x * x for x, _ in pairs)),
+            float(sum(y * y for _, y in pairs)),
+            float(sum(x * y for x, y in pairs)),
+            len(pairs),
         )
         floor = wilson_floor(int(sx), int(sy), level) if proportion and sy > 0 else 0.0
         bg = stat_background(r.stderr, len(pairs), level, floor)
@@ -391,16 +459,23 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
 
     rows.append(
         ratio_row(
-            "nowait_fail_prob", "gathers whose first batch-page attempt fails", "1/gather",
-            "trace: first attempt of each gather", blocks, zc.below_min_prob,
+            "nowait_fail_prob",
+            "gathers whose first batch-page attempt fails",
+            "1/gather",
+            "trace: first attempt of each gather",
+            blocks,
+            zc.below_min_prob,
         )
     )
     if lv.samples:
         per = below_min_by_window(lv.samples, lv.run, zc.zone)
         rows.append(
             ratio_row(
-                "time_below_min_frac", "time with free pages <= min (boosted)", "s/s",
-                f"samples of /proc/zoneinfo ({zc.zone}) every few ms", [p for p in per if p[1]],
+                "time_below_min_frac",
+                "time with free pages <= min (boosted)",
+                "s/s",
+                f"samples of /proc/zoneinfo ({zc.zone}) every few ms",
+                [p for p in per if p[1]],
                 zc.below_min_prob,
             )
         )
@@ -409,16 +484,28 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
     ]
     rows.append(
         ratio_row(
-            "stalls_per_s", "direct-reclaim stalls", "stalls/s", "vmstat allocstall",
-            stall_pairs, zc.predicted_stalls_per_s, proportion=False,
+            "stalls_per_s",
+            "direct-reclaim stalls",
+            "stalls/s",
+            "vmstat allocstall",
+            stall_pairs,
+            zc.predicted_stalls_per_s,
+            proportion=False,
         )
     )
     return rows
 
 
 def all_rows(
-    levels: list[LevelData], geo: Geometry, profile: ProfileMatch, online: int, work_cpu: int,
-    batch: int, free_funcs: tuple[str, ...], ipi_mean: float, law_reps: int = 1000,
+    levels: list[LevelData],
+    geo: Geometry,
+    profile: ProfileMatch,
+    online: int,
+    work_cpu: int,
+    batch: int,
+    free_funcs: tuple[str, ...],
+    ipi_mean: float,
+    law_reps: int = 1000,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 

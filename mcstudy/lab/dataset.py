@@ -55,7 +55,9 @@ def _cpu_array(res: LabResult, fn) -> np.ndarray:
 def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
     """Assemble the rows and the raw per-window and per-gather data."""
     rows = res.rows
-    gathers = [(i, b, g) for i, lv in enumerate(res.levels) for b, bl in enumerate(lv.blocks) for g in bl]
+    gathers = [
+        (i, b, g) for i, lv in enumerate(res.levels) for b, bl in enumerate(lv.blocks) for g in bl
+    ]
     batch = res.profile.profile.max_table_batch
     via = res.profile.profile.uses_tlb_remove_table
 
@@ -108,9 +110,11 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             ("level", "window", "cpu"),
             _cpu_array(
                 res,
-                lambda w: w.hist_delta("callback/hist")
-                if any(p.endswith("callback/hist") for p in w.begin)
-                else {},
+                lambda w: (
+                    w.hist_delta("callback/hist")
+                    if any(p.endswith("callback/hist") for p in w.begin)
+                    else {}
+                ),
             ),
             {"units": "IPIs", "long_name": "tlb_remove_table_smp_sync() runs per CPU"},
         ),
@@ -161,7 +165,11 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
     }
     coords = {
         "check": ("check", np.arange(len(rows))),
-        "level": ("level", np.array([lv.mib for lv in res.levels], dtype=np.int64), {"units": "MiB", "long_name": "anonymous-memory churn"}),
+        "level": (
+            "level",
+            np.array([lv.mib for lv in res.levels], dtype=np.int64),
+            {"units": "MiB", "long_name": "anonymous-memory churn"},
+        ),
         "window": ("window", np.arange(max(len(lv.run.windows) for lv in res.levels))),
         "cpu": ("cpu", np.arange(res.online), {"long_name": "guest CPU id"}),
         "gather": ("gather", np.arange(len(gathers))),
@@ -204,8 +212,13 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             "law_followed": law,
             "law_verdict": json.dumps(law_lines),
             "zone_watermarks_match": json.dumps(
-                {str(lv.mib): lv.calibration.watermarks_match for lv in res.levels if lv.calibration}
+                {
+                    str(lv.mib): lv.calibration.watermarks_match
+                    for lv in res.levels
+                    if lv.calibration
+                }
             ),
+            "zone_notes": json.dumps(res.zone_notes),
             "family_alpha": FAMILY_ALPHA,
             "row_level": float(rows[0].background.level) if rows else float("nan"),
             "disagreements": int(sum(not r.agrees for r in rows)),

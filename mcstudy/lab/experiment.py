@@ -16,7 +16,7 @@ from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import parse_ptwork, parse_samples, parse_trace, trace_stats
 from mcstudy.lab.guestrun import WORK_CPU, LabRequest
 from mcstudy.lab.setup import Prepared
-from mcstudy.lab.zone import calibrate_level
+from mcstudy.lab.zone import calibrate_level, zone_notes
 from mcstudy.probe.layout import gap_around
 from mcstudy.probe.predict import ProfileMatch, match_profile
 
@@ -42,6 +42,7 @@ class LabResult:
     dmesg_oom: bool = False
     events: str = ""
     trace_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    zone_notes: list[str] = field(default_factory=list)
 
 
 def parse_facts(text: str) -> dict[str, str]:
@@ -59,8 +60,9 @@ def guest_profile(facts: dict[str, str], prep: Prepared) -> ProfileMatch:
     guest runs under QEMU's TCG: no KVM, so no paravirt TLB flush (x86 guests free page
     tables like bare metal)."""
     config_text = Path(prep.config).read_text() if Path(prep.config).is_file() else None
-    config = procfs.parse_kconfig(config_text, prep.config) if config_text else None
-    m = match_profile(facts["release"], facts["machine"], config, prep.config, hypervisor=False)
+    source = f"{prep.kernel_package}: {Path(prep.config).name}"
+    config = procfs.parse_kconfig(config_text, source) if config_text else None
+    m = match_profile(facts["release"], facts["machine"], config, source, hypervisor=False)
     basis = (*m.basis, "QEMU software emulation (TCG): no KVM paravirt TLB flush in the guest")
     return ProfileMatch(m.name, basis, m.caveats)
 
@@ -122,11 +124,25 @@ def analyse(
         floor=floor,
         ceiling=ceiling,
     )
-    ipi = ipi_targets("broadcast", online, online, 0.0).mean if profile.profile.fallback_sends_ipi else 0.0
-    rows, law_facts = all_rows(
-        levels, geo, profile, online, WORK_CPU, batch, spec.free_funcs, ipi
+    ipi = (
+        ipi_targets("broadcast", online, online, 0.0).mean
+        if profile.profile.fallback_sends_ipi
+        else 0.0
     )
+    rows, law_facts = all_rows(levels, geo, profile, online, WORK_CPU, batch, spec.free_funcs, ipi)
+    notes: list[str] = []
+    for lv in levels:
+        if lv.calibration is None:
+            continue
+        vals = {r.quantity: r.measured for r in rows if r.phase == f"zone {lv.mib} MiB"}
+        notes += zone_notes(
+            lv.mib,
+            lv.calibration,
+            vals.get("time_below_min_frac", math.nan),
+            vals.get("nowait_fail_prob", math.nan),
+        )
     return LabResult(
+        zone_notes=notes,
         request=req,
         prep=prep,
         facts=facts,

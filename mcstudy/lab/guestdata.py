@@ -115,8 +115,10 @@ def parse_hist(text: str) -> dict[int, int]:
         m = _HIST.match(line.strip())
         if m:
             out[int(m.group(2))] = int(m.group(3))
-        elif line.strip() and not line.startswith("#") and not line.strip().startswith(
-            ("Totals:", "Hits:", "Entries:", "Dropped:")
+        elif (
+            line.strip()
+            and not line.startswith("#")
+            and not line.strip().startswith(("Totals:", "Hits:", "Entries:", "Dropped:"))
         ):
             raise LabError(f"trace histogram: unrecognised line {line.strip()!r}")
     return out

@@ -102,7 +102,9 @@ def shell_conf(conf: dict[str, str | int]) -> bytes:
     lines = []
     for key, value in conf.items():
         text = str(value)
-        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or not re.fullmatch(r"[A-Za-z0-9_./ ,+-]*", text):
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or not re.fullmatch(
+            r"[A-Za-z0-9_./ ,+-]*", text
+        ):
             raise ValueError(f"lab.conf: unsafe entry {key}={text!r}")
         lines.append(f'{key}="{text}"')
     return ("\n".join(lines) + "\n").encode()

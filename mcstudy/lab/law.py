@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -75,9 +76,9 @@ def tally_block(level: int, outcomes: Sequence[Sequence[bool]], fallbacks: int) 
     """Tally one block: ``outcomes`` = per gather, failed? per attempt, in time order."""
     stream = [f for g in outcomes for f in g]
     pairs = max(len(stream) - 1, 0)
-    pairs_ff = sum(1 for a, b in zip(stream, stream[1:], strict=False) if a and b)
+    pairs_ff = sum(1 for a, b in pairwise(stream) if a and b)
     in_gather = sum(max(len(g) - 1, 0) for g in outcomes)
-    in_gather_ff = sum(1 for g in outcomes for a, b in zip(g, g[1:], strict=False) if a and b)
+    in_gather_ff = sum(1 for g in outcomes for a, b in pairwise(g) if a and b)
     return BlockTally(
         level=level,
         gathers=len(outcomes),
@@ -183,9 +184,7 @@ class LawValues:
         return float(getattr(self, law))
 
 
-def law_statistics(
-    blocks: Sequence[BlockTally], n_tables: int, batch: int
-) -> dict[str, LawValues]:
+def law_statistics(blocks: Sequence[BlockTally], n_tables: int, batch: int) -> dict[str, LawValues]:
     """The three pooled statistics and both laws' predictions (NaN where undefined)."""
     levels = _levels(blocks)
     g = sum(s.gathers for s in levels.values())
@@ -253,7 +252,13 @@ def persistence_of(sums: Iterable[LevelSums | BlockTally]) -> float:
 
 
 def _simulate_level(
-    law: str, q: float, r: float, p: float, sizes: Sequence[int], n: int, reps: int,
+    law: str,
+    q: float,
+    r: float,
+    p: float,
+    sizes: Sequence[int],
+    n: int,
+    reps: int,
     rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """Per block of ``sizes`` gathers: a (reps, 10) array of BlockTally fields (after
@@ -263,7 +268,11 @@ def _simulate_level(
         u = rng.random((reps, total))
         # failures before the first success: P(G >= k) = p^k
         with np.errstate(divide="ignore"):
-            g = np.floor(np.log(u) / np.log(p)) if 0.0 < p < 1.0 else np.full(u.shape, 0.0 if p <= 0 else np.inf)
+            g = (
+                np.floor(np.log(u) / np.log(p))
+                if 0.0 < p < 1.0
+                else np.full(u.shape, 0.0 if p <= 0 else np.inf)
+            )
         fails = np.minimum(g, n)
     else:
         ff = rng.random((reps, total)) < q
@@ -272,7 +281,11 @@ def _simulate_level(
         else:
             u = rng.random((reps, total))
             with np.errstate(divide="ignore"):
-                extra = np.floor(np.log(u) / np.log(r)) if 0.0 < r < 1.0 else np.full(u.shape, 0.0 if r <= 0 else np.inf)
+                extra = (
+                    np.floor(np.log(u) / np.log(r))
+                    if 0.0 < r < 1.0
+                    else np.full(u.shape, 0.0 if r <= 0 else np.inf)
+                )
             run = np.minimum(1.0 + extra, n)
         fails = np.where(ff, run, 0.0)
     fails = fails.astype(np.int64)
@@ -340,9 +353,7 @@ def law_noise(
             order += [(lv, i) for i in range(len(sizes))]
         diffs: dict[str, list[float]] = {k: [] for k in keys}
         for j in range(reps):
-            sim_blocks = [
-                BlockTally(lv, *(int(x) for x in sims[lv][i][j])) for lv, i in order
-            ]
+            sim_blocks = [BlockTally(lv, *(int(x) for x in sims[lv][i][j])) for lv, i in order]
             st = law_statistics(sim_blocks, n_tables, batch)
             for k in keys:
                 d = st[k].measured - st[k].predicted(law)

@@ -46,8 +46,16 @@ def lab_section(ds: xr.Dataset, dataset_name: str = "lab.nc") -> Section:
     )
     p = json.loads(a["params"])
     cmd = [
-        "mcstudy", "lab", "--arch", str(p["arch"]), "--gathers", str(p["gathers"]),
-        "--pressure", ",".join(str(x) for x in p["levels"]), "--out", dataset_name,
+        "mcstudy",
+        "lab",
+        "--arch",
+        str(p["arch"]),
+        "--gathers",
+        str(p["gathers"]),
+        "--pressure",
+        ",".join(str(x) for x in p["levels"]),
+        "--out",
+        dataset_name,
     ]
     return Section(
         id="lab",

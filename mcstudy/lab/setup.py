@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -76,7 +77,9 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = AP
         raise LabError(f"{what}: {cmd[0]} did not finish within {timeout:.0f} s") from None
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise LabError(f"{what} failed (exit status {proc.returncode}): {lines[-1] if lines else ''}")
+        raise LabError(
+            f"{what} failed (exit status {proc.returncode}): {lines[-1] if lines else ''}"
+        )
     return proc.stdout
 
 
@@ -91,7 +94,7 @@ def missing_tools(spec: ArchSpec) -> list[str]:
     return [t for t in need if shutil.which(t) is None]
 
 
-def install_tools(spec: ArchSpec, log: callable = print) -> None:
+def install_tools(spec: ArchSpec, log: Callable[[str], None] = print) -> None:
     """Install the emulator and the compiler with ``apt-get`` and enable the guest's
     architecture in dpkg (root only). LabError if that is not possible."""
     if os.geteuid() != 0:
@@ -139,7 +142,10 @@ def default_kernel_package(spec: ArchSpec) -> str:
     name = deps[0]
     unsigned = f"{name}-unsigned"
     show = subprocess.run(
-        ["apt-cache", "show", f"{unsigned}:{spec.name}"], capture_output=True, text=True, check=False
+        ["apt-cache", "show", f"{unsigned}:{spec.name}"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return unsigned if show.returncode == 0 and show.stdout.strip() else name
 
@@ -213,7 +219,7 @@ def prepare(
     cache: Path,
     kernel_package: str | None = None,
     install: bool = False,
-    log: callable = print,
+    log: Callable[[str], None] = print,
 ) -> Prepared:
     """Everything a lab run of ``spec`` needs, fetching and building what is missing.
 

@@ -35,7 +35,7 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
         f"workload: {p['gathers']} munmap gathers per level of {p['ptes']} x 2 MiB "
         f"({p['layout']}), in {p['blocks']} blocks each followed by a no-work window "
         f"{p['idle_ratio']:g} x as long",
-        f"pressure levels (MiB of anonymous churn over zram swap): "
+        "pressure levels (MiB of anonymous churn over zram swap): "
         + ", ".join(str(x) for x in levels),
         f"observed: {gathers} gathers, {int(ds.gather_attempts.sum())} batch-page attempts, "
         f"{int(ds.gather_failures.sum())} failed, {fallbacks} fallbacks "
@@ -69,12 +69,17 @@ def verdict(ds: xr.Dataset) -> list[str]:
         r = facts.get("persistence", math.nan)
         lines.append(
             "within-gather law: "
-            + (f"the kernel follows the {law} law" if law != "neither" else "neither model law fits")
+            + (
+                f"the kernel follows the {law} law"
+                if law != "neither"
+                else "neither model law fits"
+            )
             + f" (persistence r = P(attempt fails | previous attempt of the gather failed) = "
             f"{r:.3f}; {int(facts.get('first_fails', 0))} gathers' first attempt failed, "
             f"{int(facts.get('all_fail', 0))} of them every attempt)"
         )
         lines += [f"  {x}" for x in json.loads(ds.attrs.get("law_verdict", "[]"))]
+    lines += [f"zone: {x}" for x in json.loads(ds.attrs.get("zone_notes", "[]"))]
     fb = int(ds.gather_fallbacks.sum())
     lines.append(f"fallbacks observed: {fb}")
     return lines

@@ -137,3 +137,33 @@ def below_min_by_window(
         inside = [s for s in own if lo <= s.ms <= hi]
         out.append((sum(1 for s in inside if s.free <= s.min), len(inside)))
     return out
+
+
+def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: float) -> list[str]:
+    """What the calibrated chain gets wrong at one level, and what would close the gap."""
+    pred = zc.below_min_prob
+    lines = []
+    ratio = time_below / pred if pred > 0 else math.inf
+    lines.append(
+        f"{mib} MiB: time at or below min {time_below:.3f} in the guest against {pred:.2e} in "
+        f"the calibrated zone chain (x{ratio:.3g}); stalls {zc.stalls_per_s:.1f}/s against "
+        f"{zc.predicted_stalls_per_s:.2f}/s"
+    )
+    if zc.stalls_per_s > 0 and time_below > 0:
+        lines.append(
+            f"{mib} MiB: the chain's direct reclaim is instantaneous (docs/model.md §9.3): one "
+            f"stall lifts f above min at once. In the guest {time_below:.3f} of the time below "
+            f"min at {zc.stalls_per_s:.1f} stalls/s means about "
+            f"{1000 * time_below / zc.stalls_per_s:.0f} ms per stall with f still at or below "
+            "min: the chain needs stalls that take time (and kswapd that is awake "
+            f"{zc.kswapd_cpu_frac:.2f} of the time on a CPU, not reclaiming at its full speed)"
+        )
+    if time_below > 0:
+        lines.append(
+            f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "
+            f"{time_below:.3f} of random instants: the workload's own blocking page-table "
+            "allocations just before each munmap direct-reclaim the zone above min, so a gather "
+            "does not see the zone as a random instant does (PASTA, docs/model.md §4.1, does "
+            "not hold for a task that allocates before it unmaps)"
+        )
+    return lines
