@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from scipy import special
 
 from mcstudy.kernel.pgtable import FreedTables
+from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import Gather, PtworkRun, Trace, ZoneSample
 from mcstudy.lab.law import (
     LAWS,
@@ -91,18 +92,12 @@ def split_blocks(run: PtworkRun, trace: Trace) -> list[list[Gather]]:
         lo, hi = w.start_ns * 1e-9, w.end_ns * 1e-9
         inside = [g for g in trace.gathers if lo <= g.start <= hi]
         if len(inside) != w.gathers:
-            raise_mismatch(w.block, w.gathers, len(inside))
+            raise LabError(
+                f"work window {w.block}: the workload ran {w.gathers} gathers but the trace "
+                f"holds {len(inside)} (events lost?)"
+            )
         out.append(inside)
     return out
-
-
-def raise_mismatch(block: int, ran: int, traced: int) -> None:
-    from mcstudy.lab.errors import LabError
-
-    raise LabError(
-        f"work window {block}: the workload ran {ran} gathers but the trace holds {traced} "
-        "(events lost?)"
-    )
 
 
 # ----------------------------------------------------------------- backgrounds

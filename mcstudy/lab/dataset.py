@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from mcstudy.lab.experiment import LabResult, law_verdict
+from mcstudy.lab.guestrun import WORK_CPU
 from mcstudy.probe.dataset import check_variables
 from mcstudy.probe.noise import FAMILY_ALPHA
 from mcstudy.storage.dataset import FORMAT_NAME, FORMAT_VERSION
@@ -193,7 +194,7 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             "kernel_package_version": res.prep.kernel_version,
             "guest_cmdline": res.cmdline,
             "online_cpus": res.online,
-            "work_cpu": 1,
+            "work_cpu": WORK_CPU,
             "kernel_profile": res.profile.name,
             "profile_basis": json.dumps(list(res.profile.basis)),
             "profile_caveats": json.dumps(list(res.profile.caveats)),

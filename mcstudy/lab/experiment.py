@@ -167,6 +167,14 @@ def law_verdict(rows: list[LabCheck]) -> tuple[str, list[str]]:
             by_law.setdefault(r.phase.removeprefix("law: "), []).append(r)
     if not by_law:
         return "none", ["no within-gather law checked (no pressure level or no tlb_remove_table())"]
+    conditional = [
+        r
+        for rs in by_law.values()
+        for r in rs
+        if r.quantity == "all_fail_given_first" and math.isfinite(r.measured)
+    ]
+    if not conditional:
+        return "undetermined", ["no gather's first attempt failed: the laws cannot be told apart"]
     lines = []
     fits = []
     for law, rs in by_law.items():

@@ -65,7 +65,9 @@ def verdict(ds: xr.Dataset) -> list[str]:
         lines.append(line)
     law = ds.attrs.get("law_followed", "none")
     facts = json.loads(ds.attrs.get("law_facts", "{}"))
-    if law not in ("none",):
+    if law == "undetermined":
+        lines.append("within-gather law: undetermined (no gather's first attempt failed)")
+    elif law != "none":
         r = facts.get("persistence", math.nan)
         lines.append(
             "within-gather law: "

@@ -155,8 +155,8 @@ def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: flo
             f"stall lifts f above min at once. In the guest {time_below:.3f} of the time below "
             f"min at {zc.stalls_per_s:.1f} stalls/s means about "
             f"{1000 * time_below / zc.stalls_per_s:.0f} ms per stall with f still at or below "
-            "min: the chain needs stalls that take time (and kswapd that is awake "
-            f"{zc.kswapd_cpu_frac:.2f} of the time on a CPU, not reclaiming at its full speed)"
+            "min: the chain needs stalls that take time (and a kswapd that is awake without "
+            f"reclaiming at its full speed: it was on a CPU {zc.kswapd_cpu_frac:.2f} of the time)"
         )
     if time_below > 0:
         lines.append(

@@ -94,3 +94,17 @@ def test_report_section(arm64_run, tmp_path):
     html = write_report(path, tmp_path / "lab.html", convergence_seconds=0)
     text = html.read_text()
     assert "Kernel lab" in text and "tlb_remove_table" in text
+
+
+def test_a_run_without_failures_leaves_the_law_undetermined(arm64_run):
+    from dataclasses import replace as dc_replace
+
+    from mcstudy.lab.checks import law_rows
+
+    console, req, prep = arm64_run
+    spec = get_arch("arm64")
+    res = analyse(console, req, spec, prep, kernel_cmdline(req, spec), 60.0)
+    calm = dc_replace(res.levels[0], mib=1)  # the level without churn: no attempt failed
+    rows, facts = law_rows([calm], 66, 509, 0.99, reps=50)
+    assert facts["first_fails"] == 0 and len(rows) == 9
+    assert law_verdict(rows)[0] == "undetermined"
