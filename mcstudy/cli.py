@@ -7,6 +7,7 @@ import click
 from mcstudy import __version__
 from mcstudy.bench.cli import bench
 from mcstudy.calibrate.cli import calibrate_command
+from mcstudy.lab.cli import lab
 from mcstudy.probe.cli import probe
 from mcstudy.report.cli import report
 from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
@@ -23,7 +24,7 @@ def main() -> None:
     """
 
 
-for _command in (*SWEEP_COMMANDS, probe, bench, report, calibrate_command, validate):
+for _command in (*SWEEP_COMMANDS, probe, bench, report, calibrate_command, validate, lab):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,35 +35,11 @@ def _str(values: list[str]) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
-def build_probe_dataset(
-    raw: dict[str, Any],
-    checks: list[Check],
-    facts: HostFacts,
-    req: ProbeRequest,
-    profile: ProfileMatch,
-    provenance: dict[str, Any],
-) -> xr.Dataset:
-    """Assemble the worker's raw windows and the checked rows into one dataset."""
-    phases = raw["phases"]
-    names = [p["name"] for p in phases]
-    cpus = list(raw["cpus"])
-    k = len(phases[0]["baselines"])
-
-    def per_cpu(key: str) -> np.ndarray:
-        return np.array([p["window"][key] for p in phases], dtype=np.int64)
-
-    def per_cpu_bl(key: str) -> np.ndarray:
-        return np.array([[b[key] for b in p["baselines"]] for p in phases], dtype=np.int64)
-
-    counters = np.array(
-        [[p["window"]["counters"][c] for c in COUNTER_NAMES] for p in phases], dtype=np.int64
-    )
-    counters_bl = np.array(
-        [[[b["counters"][c] for c in COUNTER_NAMES] for b in p["baselines"]] for p in phases],
-        dtype=np.int64,
-    )
+def check_variables(checks: list[Check]) -> dict[str, tuple]:
+    """The ``check`` rows as data variables (one per column of the long format); the
+    lab's datasets (``mcstudy.lab.dataset``) use the same."""
     c = checks
-    data_vars = {
+    return {
         "check_phase": (
             ("check",),
             _str([x.phase for x in c]),
@@ -147,6 +123,39 @@ def build_probe_dataset(
             np.array([x.slope for x in c]),
             {"long_name": "measured = offset + slope * excess"},
         ),
+    }
+
+
+def build_probe_dataset(
+    raw: dict[str, Any],
+    checks: list[Check],
+    facts: HostFacts,
+    req: ProbeRequest,
+    profile: ProfileMatch,
+    provenance: dict[str, Any],
+) -> xr.Dataset:
+    """Assemble the worker's raw windows and the checked rows into one dataset."""
+    phases = raw["phases"]
+    names = [p["name"] for p in phases]
+    cpus = list(raw["cpus"])
+    k = len(phases[0]["baselines"])
+
+    def per_cpu(key: str) -> np.ndarray:
+        return np.array([p["window"][key] for p in phases], dtype=np.int64)
+
+    def per_cpu_bl(key: str) -> np.ndarray:
+        return np.array([[b[key] for b in p["baselines"]] for p in phases], dtype=np.int64)
+
+    counters = np.array(
+        [[p["window"]["counters"][c] for c in COUNTER_NAMES] for p in phases], dtype=np.int64
+    )
+    counters_bl = np.array(
+        [[[b["counters"][c] for c in COUNTER_NAMES] for b in p["baselines"]] for p in phases],
+        dtype=np.int64,
+    )
+    c = checks
+    data_vars = {
+        **check_variables(c),
         "duration": (
             ("phase",),
             np.array([p["window"]["seconds"] for p in phases]),

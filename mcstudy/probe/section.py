@@ -38,6 +38,18 @@ METHOD = (
 )
 
 
+def checks_table(ds: xr.Dataset, caption: str, key: str) -> TableBlock:
+    """The measured-vs-predicted rows of a probe or lab dataset as a report table, rows
+    beyond the noise flagged."""
+    rows = []
+    for r in probe_rows(ds):
+        cells = [cell(x) for x in r]
+        if r[-1] != "yes":
+            cells[-1] = cell(r[-1], flag="beyond noise")
+        rows.append(cells)
+    return TableBlock(caption=caption, header=list(HEADER), rows=rows, key=key)
+
+
 def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
     """The report section of one probe dataset."""
     a = ds.attrs
@@ -53,12 +65,6 @@ def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
             f"Linux {a['kernel_release']} (profile `{a['kernel_profile']}`): {bad} of {n} "
             "measurements disagree with the model beyond the measured background noise."
         )
-    rows = []
-    for r in probe_rows(ds):
-        cells = [cell(x) for x in r]
-        if r[-1] != "yes":
-            cells[-1] = cell(r[-1], flag="beyond noise")
-        rows.append(cells)
     params = json.loads(a.get("params", "{}"))
     cmd = ["mcstudy", "probe", "--thps", str(a["thps_requested"]), "--cpu", str(a["probe_cpu"])]
     if params:
@@ -78,15 +84,12 @@ def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
         lead=lead,
         blocks=[
             Bullets(summary_lines(ds)),
-            TableBlock(
-                caption=(
-                    "Live kernel against the model: each phase's counter change minus the "
-                    "background of no-work windows of the same length, next to the model's "
-                    "prediction; `noise ±` is the half-width of the background interval."
-                ),
-                header=list(HEADER),
-                rows=rows,
-                key="probe-checks",
+            checks_table(
+                ds,
+                "Live kernel against the model: each phase's counter change minus the "
+                "background of no-work windows of the same length, next to the model's "
+                "prediction; `noise ±` is the half-width of the background interval.",
+                "probe-checks",
             ),
             Bullets(verdict(ds)),
             Paragraph(METHOD),

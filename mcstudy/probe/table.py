@@ -115,8 +115,13 @@ def verdict(ds: xr.Dataset) -> list[str]:
     return lines
 
 
-def render_table(ds: xr.Dataset) -> str:
-    """The summary, the fixed-width table and the verdict, as printed by ``mcstudy probe``."""
+def render_table(
+    ds: xr.Dataset,
+    summary: list[str] | None = None,
+    verdict_lines: list[str] | None = None,
+) -> str:
+    """The summary, the fixed-width table and the verdict, as printed by ``mcstudy probe``
+    (``mcstudy lab`` passes its own summary and verdict lines)."""
     rows = probe_rows(ds)
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(HEADER)]
     right = {4, 5, 6}
@@ -126,7 +131,8 @@ def render_table(ds: xr.Dataset) -> str:
             c.rjust(widths[j]) if j in right else c.ljust(widths[j]) for j, c in enumerate(cells)
         ).rstrip()
 
-    out = [*summary_lines(ds), "", line(HEADER), line(["-" * w for w in widths])]
+    head = summary_lines(ds) if summary is None else summary
+    out = [*head, "", line(HEADER), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
-    out += ["", *verdict(ds)]
+    out += ["", *(verdict(ds) if verdict_lines is None else verdict_lines)]
     return "\n".join(out)

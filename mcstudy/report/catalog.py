@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mcstudy.lab.dataset import MODEL_NAME as LAB
+from mcstudy.lab.section import build as lab_measured
 from mcstudy.probe.dataset import MODEL_NAME as PROBE
 from mcstudy.probe.section import build as probe_measured
 from mcstudy.report.context import SectionBuilder
@@ -37,6 +39,7 @@ BUILTIN: dict[str, tuple[SectionBuilder, ...]] = {
     "pressure": (pressure_headline,),
     "thp": (thp_headline,),
     PROBE: (probe_measured,),
+    LAB: (lab_measured,),
     GENERIC: (design, estimates, exact_check, convergence, sensitivity, health, provenance),
 }
 

@@ -1,0 +1,523 @@
+"""The lab's rows: each measurement of the guest against the model's prediction.
+
+Rows are :class:`mcstudy.probe.checks.Check` records (the probe's long format: measured,
+predicted, noise half-width, agrees), with the lab's own scope:
+
+* ``this mm``: counted in the workload's own gathers by the trace (exact: noise 0);
+* ``other CPUs``: the sync-IPI callback on the CPUs that did not send the round, with the
+  background of the no-work windows subtracted (the probe's noise model,
+  :func:`mcstudy.probe.noise.background`, scaled to the work's length);
+* ``law``: the within-gather statistics against each law (:mod:`mcstudy.lab.law`),
+  noise = the spread of measured minus predicted when the same design is simulated
+  under that law (parametric bootstrap, :func:`mcstudy.lab.law.law_noise`);
+* ``zone``: the pressure model calibrated from the guest (:mod:`mcstudy.lab.zone`) against
+  what the zone did, noise = the measured value's between-window standard error
+  (:func:`mcstudy.stats.ratio.ratio_of_sums`), floored by Wilson's interval. These rows
+  report the ratio honestly; agreement is not expected of them.
+
+Every level of the noise intervals is Bonferroni-corrected over the rows
+(:func:`mcstudy.probe.noise.row_level`), as in the probe.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from scipy import special
+
+from mcstudy.kernel.pgtable import FreedTables
+from mcstudy.lab.errors import LabError
+from mcstudy.lab.guestdata import Gather, PtworkRun, Trace, ZoneSample
+from mcstudy.lab.law import (
+    LAWS,
+    BlockTally,
+    law_noise,
+    law_statistics,
+    persistence_of,
+    tally_block,
+)
+from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
+from mcstudy.probe.checks import Check
+from mcstudy.probe.noise import Background, background, row_level
+from mcstudy.probe.predict import ProfileMatch, munmap_prediction
+from mcstudy.stats.proportion import wilson
+from mcstudy.stats.ratio import ratio_of_sums
+
+LAB_SCOPES = ("this mm", "other CPUs", "law", "zone")
+LAW_TITLES = {
+    "independent": "independent attempts",
+    "all_or_nothing": "all-or-nothing gathers",
+    "persistent": "persistent failures",
+}
+STATISTICS = {
+    "fallbacks_per_gather": ("fallbacks per gather", "fallbacks/gather"),
+    "all_fail_given_first": ("P(all attempts fail | first fails)", "1/gather"),
+    "attempt_lag1_corr": ("lag-1 correlation of attempt failures", "1/attempt"),
+}
+
+
+@dataclass(frozen=True)
+class LabCheck(Check):
+    """A probe row with the lab's scope (one of :data:`LAB_SCOPES`)."""
+
+    lab_scope: str = "this mm"
+
+    @property
+    def scope(self) -> str:  # type: ignore[override]
+        return self.lab_scope
+
+
+@dataclass
+class LevelData:
+    """One pressure level: the workload's windows, its gathers per work window, the zone."""
+
+    mib: int
+    run: PtworkRun
+    trace: Trace
+    blocks: list[list[Gather]]
+    samples: list[ZoneSample] = field(default_factory=list)
+    calibration: ZoneCalibration | None = None
+
+    @property
+    def gathers(self) -> list[Gather]:
+        return [g for b in self.blocks for g in b]
+
+
+def split_blocks(run: PtworkRun, trace: Trace) -> list[list[Gather]]:
+    """The trace's gathers of each work window (by time: the trace and the workload share
+    CLOCK_MONOTONIC), checking that every window holds the gathers it ran."""
+    out = []
+    for w in run.of_kind("work"):
+        lo, hi = w.start_ns * 1e-9, w.end_ns * 1e-9
+        inside = [g for g in trace.gathers if lo <= g.start <= hi]
+        if len(inside) != w.gathers:
+            raise LabError(
+                f"work window {w.block}: the workload ran {w.gathers} gathers but the trace "
+                f"holds {len(inside)} (events lost?)"
+            )
+        out.append(inside)
+    return out
+
+
+# ----------------------------------------------------------------- backgrounds
+
+
+def exact_background(n: int, level: float) -> Background:
+    """No noise: the counter is the workload's own (the trace of its gathers)."""
+    return Background(0.0, 0.0, n, 0.0, level, False)
+
+
+def scaled_background(samples: list[float], level: float, m: float) -> Background:
+    """The probe's background of ``samples`` (no-work windows) for a phase as long as
+    ``m`` windows: mean x m, predictive half-width for a sum of m windows, v (m + m^2/K)."""
+    bg = background(samples, level)
+    k = bg.n
+    factor = math.sqrt((m + m * m / k) / (1.0 + 1.0 / k))
+    return replace(bg, mean=bg.mean * m, sd=bg.sd * math.sqrt(m), halfwidth=bg.halfwidth * factor)
+
+
+def _t(level: float, dof: int) -> float:
+    return float(special.stdtrit(max(dof, 1), 0.5 + level / 2.0))
+
+
+def _z(level: float) -> float:
+    return float(special.ndtri(0.5 + level / 2.0))
+
+
+def stat_background(se: float, n: int, level: float, floor: float = 0.0) -> Background:
+    """Noise of a statistic: t quantile x its standard error, at least ``floor``."""
+    half = _t(level, n - 1) * se if math.isfinite(se) else math.nan
+    half = max(half, floor) if math.isfinite(half) else floor
+    return Background(0.0, se if math.isfinite(se) else 0.0, n, half, level, False)
+
+
+def wilson_floor(k: int, n: int, level: float) -> float:
+    """Larger side of Wilson's interval for k/n at ``level`` (0 if n == 0)."""
+    if n <= 0:
+        return 0.0
+    w = wilson(k, n, z=_z(level))
+    return max(w.ci_high - w.estimate, w.estimate - w.ci_low)
+
+
+def _row(
+    phase: str,
+    quantity: str,
+    label: str,
+    unit: str,
+    source: str,
+    basis: str,
+    predicted: float,
+    value: float,
+    bg: Background,
+    scope: str,
+    slope: float = 1.0,
+) -> LabCheck:
+    return LabCheck(
+        phase=phase,
+        quantity=quantity,
+        label=label,
+        unit=unit,
+        source=source,
+        basis=basis,
+        predicted=float(predicted),
+        phase_value=float(value),
+        background=bg,
+        offset=0.0,
+        slope=slope,
+        lab_scope=scope,
+    )
+
+
+# ----------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The region the workload unmaps, and what the munmap front end predicts for it."""
+
+    size: int
+    offset: int
+    neighbours: str
+    start: int
+    end: int
+    floor: int
+    ceiling: int | None
+
+
+def table_rows(
+    levels: list[LevelData],
+    geo: Geometry,
+    profile: ProfileMatch,
+    online: int,
+    level: float,
+    batch: int,
+    free_funcs: tuple[str, ...],
+) -> tuple[list[LabCheck], FreedTables]:
+    """Tables per gather (trace), ``tlb_remove_table()`` calls per gather (histogram)."""
+    pred = munmap_prediction(
+        geo.size,
+        geo.offset,
+        geo.neighbours,
+        geo.start,
+        geo.end,
+        geo.floor,
+        geo.ceiling,
+        profile.name,
+        online,
+    )
+    t = pred.tables
+    via = profile.profile.uses_tlb_remove_table
+    gathers = [g for lv in levels for g in lv.gathers]
+    n = len(gathers)
+    text = (
+        f"munmap front end: munmap_tables({geo.size / (1 << 20):g} MiB, {geo.neighbours}, "
+        f"offset {geo.offset // 1024} KiB) = {t.pte} PTE + {t.pmd} PMD + {t.pud} PUD"
+    )
+    if pred.tables_at_addresses != t:
+        a = pred.tables_at_addresses
+        text += f" [at the real floor/ceiling: {a.pte} PTE + {a.pmd} PMD + {a.pud} PUD]"
+    if via:
+        per = [g.tables(batch) for g in gathers]
+        source = "trace: fallbacks + tables in the batch page at tlb_finish_mmu()"
+    else:
+        per = [sum(g.free_calls.get(f, 0) for f in free_funcs) for g in gathers]
+        source = "trace: " + " + ".join(f"{f}()" for f in free_funcs)
+    hist = sum(
+        sum(w.hist_delta("tables/hist").values()) for lv in levels for w in lv.run.of_kind("work")
+    )
+    exact = exact_background(n, level)
+    rows = [
+        _row(
+            "munmap",
+            "tables_per_gather",
+            "page tables freed per gather",
+            "tables/gather",
+            source,
+            text,
+            t.total,
+            sum(per) / n if n else math.nan,
+            exact,
+            "this mm",
+        ),
+        _row(
+            "munmap",
+            "gathers_off_prediction",
+            "gathers freeing another number of tables",
+            "gathers",
+            source,
+            f"every gather frees {t.total} tables",
+            0.0,
+            sum(1 for x in per if x != t.total),
+            exact,
+            "this mm",
+        ),
+        _row(
+            "munmap",
+            "tlb_remove_table_per_gather",
+            "tlb_remove_table() calls per gather",
+            "calls/gather",
+            "trace histogram of tlb_remove_table() for the workload",
+            f"profile {profile.name}: "
+            + (
+                "every table goes through tlb_remove_table()"
+                if via
+                else "tables go through tlb_remove_page(), never tlb_remove_table()"
+            ),
+            t.total if via else 0.0,
+            hist / n if n else math.nan,
+            exact,
+            "this mm",
+        ),
+    ]
+    return rows, t
+
+
+def fallback_rows(
+    levels: list[LevelData],
+    profile: ProfileMatch,
+    online: int,
+    work_cpu: int,
+    level: float,
+    ipi_mean: float,
+) -> list[LabCheck]:
+    """Fallbacks against failed attempts; sync-IPI callbacks per fallback; the failure rule."""
+    gathers = [g for lv in levels for g in lv.gathers]
+    fallbacks = sum(g.fallbacks for g in gathers)
+    failures = sum(g.failures for g in gathers)
+    exact = exact_background(len(gathers), level)
+    rows = [
+        _row(
+            "fallback",
+            "fallbacks_observed",
+            "tlb_remove_table_one() rounds (sender)",
+            "fallbacks",
+            "trace: smp_call_function(tlb_remove_table_smp_sync) in the gathers",
+            f"docs/model.md §2.1: one fallback per failed batch-page attempt ({failures} failed)",
+            failures,
+            fallbacks,
+            exact,
+            "this mm",
+        )
+    ]
+    if not profile.profile.uses_tlb_remove_table:
+        return rows
+    work = [w for lv in levels for w in lv.run.of_kind("work")]
+    idle = [w for lv in levels for w in lv.run.of_kind("idle")]
+
+    def others(w) -> float:
+        return float(sum(v for cpu, v in w.hist_delta("callback/hist").items() if cpu != work_cpu))
+
+    if fallbacks > 0 and len(idle) >= 2:
+        m = sum(w.seconds for w in work) / (sum(w.seconds for w in idle) / len(idle))
+        bg = scaled_background([others(w) for w in idle], level, m)
+        rows.append(
+            _row(
+                "fallback",
+                "sync_ipis_per_fallback",
+                "sync-IPI callbacks on the other CPUs per fallback",
+                "IPIs/fallback",
+                "trace histogram of tlb_remove_table_smp_sync() per CPU",
+                f"broadcast policy, profile {profile.name}: smp_call_function() reaches "
+                f"every other online CPU ({online} online)",
+                ipi_mean,
+                sum(others(w) for w in work),
+                bg,
+                "other CPUs",
+                slope=1.0 / fallbacks,
+            )
+        )
+    attempts = [a for g in gathers for a in g.attempts]
+    if attempts:
+        ok = 0
+        margins = []
+        for a in attempts:
+            first = a.checks[0][0] if a.checks else None
+            at_min = [(mk, fr) for mk, fr in a.checks if first is not None and mk < first]
+            rule_fails = any(fr <= mk for mk, fr in at_min)
+            ok += int(bool(a.failed) == rule_fails)
+            margins += [fr - mk for mk, fr in at_min]
+        k = len(attempts)
+        rows.append(
+            _row(
+                "fallback",
+                "fail_rule",
+                "attempts whose outcome follows free <= min (boosted) at the check",
+                "1/attempt",
+                "trace: __zone_watermark_ok() mark and free pages in each attempt",
+                "docs/model.md §2.5: an order-0 GFP_NOWAIT allocation fails iff free <= min + "
+                f"boost + reserve ({len(margins)} checks at the min mark"
+                + (f", free - mark from {min(margins)} to {max(margins)}" if margins else "")
+                + ")",
+                1.0,
+                ok / k,
+                stat_background(0.0, k, level, wilson_floor(ok, k, level) if ok < k else 0.0),
+                "this mm",
+            )
+        )
+    return rows
+
+
+def law_blocks(levels: list[LevelData]) -> list[BlockTally]:
+    """Every work window of every level, tallied."""
+    return [
+        tally_block(lv.mib, [g.outcomes() for g in b], sum(g.fallbacks for g in b))
+        for lv in levels
+        for b in lv.blocks
+    ]
+
+
+def law_rows(
+    levels: list[LevelData],
+    n_tables: int,
+    batch: int,
+    level: float,
+    reps: int = 1000,
+    seed: int = 1,
+) -> tuple[list[LabCheck], dict[str, float]]:
+    """The within-gather statistics against each law; and the kernel's own numbers."""
+    blocks = law_blocks(levels)
+    stats = law_statistics(blocks, n_tables, batch)
+    r = persistence_of(blocks)
+    ff = sum(b.first_fails for b in blocks)
+    af = sum(b.all_fail for b in blocks)
+    facts = {
+        "persistence": r,
+        "first_fails": float(ff),
+        "all_fail": float(af),
+        "attempts": float(sum(b.attempts for b in blocks)),
+        "failures": float(sum(b.failures for b in blocks)),
+        "gathers": float(sum(b.gathers for b in blocks)),
+    }
+    rows = []
+    noise = law_noise(blocks, n_tables, batch, level, reps=reps, seed=seed)
+    for law in LAWS:
+        for key, (label, unit) in STATISTICS.items():
+            v = stats[key]
+            half = noise[(law, key)]
+            bg = Background(0.0, 0.0, len(blocks), half, level, False)
+            plug = {
+                "independent": "at each level's measured per-attempt failure fraction p",
+                "all_or_nothing": "at each level's measured fraction q of gathers whose first "
+                "attempt fails",
+                "persistent": f"at each level's q and the measured persistence r = {r:.3f}",
+            }[law]
+            rows.append(
+                _row(
+                    f"law: {LAW_TITLES[law]}",
+                    key,
+                    label,
+                    unit,
+                    "trace: outcome of every batch-page attempt, per gather",
+                    f"{LAW_TITLES[law]} {plug}; {ff} gathers' first attempt failed, "
+                    f"{af} of them failed every attempt",
+                    v.predicted(law),
+                    v.measured,
+                    bg,
+                    "law",
+                )
+            )
+    return rows, facts
+
+
+def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
+    """One pressure level: the calibrated zone chain against the guest's zone."""
+    zc = lv.calibration
+    if zc is None:
+        return []
+    phase = f"zone {lv.mib} MiB"
+    blocks = [(sum(1 for g in b if g.attempts and g.attempts[0].failed), len(b)) for b in lv.blocks]
+    basis = (
+        f"zone chain (docs/model.md §4.8) calibrated from the guest: N={zc.managed_pages}, "
+        f"min/low/high={zc.wmark_min}/{zc.wmark_low}/{zc.wmark_high}, "
+        f"alloc {zc.alloc_rate:.0f}/s, free {zc.free_rate:.0f}/s, kswapd {zc.kswapd_rate:.0f} "
+        f"batches/s, D={zc.direct_reclaim_batch}"
+    )
+    if zc.note:
+        basis += f"; {zc.note}"
+    rows = []
+
+    def ratio_row(quantity, label, unit, source, pairs, predicted, proportion=True) -> LabCheck:
+        sx = float(sum(x for x, _ in pairs))
+        sy = float(sum(y for _, y in pairs))
+        r = ratio_of_sums(
+            sx,
+            sy,
+            float(sum(x * x for x, _ in pairs)),
+            float(sum(y * y for _, y in pairs)),
+            float(sum(x * y for x, y in pairs)),
+            len(pairs),
+        )
+        floor = wilson_floor(int(sx), int(sy), level) if proportion and sy > 0 else 0.0
+        bg = stat_background(r.stderr, len(pairs), level, floor)
+        return _row(phase, quantity, label, unit, source, basis, predicted, r.estimate, bg, "zone")
+
+    rows.append(
+        ratio_row(
+            "nowait_fail_prob",
+            "gathers whose first batch-page attempt fails",
+            "1/gather",
+            "trace: first attempt of each gather",
+            blocks,
+            zc.below_min_prob,
+        )
+    )
+    if lv.samples:
+        per = below_min_by_window(lv.samples, lv.run, zc.zone)
+        rows.append(
+            ratio_row(
+                "time_below_min_frac",
+                "time with free pages <= min (boosted)",
+                "s/s",
+                f"samples of /proc/zoneinfo ({zc.zone}) every few ms",
+                [p for p in per if p[1]],
+                zc.below_min_prob,
+            )
+        )
+    stall_pairs = [
+        (w.vmstat_delta("allocstall"), w.seconds) for w in lv.run.windows if w.seconds > 0
+    ]
+    rows.append(
+        ratio_row(
+            "stalls_per_s",
+            "direct-reclaim stalls",
+            "stalls/s",
+            "vmstat allocstall",
+            stall_pairs,
+            zc.predicted_stalls_per_s,
+            proportion=False,
+        )
+    )
+    return rows
+
+
+def all_rows(
+    levels: list[LevelData],
+    geo: Geometry,
+    profile: ProfileMatch,
+    online: int,
+    work_cpu: int,
+    batch: int,
+    free_funcs: tuple[str, ...],
+    ipi_mean: float,
+    law_reps: int = 1000,
+) -> tuple[list[LabCheck], dict[str, float]]:
+    """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
+
+    The Bonferroni level is fixed from a first pass that counts the rows.
+    """
+
+    def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
+        rows, t = table_rows(levels, geo, profile, online, level, batch, free_funcs)
+        rows += fallback_rows(levels, profile, online, work_cpu, level, ipi_mean)
+        facts: dict[str, float] = {}
+        if profile.profile.uses_tlb_remove_table and any(lv.mib > 0 for lv in levels):
+            more, facts = law_rows(levels, t.total, batch, level, reps=law_reps)
+            rows += more
+        for lv in levels:
+            if lv.mib > 0:
+                rows += zone_rows(lv, level)
+        return rows, facts
+
+    first, _ = build(0.95, law_reps=20)
+    return build(row_level(len(first)))

@@ -1,0 +1,168 @@
+"""``mcstudy lab``: hold the fallback model against a real kernel under real memory pressure."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mcstudy.errors import McStudyError
+from mcstudy.lab.arch import ARCHES, CACHE_ENV, cache_dir, get_arch
+from mcstudy.lab.guestrun import LabRequest
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+
+def parse_levels(text: str) -> tuple[int, ...]:
+    """``"0,300,350"`` -> (0, 300, 350) (McStudyError naming the bad item)."""
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit():
+            raise McStudyError(
+                f"--pressure: expected comma-separated MiB of churn (integers >= 0), got {item!r}"
+            )
+        out.append(int(item))
+    return tuple(out)
+
+
+def run_lab(
+    req: LabRequest,
+    cache: Path,
+    kernel_package: str | None = None,
+    progress: bool = False,
+    console_log: Path | None = None,
+) -> xr.Dataset:
+    """Prepare the cache, boot the guest, check every row, build the dataset (library
+    entry point; LabError where the lab cannot run)."""
+    from mcstudy.lab.dataset import build_lab_dataset
+    from mcstudy.lab.experiment import analyse
+    from mcstudy.lab.guestrun import run_guest
+    from mcstudy.lab.setup import prepare
+    from mcstudy.storage.provenance import environment
+
+    t0 = time.perf_counter()
+    spec = get_arch(req.arch)
+    req.validate()
+    log = (lambda m: click.echo(m, err=True)) if progress else (lambda m: None)
+    prep = prepare(spec, cache, kernel_package=kernel_package, log=log)
+    log(
+        f"lab: booting {prep.kernel_package} ({prep.release}) in {spec.qemu}: "
+        f"{req.gathers} gathers at each of {len(req.levels)} pressure levels..."
+    )
+
+    def on_line(line: str) -> None:
+        log(f"lab: [{time.perf_counter() - t0:6.1f} s] guest {line.removeprefix('@@')}")
+
+    console, cmdline, guest_s = run_guest(req, spec, prep, on_line, keep_console=console_log)
+    result = analyse(console, req, spec, prep, cmdline, guest_s)
+    prov = {**environment(), "wall_seconds": time.perf_counter() - t0}
+    return build_lab_dataset(result, prov)
+
+
+@click.command("lab")
+@click.option(
+    "--arch",
+    type=click.Choice(sorted(ARCHES)),
+    default="arm64",
+    show_default=True,
+    help="Guest architecture (arm64: RCU table freeing, the fallback sends IPIs; amd64: "
+    "page tables through tlb_remove_page()).",
+)
+@click.option(
+    "--gathers", type=int, default=2000, show_default=True, help="munmap gathers per level."
+)
+@click.option(
+    "--pressure",
+    "levels",
+    default=None,
+    help="Comma-separated pressure levels, MiB of anonymous-memory churn in the 256 MiB "
+    "guest (0: none). Default: 0,300,400 (arm64), 0 (amd64).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="netCDF file for the dataset [default: outputs/lab-<arch>.nc].",
+)
+@click.option(
+    "--setup",
+    is_flag=True,
+    help="Install the emulator and compiler (apt-get, root), download the kernel and "
+    "busybox packages into the cache, build the workload, and exit.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Cache directory [default: ${CACHE_ENV}, else $XDG_CACHE_HOME/mcstudy/lab].",
+)
+@click.option(
+    "--kernel-package",
+    default=None,
+    help="Debian kernel package to boot (default: the current cloud kernel of the arch).",
+)
+@click.option("--blocks", type=int, default=8, show_default=True, help="Blocks per level.")
+@click.option(
+    "--timeout", type=float, default=1500.0, show_default=True, help="Guest time limit (s)."
+)
+@click.option(
+    "--console-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also keep the guest's raw console output in this file.",
+)
+def lab(
+    arch: str,
+    gathers: int,
+    levels: str | None,
+    out: Path | None,
+    setup: bool,
+    cache: Path | None,
+    kernel_package: str | None,
+    blocks: int,
+    timeout: float,
+    console_log: Path | None,
+) -> None:
+    """Boot a Debian kernel in QEMU, put its zone under memory pressure, and compare what
+    tlb_remove_table() does (attempts, failures, fallbacks, sync IPIs) with the model."""
+    from mcstudy.lab.setup import prepare
+    from mcstudy.lab.table import render_lab_table
+    from mcstudy.storage.dataset import write_dataset
+
+    t0 = time.perf_counter()
+    root = cache_dir(cache)
+    try:
+        spec = get_arch(arch)
+        if setup:
+            prep = prepare(
+                spec,
+                root,
+                kernel_package=kernel_package,
+                install=True,
+                log=lambda m: click.echo(m, err=True),
+            )
+            click.echo(f"lab ready: {prep.kernel_package} ({prep.release}) in {root / arch}")
+            return
+        default = ",".join(str(x) for x in spec.default_levels)
+        req = LabRequest(
+            arch=arch,
+            gathers=gathers,
+            levels=parse_levels(levels if levels is not None else default),
+            blocks=blocks,
+            timeout_s=timeout,
+        )
+        target = out if out is not None else Path("outputs") / f"lab-{arch}.nc"
+        if target.exists() and target.is_dir():
+            raise McStudyError(f"{target}: output path is a directory")
+        ds = run_lab(req, root, kernel_package, progress=True, console_log=console_log)
+        write_dataset(ds, target)
+    except McStudyError as exc:
+        click.echo(f"mcstudy: error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(render_lab_table(ds))
+    click.echo(f"\nwrote {target} ({time.perf_counter() - t0:.0f} s)")

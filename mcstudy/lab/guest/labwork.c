@@ -1,0 +1,309 @@
+/*
+ * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, three modes.
+ *
+ *   labwork churn CPU MIB SEED
+ *       Anonymous-memory churn: MIB MiB of private anonymous memory (no THP), pages
+ *       picked uniformly at random and written forever (until SIGTERM); "filled MS" is
+ *       printed after one ring's worth of writes. With MIB larger than the guest's RAM and
+ *       swap on zram, a write to a page that is not resident allocates a page: the zone
+ *       stays in reclaim, and a larger ring misses more often (a random page is resident
+ *       with probability about resident / MIB).
+ *
+ *   labwork sample CPU PERIOD_MS
+ *       Every PERIOD_MS ms, one line per zone of /proc/zoneinfo:
+ *       "z MS NODE ZONE FREE MIN LOW HIGH BOOST" (pages; MS on CLOCK_MONOTONIC), until
+ *       SIGTERM.
+ *
+ *   labwork ptwork CPU GATHERS BLOCKS IDLE_PERMILLE PTES LAYOUT OFFSET_KIB SNAPSHOT_FILES...
+ *       The page-table workload. Each gather: mmap a PROT_READ anonymous region of PTES x
+ *       2 MiB at a fixed address, read one byte in every 2 MiB (each read maps the shared
+ *       zero page: one PTE table per 2 MiB, no data page), munmap it: free_pgtables() then
+ *       hands the region's page tables to tlb_remove_table() in one mmu_gather, and no
+ *       data page goes through the gather (tlb_next_batch() makes no allocation).
+ *       LAYOUT "isolated": the region is alone in its 512 GiB slot (its PMD and PUD tables
+ *       are freed too); "adjacent": PROT_NONE guard pages touch both ends (only the PTE
+ *       tables of 2 MiB slots inside the region are freed). OFFSET_KIB: start of the
+ *       region past the 512 GiB boundary. The gathers run in BLOCKS blocks; after each
+ *       block the process spins in user space for IDLE_PERMILLE/1000 of the time the block
+ *       took (a no-work window). Around every window it copies each SNAPSHOT_FILE (e.g. /proc/interrupts,
+ *       /proc/vmstat, /proc/zoneinfo, trace histograms) to stdout:
+ *           "@window KIND BLOCK GATHERS START_NS END_NS"   KIND = work | idle
+ *           "@file EDGE PATH" (EDGE = begin | end), the file's text, "@end"
+ *       and at the start "@maps" + /proc/self/maps + "@end", "@region START END".
+ *
+ * Every mode pins itself to CPU first. Errors: one line "labwork: error: ..." on stderr,
+ * exit status 2.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+
+#define PAGE 4096UL
+#define PMD_SPAN (2UL << 20)
+#define SLOT (512UL << 30)
+#define SLOT_BASE (1UL << 40) /* 1 TiB: an empty 512 GiB slot (48- and 47-bit VA) */
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("labwork: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static long parse_long(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		die("%s: expected an integer in [%ld, %ld], got '%s'", what, lo, hi, s);
+	return v;
+}
+
+static void pin(int cpu, const char *name)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("cannot pin to CPU %d: %s", cpu, strerror(errno));
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ churn */
+
+static int churn(int argc, char **argv)
+{
+	if (argc != 5)
+		die("usage: labwork churn CPU MIB SEED");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long mib = parse_long(argv[3], "MIB", 1, 1 << 20);
+	uint64_t x = (uint64_t)parse_long(argv[4], "SEED", 1, 0x7fffffffL) * 0x9E3779B97F4A7C15ULL;
+	pin(cpu, "churn");
+	size_t pages = (size_t)mib << 8;
+	char *ring = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ring == MAP_FAILED)
+		die("mmap of %ld MiB: %s", mib, strerror(errno));
+	madvise(ring, pages * PAGE, MADV_NOHUGEPAGE);
+	/* warm-up: one ring's worth of random writes (about 63 % of the pages touched), then
+	 * report; the churn goes on the same way */
+	uint64_t count = 0, t0 = now_ns();
+	for (;;) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t i = (size_t)(x % pages);
+		uint64_t *w = (uint64_t *)(ring + i * PAGE); /* not same-filled: zram compresses */
+		w[0] = i;
+		w[1] = ++count;
+		if (count == pages) {
+			printf("filled %llu ms\n", (unsigned long long)((now_ns() - t0) / 1000000ULL));
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ sample */
+
+static int sample(int argc, char **argv)
+{
+	if (argc != 4)
+		die("usage: labwork sample CPU PERIOD_MS");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long period = parse_long(argv[3], "PERIOD_MS", 1, 60000);
+	pin(cpu, "sample");
+	static char buf[1 << 16];
+	for (;;) {
+		int fd = open("/proc/zoneinfo", O_RDONLY);
+		if (fd < 0)
+			die("/proc/zoneinfo: %s", strerror(errno));
+		size_t len = 0;
+		ssize_t n;
+		while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)n;
+		close(fd);
+		buf[len] = 0;
+		long ms = (long)(now_ns() / 1000000ULL);
+		int node = -1;
+		char zone[32] = "";
+		long v[5] = { -1, -1, -1, -1, -1 }; /* free min low high boost */
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+			long val;
+			char name[32];
+			if (sscanf(line, "Node %d, zone %31s", &node, zone) == 2) {
+				v[0] = v[1] = v[2] = v[3] = v[4] = -1;
+				continue;
+			}
+			if (sscanf(line, " pages free %ld", &val) == 1) {
+				v[0] = val;
+			} else if (sscanf(line, " %31s %ld", name, &val) == 2) {
+				int k = !strcmp(name, "min") ? 1 : !strcmp(name, "low") ? 2 :
+					!strcmp(name, "high") ? 3 : !strcmp(name, "boost") ? 4 : -1;
+				if (k > 0 && v[k] < 0)
+					v[k] = val;
+				if (k == 3 && v[0] >= 0)
+					printf("z %ld %d %s %ld %ld %ld %ld %ld\n", ms, node, zone, v[0], v[1],
+					       v[2], v[3], v[4] < 0 ? 0 : v[4]);
+			}
+		}
+		fflush(stdout);
+		struct timespec ts = { period / 1000, (period % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ ptwork */
+
+static void copy_file(const char *path)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	ssize_t n;
+	int last = '\n';
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		last = buf[n - 1];
+	}
+	if (n < 0)
+		die("%s: %s", path, strerror(errno));
+	close(fd);
+	if (last != '\n')
+		fputc('\n', stdout);
+}
+
+static void snapshot(const char *edge, int nfiles, char **files)
+{
+	for (int i = 0; i < nfiles; i++) {
+		printf("@file %s %s\n", edge, files[i]);
+		copy_file(files[i]);
+		printf("@end\n");
+	}
+}
+
+static void one_gather(char *addr, size_t size)
+{
+	char *p = mmap(addr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED || p != addr)
+		die("mmap at %p: %s", (void *)addr, p == MAP_FAILED ? strerror(errno) : "moved");
+	madvise(p, size, MADV_NOHUGEPAGE);
+	volatile char sink = 0;
+	for (size_t off = 0; off < size; off += PMD_SPAN)
+		sink += p[off];
+	(void)sink;
+	if (munmap(p, size))
+		die("munmap: %s", strerror(errno));
+}
+
+static int ptwork(int argc, char **argv)
+{
+	if (argc < 9)
+		die("usage: labwork ptwork CPU GATHERS BLOCKS IDLE_PERMILLE PTES LAYOUT OFFSET_KIB FILES...");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long gathers = parse_long(argv[3], "GATHERS", 1, 100000000L);
+	long blocks = parse_long(argv[4], "BLOCKS", 1, 10000);
+	long idle = parse_long(argv[5], "IDLE_PERMILLE", 1, 100000);
+	long ptes = parse_long(argv[6], "PTES", 1, 1 << 18);
+	const char *layout = argv[7];
+	long offset_kib = parse_long(argv[8], "OFFSET_KIB", 0, (long)(SLOT >> 10) - 4);
+	int nfiles = argc - 9;
+	char **files = argv + 9;
+	if (strcmp(layout, "isolated") && strcmp(layout, "adjacent"))
+		die("LAYOUT: expected isolated or adjacent, got '%s'", layout);
+	if (offset_kib % 4)
+		die("OFFSET_KIB: %ld is not a multiple of 4", offset_kib);
+	if (blocks > gathers)
+		die("BLOCKS (%ld) exceeds GATHERS (%ld)", blocks, gathers);
+	pin(cpu, "ptwork");
+	size_t size = (size_t)ptes * PMD_SPAN;
+	char *addr = (char *)(SLOT_BASE + ((size_t)offset_kib << 10));
+	if ((size_t)offset_kib * 1024 + size > SLOT)
+		die("the region does not fit in one 512 GiB slot");
+	if (!strcmp(layout, "adjacent")) {
+		char *lo = mmap(addr - PAGE, PAGE, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		char *hi = mmap(addr + size, PAGE, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (lo == MAP_FAILED || hi == MAP_FAILED)
+			die("guard pages: %s", strerror(errno));
+	}
+	printf("@region %lu %lu\n", (unsigned long)addr, (unsigned long)(addr + size));
+	/* the region's own VMA must not be in the maps shown: map it, print, unmap */
+	char *probe = mmap(addr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	if (probe == MAP_FAILED || probe != addr)
+		die("mmap at %p: %s", (void *)addr, probe == MAP_FAILED ? strerror(errno) : "moved");
+	printf("@maps\n");
+	copy_file("/proc/self/maps");
+	printf("@end\n");
+	munmap(probe, size);
+	fflush(stdout);
+	long done = 0;
+	for (long b = 0; b < blocks; b++) {
+		long n = gathers / blocks + (b < gathers % blocks ? 1 : 0);
+		snapshot("begin", nfiles, files);
+		uint64_t t0 = now_ns();
+		for (long g = 0; g < n; g++)
+			one_gather(addr, size);
+		uint64_t t1 = now_ns();
+		snapshot("end", nfiles, files);
+		printf("@window work %ld %ld %llu %llu\n", b, n, (unsigned long long)t0,
+		       (unsigned long long)t1);
+		done += n;
+		snapshot("begin", nfiles, files);
+		uint64_t s0 = now_ns(), s1, len = (t1 - t0) / 1000 * (uint64_t)idle;
+		while ((s1 = now_ns()) - s0 < len)
+			;
+		snapshot("end", nfiles, files);
+		printf("@window idle %ld 0 %llu %llu\n", b, (unsigned long long)s0,
+		       (unsigned long long)s1);
+		fflush(stdout);
+	}
+	printf("@done %ld\n", done);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (argc >= 2 && !strcmp(argv[1], "churn"))
+		return churn(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "sample"))
+		return sample(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "ptwork"))
+		return ptwork(argc, argv);
+	die("usage: labwork churn|sample|ptwork ...");
+	return 2;
+}

@@ -1,0 +1,154 @@
+"""One lab run in the guest: the settings, the initramfs, the boot, the console.
+
+:class:`LabRequest` holds what ``mcstudy lab`` was asked for; :func:`run_guest` builds
+the initramfs (busybox, ``labwork``, ``init``, ``/lab.conf``, zram modules) in a
+temporary directory, boots the guest and returns what it printed, split into artefacts
+(:mod:`mcstudy.lab.console`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mcstudy.lab.arch import ArchSpec
+from mcstudy.lab.console import Console, parse_console
+from mcstudy.lab.errors import LabError
+from mcstudy.lab.initramfs import gzip_archive, lab_members
+from mcstudy.lab.qemu import boot, qemu_command
+from mcstudy.lab.setup import Prepared, guest_source
+
+MMU_GATHER_BATCH_OFFSET = 8
+"""Byte offset of ``batch`` in ``struct mmu_gather`` (include/asm-generic/tlb.h, 64-bit,
+``CONFIG_MMU_GATHER_TABLE_FREE``): right after ``struct mm_struct *mm``."""
+TABLE_BATCH_NR_OFFSET = 16
+"""Byte offset of ``nr`` in ``struct mmu_table_batch`` with RCU table freeing: after the
+16-byte ``struct rcu_head``."""
+WORK_CPU = 1
+"""The page-table workload's CPU; the churn, the sampler and the IPIs' receivers are on
+the others."""
+CHURN_CPU = 0
+
+
+@dataclass(frozen=True)
+class LabRequest:
+    """What ``mcstudy lab`` runs (units in the names)."""
+
+    arch: str = "arm64"
+    gathers: int = 2000
+    """munmap gathers per pressure level."""
+    levels: tuple[int, ...] = (0, 300, 400)
+    """Pressure levels: MiB of anonymous-memory churn (0 = none)."""
+    blocks: int = 8
+    """Each level's gathers run in this many blocks, each followed by a no-work window."""
+    idle_ratio: float = 0.5
+    """Length of each no-work window over that of the block before it."""
+    ptes: int = 64
+    """PTE tables per gather (2 MiB slots of the region)."""
+    layout: str = "isolated"
+    offset_kib: int = 0
+    memory_mib: int = 256
+    cpus: int = 2
+    warmup_s: int = 5
+    """Seconds between the churn's first pass over its ring and the first gather."""
+    fill_timeout_s: int = 240
+    sample_ms: int = 100
+    zram_mib: int = 1024
+    seed: int = 1
+    timeout_s: float = 1500.0
+    trace_buffer_kb: int = 8192
+    cmdline_extra: tuple[str, ...] = field(default=("cma=0",))
+    """``cma=0``: no CMA area, so the zone's free pages are all usable by GFP_NOWAIT."""
+
+    def validate(self) -> None:
+        """LabError naming the first bad setting."""
+        if self.gathers < 1 or self.blocks < 1 or self.gathers < self.blocks:
+            raise LabError(f"--gathers must be >= blocks ({self.blocks}), got {self.gathers}")
+        if not self.levels or any(lv < 0 for lv in self.levels):
+            raise LabError(f"--pressure: levels must be MiB >= 0, got {list(self.levels)}")
+        if len(set(self.levels)) != len(self.levels):
+            raise LabError(f"--pressure: repeated level in {list(self.levels)}")
+        if self.layout not in ("isolated", "adjacent"):
+            raise LabError(f"layout must be isolated or adjacent, got {self.layout!r}")
+        if self.ptes < 1 or self.cpus < 2 or self.memory_mib < 128:
+            raise LabError("need ptes >= 1, cpus >= 2 and memory >= 128 MiB")
+        if not 0.01 <= self.idle_ratio <= 100:
+            raise LabError(f"the no-work ratio must be in [0.01, 100], got {self.idle_ratio}")
+        if self.offset_kib % 2048:
+            raise LabError("the region offset must be a multiple of 2048 KiB")
+
+
+def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str | int]:
+    """The values of ``/lab.conf``."""
+    return {
+        "ARCH": spec.name,
+        "LEVELS": " ".join(str(x) for x in req.levels),
+        "GATHERS": req.gathers,
+        "BLOCKS": req.blocks,
+        "PTES": req.ptes,
+        "LAYOUT": req.layout,
+        "OFFSET_KIB": req.offset_kib,
+        "WARMUP_S": req.warmup_s,
+        "FILL_TIMEOUT_S": req.fill_timeout_s,
+        "IDLE_PERMILLE": round(1000 * req.idle_ratio),
+        "SAMPLE_MS": req.sample_ms,
+        "ZRAM_MIB": req.zram_mib if any(req.levels) else 0,
+        "MODULES": " ".join(prep.modules),
+        "SEED": req.seed,
+        "WORK_CPU": WORK_CPU,
+        "CHURN_CPU": CHURN_CPU,
+        "BATCH_OFFSET": MMU_GATHER_BATCH_OFFSET,
+        "NR_OFFSET": TABLE_BATCH_NR_OFFSET,
+        "FREE_FUNCS": " ".join(spec.free_funcs),
+        "TRACE_BUFFER_KB": req.trace_buffer_kb,
+    }
+
+
+def kernel_cmdline(req: LabRequest, spec: ArchSpec) -> str:
+    """The guest kernel's command line."""
+    return " ".join(
+        [f"console={spec.console}", "loglevel=1", "panic=-1", "rdinit=/init", *req.cmdline_extra]
+    )
+
+
+def run_guest(
+    req: LabRequest,
+    spec: ArchSpec,
+    prep: Prepared,
+    on_line: Callable[[str], None] | None = None,
+    keep_console: Path | None = None,
+) -> tuple[Console, str, float]:
+    """Boot the guest for ``req``; (parsed console, kernel command line, wall seconds).
+
+    ``keep_console``: also copy the raw console text there (for debugging a run).
+    """
+    req.validate()
+    missing = [m for m in ("zsmalloc", "lzo", "lzo-rle", "zram") if m not in prep.modules]
+    if any(req.levels) and missing:
+        raise LabError(f"{prep.kernel_package} has no module {', '.join(missing)}: no zram swap")
+    conf = guest_conf(req, spec, prep)
+    members = lab_members(
+        Path(prep.busybox).read_bytes(),
+        Path(prep.labwork).read_bytes(),
+        guest_source("init"),
+        conf,
+        prep.modules if any(req.levels) else {},
+    )
+    cmdline = kernel_cmdline(req, spec)
+    with tempfile.TemporaryDirectory(prefix="mcstudy-lab-") as tmp:
+        initrd = Path(tmp) / "initramfs.cpio.gz"
+        initrd.write_bytes(gzip_archive(members))
+        log = Path(tmp) / "console.log"
+        cmd = qemu_command(spec, prep.vmlinuz, initrd, cmdline, log, req.memory_mib, req.cpus)
+        text, wall = boot(cmd, log, req.timeout_s, on_line)
+        if keep_console is not None:
+            keep_console.write_text(text)
+    console = parse_console(text)
+    if console.error:
+        raise LabError(f"the guest stopped: {console.error}")
+    if not console.done:
+        tail = [ln for ln in text.splitlines() if ln.strip()][-3:]
+        raise LabError(f"the guest stopped before the end of the experiment: {' | '.join(tail)}")
+    return console, cmdline, wall

@@ -1,0 +1,169 @@
+"""The pressure model calibrated from the guest's own ``/proc``, and what the guest showed.
+
+For one pressure level, from the workload's snapshots at the start of its first window
+and the end of its last (docs/lab.md):
+
+* ``mcstudy.calibrate.calibration.calibrate()`` on the guest's ``/proc/zoneinfo`` and the
+  two ``/proc/vmstat`` snapshots gives the zone (the one GFP_NOWAIT is served from), its
+  managed pages and marks without boost, ``alloc_rate`` and ``free_rate``
+  (docs/model.md §8.1);
+* kswapd's speed while it runs: ``kswapd_rate = d pgsteal_kswapd / SWAP_CLUSTER_MAX /
+  kswapd CPU seconds`` (its ``/proc/PID/stat`` utime + stime);
+* the pages one direct-reclaim stall frees: ``d pgsteal_direct / d allocstall``;
+* ``gather_rate``: the workload's gathers over the level's time.
+
+The exact stationary solver of the zone chain (``mcstudy.exact.pressure``, docs/model.md
+§4.8) then gives P(f <= min): the predicted GFP_NOWAIT failure probability of a gather's
+first attempt and the predicted fraction of time at or below min. The guest gives both
+measured: the fraction of gathers whose first attempt failed (trace), and the fraction of
+zone samples with free pages at or below min (boost included, as the kernel checks).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mcstudy.calibrate.calibration import calibrate
+from mcstudy.exact.pressure import ZoneChain, solve
+from mcstudy.kernel import procfs
+from mcstudy.lab.errors import LabError
+from mcstudy.lab.guestdata import PtworkRun, Window, ZoneSample
+
+SWAP_CLUSTER_MAX = 32
+USER_HZ = 100
+"""Clock ticks per second of ``/proc/PID/stat`` (``USER_HZ``, 100 on every Linux ABI)."""
+
+
+@dataclass
+class ZoneCalibration:
+    """One level's zone, its calibrated chain and the chain's stationary answers."""
+
+    zone: str
+    managed_pages: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    seconds: float
+    alloc_rate: float
+    free_rate: float
+    kswapd_rate: float
+    direct_reclaim_batch: int
+    gather_rate: float
+    stalls_per_s: float
+    """Measured direct-reclaim stalls per second (``allocstall``)."""
+    kswapd_cpu_frac: float
+    """Measured fraction of the time kswapd was on a CPU."""
+    watermarks_match: dict[str, bool] = field(default_factory=dict)
+    below_min_prob: float = math.nan
+    """Predicted P(f <= min) (exact solver; NaN if the chain could not be solved)."""
+    predicted_stalls_per_s: float = math.nan
+    predicted_kswapd_awake: float = math.nan
+    note: str = ""
+
+
+def _delta(a: dict[str, int], b: dict[str, int], name: str) -> int:
+    return procfs.vmstat_sum(b, name) - procfs.vmstat_sum(a, name)
+
+
+def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
+    """Calibrate the zone chain from one level's first and last window (LabError if the
+    snapshots are missing)."""
+    if not run.windows:
+        raise LabError("the workload recorded no window")
+    first: Window = run.windows[0]
+    last: Window = run.windows[-1]
+    seconds = (last.end_ns - first.start_ns) * 1e-9
+    vm0 = procfs.parse_vmstat(first.file("begin", "/vmstat"), "guest /proc/vmstat")
+    vm1 = procfs.parse_vmstat(last.file("end", "/vmstat"), "guest /proc/vmstat")
+    zoneinfo = first.file("begin", "/zoneinfo")
+    cal = calibrate(zoneinfo, (vm0, vm1, seconds))  # type: ignore[arg-type]
+    p = cal.params
+    steal_k = _delta(vm0, vm1, "pgsteal_kswapd")
+    steal_d = _delta(vm0, vm1, "pgsteal_direct")
+    stalls = _delta(vm0, vm1, "allocstall")
+    ticks = sum(w.kswapd_cpu_ticks() for w in run.windows)
+    cpu_s = ticks / USER_HZ
+    kswapd_rate = steal_k / SWAP_CLUSTER_MAX / cpu_s if cpu_s > 0 else 0.0
+    d = max(1, round(steal_d / stalls)) if stalls > 0 else SWAP_CLUSTER_MAX
+    zc = ZoneCalibration(
+        zone=cal.zone.name,
+        managed_pages=int(p["managed_pages"]),
+        wmark_min=int(p["wmark_min"]),
+        wmark_low=int(p["wmark_low"]),
+        wmark_high=int(p["wmark_high"]),
+        seconds=seconds,
+        alloc_rate=float(p["alloc_rate"]),
+        free_rate=float(p["free_rate"]),
+        kswapd_rate=kswapd_rate,
+        direct_reclaim_batch=d,
+        gather_rate=gathers / seconds if seconds > 0 else 0.0,
+        stalls_per_s=stalls / seconds if seconds > 0 else 0.0,
+        kswapd_cpu_frac=cpu_s / seconds if seconds > 0 else 0.0,
+        watermarks_match=dict(cal.matches),
+    )
+    try:
+        chain = ZoneChain(
+            managed_pages=zc.managed_pages,
+            wmark_min=zc.wmark_min,
+            wmark_low=zc.wmark_low,
+            wmark_high=zc.wmark_high,
+            alloc_rate=zc.alloc_rate,
+            free_rate=zc.free_rate,
+            kswapd_rate=zc.kswapd_rate,
+            gather_rate=zc.gather_rate,
+            reclaim_batch=SWAP_CLUSTER_MAX,
+            direct_reclaim_batch=zc.direct_reclaim_batch,
+        )
+        st = solve(chain)
+    except (ValueError, MemoryError) as exc:
+        zc.note = f"the zone chain could not be solved: {exc}"
+        return zc
+    zc.below_min_prob = float(st.below_min_prob)
+    zc.predicted_stalls_per_s = float(st.stalls_per_s)
+    zc.predicted_kswapd_awake = float(st.kswapd_awake_prob)
+    return zc
+
+
+def below_min_by_window(
+    samples: list[ZoneSample], run: PtworkRun, zone: str
+) -> list[tuple[int, int]]:
+    """(samples at or below min, samples) of ``zone`` in each window of the level: free
+    pages at or below the min mark as printed (boost included), what GFP_NOWAIT checks."""
+    own = [s for s in samples if s.zone == zone]
+    out = []
+    for w in run.windows:
+        lo, hi = w.start_ns / 1e6, w.end_ns / 1e6
+        inside = [s for s in own if lo <= s.ms <= hi]
+        out.append((sum(1 for s in inside if s.free <= s.min), len(inside)))
+    return out
+
+
+def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: float) -> list[str]:
+    """What the calibrated chain gets wrong at one level, and what would close the gap."""
+    pred = zc.below_min_prob
+    lines = []
+    ratio = time_below / pred if pred > 0 else math.inf
+    lines.append(
+        f"{mib} MiB: time at or below min {time_below:.3f} in the guest against {pred:.2e} in "
+        f"the calibrated zone chain (x{ratio:.3g}); stalls {zc.stalls_per_s:.1f}/s against "
+        f"{zc.predicted_stalls_per_s:.2f}/s"
+    )
+    if zc.stalls_per_s > 0 and time_below > 0:
+        lines.append(
+            f"{mib} MiB: the chain's direct reclaim is instantaneous (docs/model.md §9.3): one "
+            f"stall lifts f above min at once. In the guest {time_below:.3f} of the time below "
+            f"min at {zc.stalls_per_s:.1f} stalls/s means about "
+            f"{1000 * time_below / zc.stalls_per_s:.0f} ms per stall with f still at or below "
+            "min: the chain needs stalls that take time (and a kswapd that is awake without "
+            f"reclaiming at its full speed: it was on a CPU {zc.kswapd_cpu_frac:.2f} of the time)"
+        )
+    if time_below > 0:
+        lines.append(
+            f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "
+            f"{time_below:.3f} of random instants: the workload's own blocking page-table "
+            "allocations just before each munmap direct-reclaim the zone above min, so a gather "
+            "does not see the zone as a random instant does (PASTA, docs/model.md §4.1, does "
+            "not hold for a task that allocates before it unmaps)"
+        )
+    return lines
