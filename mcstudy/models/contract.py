@@ -26,6 +26,8 @@ INTERVALS = {
     "normal": "estimate +- 1.96 standard errors across sequences",
     "delta": "ratio estimate +- 1.96 delta-method standard errors, clipped to [0, 1]",
     "garwood+normal": "union of Garwood's exact Poisson interval and the normal one",
+    "normal+zero-bound": "estimate +- 1.96 standard errors; with no event seen in any "
+    "sequence, [0, a 95 % upper bound from the sequences] (docs/model.md §11.9)",
     "wilson+delta": "union of Wilson's interval and the delta-method ratio interval",
     "cdf-band": "quantile of the binned distribution inverted through a 95 % band",
     "wilson-inversion": "quantile of a count, inverting Wilson intervals of its CDF",

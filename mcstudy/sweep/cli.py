@@ -171,6 +171,8 @@ def run(
         from mcstudy.report.cli import report_after_run
 
         report_after_run(target)
+    if ds is not None:
+        _print_answers(ds)
     if result.shard is not None:
         click.echo(f"when every shard is done: mcstudy merge {result.run_dir}")
     if result.failed:
@@ -183,17 +185,28 @@ def run(
         sys.exit(1)
 
 
+def _print_answers(ds: object) -> None:
+    """The Answers block at the end of a run (after the dataset and report are written)."""
+    from mcstudy.report.summary import answers_block
+
+    block = answers_block(ds)  # type: ignore[arg-type]
+    if block:
+        click.echo(block)
+
+
 @click.command()
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 def show(output: Path) -> None:
-    """Print a summary of an output dataset."""
+    """Print a readable summary of an output dataset: its answers, findings, every
+    estimate with its 95 % interval and sample size, and its provenance."""
+    from mcstudy.report.summary import summarize
     from mcstudy.storage.dataset import open_dataset
 
     try:
         ds = open_dataset(output)
     except McStudyError as exc:
         _fail(exc)
-    click.echo(ds)
+    click.echo(summarize(ds, output))
 
 
 @click.command()
