@@ -126,9 +126,19 @@ class Reader:
         return cell(y * scale, lo * scale, hi * scale)
 
 
+def _fixed(x: float, decimals: int) -> str:
+    text = f"{x:,.{decimals}f}"
+    return "0" if float(x) == 0.0 else text
+
+
 def short(y: float, lo: float, hi: float) -> tuple[str, str]:
-    """An estimate and its interval with the few digits that tell the ends apart."""
+    """An estimate and its interval with the few digits that tell the ends apart (the
+    same decimals for all three, so 1.600 [1.599, 1.601] reads as it should)."""
     d = digits_for(lo, hi, least=2, most=4)
+    top = max(abs(y), abs(lo), abs(hi))
+    if 1e-3 <= top < 1e5:
+        decimals = max(0, d - 1 - math.floor(math.log10(top)))
+        return _fixed(y, decimals), f"[{_fixed(lo, decimals)}, {_fixed(hi, decimals)}]"
     return num(y, d), f"[{num(lo, d)}, {num(hi, d)}]"
 
 
@@ -165,7 +175,7 @@ def human_bytes(x: float) -> str:
     if math.isnan(x):
         return "missing"
     if abs(x) >= GIB:
-        return f"{x / GIB:.3g} GiB"
+        return f"{num(x / GIB, 3)} GiB"
     if abs(x) >= MIB:
         return f"{x / MIB:.3g} MiB"
     return f"{x / 1024:.3g} KiB"
@@ -187,25 +197,51 @@ def _plain(text: str) -> str:
     return text.replace("`", "")
 
 
-def table_text(t: Table, width: int = WIDTH) -> list[str]:
-    """A table in fixed-width text; intervals are dropped (and said so) if too wide."""
+def column_parts(widths: list[int], width: int = WIDTH) -> list[list[int]]:
+    """Columns 1.. split into parts that fit ``width`` next to column 0 (each part has at
+    least one column, so every column is shown)."""
+    parts: list[list[int]] = []
+    current: list[int] = []
+    used = widths[0] if widths else 0
+    for j in range(1, len(widths)):
+        if current and used + 2 + widths[j] > width:
+            parts.append(current)
+            current, used = [], widths[0]
+        current.append(j)
+        used += 2 + widths[j]
+    if current or not parts:
+        parts.append(current)
+    return parts
 
-    def render(with_ci: bool) -> list[str]:
+
+def table_text(t: Table, width: int = WIDTH) -> list[str]:
+    """A table in fixed-width text; intervals are dropped (and said so) if too wide, and
+    a table still too wide is split into column parts (every column is kept)."""
+
+    def render(with_ci: bool, split: bool = False) -> list[str]:
         cells = [[c[0] + (f" {c[1]}" if with_ci and c[1] else "") for c in row] for row in t.rows]
         widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(t.header)]
+        parts = column_parts(widths, width) if split else [list(range(1, len(widths)))]
+        out: list[str] = []
+        for part in parts:
+            cols = [0, *part]
 
-        def line(xs: list[str]) -> str:
-            return "  ".join(
-                (x.ljust(widths[j]) if j == 0 else x.rjust(widths[j])) for j, x in enumerate(xs)
-            ).rstrip()
+            def line(xs: list[str], cols: list[int] = cols) -> str:
+                return "  ".join(
+                    xs[j].ljust(widths[j]) if j == 0 else xs[j].rjust(widths[j]) for j in cols
+                ).rstrip()
 
-        return [line(t.header), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+            out += [line(t.header), line(["-" * w for w in widths])]
+            out += [line(r) for r in cells]
+        return out
 
     body = render(True)
     note = t.note
     if max(len(x) for x in body) > width:
         body = render(False)
-        note = (note + " " if note else "") + "(95 % intervals: `mcstudy show` or the report)"
+        note = (note + " " if note else "") + "(95 % intervals: the estimates in `mcstudy show`)"
+    if max(len(x) for x in body) > width:
+        body = render(False, split=True)
     out = textwrap.wrap(_plain(t.caption), width)
     out += body
     if note:

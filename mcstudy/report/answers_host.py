@@ -17,11 +17,11 @@ from mcstudy.kernel.profiles import get_profile
 from mcstudy.models.host.outputs import COLLAPSE_ROWS, RESERVE_ROWS, ipi_name, table_name
 from mcstudy.models.host.scenarios import LOADS
 from mcstudy.report.answers import (
-    GIB,
     Answers,
     Item,
     Reader,
     Table,
+    bytes_unit,
     human_bytes,
     quote,
 )
@@ -130,7 +130,8 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
     ]
     tail = (
         (
-            f"; none under the {', '.join(quiet)} load "
+            f"; none under the {' and '.join(str(x) for x in quiet)} "
+            f"load{'s' if len(quiet) > 1 else ''} "
             f"(upper bound {num(r.triple('fallbacks_per_hour', **{**at, 'load': quiet[0]})[2], 2)}"
             " per hour)"
         )
@@ -187,11 +188,20 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
         for name, col in COLLAPSE_ROWS.items()
         if col != "sync_ipi" and r.has(name)
     ]
+    coll = r.value("collapse_ipis_per_hour", **at)
+    fb = r.value("fallback_ipis_per_hour", **at)
+    verdict = "Yes" if coll > fb else ("No" if coll == 0.0 else "It is second to the fallbacks")
+    compare = (
+        "more than the fallbacks"
+        if coll > fb
+        else ("none here" if coll == 0.0 else "fewer than the fallbacks")
+    )
     return Item(
         "Does khugepaged's synchronous IPI matter; does a fresh table or RCU freeing remove it?",
-        f"Yes: tlb_remove_table_sync_one() in collapse_huge_page() reaches each isolated CPU "
-        f"{r.quote('collapse_ipis_per_hour', 'times per hour', **steady)} at any load "
-        f"({condition(r, steady)}), more than the fallbacks. Under the {at.get('load')} load "
+        f"{verdict}: tlb_remove_table_sync_one() in collapse_huge_page() reaches each isolated "
+        f"CPU {r.quote('collapse_ipis_per_hour', 'times per hour', **steady)} at any load "
+        f"({condition(r, steady)}; under {at.get('load')}: {compare}). Under the "
+        f"{at.get('load')} load "
         + " and ".join(alt)
         + ": only the collapses whose fresh GFP_NOWAIT table (or the old table's batch page) "
         "failed still send one.",
@@ -200,6 +210,7 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
 
 def memory_item(r: Reader, at: dict[str, Any]) -> Item:
     dep, dlo, dhi = r.triple("deposit_bytes_mean", **at)
+    unit, scale = bytes_unit(dep)
     loads = r.values("load") or [at.get("load")]
     fails = [
         f"{r.quote('split_alloc_failures_per_hour', **{**at, 'load': x})} under {x}" for x in loads
@@ -215,13 +226,13 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
     if enough is not None:
         k, name, fname = enough
         cache = (
-            f" A per-CPU cache of {k} tables ({human_bytes(r.value(name, **at))} on all split "
+            f" A per-CPU cache of {k} table{'s' if k > 1 else ''} ({human_bytes(r.value(name, **at))} on all split "
             f"CPUs) failed {r.quote(fname, **{**at, 'load': worst})} per hour under {worst}."
         )
     return Item(
         "What do page tables deposited for THPs cost, against allocating on demand and "
         "failing under pressure?",
-        f"Mainline deposits {quote(dep / GIB, dlo / GIB, dhi / GIB, 'GiB')} for "
+        f"Mainline deposits {quote(dep * scale, dlo * scale, dhi * scale, unit)} for "
         f"{count(round(r.value('thp_mean', **at)))} THPs, split or not. On demand (GFP_NOWAIT "
         "at split time) holds nothing and fails " + ", ".join(fails) + " per hour." + cache,
     )

@@ -15,6 +15,7 @@ import textwrap
 
 from matplotlib.backends.backend_pdf import PdfPages
 
+from mcstudy.report.answers import column_parts
 from mcstudy.report.document import Bullets, Code, FigureBlock, Paragraph, Report, TableBlock
 from mcstudy.report.figures import new_figure, png_bytes, styled
 
@@ -34,23 +35,6 @@ def _wrap(text: str, indent: str = "", first: str = "") -> list[str]:
     ) or [""]
 
 
-def column_parts(widths: list[int], width: int = WIDTH) -> list[list[int]]:
-    """Columns 1.. split into parts that fit ``width`` next to column 0 (each part has at
-    least one column, so every column is shown)."""
-    parts: list[list[int]] = []
-    current: list[int] = []
-    used = widths[0] if widths else 0
-    for j in range(1, len(widths)):
-        if current and used + 2 + widths[j] > width:
-            parts.append(current)
-            current, used = [], widths[0]
-        current.append(j)
-        used += 2 + widths[j]
-    if current or not parts:
-        parts.append(current)
-    return parts
-
-
 def _table_lines(t: TableBlock) -> list[str]:
     cells = [
         [_plain(c.text) + (f" {c.ci}" if c.ci else "") + (f" n={c.n}" if c.n else "") for c in r]
@@ -59,7 +43,7 @@ def _table_lines(t: TableBlock) -> list[str]:
     header = [_plain(h) for h in t.header]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
     lines = _wrap(t.caption + (f" ({t.sample_size})" if t.sample_size else ""))
-    parts = column_parts(widths)
+    parts = column_parts(widths, WIDTH)
     for k, part in enumerate(parts):
         cols = [0, *part]
         fmt = "  ".join(f"{{:<{widths[j]}}}" for j in cols)

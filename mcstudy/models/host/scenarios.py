@@ -54,7 +54,7 @@ REFERENCE_HOST = HostPreset(
     thp_fault_rate=Number(
         130.3885,
         "configs/thp.toml: with khugepaged's 0.8/s and a 1 h life, keeps 80 % of 1 TiB in "
-        "PMD-mapped THPs (419,430 THPs, 1.6 GiB of deposited tables; docs/model.md §10.10)",
+        "PMD-mapped THPs (419,430 THPs, 1.6 GiB of deposited tables; docs/model.md §10, point 10)",
     ),
     thp_lifetime_s=Number(3600, "configs/thp.toml: mean life of a THP until zap"),
     thp_split_rate_per_thp=Number(
