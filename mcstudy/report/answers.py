@@ -108,7 +108,9 @@ class Reader:
         if est is None:
             return y, math.nan, math.nan
         lo, hi = bounds(self.ds, est)
-        return y, self._sel(lo, at), self._sel(hi, at)
+        # every mcstudy estimate is a non-negative quantity (probabilities, rates, counts,
+        # bytes): a normal interval is clipped at 0
+        return y, max(self._sel(lo, at), 0.0), self._sel(hi, at)
 
     def sample(self, name: str, **at: Any) -> float:
         est = self.estimates.get(name)
@@ -150,7 +152,7 @@ def quote(y: float, lo: float, hi: float, unit: str = "") -> str:
     if y == 0.0 and (math.isnan(lo) or lo <= 0.0):
         if math.isfinite(hi) and hi > 0.0:
             return f"0 (upper bound {num(hi, 2)}){u}"
-        return f"0{u}"
+        return f"0{u} (none seen)"
     if math.isnan(lo) or math.isnan(hi):
         return f"{num(y, 3)}{u} (no interval)"
     text, ci = short(y, lo, hi)

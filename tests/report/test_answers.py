@@ -162,3 +162,25 @@ def test_show_summarizes_every_shipped_study(config, overrides, tmp_path):
     assert "[0, 0]" not in text
     _lines_fit(text)
     assert render_text(ans).startswith("Answers")
+
+
+def test_pdf_keeps_every_column_on_a4_pages():
+    import re
+
+    from mcstudy.report.document import Cell, FigureBlock, Report, Section, TableBlock
+    from mcstudy.report.figures import new_figure
+    from mcstudy.report.pdf import WIDTH as PDF_WIDTH
+    from mcstudy.report.pdf import _table_lines, render_pdf
+
+    header = ["p \\ n", *(f"{n:,}" for n in (1, 8, 64, 508, 509, 510, 1018, 5000, 100000))]
+    rows = [[Cell("0.5"), *(Cell("0.4999", "[0.4987, 0.5011]") for _ in header[1:])]]
+    table = TableBlock("wide", header, rows, kind="estimates")
+    lines = _table_lines(table)
+    assert all(len(x) <= PDF_WIDTH for x in lines)
+    assert all(any(h in x for x in lines) for h in header)  # 100,000 is not cut off
+    fig = new_figure(9.0, 3.0)  # not A4
+    fig.subplots().plot([0, 1], [0, 1])
+    report = Report("t", "s", [], [], [Section("x", "X", [table, FigureBlock("f", "F", "c", fig)])])
+    pdf = render_pdf(report)
+    boxes = set(re.findall(rb"/MediaBox \[ ?([0-9. ]+)\]", pdf))
+    assert len(boxes) == 1 and len(re.findall(rb"/Type /Page\b", pdf)) >= 2
