@@ -62,7 +62,8 @@ def gather_answers(ds: xr.Dataset) -> Answers:
             here = {**at, "gfp_nowait_fail_p": p, "tables_per_gather": n}
             ex = r.exact("fallback_prob", **here)
             parts.append(
-                f"p = {coord(p)}, {count(n)} tables: {r.quote('fallback_prob', **here)}"
+                f"p = {coord(p)}, {count(n)} table{'s' if n != 1 else ''}: "
+                f"{r.quote('fallback_prob', **here)}"
                 + (f" (exact {num(ex, 3)})" if math.isfinite(ex) else "")
             )
     items = [
