@@ -147,30 +147,22 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
 def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
     cost = float(r.params.get("ipi_cost_us", 4.0))
     mx, lo, hi = r.triple("rt_cycle_ipis_max", **at)
-    others = [
-        ipi
-        for ipi in ("mm_cpumask", "kernel_mode", "rcu")
-        if r.has(ipi_name("isolated_cpu_ipis_per_hour", ipi, "sync_ipi"))
-    ]
-    cut = ""
-    if others:
-        zero = all(
-            r.value(ipi_name("isolated_cpu_ipis_per_hour", i, "sync_ipi"), **at) == 0.0
-            for i in others
-        )
-        share = float(r.params.get("rt_mm_share", 0.0))
-        if zero:
-            ub = r.triple(ipi_name("isolated_cpu_ipis_per_hour", others[0], "sync_ipi"), **at)[2]
-            cut = (
-                f" {', '.join(f'`{i}`' for i in others)} cut that to 0 (upper bound "
-                f"{num(ub, 2)} per hour)"
-                + (", as the RT CPU is in no housekeeping mm's cpumask" if share == 0.0 else "")
-            )
-        else:
-            cut = " " + "; ".join(
-                f"`{i}`: {r.quote(ipi_name('isolated_cpu_ipis_per_hour', i, 'sync_ipi'), **at)}"
-                for i in others
-            )
+    share = float(r.params.get("rt_mm_share", 0.0))
+    reasons = {
+        "mm_cpumask": "the RT CPU is in no housekeeping mm's cpumask"
+        if share == 0.0
+        else f"{share:g} of the events are in the RT application's mm",
+        "kernel_mode": "it is moreover in user mode "
+        f"{num(float(r.params.get('rt_user_fraction', 0.95)) * 100, 3)} % of the time",
+        "rcu": "no round at all: tables freed after an RCU grace period, khugepaged waiting "
+        "in synchronize_rcu()",
+    }
+    parts = []
+    for ipi in ("mm_cpumask", "kernel_mode", "rcu"):
+        name = ipi_name("isolated_cpu_ipis_per_hour", ipi, "sync_ipi")
+        if r.has(name):
+            parts.append(f"`{ipi}` to {r.quote(name, 'per hour', **at)} ({reasons[ipi]})")
+    cut = (" Instead, " + "; ".join(parts)) if parts else ""
     return Item(
         "How many synchronous IPIs reach an isolated RT CPU, under each IPI policy?",
         f"With `broadcast` (mainline), {r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at)}"

@@ -234,3 +234,41 @@ def test_the_zone_scale_changes_the_time_below_min_by_little():
         probs.append(solve(p.setup().chain).below_min_prob)
     assert abs(probs[2] / probs[1] - 1.0) < 0.02 and abs(probs[1] / probs[0] - 1.0) < 0.05
     assert abs(probs[2] - probs[1]) < abs(probs[1] - probs[0])
+
+
+def test_bits_do_not_depend_on_threads_and_seed_matters():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one, _, _ = simulate_model("host", SMALL, 12, 1, 0, 3)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two, _, _ = simulate_model("host", SMALL, 12, 1, 0, 3)
+    finally:
+        numba.set_num_threads(before)
+    assert one.as_dict() == two.as_dict()
+    other, _, _ = simulate_model("host", SMALL, 12, 2, 0, 3)
+    assert other.as_dict() != one.as_dict()
+
+
+def test_policies_share_the_same_host_hours():
+    """Common random numbers: every IPI variant counts the same gathers and collapses, and
+    every table variant the same splits, on the same zone path."""
+    t, _, _ = simulate_model("host", SMALL, 16, 4, 0, 4)
+    gathers = {t[KH.ipi_prefix(v) + "gathers"] for v in range(len(KH.IPI_VARIANTS))}
+    collapses = {t[KH.ipi_prefix(v) + "collapses"] for v in range(len(KH.IPI_VARIANTS))}
+    assert len(gathers) == 1 and len(collapses) == 1 and gathers.pop() > 0
+    # on-demand GFP_NOWAIT misses every split; a cache never fails more than on demand
+    splits = t["splits"]
+    assert t[KH.table_prefix(0) + "misses"] == splits
+    fails = [t[KH.table_prefix(v) + "fails"] for v in range(len(KH.TABLE_VARIANTS))]
+    assert all(f <= fails[0] for f in fails[2:]) and fails[0] > 0
+    # mainline broadcast gets at least what kernel_mode gets, and rcu nothing
+    iso = {
+        v: t[KH.ipi_prefix(v) + "collapse_iso"] + t[KH.ipi_prefix(v) + "fallback_iso"]
+        for v in range(len(KH.IPI_VARIANTS))
+    }
+    by = {KH.IPI_VARIANTS[v]: n for v, n in iso.items()}
+    assert by[("broadcast", "sync_ipi")] >= by[("kernel_mode", "sync_ipi")]
+    assert by[("rcu", "sync_ipi")] == 0
