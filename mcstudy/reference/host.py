@@ -119,8 +119,10 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
             return out
         count = t >= warmup_s
         u = rng.random() * total
-        for ev, r in rates.items():
+        ev = ""
+        for name, r in rates.items():
             if u < r:
+                ev = name
                 break
             u -= r
         if ev == "alloc":

@@ -176,8 +176,10 @@ def human_bytes(x: float) -> str:
     """Bytes in GiB, MiB or KiB (3 significant digits)."""
     if math.isnan(x):
         return "missing"
+    if abs(x) >= 1000 * GIB:
+        return f"{x / GIB:,.0f} GiB"
     if abs(x) >= GIB:
-        return f"{num(x / GIB, 3)} GiB"
+        return f"{x / GIB:.3g} GiB"
     if abs(x) >= MIB:
         return f"{x / MIB:.3g} MiB"
     return f"{x / 1024:.3g} KiB"

@@ -204,10 +204,25 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
     dep, dlo, dhi = r.triple("deposit_bytes_mean", **at)
     unit, scale = bytes_unit(dep)
     loads = r.values("load") or [at.get("load")]
-    fails = [
-        f"{r.quote('split_alloc_failures_per_hour', **{**at, 'load': x})} under {x}" for x in loads
-    ]
     worst = loads[-1] if "bursts" not in loads else "bursts"
+    quiet = [x for x in loads if r.value("split_alloc_failures_per_hour", **{**at, "load": x}) == 0]
+    hot = [x for x in loads if x not in quiet]
+    fails = [
+        f"{r.quote('split_alloc_failures_per_hour', 'per hour', **{**at, 'load': x})} under {x}"
+        for x in hot
+    ]
+    if quiet:
+        ub = r.triple("split_alloc_failures_per_hour", **{**at, "load": quiet[0]})[2]
+        fails.append(
+            f"none under {' and '.join(str(x) for x in quiet)} (upper bound {num(ub, 2)} per hour)"
+        )
+    atomic = ""
+    if r.has("split_alloc_failures_per_hour_on_demand_atomic"):
+        atomic = (
+            "; with GFP_ATOMIC, which may take the zone down to 3/8 of min, "
+            f"{r.quote('split_alloc_failures_per_hour_on_demand_atomic', 'per hour', **{**at, 'load': worst})}"
+            f" under {worst}"
+        )
     enough = None
     for name, k in RESERVE_ROWS.items():
         fname = table_name("split_alloc_failures_per_hour", f"cache_{k}")
@@ -226,7 +241,7 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
         "failing under pressure?",
         f"Mainline deposits {quote(dep * scale, dlo * scale, dhi * scale, unit)} for "
         f"{count(round(r.value('thp_mean', **at)))} THPs, split or not. On demand (GFP_NOWAIT "
-        "at split time) holds nothing and fails " + ", ".join(fails) + " per hour." + cache,
+        "at split time) holds nothing and fails " + "; ".join(fails) + atomic + "." + cache,
     )
 
 
