@@ -1,6 +1,6 @@
-"""The host study's evidence section (after the Answers): how the parts are coupled, the
-zone's failure probability against load next to its exact value, and the IPIs per
-kernel, drawn once; the per-policy variants are in the Answers' tables and figures, so
+"""The host study's evidence section (after the Answers): how the parts are coupled, and
+the mainline IPIs, fallbacks and on-demand failures against load next to their exact
+values, drawn once; the per-policy variants are in the Answers' tables and figures, so
 the generic estimates section lists them in tables only."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ COUPLING = [
     "sees the zone's time average (PASTA): their exact rates follow from the exact "
     "stationary law, and the next sections compare the Monte Carlo with them.",
 ]
-DRAWN = ("nowait_fail_prob", "isolated_cpu_ipis_per_hour", "fallbacks_per_hour")
+DRAWN = ("isolated_cpu_ipis_per_hour", "fallbacks_per_hour", "split_alloc_failures_per_hour")
 
 
 def host_headline(ctx: ReportContext) -> list[Section]:
@@ -44,6 +44,6 @@ def host_headline(ctx: ReportContext) -> list[Section]:
             "How the answers are made",
             blocks,
             order=20,
-            lead="The coupling, and the zone's failure probability and the IPIs against load.",
+            lead="The coupling, and the IPIs, fallbacks and split failures against load.",
         )
     ]
