@@ -156,10 +156,21 @@ def test_help_documents_commands():
         assert opt in res.output
 
 
-def test_default_config_is_valid(repo_root):
+def test_default_config_is_the_host_study_and_sets_no_failure_by_hand(repo_root):
     from mcstudy.study import load_study
 
     study = load_study(repo_root / "configs" / "default.toml")
-    assert study.section.sequences >= 10**6
-    assert study.n_points == 4 * 9 * 9
+    assert study.section.model == "host"
+    assert set(study.sweep) == {"load", "kernel"} and "bursts" in study.sweep["load"]
+    hand_set = ("fail_p", "pressure_fraction", "pressure_episode", "fail_prob")
+    keys = [*study.params, *study.sweep]
+    assert not [k for k in keys if any(h in k for h in hand_set)]
     assert json.loads(json.dumps(study.canonical()))
+
+
+def test_gather_grid_config_keeps_the_old_default(repo_root):
+    from mcstudy.study import load_study
+
+    study = load_study(repo_root / "configs" / "gather-grid.toml")
+    assert study.name == "gather-grid" and study.section.sequences >= 10**6
+    assert study.n_points == 4 * 9 * 9

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from mcstudy.models.base import Model
 from mcstudy.models.gather.model import GatherModel
+from mcstudy.models.host.model import HostModel
 from mcstudy.models.pressure.model import PressureModel
 from mcstudy.models.thp.model import ThpModel
 
-BUILTIN: tuple[type[Model], ...] = (GatherModel, PressureModel, ThpModel)
+BUILTIN: tuple[type[Model], ...] = (GatherModel, PressureModel, ThpModel, HostModel)
 
 _REGISTRY: dict[str, type[Model]] = {cls.name: cls for cls in BUILTIN}
 

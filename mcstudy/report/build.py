@@ -126,7 +126,8 @@ def _lead_with_findings(ctx: ReportContext) -> None:
     if not found:
         ctx.trust.insert(
             0,
-            "No findings: no estimate disagrees with its exact value beyond 4 standard "
+            ("The run recorded no finding" if ctx.health else "No findings")
+            + ": no estimate disagrees with its exact value beyond 4 standard "
             "errors, no transient was left unfinished, no estimate is vacuous.",
         )
         return

@@ -1,9 +1,10 @@
 """The report as a multi-page PDF through matplotlib (``PdfPages``, no pyplot).
 
 Text (summary, paragraphs, bullets, short tables) is typeset on A4 pages in a
-monospaced font; each figure gets a page of its own, in section order. Long tables
-(the per-point tables that the HTML collapses) are left to the HTML report and the
-dataset.
+monospaced font. A table wider than the page keeps every column: its columns are split
+into as many parts as needed, each repeating the first (label) column. Each figure gets
+an A4 page of its own, in section order, scaled to the page. Long tables (the per-point
+tables that the HTML collapses) are left to the HTML report and the dataset.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import textwrap
 
 from matplotlib.backends.backend_pdf import PdfPages
 
+from mcstudy.report.answers import column_parts
 from mcstudy.report.document import Bullets, Code, FigureBlock, Paragraph, Report, TableBlock
-from mcstudy.report.figures import new_figure, styled
+from mcstudy.report.figures import new_figure, png_bytes, styled
 
 A4 = (8.27, 11.69)
 LINES_PER_PAGE = 72
@@ -40,11 +42,16 @@ def _table_lines(t: TableBlock) -> list[str]:
     ]
     header = [_plain(h) for h in t.header]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = _wrap(t.caption + (f" ({t.sample_size})" if t.sample_size else ""))
-    lines.append(fmt.format(*header)[:WIDTH])
-    lines.append("-" * min(WIDTH, sum(widths) + 2 * len(widths)))
-    lines += [fmt.format(*r)[:WIDTH] for r in cells]
+    parts = column_parts(widths, WIDTH)
+    for k, part in enumerate(parts):
+        cols = [0, *part]
+        fmt = "  ".join(f"{{:<{widths[j]}}}" for j in cols)
+        if len(parts) > 1:
+            lines.append(f"(columns {part[0] + 1}-{part[-1] + 1} of {len(widths)}, part {k + 1})")
+        lines.append(fmt.format(*(header[j] for j in cols)))
+        lines.append("-" * (sum(widths[j] for j in cols) + 2 * (len(cols) - 1)))
+        lines += [fmt.format(*(r[j] for j in cols)) for r in cells]
     if len(t.rows) > MAX_TABLE_ROWS:
         lines.append(f"... {len(t.rows) - MAX_TABLE_ROWS} more rows in the HTML report")
     return lines
@@ -131,4 +138,18 @@ def render_pdf(report: Report) -> bytes:
 
 @styled
 def _figure_page(pdf: PdfPages, b: FigureBlock) -> None:
-    pdf.savefig(b.figure)
+    """The figure on an A4 page of its own (every page of the PDF has the same size)."""
+    from matplotlib.image import imread
+
+    png = png_bytes(b.figure, dpi=200)
+    img = imread(io.BytesIO(png), format="png")
+    page = new_figure(*A4)
+    h, w = img.shape[:2]
+    box_w, box_h = 0.88, 0.80  # fractions of the page
+    scale = min(box_w * A4[0] / w, box_h * A4[1] / h)
+    fw, fh = w * scale / A4[0], h * scale / A4[1]
+    ax = page.add_axes((0.5 - fw / 2, 0.92 - fh, fw, fh))
+    ax.imshow(img, interpolation="antialiased")
+    ax.set_axis_off()
+    page.text(0.06, 0.965, _plain(b.title), fontsize=9.5, weight="bold", va="top")
+    pdf.savefig(page)

@@ -20,6 +20,8 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.figures import png_bytes
 
+FIRST_ORDER = 10
+"""Sections ordered below this (the answers) are shown before the summary box."""
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -83,11 +85,14 @@ def render_html(report: Report) -> bytes:
         }
         for s in report.sections
     ]
+    # the answers come before the summary box and the contents (answer first)
+    n_first = sum(1 for s in report.sections if s.order < FIRST_ORDER)
     html = env.get_template("report.html.j2").render(
         title=report.title,
         subtitle=report.subtitle,
         trust=report.trust,
         problems=report.problems,
-        sections=sections,
+        first=sections[:n_first],
+        sections=sections[n_first:],
     )
     return html.encode("utf-8")

@@ -179,6 +179,7 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
     se = _flat(ds, est.stderr, x.size)
     lo = _flat(ds, est.ci[0] if est.ci else None, x.size)
     hi = _flat(ds, est.ci[1] if est.ci else None, x.size)
+    seqs = _flat(ds, "sequences" if "sequences" in ds else None, x.size)
     z = np.full(x.shape, np.nan)
     status = np.empty(x.shape, dtype=object)
     inside = np.zeros(x.shape, dtype=bool)
@@ -191,6 +192,7 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
             exact_var=None if est.exact_var is None else float(var[i]),
             stderr=None if est.stderr is None else float(se[i]),
             ci=None if est.ci is None else (float(lo[i]), float(hi[i])),
+            sequences=float(seqs[i]) if np.isfinite(seqs[i]) else math.inf,
         )
         z[i], status[i], inside[i] = check.z, check.status, check.inside
     return Agreement(est, z, status.astype(str), inside, est.binomial or est.exact_var is not None)

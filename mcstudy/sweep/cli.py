@@ -181,6 +181,8 @@ def run(
         from mcstudy.report.cli import report_after_run
 
         report_after_run(target)
+    if ds is not None:
+        _print_answers(ds)
     if result.shard is not None:
         click.echo(f"when every shard is done: mcstudy merge {result.run_dir}")
     _echo_findings(result.findings, study)
@@ -198,7 +200,10 @@ def run(
 
 def _echo_findings(found: list, study: object) -> None:
     """Print the run's disagreements and warnings (or that there are none)."""
+    import textwrap
+
     from mcstudy.findings import format_findings
+    from mcstudy.report.answers import WIDTH
 
     if not found:
         click.echo("findings: none (no disagreement with an exact value, no warning)")
@@ -210,25 +215,32 @@ def _echo_findings(found: list, study: object) -> None:
 
     click.echo(f"findings ({len(found)}): read these before the numbers", err=True)
     for line in format_findings(found, where):
-        click.echo(f"  {line}", err=True)
+        wrapped = textwrap.fill(line, WIDTH, initial_indent="  ", subsequent_indent="    ")
+        click.echo(wrapped, err=True)
+
+
+def _print_answers(ds: object) -> None:
+    """The Answers block at the end of a run (after the dataset and report are written)."""
+    from mcstudy.report.summary import answers_block
+
+    block = answers_block(ds)  # type: ignore[arg-type]
+    if block:
+        click.echo(block)
 
 
 @click.command()
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 def show(output: Path) -> None:
-    """Print a summary of an output dataset."""
-    from mcstudy.findings import format_findings, read_findings
+    """Print a readable summary of an output dataset: its answers, findings, every
+    estimate with its 95 % interval and sample size, and its provenance."""
+    from mcstudy.report.summary import summarize
     from mcstudy.storage.dataset import open_dataset
 
     try:
         ds = open_dataset(output)
     except McStudyError as exc:
         _fail(exc)
-    found = read_findings(ds.attrs)
-    click.echo(f"findings ({len(found)}):" if found else "findings: none")
-    for line in format_findings(found):
-        click.echo(f"  {line}")
-    click.echo(ds)
+    click.echo(summarize(ds, output))
 
 
 @click.command()

@@ -195,6 +195,7 @@ def exact_disagreements(model: Model, values: dict[str, Any]) -> list[Finding]:
             exact_var=_number(values, spec.exact_var),
             stderr=_number(values, spec.stderr),
             ci=None if lo is None or hi is None else (lo, hi),
+            sequences=_number(values, "sequences") or math.inf,
         )
         if check.disagrees:
             why = (

@@ -49,8 +49,55 @@ _THP_SMALL = dict(
     rt_cycle_us=10000.0,
 )
 
+_HOST_SMALL = dict(
+    horizon_s=10.0,
+    load="bursts",
+    managed_pages=300,
+    wmark_min=8,
+    wmark_low=20,
+    wmark_high=30,
+    alloc_rate=20.0,
+    free_rate=18.0,
+    kswapd_rate=1.0,
+    reclaim_batch=8,
+    direct_reclaim_batch=4,
+    atomic_alloc_rate=5.0,
+    burst_alloc_rate=60.0,
+    burst_start_rate=0.2,
+    burst_end_rate=0.5,
+    thp_fault_rate=5.0,
+    thp_lifetime_s=1.0,
+    split_rate=1.0,
+    reclaim_split_rate=0.5,
+    khugepaged_collapse_rate=2.0,
+    gather_rate=5.0,
+    tables_per_gather=3,
+    online_cpus=6,
+    isolated_cpus=1,
+    mm_cpus=2,
+    rt_mm_share=0.5,
+    rt_cycle_us=100_000.0,
+    kernel="v6.15",
+)
+
 #: name -> (model, params, sequences, seed, point, block size)
 CASES = {
+    "host_bursts": ("host", _HOST_SMALL, 12, 10, 2, 4),
+    "host_steady": (
+        "host",
+        dict(
+            _HOST_SMALL,
+            load="steady",
+            burst_alloc_rate=None,
+            atomic_alloc_rate=0.0,
+            refill_gfp="kernel",
+            kernel="v6.14-pt-reclaim",
+        ),
+        8,
+        11,
+        0,
+        3,
+    ),
     "pressure_plain": ("pressure", _PRESSURE_SMALL, 48, 5, 3, 16),
     "pressure_extensions": (
         "pressure",
@@ -145,7 +192,9 @@ def test_golden(name, update_golden):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["pressure_plain", "thp_aggregate", "thp_individual"])
+@pytest.mark.parametrize(
+    "name", ["pressure_plain", "thp_aggregate", "thp_individual", "host_bursts", "host_steady"]
+)
 def test_golden_without_jit(name):
     """The same kernels run as plain Python (NUMBA_DISABLE_JIT=1) give the golden result."""
     code = (

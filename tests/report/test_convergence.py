@@ -81,7 +81,7 @@ def test_a_changed_dataset_is_not_reproduced(axis_dataset: Path, tmp_path: Path)
     ds["alloc_attempts_mean"].values[...] = np.nextafter(ds["alloc_attempts_mean"].values, np.inf)
     path = write_dataset(ds, tmp_path / "changed.nc")
     p = parse(write_report(path, tmp_path / "changed.html", convergence_seconds=30.0))
-    assert "did NOT reproduce the stored estimates" in p.text("summary")
+    assert "did NOT reproduce the stored estimates" in p.text("findings")
     assert "DIFFERS: alloc_attempts_mean" in p.text("convergence")
 
 

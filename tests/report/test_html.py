@@ -101,7 +101,7 @@ def test_disagreement_with_exact_is_flagged(gather_dataset: Path, tmp_path: Path
     path = write_dataset(bad, tmp_path / "bad.nc")
     out = write_report(path, tmp_path / "bad.html", convergence_seconds=0)
     p = parse(out)
-    summary = p.text("summary")
+    summary = p.text("findings")
     assert "Findings: read these before the numbers" in summary
     assert "disagreement: fallback_prob disagrees with its exact value" in summary
     exact = p.text("exact")
@@ -137,7 +137,7 @@ def test_failed_and_missing_points_are_shown(gather_dataset: Path, tmp_path: Pat
         "kernel = v6.14-pt-reclaim, gfp_nowait_fail_p = 0.001, tables_per_gather = 510: pending"
         in health
     )
-    assert "not done" in p.text("summary")
+    assert "not done" in p.text("findings")
     # the tables say "missing" where there is no value, and the report still renders
     check_report(tmp_path / "holes.html")
 

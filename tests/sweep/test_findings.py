@@ -62,11 +62,10 @@ def test_findings_are_recorded_printed_and_strict(tmp_path):
     show = runner.invoke(main, ["show", str(out)])
     assert "transient:" in show.output
     html = out.with_suffix(".html").read_text()
-    summary = html[
-        html.index('id="summary"') : html.index("</section>", html.index('id="summary"'))
-    ]
-    assert "Findings: read these before the numbers" in summary and "transient:" in summary
-    assert "Why these numbers can be trusted" not in summary
+    box = html[html.index('id="findings"') : html.index("</section>", html.index('id="findings"'))]
+    assert "Findings: read these before the numbers" in box and "transient:" in box
+    assert html.index('id="findings"') < html.index('id="summary"')
+    assert "Why these numbers can be trusted" not in html
 
 
 def test_a_run_without_findings_says_so(tmp_path):

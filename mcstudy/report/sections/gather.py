@@ -34,19 +34,6 @@ def _where(coords: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {coord(v)}" for k, v in coords.items())
 
 
-def _extreme(da: xr.DataArray, lo: xr.DataArray, hi: xr.DataArray, largest: bool) -> str:
-    v = np.asarray(da.values, dtype=float)
-    flat = v.ravel()
-    ok = np.flatnonzero(np.isfinite(flat) & (flat > 0))
-    if ok.size == 0:
-        return "0"
-    i = int(ok[np.argmax(flat[ok])] if largest else ok[np.argmin(flat[ok])])
-    idx = np.unravel_index(i, v.shape) if v.ndim else ()
-    coords = {d: plain(da[d].values[j]) for d, j in zip(da.dims, idx, strict=True)}
-    where = f" at {_where(coords)}" if coords else ""
-    return " ".join(estimate(flat[i], np.ravel(lo.values)[i], np.ravel(hi.values)[i])) + where
-
-
 def _batch(ctx: ReportContext, kernel: str | None) -> int | None:
     params = resolved_params(ctx)
     if params.get("max_table_batch"):
@@ -59,8 +46,26 @@ def _batch(ctx: ReportContext, kernel: str | None) -> int | None:
         return None
 
 
+def _at_ends(da: xr.DataArray, lo: xr.DataArray, hi: xr.DataArray) -> str:
+    """The estimate at the largest swept p, for the smallest and largest gather (points
+    chosen by their coordinates, not by their values)."""
+    at: dict[str, Any] = {}
+    if P_DIM in da.dims:
+        at[P_DIM] = da[P_DIM].values[-1]
+    ns = list(da[N_DIM].values) if N_DIM in da.dims else [None]
+    parts = []
+    for n in dict.fromkeys([ns[0], ns[-1]]):
+        here = {**at, **({N_DIM: n} if n is not None else {})}
+        sel = {k: v for k, v in here.items()}
+        y, a, b = (float(x.sel(sel).isel({d: 0 for d in x.sel(sel).dims})) for x in (da, lo, hi))
+        parts.append(f"{' '.join(estimate(y, a, b))}" + (f" for {count(n)} tables" if n else ""))
+    where = f"at p = {coord(at[P_DIM])}: " if P_DIM in at else ""
+    return where + ", ".join(parts)
+
+
 def kernel_findings(ctx: ReportContext) -> list[str]:
-    """One sentence per kernel profile: fallback probability range and IPIs per fallback."""
+    """One sentence per kernel profile: the fallback probability at the sweep's largest p
+    (smallest and largest gather) and the IPIs per fallback."""
     ds = ctx.ds
     dims = sweep_dims(ds)
     params = resolved_params(ctx)
@@ -83,10 +88,7 @@ def kernel_findings(ctx: ReportContext) -> list[str]:
                 "`tlb_remove_table()` here."
             )
             continue
-        text = (
-            f"{name}: P(>= 1 fallback per gather) from {_extreme(prob, lo, hi, False)} to "
-            f"{_extreme(prob, lo, hi, True)}"
-        )
+        text = f"{name}: P(>= 1 fallback per gather) " + _at_ends(prob, lo, hi)
         if "sync_ipis_mean" in sub and "fallbacks_mean" in sub:
             ipi = np.asarray(sub["sync_ipis_mean"].values, dtype=float)
             fb = np.asarray(sub["fallbacks_mean"].values, dtype=float)
@@ -234,11 +236,6 @@ def matrix_tables(ctx: ReportContext) -> list[Block]:
 
 def isolated_cpu_text(ctx: ReportContext) -> list[str]:
     """What the per-gather numbers mean for one isolated CPU."""
-    params = resolved_params(ctx)
-    dims = sweep_dims(ctx.ds)
-    policies = (
-        list(ctx.ds["ipi_policy"].values) if "ipi_policy" in dims else [params.get("ipi_policy")]
-    )
     out = [
         "An isolated CPU that does not run the mm is hit only by `broadcast`: it receives one "
         "IPI per fallback, so its IPIs per gather equal `fallbacks_mean`; under `mm_cpumask`, "
@@ -246,15 +243,6 @@ def isolated_cpu_text(ctx: ReportContext) -> list[str]:
         "multiply by the gathers per second of the workload (page-table-freeing munmap / "
         "exit calls) for IPIs per second."
     ]
-    if "broadcast" in [str(p) for p in policies] and "fallbacks_mean" in ctx.ds:
-        sub = ctx.ds.sel(ipi_policy="broadcast") if "ipi_policy" in dims else ctx.ds
-        est = ctx.estimate("fallbacks_mean")
-        if est is not None:
-            lo, hi = bounds(sub, est)
-            out.append(
-                "IPIs per gather reaching an isolated CPU outside the mm under `broadcast`: "
-                f"largest {_extreme(sub['fallbacks_mean'], lo, hi, True)}."
-            )
     return out
 
 
@@ -265,6 +253,7 @@ def gather_headline(ctx: ReportContext) -> list[Section]:
     facet = "kernel" if "kernel" in dims else ("ipi_policy" if "ipi_policy" in dims else None)
     prefer = (P_DIM if P_DIM in dims else None, N_DIM if N_DIM in dims else None, facet)
     blocks: list[Block] = [Bullets(kernel_findings(ctx))]
+    blocks += matrix_tables(ctx)[:1]
     blocks += small_p_table(ctx)
     blocks += estimate_figures(
         ctx,
@@ -287,7 +276,7 @@ def gather_headline(ctx: ReportContext) -> list[Section]:
             title="Synchronous IPI deliveries per gather",
         )
         ctx.covered.add("sync_ipis_mean")
-    blocks += matrix_tables(ctx)
+    blocks += matrix_tables(ctx)[1:]
     return [
         Section(
             "headline",

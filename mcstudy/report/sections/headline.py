@@ -1,8 +1,10 @@
-"""Building blocks for a model's headline section: findings, figures, a compact table.
+"""Building blocks for a model's headline section: figures and a compact table.
 
-A model's headline names the estimates that answer its questions; this module turns
-them into one-line findings (range over the sweep, with intervals), figures against
-the sweep, and a table of those estimates at every point (intervals and sample size).
+The sentences that answer a model's questions are in the Answers section
+(``mcstudy.report.answers``), quoted at coordinates the sweep defines. A headline
+section is the evidence right behind them: the model's own comparison figure first,
+then its key estimates against the sweep, and a table of them at every point (intervals
+and sample size). It never summarises by the smallest and largest noisy value.
 """
 
 from __future__ import annotations
@@ -13,14 +15,10 @@ from typing import Any
 import numpy as np
 
 from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Bullets, Cell, Paragraph, Section, TableBlock
+from mcstudy.report.document import Block, Cell, Paragraph, Section, TableBlock
 from mcstudy.report.fmt import coord, estimate
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.sections.estimates import (
-    estimate_figures,
-    range_findings,
-    sample_size_text,
-)
+from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
 from mcstudy.report.variables import Estimate, bounds
 
 MAX_ROWS = 40
@@ -82,12 +80,12 @@ def headline_section(
     prefer: tuple[str | None, ...] = (),
     extra: list[Block] | None = None,
 ) -> list[Section]:
-    """A headline section from the estimates ``names`` (those the dataset has)."""
+    """A headline section from the estimates ``names`` (those the dataset has): the
+    ``extra`` blocks (the model's comparison) first, then figures and the table."""
     ests = present(ctx, names)
     if not ests:
         return []
-    blocks: list[Block] = [Bullets(range_findings(ctx, ests))]
-    blocks += extra or []
+    blocks: list[Block] = list(extra or [])
     dims = sweep_dims(ctx.ds)
     for e in ests[:figures]:
         blocks += estimate_figures(

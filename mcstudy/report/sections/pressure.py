@@ -12,6 +12,7 @@ import numpy as np
 
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, Bullets
+from mcstudy.report.layout import sweep_dims
 from mcstudy.report.sections.headline import headline_section
 from mcstudy.report.variables import bounds
 
@@ -45,12 +46,20 @@ def pasta(ctx: ReportContext) -> list[Block]:
     ]
 
 
+LOAD_DIMS = ("alloc_scale", "burst_alloc_rate", "alloc_rate", "burst_start_rate")
+
+
 def pressure_headline(ctx: ReportContext) -> list:
+    """P(GFP_NOWAIT fails) against the load first (the Answers name the load where it
+    becomes frequent), then the rates that follow."""
+    dims = sweep_dims(ctx.ds)
+    load = next((d for d in LOAD_DIMS if d in dims), None)
     return headline_section(
         ctx,
         HEADLINE,
-        "How often GFP_NOWAIT fails for a gather, and the fallbacks, IPIs and stalls per "
+        "P(GFP_NOWAIT fails) against the load, and the fallbacks, IPIs and stalls per "
         "second that follow.",
         figures=2,
+        prefer=(load,),
         extra=pasta(ctx),
     )

@@ -19,11 +19,32 @@ HEADLINE = [
     "rt_cycle_hit_prob",
     "deposit_share_of_thp",
 ]
+IPI_HEADLINE = [
+    "isolated_cpu_ipis_per_s",
+    "rt_cycle_ipis_max",
+    "isolated_collapse_ipis_per_s",
+    "isolated_fallback_ipis_per_s",
+    "rt_cycle_hit_prob",
+]
+IPI_DIMS = ("ipi_policy", "collapse_policy", "rt_mm_share")
 POLICY_DIMS = ("table_policy", "cache_k", "collapse_policy", "ipi_policy")
 
 
 def thp_headline(ctx: ReportContext) -> list:
     dims = [d for d in sweep_dims(ctx.ds) if ctx.ds.sizes[d] > 1]
+    if any(d in dims for d in IPI_DIMS) and "cache_k" not in dims:
+        # an RT study: IPIs per policy lead (the Answers table has them per hour)
+        prefer = tuple(
+            d for d in ("ipi_policy", "collapse_policy", "pressure_fraction") if d in dims
+        )
+        return headline_section(
+            ctx,
+            IPI_HEADLINE,
+            "IPIs reaching an isolated CPU per IPI policy and collapse policy, and the worst "
+            "RT cycle.",
+            figures=2,
+            prefer=prefer,
+        )
     extra: list[Block] = []
     mem, fails = ctx.estimate("reserve_bytes_mean"), ctx.estimate("split_alloc_failures_per_hour")
     if mem is not None and fails is not None and dims:

@@ -1,0 +1,158 @@
+"""Estimators of the host study (``docs/model.md`` §11.9): tallies -> estimates with 95 %
+intervals and sample sizes.
+
+Sequences (host-hours) are i.i.d.; every standard error is the between-sequence one.
+Rates of events (fallbacks, IPIs, failures) and per-horizon maxima get Poisson's score
+interval at their effective number of events (events cluster within a pressure period;
+``docs/model.md`` §6.1), with no event the upper bound of z^2 events in all host-hours.
+Time fractions get Wilson's interval at the effective sample size, with no sequence
+reaching the mark Wilson's bound for 0 of n sequences (§6.2). Means of tables held get
+the normal interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mcstudy.engine.tallies import Tallies
+from mcstudy.exact.thp import PAGE_TABLE_BYTES
+from mcstudy.models.host import kernels as KH
+from mcstudy.models.host.outputs import COLLAPSE_ROWS, ipi_name, table_name
+from mcstudy.models.host.prepare import PreparedHost
+from mcstudy.stats.interval import Z95, score_interval
+from mcstudy.stats.mean import mean_from_sums
+from mcstudy.stats.proportion import wilson_design_interval
+
+SECONDS_PER_HOUR = 3600.0
+
+
+def _mean(out: dict[str, float], name: str, total: float, sq: float, n: int, scale: float) -> None:
+    m = mean_from_sums(total, sq, n)
+    out[name] = m.estimate * scale
+    out[f"{name}_stderr"] = m.stderr * scale
+
+
+def _normal_ci(out: dict[str, float], name: str) -> None:
+    """estimate +- 1.96 standard errors, cut at 0 (a mean of non-negative values)."""
+    m, se = out[name], out[f"{name}_stderr"]
+    out[f"{name}_ci_low"], out[f"{name}_ci_high"] = max(0.0, m - Z95 * se), m + Z95 * se
+
+
+def _zero_rate(n: int, hours: float) -> float:
+    """Upper bound (per hour) on a rate of which no event was seen in ``n`` x ``hours``."""
+    return Z95 * Z95 / (n * hours) if n > 0 else math.nan
+
+
+def count_rate(
+    out: dict[str, float],
+    name: str,
+    count: float,
+    sq: float,
+    n: int,
+    hours: float,
+    scale: float = 1.0,
+) -> None:
+    """Events per hour: mean of per-sequence counts x ``scale`` / ``hours``; score
+    interval (``scale``: real events per simulated one)."""
+    _mean(out, name, count, sq, n, scale / hours)
+    zero = _zero_rate(n, hours) * scale
+    lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, zero)
+    out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+
+
+def time_fraction(out: dict[str, float], name: str, total: float, sq: float, n: int) -> None:
+    """A fraction of time in [0, 1] averaged over ``n`` sequences; Wilson at the effective
+    sample size, Wilson's bound for 0 of ``n`` when no sequence saw it."""
+    _mean(out, name, total, sq, n, 1.0)
+    lo, hi = wilson_design_interval(out[name], out[f"{name}_stderr"], n, float(n))
+    out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+
+
+def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
+    """Estimates of one point from its reduced tallies."""
+    p = prepared.params
+    s = prepared.setup
+    n = int(t["sequences"])
+    hours = p.horizon_s / SECONDS_PER_HOUR
+    out: dict[str, float] = {"sequences": n}
+    out["sequences_reaching_min"] = int(t["reached_min"])
+    time_fraction(out, "nowait_fail_prob", t["below_frac"], t["below_frac_sq"], n)
+    time_fraction(out, "atomic_fail_prob", t["below_atomic_frac"], t["below_atomic_frac_sq"], n)
+    time_fraction(out, "kswapd_awake_frac", t["awake_frac"], t["awake_frac_sq"], n)
+    count_rate(
+        out, "direct_reclaim_stalls_per_hour", t["stalls"], t["stalls_sq"], n, hours, s.scale
+    )
+
+    # the THPs and the table policies
+    _mean(out, "thp_mean", t["thp_avg"], t["thp_avg_sq"], n, 1.0)
+    _normal_ci(out, "thp_mean")
+    _mean(out, "deposit_bytes_mean", t["thp_avg"], t["thp_avg_sq"], n, PAGE_TABLE_BYTES)
+    _normal_ci(out, "deposit_bytes_mean")
+    _mean(out, "deposit_bytes_peak", t["thp_peak"], t["thp_peak_sq"], n, PAGE_TABLE_BYTES)
+    _normal_ci(out, "deposit_bytes_peak")
+    count_rate(out, "splits_per_hour", t["splits"], t["splits_sq"], n, hours)
+    for v, variant in enumerate(KH.TABLE_VARIANTS):
+        pre = KH.table_prefix(v)
+        count_rate(
+            out,
+            table_name("split_alloc_failures_per_hour", variant),
+            t[pre + "fails"],
+            t[pre + "fails_sq"],
+            n,
+            hours,
+        )
+        if KH.TABLE_KS[v] > 0:
+            name = f"reserve_bytes_mean_{variant}"
+            _mean(out, name, t[pre + "reserve"], t[pre + "reserve_sq"], n, PAGE_TABLE_BYTES)
+            _normal_ci(out, name)
+
+    # the IPI side, per (ipi_policy, collapse_policy)
+    bound_max = _zero_rate(n, hours) * hours
+    for v, (ipi, col) in enumerate(KH.IPI_VARIANTS):
+        pre = KH.ipi_prefix(v)
+        iso = t[pre + "collapse_iso"] + t[pre + "fallback_iso"]
+        count_rate(
+            out, ipi_name("isolated_cpu_ipis_per_hour", ipi, col), iso, t[pre + "iso_sq"], n, hours
+        )
+        name = ipi_name("rt_cycle_ipis_max", ipi, col)
+        _mean(out, name, t[pre + "rt_max_sum"], t[pre + "rt_max_sq"], n, 1.0)
+        lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, bound_max)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+        if ipi != "broadcast":
+            continue
+        if col in COLLAPSE_ROWS.values():
+            name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
+            count_rate(out, name, t[pre + "collapse_iso"], t[pre + "collapse_iso_sq"], n, hours)
+        if col == "sync_ipi":
+            count_rate(
+                out, "fallbacks_per_hour", t[pre + "fallbacks"], t[pre + "fallbacks_sq"], n, hours
+            )
+            count_rate(
+                out,
+                "fallback_ipis_per_hour",
+                t[pre + "fallback_iso"],
+                t[pre + "fallback_iso_sq"],
+                n,
+                hours,
+            )
+            cycles = int(t[pre + "rt_cycles"])
+            out["rt_cycles"] = cycles
+            hits = t[pre + "rt_hit_cycles"]
+            hm = mean_from_sums(hits, t[pre + "rt_hits_sq"], n)
+            per = prepared.cycles
+            est = hits / cycles if cycles > 0 else math.nan
+            se = hm.stderr / per if per > 0 else math.nan
+            out["rt_cycle_hit_prob"] = est
+            out["rt_cycle_hit_prob_stderr"] = se
+            lo, hi = wilson_design_interval(est, se, n, float(cycles))
+            out["rt_cycle_hit_prob_ci_low"], out["rt_cycle_hit_prob_ci_high"] = lo, hi
+        if col == "fresh_table":
+            count_rate(
+                out,
+                "fresh_alloc_failures_per_hour",
+                t[pre + "fresh_failures"],
+                t[pre + "fresh_failures_sq"],
+                n,
+                hours,
+            )
+    return out

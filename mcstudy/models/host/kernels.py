@@ -1,0 +1,330 @@
+"""Block kernel of the coupled host study (``docs/model.md`` §11): ``prange`` over blocks.
+
+Per sequence, from keyed streams of its own (sub-stream ``base + SUB_STRIDE x j`` for the
+``j``-th sequence of a block, so every policy variant re-reads the same numbers):
+
+1. the zone's stationary path (``zone.py``): when free pages are at or below min, at or
+   below the GFP_ATOMIC mark, and when kswapd is awake;
+2. khugepaged's collapse times (Poisson);
+3. the THPs and every table policy on that path (``thps.py``);
+4. for every (IPI policy, collapse policy) pair, the IPI side of the THP model
+   (``mcstudy.models.thp.rt.rt_sequence``) on the same path, gathers and collapses: a
+   batch-page or fresh-table GFP_NOWAIT allocation fails exactly while free <= min.
+
+``TALLIES`` names every column: zone, shared population, one group per table variant,
+one group per IPI variant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from mcstudy.engine.rng import stream_new
+from mcstudy.engine.tallies import TallyLayout
+from mcstudy.kernel.ipi import IPI_POLICIES
+from mcstudy.models.host import thps as T
+from mcstudy.models.host import zone as Z
+from mcstudy.models.pressure.events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
+from mcstudy.models.thp import rt as R
+from mcstudy.models.thp.paths import poisson_times
+
+COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")  # = rt.COLLAPSE_* order
+IPI_VARIANTS = tuple((i, c) for i in IPI_POLICIES for c in COLLAPSE_POLICIES)
+"""(ipi_policy, collapse_policy) pairs; the first, (broadcast, sync_ipi), is mainline."""
+CACHE_SIZES = (1, 2, 4, 8, 16, 64)
+TABLE_VARIANTS = ("on_demand", "on_demand_atomic", *(f"cache_{k}" for k in CACHE_SIZES))
+TABLE_KS = (0, 0, *CACHE_SIZES)
+RT_HIST = 1
+"""Per-cycle histogram of the IPI side: cycles with 0 IPIs, and with at least one."""
+
+# zone integers (zi) and floats (zf)
+Z_NF = 0  # free-page levels of the simulated zone (N + 1)
+Z_AMARK = 1  # GFP_ATOMIC mark, pages
+Z_EVENTS_MEAN = 0  # Lambda x horizon: mean uniformised events per sequence
+Z_HORIZON = 1  # s
+Z_COLLAPSE_RATE = 2  # khugepaged collapses/s
+
+SUB_STRIDE = 16
+SUB_ZONE_EVENTS = 1
+SUB_ZONE_START = 2
+SUB_ZONE_TIMES = 3
+SUB_COLLAPSE = 4
+SUB_POP = 5
+SUB_INIT = 6
+SUB_CACHE = 7
+SUB_GATHER_TIME = 8
+SUB_GATHER_ALLOC = 9
+SUB_KHUGEPAGED = 10
+SUB_IPI = 11
+
+ZONE_TALLIES = TallyLayout(
+    ints=(
+        "sequences",
+        "events",
+        "reached_min",
+        "reached_atomic",
+        "stalls",
+        "wakeups",
+        "atomic_fails",
+    ),
+    floats=(
+        "below_frac",
+        "below_frac_sq",
+        "below_atomic_frac",
+        "below_atomic_frac_sq",
+        "awake_frac",
+        "awake_frac_sq",
+        "stalls_sq",
+    ),
+)
+POP_TALLIES = TallyLayout(
+    ints=("splits", "thp_end", "thp_end_sq", "thp_peak", "thp_peak_sq"),
+    floats=("splits_sq", "thp_avg", "thp_avg_sq"),
+)
+TABLE_FIELDS_INT = ("misses", "fails", "refill_fails")
+TABLE_FIELDS_FLOAT = ("fails_sq", "misses_sq", "misses_x_splits", "reserve", "reserve_sq")
+
+
+def table_prefix(v: int) -> str:
+    return f"t_{TABLE_VARIANTS[v]}_"
+
+
+def ipi_prefix(v: int) -> str:
+    ipi, col = IPI_VARIANTS[v]
+    return f"r_{ipi}_{col}_"
+
+
+def _tallies() -> TallyLayout:
+    out = ZONE_TALLIES + POP_TALLIES
+    for v in range(len(TABLE_VARIANTS)):
+        p = table_prefix(v)
+        out = out + TallyLayout(
+            tuple(p + n for n in TABLE_FIELDS_INT), tuple(p + n for n in TABLE_FIELDS_FLOAT)
+        )
+    rt = R.RT_TALLIES + R.rt_hist_tallies(RT_HIST)
+    for v in range(len(IPI_VARIANTS)):
+        p = ipi_prefix(v)
+        out = out + TallyLayout(tuple(p + n for n in rt.ints), tuple(p + n for n in rt.floats))
+    return out
+
+
+TALLIES = _tallies()
+N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
+_i, _f = TALLIES.int_col, TALLIES.float_col
+I_SEQ, I_EVENTS, I_REACHED = _i("sequences"), _i("events"), _i("reached_min")
+I_REACHED_A = _i("reached_atomic")
+I_STALLS, I_WAKE, I_AFAIL = _i("stalls"), _i("wakeups"), _i("atomic_fails")
+F_BELOW, F_BELOW_SQ = _f("below_frac"), _f("below_frac_sq")
+F_BELOW_A, F_BELOW_A_SQ = _f("below_atomic_frac"), _f("below_atomic_frac_sq")
+F_AWAKE, F_AWAKE_SQ, F_STALLS_SQ = _f("awake_frac"), _f("awake_frac_sq"), _f("stalls_sq")
+I_SPLITS, I_END, I_END_SQ = _i("splits"), _i("thp_end"), _i("thp_end_sq")
+I_PEAK, I_PEAK_SQ = _i("thp_peak"), _i("thp_peak_sq")
+F_SPLITS_SQ, F_THP, F_THP_SQ = _f("splits_sq"), _f("thp_avg"), _f("thp_avg_sq")
+I_TABLE0 = _i(table_prefix(0) + "misses")
+F_TABLE0 = _f(table_prefix(0) + "fails_sq")
+N_TI, N_TF = len(TABLE_FIELDS_INT), len(TABLE_FIELDS_FLOAT)
+I_RT0 = _i(ipi_prefix(0) + R.RT_TALLIES.ints[0])
+F_RT0 = _f(ipi_prefix(0) + R.RT_TALLIES.floats[0])
+N_RI = R.RT_TALLIES.n_int + RT_HIST + 1
+N_RF = R.RT_TALLIES.n_float
+
+
+@njit(cache=True)
+def _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake):
+    visits = float(n_ev + 1)
+    out_i[I_EVENTS] += n_ev
+    out_i[I_REACHED] += 1 if below > 0 else 0
+    out_i[I_REACHED_A] += 1 if below_a > 0 else 0
+    out_i[I_STALLS] += cnt[C_STALL]
+    out_i[I_WAKE] += cnt[C_WAKE]
+    out_i[I_AFAIL] += cnt[C_AFAIL]
+    x = below / visits
+    out_f[F_BELOW] += x
+    out_f[F_BELOW_SQ] += x * x
+    x = below_a / visits
+    out_f[F_BELOW_A] += x
+    out_f[F_BELOW_A_SQ] += x * x
+    x = awake / visits
+    out_f[F_AWAKE] += x
+    out_f[F_AWAKE_SQ] += x * x
+    out_f[F_STALLS_SQ] += float(cnt[C_STALL]) ** 2
+
+
+@njit(cache=True)
+def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
+    splits = res_i[T.R_SPLITS]
+    out_i[I_SPLITS] += splits
+    out_i[I_END] += res_i[T.R_END]
+    out_i[I_END_SQ] += res_i[T.R_END] * res_i[T.R_END]
+    out_i[I_PEAK] += res_i[T.R_PEAK]
+    out_i[I_PEAK_SQ] += res_i[T.R_PEAK] * res_i[T.R_PEAK]
+    out_f[F_SPLITS_SQ] += float(splits) * float(splits)
+    out_f[F_THP] += res_f[T.R_THP_AVG]
+    out_f[F_THP_SQ] += res_f[T.R_THP_AVG] ** 2
+    for v in range(misses.shape[0]):
+        oi = I_TABLE0 + N_TI * v
+        of = F_TABLE0 + N_TF * v
+        out_i[oi] += misses[v]
+        out_i[oi + 1] += fails[v]
+        out_i[oi + 2] += rfails[v]
+        out_f[of] += float(fails[v]) ** 2
+        out_f[of + 1] += float(misses[v]) ** 2
+        out_f[of + 2] += float(misses[v]) * float(splits)
+        out_f[of + 3] += reserve[v]
+        out_f[of + 4] += reserve[v] ** 2
+
+
+@njit(cache=True)
+def _host_block(
+    k0,
+    k1,
+    block,
+    n_seq,
+    P,
+    guide,
+    ev_n,
+    ev_type,
+    thr_hi,
+    thr_lo,
+    thr_always,
+    agg,
+    arrays,
+    out_i,
+    out_f,
+):
+    """``n_seq`` sequences of one block."""
+    tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
+    cdf, zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
+    nf = zi[Z_NF]
+    amark = zi[Z_AMARK]
+    n_mean = zf[Z_EVENTS_MEAN]
+    horizon = zf[Z_HORIZON]
+    collapse_rate = zf[Z_COLLAPSE_RATE]
+    nv_t = ks.shape[0]
+    nv_r = rips.shape[0]
+    cnt = np.zeros(N_COUNTERS, dtype=np.int64)
+    buf = (
+        np.empty(64, dtype=np.int64),
+        np.empty(64, dtype=np.int64),
+        np.empty(64, dtype=np.float64),
+    )
+    swbuf = np.empty(64, dtype=np.float64)
+    rtbuf = np.empty(1024, dtype=np.int64)
+    levels = np.zeros((nv_t, max(qi[T.Q_SPLIT_CPUS], 1)), dtype=np.int64)
+    misses = np.zeros(nv_t, dtype=np.int64)
+    fails = np.zeros(nv_t, dtype=np.int64)
+    rfails = np.zeros(nv_t, dtype=np.int64)
+    reserve = np.zeros(nv_t, dtype=np.float64)
+    res_i = np.zeros(T.N_RI, dtype=np.int64)
+    res_f = np.zeros(T.N_RF, dtype=np.float64)
+    for j in range(n_seq):
+        base = SUB_STRIDE * j
+        ev_st = stream_new(k0, k1, block, base + SUB_ZONE_EVENTS)
+        start_st = stream_new(k0, k1, block, base + SUB_ZONE_START)
+        time_st = stream_new(k0, k1, block, base + SUB_ZONE_TIMES)
+        cnt[:] = 0
+        buf, code0, n_sw, n_ev, below, below_a, awake = Z.zone_path(
+            ev_st, start_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, cnt, buf
+        )
+        _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake)
+        _idx, codes, times = buf
+        coll_st = stream_new(k0, k1, block, base + SUB_COLLAPSE)
+        coll, n_coll = poisson_times(coll_st, collapse_rate, 0.0, horizon)
+        T.host_population(
+            stream_new(k0, k1, block, base + SUB_POP),
+            stream_new(k0, k1, block, base + SUB_INIT),
+            stream_new(k0, k1, block, base + SUB_CACHE),
+            pf,
+            qi,
+            ks,
+            cdfs,
+            coll,
+            n_coll,
+            code0,
+            codes,
+            times,
+            n_sw,
+            levels,
+            misses,
+            fails,
+            rfails,
+            reserve,
+            res_i,
+            res_f,
+        )
+        _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve)
+        e0, swbuf, m = Z.bit_path(code0, codes, times, n_sw, Z.CODE_BELOW_MIN, swbuf)
+        for v in range(nv_r):
+            oi = I_RT0 + N_RI * v
+            of = F_RT0 + N_RF * v
+            rtbuf = R.rt_sequence(
+                stream_new(k0, k1, block, base + SUB_GATHER_TIME),
+                stream_new(k0, k1, block, base + SUB_GATHER_ALLOC),
+                stream_new(k0, k1, block, base + SUB_KHUGEPAGED),
+                stream_new(k0, k1, block, base + SUB_IPI),
+                0.0,
+                horizon,
+                rips[v],
+                rfp,
+                rth,
+                e0,
+                swbuf,
+                m,
+                coll,
+                n_coll,
+                rtbuf,
+                out_i[oi : oi + N_RI],
+                out_f[of : of + N_RF],
+            )
+    out_i[I_SEQ] += n_seq
+
+
+@njit(cache=True, parallel=True)
+def simulate_host_blocks(
+    k0,
+    k1,
+    first_block,
+    n_blocks,
+    block_size,
+    sequences,
+    P,
+    guide,
+    ev_n,
+    ev_type,
+    thr_hi,
+    thr_lo,
+    thr_always,
+    agg,
+    arrays,
+):
+    """Per-block tallies (``TALLIES``) of blocks [first_block, first_block + n_blocks).
+
+    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
+    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
+    their initial laws, IPI variant rows, IPI floats, thresholds): arrays only, so the
+    parallel region takes few arguments.
+    """
+    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
+    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
+    for b in prange(n_blocks):
+        block = first_block + b
+        n_seq = min(block_size, sequences - block * block_size)
+        _host_block(
+            k0,
+            k1,
+            block,
+            n_seq,
+            P,
+            guide,
+            ev_n,
+            ev_type,
+            thr_hi,
+            thr_lo,
+            thr_always,
+            agg,
+            arrays,
+            out_i[b],
+            out_f[b],
+        )
+    return out_i, out_f

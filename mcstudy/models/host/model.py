@@ -1,0 +1,235 @@
+"""The coupled host study (``model = "host"``, ``docs/model.md`` §11): one RT host, its zone,
+its THPs, khugepaged, housekeeping munmaps and an isolated CPU, in one simulation.
+
+The zone pressure chain (docs/model.md §4.1) is the only source of allocation failure:
+a GFP_NOWAIT allocation (a gather's batch page, an on-demand split table, khugepaged's
+fresh table, a per-CPU cache refill) fails exactly while the simulated zone is at or
+below ``wmark_min``, a GFP_ATOMIC one while it is at or below the atomic mark. Nothing
+sets a failure probability or a pressure fraction by hand. Every policy is evaluated on
+the same sequences (common random numbers); kernel profile and load are swept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.tallies import Tallies
+from mcstudy.exact.thp import (
+    PAGE_TABLE_BYTES,
+    IpiInput,
+    cache_level_law,
+    expected_max_of_iid,
+    ipi_exact,
+)
+from mcstudy.models.base import Model
+from mcstudy.models.host import kernels as KH
+from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
+from mcstudy.models.host.outputs import (
+    COLLAPSE_ROWS,
+    RESERVE_ROWS,
+    SPECS,
+    VARIABLES,
+    ipi_name,
+    table_name,
+)
+from mcstudy.models.host.params import HostParams
+from mcstudy.models.host.prepare import PreparedHost, prepare, rt_cycles, zone_stationary
+
+NEGLIGIBLE_EVENTS = 1e-9
+"""Expected below-min gathers per horizon under which the per-cycle IPI law is computed as
+if the zone never reached min (the error is below this probability)."""
+
+
+class HostModel(Model):
+    """``model = "host"``: the review's questions for one host, coupled end to end."""
+
+    name = "host"
+    Params = HostParams
+    tallies = KH.TALLIES
+    main_estimate = "isolated_cpu_ipis_per_hour"
+    variables = VARIABLES
+    estimate_specs = SPECS
+
+    @classmethod
+    def warmup_params(cls) -> dict[str, Any]:
+        return {
+            "horizon_s": 2.0,
+            "load": "bursts",
+            "managed_pages": 400,
+            "wmark_min": 20,
+            "wmark_low": 30,
+            "wmark_high": 40,
+            "alloc_rate": 20.0,
+            "free_rate": 18.0,
+            "kswapd_rate": 1.0,
+            "reclaim_batch": 8,
+            "direct_reclaim_batch": 8,
+            "burst_alloc_rate": 60.0,
+            "burst_start_rate": 0.5,
+            "burst_end_rate": 1.0,
+            "atomic_alloc_rate": 1.0,
+            "thp_fault_rate": 5.0,
+            "thp_lifetime_s": 1.0,
+            "split_rate": 1.0,
+            "reclaim_split_rate": 1.0,
+            "khugepaged_collapse_rate": 2.0,
+            "gather_rate": 5.0,
+            "tables_per_gather": 3,
+            "online_cpus": 6,
+            "isolated_cpus": 1,
+            "mm_cpus": 2,
+            "rt_mm_share": 0.5,
+            "rt_cycle_us": 100_000.0,
+        }
+
+    def warmup(self) -> float:
+        """Compile the kernel on the bursty chain and on the reference (aggregated) one."""
+        t0 = time.perf_counter()
+        base = self.warmup_params()
+        for extra in ({}, {"load": "steady", "atomic_alloc_rate": 0.0, "burst_alloc_rate": None}):
+            params = self.Params.model_validate({**base, **extra})
+            prepared = self.prepare(params)
+            self.simulate(prepared, (1, 2), BlockPlan(sequences=2, block_size=1), 0, 2)
+            self.exact(params)
+        return time.perf_counter() - t0
+
+    def prepare(self, params: HostParams) -> PreparedHost:
+        return prepare(params)
+
+    def simulate(
+        self,
+        prepared: PreparedHost,
+        key: tuple[int, int],
+        plan: BlockPlan,
+        first_block: int,
+        n_blocks: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return KH.simulate_host_blocks(
+            key[0],
+            key[1],
+            first_block,
+            n_blocks,
+            plan.block_size,
+            plan.sequences,
+            *prepared.zone,
+            prepared.arrays,
+        )
+
+    def estimates(self, prepared: PreparedHost, tallies: Tallies) -> dict[str, float]:
+        return host_estimates(prepared, tallies)
+
+    def derived(self, params: HostParams) -> dict[str, float]:
+        s = params.setup()
+        return {
+            "zone_scale": s.scale,
+            "zone_managed_pages": s.managed_pages,
+            "zone_wmark_min": s.wmark_min,
+            "zone_wmark_low": s.wmark_low,
+            "zone_wmark_high": s.wmark_high,
+        }
+
+    def exact(self, params: HostParams) -> dict[str, float]:
+        return host_exact(params)
+
+
+def _ipi_input(
+    p: HostParams, tables: int, gathers: float, ipi: str, col: str, below_min: float
+) -> IpiInput:
+    prof = p.profile()
+    return IpiInput(
+        collapse_rate=p.khugepaged_collapse_rate,
+        collapse_policy=col,
+        deposit=True,
+        fresh_nowait=p.fresh_table_gfp == "nowait",
+        khugepaged_sync=prof.khugepaged_sync_ipi,
+        uses_trt=prof.uses_tlb_remove_table,
+        fallback_ipi=prof.fallback_sends_ipi,
+        ipi_policy=ipi,
+        gather_rate=gathers,
+        tables_per_gather=tables,
+        max_table_batch=p.batch(),
+        nowait_p=(0.0, 1.0),
+        rt_mm_share=p.rt_mm_share,
+        kernel_prob=1.0 - p.rt_user_fraction,
+        pressure_fraction=below_min,
+        pressure_episode_s=1.0,  # rates do not depend on it; the cycle law is taken at 0
+        rt_cycle_s=p.rt_cycle_us * 1e-6,
+        sync_round_s=p.spacing_us() * 1e-6,
+        cycles=rt_cycles(p),
+    )
+
+
+def host_exact(p: HostParams) -> dict[str, float]:
+    """Exact values of one point (NaN where no exact value applies; docs/model.md §11.10).
+
+    From the zone's exact stationary law ``pi``: the time fractions, and, because gathers,
+    collapses and splits are Poisson processes independent of the zone, every rate that
+    is linear in ``P(f <= min)`` (PASTA). Splits are Poisson when no reclaim split
+    modulates them (Burke: departures of a stationary M/M/inf are Poisson, splits an
+    independent thinning), which makes the cache levels birth-death chains when refills
+    are blocking.
+    """
+    nan = math.nan
+    s = p.setup()
+    z, _ = zone_stationary(s.chain)
+    hours = SECONDS_PER_HOUR
+    pf = z.pi.sum(axis=(0, 1))
+    p_min = float(pf[: s.chain.wmark_min + 1].sum())
+    p_atomic = float(pf[: s.atomic_mark + 1].sum())
+    out: dict[str, float] = {
+        "nowait_fail_prob_exact": p_min,
+        "atomic_fail_prob_exact": p_atomic,
+        "kswapd_awake_frac_exact": z.kswapd_awake_prob,
+        "direct_reclaim_stalls_per_hour_exact": z.stalls_per_s * s.scale * hours,
+    }
+    plain = p.reclaim_split_rate == 0.0
+    thp = s.thp_mean if plain else nan
+    splits_s = s.split_rate_per_thp * thp
+    out["thp_mean_exact"] = thp
+    out["deposit_bytes_mean_exact"] = thp * PAGE_TABLE_BYTES
+    out["splits_per_hour_exact"] = splits_s * hours
+    out["split_alloc_failures_per_hour_exact"] = splits_s * p_min * hours
+    out["split_alloc_failures_per_hour_on_demand_atomic_exact"] = splits_s * p_atomic * hours
+    cpus = p.n_split_cpus()
+    blocking = p.refill_gfp == "kernel"
+    for name, k in RESERVE_ROWS.items():
+        variant = f"cache_{k}"
+        if blocking and plain:
+            law = cache_level_law(k, p.cache_refill_rate, splits_s / cpus)
+            fails = splits_s * float(law[0]) * p_min * hours
+            reserve = cpus * float(np.arange(k + 1) @ law) * PAGE_TABLE_BYTES
+        else:
+            fails = reserve = nan
+        out[f"{table_name('split_alloc_failures_per_hour', variant)}_exact"] = fails
+        out[f"{name}_exact"] = reserve
+    tables = s.tables_per_gather
+    rare = p_min * s.gather_rate * tables * p.horizon_s < NEGLIGIBLE_EVENTS
+    cycles = rt_cycles(p)
+    for ipi, col in KH.IPI_VARIANTS:
+        ex = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, p_min))
+        iso = ex.isolated_collapse_per_s + ex.isolated_fallback_per_s
+        out[f"{ipi_name('isolated_cpu_ipis_per_hour', ipi, col)}_exact"] = iso * hours
+        mx = nan
+        if rare:
+            calm = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, 0.0))
+            if calm.cycle_pmf is not None:
+                mx = expected_max_of_iid(calm.cycle_pmf, cycles)
+            if (ipi, col) == KH.IPI_VARIANTS[0]:
+                out["rt_cycle_hit_prob_exact"] = calm.hit_prob
+        out[f"{ipi_name('rt_cycle_ipis_max', ipi, col)}_exact"] = mx
+        if ipi != "broadcast":
+            continue
+        name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
+        out[f"{name}_exact"] = ex.isolated_collapse_per_s * hours
+        if col == "sync_ipi":
+            out["fallbacks_per_hour_exact"] = ex.fallbacks_per_s * hours
+            out["fallback_ipis_per_hour_exact"] = ex.isolated_fallback_per_s * hours
+        if col == "fresh_table":
+            out["fresh_alloc_failures_per_hour_exact"] = ex.fresh_failures_per_s * hours
+    out.setdefault("rt_cycle_hit_prob_exact", nan)
+    return {k: float(v) for k, v in out.items()}

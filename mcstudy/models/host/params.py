@@ -1,0 +1,338 @@
+"""Parameters of the coupled host study (``model = "host"``, ``docs/model.md`` §11.4).
+
+Every parameter a config leaves unset comes from the reference host or the chosen load
+(``mcstudy.models.host.scenarios``). The zone's parameters use the names ``mcstudy
+calibrate`` writes (``managed_pages``, ``wmark_*``, ``alloc_rate``, ``free_rate``,
+``thp_split_rate``, ``khugepaged_collapse_rate``), so a calibration fragment runs as is:
+``mcstudy run configs/host-this-machine.toml --params calib.toml``.
+
+:meth:`HostParams.setup` resolves everything into real-host numbers and the scaled zone
+chain the kernels simulate (docs/model.md §11.5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mcstudy.exact.pressure import ZoneChain, atomic_min_mark
+from mcstudy.kernel.profiles import KernelProfile, get_profile
+from mcstudy.kernel.watermarks import kernel_watermarks
+from mcstudy.models.base import ModelParams
+from mcstudy.models.host.scenarios import LOAD_NAMES, LOADS, REFERENCE_HOST, x86_64_zones
+from mcstudy.models.shared import (
+    HorizonSeconds,
+    Kernel,
+    KernelModeFraction,
+    MaxTableBatch,
+    MmCpus,
+    OnlineCpus,
+)
+
+GFPS = ("nowait", "kernel")
+MAX_SIMULATED_PAGES = 1 << 19
+"""Auto scale: the simulated zone has at most this many pages (its exact stationary law
+takes a few seconds; docs/model.md §11.5)."""
+
+
+def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
+    return Field(
+        default,
+        allow_inf_nan=False,
+        json_schema_extra={"units": units},
+        description=description,
+        **kw,
+    )
+
+
+def _i(default: Any, units: str, description: str, **kw: Any) -> Any:
+    return Field(default, json_schema_extra={"units": units}, description=description, **kw)
+
+
+def _load_rate(units: str, what: str) -> Any:
+    return _f(None, units, f"{what} (default: the load's)", ge=0.0, le=1e12)
+
+
+@dataclass(frozen=True)
+class HostSetup:
+    """Resolved numbers of one point: the real host, and the zone chain simulated."""
+
+    managed_pages: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    scale: int
+    chain: ZoneChain
+    """the simulated zone: pages and page rates of the real zone divided by ``scale``"""
+    atomic_mark: int
+    """GFP_ATOMIC order-0 mark of the simulated zone (pages)"""
+    alloc_rate: float
+    free_rate: float
+    kswapd_rate: float
+    burst_alloc_rate: float | None
+    burst_start_rate: float
+    burst_end_rate: float
+    atomic_alloc_rate: float
+    gather_rate: float
+    tables_per_gather: int
+    split_rate_per_thp: float
+    thp_mean: float
+    """stationary mean of PMD-mapped THPs without reclaim splits (THPs)"""
+
+
+class HostParams(ModelParams):
+    """The coupled host study: one zone, its THPs, khugepaged, munmaps and an RT CPU."""
+
+    horizon_s: HorizonSeconds = 3600.0
+    load: Literal[LOAD_NAMES] = Field(  # type: ignore[valid-type]
+        "steady", description="load scenario of the housekeeping CPUs (docs/model.md §11.3)"
+    )
+    # ---- the zone (real host); default: the Normal zone of host_memory_gib
+    host_memory_gib: float = _f(
+        REFERENCE_HOST.memory_gib.value,
+        "GiB",
+        "RAM of the host (one node; zones and watermarks from the kernel's formulas)",
+        gt=0.01,
+        le=1 << 20,
+    )
+    managed_pages: int | None = _i(
+        None, "pages", "managed pages of the zone (with wmark_*: a calibrated zone)", ge=2
+    )
+    wmark_min: int | None = _i(None, "pages", "WMARK_MIN without boost", ge=0)
+    wmark_low: int | None = _i(None, "pages", "WMARK_LOW without boost", ge=0)
+    wmark_high: int | None = _i(None, "pages", "WMARK_HIGH without boost", ge=0)
+    zone_scale: int | None = _i(
+        None,
+        "1",
+        "the simulated zone is 1/zone_scale of the real one, page rates too (default: the "
+        "smallest power of 2 that leaves at most 524,288 pages)",
+        ge=1,
+        le=1 << 30,
+    )
+    # ---- the load (real host, pages/s); default: the load's
+    alloc_rate: float | None = _load_rate("pages/s", "blocking allocations, calm phase")
+    free_rate: float | None = _load_rate("pages/s", "page frees other than by reclaim")
+    kswapd_rate: float | None = _load_rate("batches/s", "kswapd reclaim batches while awake")
+    burst_alloc_rate: float | None = _load_rate("pages/s", "blocking allocations in a burst")
+    burst_start_rate: float | None = _load_rate("1/s", "calm -> burst switches")
+    burst_end_rate: float | None = _load_rate("1/s", "burst -> calm switches")
+    atomic_alloc_rate: float | None = _load_rate("pages/s", "GFP_ATOMIC allocations")
+    reclaim_batch: int = _i(32, "pages", "kswapd batch (SWAP_CLUSTER_MAX)", ge=1, le=1 << 20)
+    direct_reclaim_batch: int = _i(32, "pages", "pages one direct-reclaim stall frees", ge=1)
+    gather_rate: float | None = _load_rate("gathers/s", "munmap gathers freeing page tables")
+    tables_per_gather: int | None = _i(
+        None, "tables", "page tables per gather (default: the load's)", ge=1, le=10**7
+    )
+    # ---- THPs and khugepaged
+    thp_fault_rate: float = _f(
+        REFERENCE_HOST.thp_fault_rate.value, "THPs/s", "anonymous THP faults", ge=0.0, le=1e9
+    )
+    thp_lifetime_s: float = _f(
+        REFERENCE_HOST.thp_lifetime_s.value, "s", "mean life of a THP until zap", gt=0.0
+    )
+    split_rate: float = _f(
+        REFERENCE_HOST.thp_split_rate_per_thp.value,
+        "1/s",
+        "PMD splits per THP per second (munmap, madvise, mprotect, COW, migration)",
+        ge=0.0,
+        le=1e6,
+    )
+    thp_split_rate: float | None = _f(
+        None, "splits/s", "total PMD splits per second (replaces split_rate)", ge=0.0
+    )
+    reclaim_split_rate: float = _f(
+        0.0, "1/s", "extra splits per THP per second while kswapd is awake", ge=0.0, le=1e6
+    )
+    khugepaged_collapse_rate: float = _f(
+        REFERENCE_HOST.khugepaged_collapse_rate.value,
+        "collapses/s",
+        "khugepaged anonymous collapses",
+        ge=0.0,
+        le=1e6,
+    )
+    fresh_table_gfp: Literal[GFPS] = Field(  # type: ignore[valid-type]
+        "nowait", description="khugepaged's fresh deposit table: GFP_NOWAIT or blocking"
+    )
+    rcu_grace_period_ms: float = _f(20.0, "ms", "RCU grace period", gt=0.0, le=1e6)
+    cache_refill_rate: float = _f(
+        REFERENCE_HOST.cache_refill_rate.value,
+        "tables/s",
+        "per-CPU cache refills per second while below cache_k",
+        ge=0.0,
+        le=1e6,
+    )
+    refill_gfp: Literal[GFPS] = Field(  # type: ignore[valid-type]
+        "nowait", description="per-CPU cache refills: GFP_NOWAIT (fail below min) or blocking"
+    )
+    split_cpus: int | None = _i(
+        None, "CPUs", "CPUs splits run on (default: the housekeeping CPUs)", ge=1, le=1 << 16
+    )
+    # ---- kernel, CPUs, RT task
+    kernel: Kernel = "v6.15"
+    max_table_batch: MaxTableBatch = None
+    online_cpus: OnlineCpus = int(REFERENCE_HOST.online_cpus.value)
+    isolated_cpus: int = _i(
+        int(REFERENCE_HOST.isolated_cpus.value), "CPUs", "isolated RT CPUs", ge=1, le=1 << 16
+    )
+    mm_cpus: MmCpus = int(REFERENCE_HOST.mm_cpus.value)
+    kernel_mode_fraction: KernelModeFraction = REFERENCE_HOST.kernel_mode_fraction.value
+    rt_user_fraction: float = _f(
+        REFERENCE_HOST.rt_user_fraction.value, "1", "RT task's user-mode time", ge=0.0, le=1.0
+    )
+    rt_mm_share: float = _f(0.0, "1", "P(an event is in the RT application's mm)", ge=0.0, le=1.0)
+    rt_cycle_us: float = _f(REFERENCE_HOST.rt_cycle_us.value, "us", "RT period", gt=0.0, le=1e9)
+    ipi_cost_us: float = _f(
+        REFERENCE_HOST.ipi_cost_us.value, "us", "latency one IPI adds", ge=0.0, le=1e6
+    )
+    sync_round_us: float | None = _f(
+        None, "us", "time between the rounds of one gather (default: ipi_cost_us)", ge=0.0
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HostParams:
+        zone = (self.managed_pages, self.wmark_min, self.wmark_low, self.wmark_high)
+        if any(v is not None for v in zone) and any(v is None for v in zone):
+            raise ValueError("give managed_pages, wmark_min, wmark_low and wmark_high together")
+        if self.isolated_cpus >= self.online_cpus:
+            raise ValueError(
+                f"isolated_cpus ({self.isolated_cpus}) must be below online_cpus "
+                f"({self.online_cpus})"
+            )
+        hk = self.online_cpus - self.isolated_cpus
+        if self.mm_cpus > hk:
+            raise ValueError(f"mm_cpus ({self.mm_cpus}) exceeds the housekeeping CPUs ({hk})")
+        if self.rt_cycle_us * 1e-6 > self.horizon_s:
+            raise ValueError("rt_cycle_us must not exceed horizon_s")
+        arrivals = self.thp_fault_rate + self.khugepaged_collapse_rate
+        if self.thp_split_rate is not None and self.thp_split_rate >= arrivals:
+            raise ValueError(
+                f"thp_split_rate ({self.thp_split_rate}/s) must be below THP arrivals "
+                f"(thp_fault_rate + khugepaged_collapse_rate = {arrivals}/s)"
+            )
+        s = self.setup()  # raises ValueError for an impossible zone
+        c = s.chain
+        if c.alloc_rate + c.free_rate + c.atomic_alloc_rate <= 0.0:
+            raise ValueError("the zone has no event: alloc_rate, free_rate are all 0")
+        if c.bursty and c.burst_end_rate <= 0.0:
+            raise ValueError("burst_end_rate must be > 0 when bursts start")
+        return self
+
+    # ---- resolution
+    def profile(self) -> KernelProfile:
+        return get_profile(self.kernel)
+
+    def batch(self) -> int:
+        """MAX_TABLE_BATCH in force (entries)."""
+        return self.max_table_batch or self.profile().max_table_batch
+
+    def housekeeping_cpus(self) -> int:
+        return self.online_cpus - self.isolated_cpus
+
+    def n_split_cpus(self) -> int:
+        return self.split_cpus if self.split_cpus is not None else self.housekeeping_cpus()
+
+    def spacing_us(self) -> float:
+        return self.ipi_cost_us if self.sync_round_us is None else self.sync_round_us
+
+    def _load(self, name: str) -> float | None:
+        own = getattr(self, name)
+        if own is not None:
+            return float(own)
+        preset = getattr(LOADS[self.load], name)
+        return None if preset is None else float(preset.value)
+
+    def zone_marks(self) -> tuple[int, int, int, int]:
+        """(managed, min, low, high) of the real zone, pages."""
+        if self.managed_pages is not None:
+            return (self.managed_pages, self.wmark_min, self.wmark_low, self.wmark_high)  # type: ignore[return-value]
+        zones = x86_64_zones(self.host_memory_gib)
+        marks = kernel_watermarks(zones).marks
+        z, m = zones[-1], marks[-1]
+        return z.managed, m.min, m.low, m.high
+
+    def scale(self, managed: int) -> int:
+        if self.zone_scale is not None:
+            return self.zone_scale
+        s = 1
+        while managed // s > MAX_SIMULATED_PAGES:
+            s *= 2
+        return s
+
+    def setup(self) -> HostSetup:
+        """Real-host numbers and the scaled zone chain (ValueError if impossible)."""
+        n, mn, lw, hi = self.zone_marks()
+        if not mn <= lw <= hi < n:
+            raise ValueError(
+                f"need wmark_min <= wmark_low <= wmark_high < managed_pages "
+                f"(got {mn}, {lw}, {hi}, {n})"
+            )
+        s = self.scale(n)
+        if n // s < 2 or hi // s >= n // s:
+            raise ValueError(f"zone_scale {s} leaves no room in a zone of {n} pages")
+        alloc = self._load("alloc_rate") or 0.0
+        free = self._load("free_rate") or 0.0
+        kswapd = self._load("kswapd_rate") or 0.0
+        burst = self._load("burst_alloc_rate")
+        b_start = self._load("burst_start_rate") or 0.0
+        b_end = self._load("burst_end_rate") or 0.0
+        atomic = self._load("atomic_alloc_rate") or 0.0
+        bursty = burst is not None and b_start > 0.0
+        chain = ZoneChain(
+            managed_pages=n // s,
+            wmark_min=mn // s,
+            wmark_low=lw // s,
+            wmark_high=hi // s,
+            alloc_rate=alloc / s,
+            free_rate=free / s,
+            kswapd_rate=kswapd / s,
+            gather_rate=0.0,
+            reclaim_batch=self.reclaim_batch,
+            direct_reclaim_batch=self.direct_reclaim_batch,
+            atomic_alloc_rate=atomic / s,
+            burst_alloc_rate=burst / s if bursty else None,  # type: ignore[operator]
+            burst_start_rate=b_start if bursty else 0.0,
+            burst_end_rate=b_end if bursty else 0.0,
+        )
+        arrivals = self.thp_fault_rate + self.khugepaged_collapse_rate
+        mu = 1.0 / self.thp_lifetime_s
+        if self.thp_split_rate is not None:
+            # splits/s = sigma * arrivals / (mu + sigma): solve for sigma
+            sigma = self.thp_split_rate * mu / (arrivals - self.thp_split_rate)
+        else:
+            sigma = self.split_rate
+        gathers = self._load("gather_rate") or 0.0
+        tables = self.tables_per_gather or int(LOADS[self.load].tables_per_gather.value)
+        return HostSetup(
+            managed_pages=n,
+            wmark_min=mn,
+            wmark_low=lw,
+            wmark_high=hi,
+            scale=s,
+            chain=chain,
+            atomic_mark=atomic_min_mark(mn // s),
+            alloc_rate=alloc,
+            free_rate=free,
+            kswapd_rate=kswapd,
+            burst_alloc_rate=burst if bursty else None,
+            burst_start_rate=b_start if bursty else 0.0,
+            burst_end_rate=b_end if bursty else 0.0,
+            atomic_alloc_rate=atomic,
+            gather_rate=gathers,
+            tables_per_gather=tables,
+            split_rate_per_thp=sigma,
+            thp_mean=arrivals / (mu + sigma) if arrivals > 0 else 0.0,
+        )
+
+    def expected_events_per_sequence(self) -> float:
+        """A rough count of the events one sequence simulates (zone, THPs, IPIs)."""
+        s = self.setup()
+        c = s.chain
+        zone = c.alloc_rate + c.free_rate + c.kswapd_rate + c.atomic_alloc_rate
+        if c.bursty:
+            zone += float(c.burst_alloc_rate)  # type: ignore[arg-type]
+        thp = 2.0 * (self.thp_fault_rate + self.khugepaged_collapse_rate)
+        refills = self.n_split_cpus() * self.cache_refill_rate
+        return self.horizon_s * (zone + thp + refills + 12.0 * s.gather_rate) + math.ulp(1.0)

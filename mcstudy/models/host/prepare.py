@@ -1,0 +1,206 @@
+"""One point of the host study packed for its kernel (``docs/model.md`` §11.5-§11.8).
+
+The zone chain's exact stationary law (``mcstudy.exact.pressure``) is solved once per
+distinct chain and process (the start of every sequence is drawn from it, and the exact
+columns use it); the event tables are the pressure model's (``tables.event_tables``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcstudy.engine.rng import probability_threshold
+from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
+from mcstudy.exact.thp import cache_level_law
+from mcstudy.kernel.ipi import IPI_POLICIES
+from mcstudy.models.host import kernels as KH
+from mcstudy.models.host import thps as T
+from mcstudy.models.host.params import HostParams, HostSetup
+from mcstudy.models.pressure import events as E
+from mcstudy.models.pressure.params import PressureParams
+from mcstudy.models.pressure.tables import EventTables, event_tables
+from mcstudy.models.thp import rt as R
+
+
+@dataclass(frozen=True)
+class PreparedHost:
+    """Packed kernel inputs and what the estimators need."""
+
+    params: HostParams
+    setup: HostSetup
+    stationary: ZoneStationary
+    uniformization_rate: float
+    cycles: int
+    zone: tuple
+    """the zone's packed parameters (``events.IP_*``) and event tables"""
+    arrays: tuple
+
+
+@functools.lru_cache(maxsize=8)
+def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
+    """The chain's exact stationary law and its cumulative distribution over the states
+    (phase, kswapd, free pages), memoised per chain."""
+    z = solve(chain)
+    cdf = np.cumsum(z.pi.ravel())
+    cdf /= cdf[-1]
+    return z, cdf
+
+
+def pressure_params(p: HostParams, s: HostSetup) -> PressureParams:
+    """The simulated zone as the pressure model's parameters (for its event tables)."""
+    c = s.chain
+    return PressureParams(
+        managed_pages=c.managed_pages,
+        wmark_min=c.wmark_min,
+        wmark_low=c.wmark_low,
+        wmark_high=c.wmark_high,
+        alloc_rate=float(c.alloc_rate),
+        free_rate=float(c.free_rate),
+        kswapd_rate=float(c.kswapd_rate),
+        reclaim_batch=c.reclaim_batch,
+        direct_reclaim_batch=c.direct_reclaim_batch,
+        gather_rate=0.0,
+        burst_alloc_rate=None if c.burst_alloc_rate is None else float(c.burst_alloc_rate),
+        burst_start_rate=float(c.burst_start_rate),
+        burst_end_rate=float(c.burst_end_rate) if c.bursty else 1.0,
+        atomic_alloc_rate=float(c.atomic_alloc_rate),
+        horizon_s=p.horizon_s,
+        kernel=p.kernel,
+    )
+
+
+def pack_zone(s: HostSetup) -> tuple[int, ...]:
+    """The chain's integer parameters in the layout of ``events.IP_*``."""
+    c = s.chain
+    ip = [0] * E.N_IP
+    ip[E.IP_N] = c.managed_pages
+    ip[E.IP_MIN] = c.wmark_min
+    ip[E.IP_LOW] = c.wmark_low
+    ip[E.IP_HIGH] = c.wmark_high
+    ip[E.IP_R] = c.reclaim_batch
+    ip[E.IP_D] = c.direct_reclaim_batch
+    ip[E.IP_KB] = 1
+    ip[E.IP_TABLES] = 1
+    ip[E.IP_BATCH] = 1
+    ip[E.IP_AMARK] = s.atomic_mark
+    ip[E.IP_F0] = c.managed_pages
+    return tuple(int(x) for x in ip)
+
+
+def _thresholds(probs: list[float]) -> np.ndarray:
+    out = np.zeros((len(probs), 3), dtype=np.uint64)
+    for i, q in enumerate(probs):
+        hi, lo, always = probability_threshold(q)
+        out[i] = (hi, lo, int(always))
+    return out
+
+
+def rt_cycles(p: HostParams) -> int:
+    """Whole RT cycles in a sequence."""
+    return math.floor(p.horizon_s / (p.rt_cycle_us * 1e-6) * (1.0 + 1e-12))
+
+
+def split_rate_per_s(p: HostParams, s: HostSetup, awake_frac: float) -> float:
+    """Stationary PMD splits per second (reclaim splits at their time-average rate)."""
+    arrivals = p.thp_fault_rate + p.khugepaged_collapse_rate
+    sig = s.split_rate_per_thp + p.reclaim_split_rate * awake_frac
+    mu = 1.0 / p.thp_lifetime_s
+    return sig * arrivals / (mu + sig) if arrivals > 0 else 0.0
+
+
+def ipi_rows(p: HostParams) -> np.ndarray:
+    """``rip`` of every IPI variant (``KH.IPI_VARIANTS``), one row each."""
+    prof = p.profile()
+    rows = np.zeros((len(KH.IPI_VARIANTS), R.N_RIP), dtype=np.int64)
+    for v, (ipi, col) in enumerate(KH.IPI_VARIANTS):
+        r = rows[v]
+        r[R.R_COLLAPSE_POLICY] = KH.COLLAPSE_POLICIES.index(col)
+        r[R.R_DEPOSIT] = 1  # mainline deposits: khugepaged's fresh table is a deposit
+        r[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
+        r[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
+        r[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
+        r[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
+        r[R.R_IPI_POLICY] = IPI_POLICIES.index(ipi)
+        r[R.R_TABLES] = 0  # set below
+        r[R.R_BATCH] = p.batch()
+        r[R.R_CYCLES] = rt_cycles(p)
+        r[R.R_HIST] = KH.RT_HIST
+    return rows
+
+
+def prepare(params: HostParams) -> PreparedHost:
+    """Pack ``params``: stationary start, event tables, THP and IPI parameters."""
+    p = params
+    s = p.setup()
+    stat, cdf = zone_stationary(s.chain)
+    tables: EventTables = event_tables(pressure_params(p, s))
+    zone = (
+        pack_zone(s),
+        tables.guide,
+        tables.ev_n,
+        tables.ev_type,
+        tables.thr_hi,
+        tables.thr_lo,
+        tables.thr_always,
+        tables.agg,
+    )
+    cpus = p.n_split_cpus()
+    splits_s = split_rate_per_s(p, s, stat.kswapd_awake_prob)
+    pf = np.zeros(T.N_PF)
+    pf[T.P_LAM] = p.thp_fault_rate
+    pf[T.P_MU] = 1.0 / p.thp_lifetime_s
+    pf[T.P_SIG] = s.split_rate_per_thp
+    pf[T.P_SIG_R] = p.reclaim_split_rate
+    mu = 1.0 / p.thp_lifetime_s
+    arrivals = p.thp_fault_rate + p.khugepaged_collapse_rate
+    sig_avg = s.split_rate_per_thp + p.reclaim_split_rate * stat.kswapd_awake_prob
+    pf[T.P_M0] = arrivals / (mu + sig_avg)
+    pf[T.P_REFILL] = p.cache_refill_rate
+    pf[T.P_HORIZON] = p.horizon_s
+    qi = np.zeros(T.N_QI, dtype=np.int64)
+    qi[T.Q_SPLIT_CPUS] = cpus
+    qi[T.Q_REFILL_NOWAIT] = int(p.refill_gfp == "nowait")
+    ks = np.array(KH.TABLE_KS, dtype=np.int64)
+    cdfs = np.ones((len(ks), max(ks) + 1))
+    for v, k in enumerate(ks):
+        if k > 0:
+            cdfs[v, : k + 1] = np.cumsum(cache_level_law(k, p.cache_refill_rate, splits_s / cpus))
+    rips = ipi_rows(p)
+    rips[:, R.R_TABLES] = s.tables_per_gather
+    rfp = np.zeros(R.N_RFP)
+    rfp[R.Q_GATHER_RATE] = s.gather_rate
+    rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
+    rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
+    rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])
+    zi = np.zeros(2, dtype=np.int64)
+    zi[KH.Z_NF] = s.chain.managed_pages + 1
+    zi[KH.Z_AMARK] = s.atomic_mark
+    zf = np.zeros(3)
+    zf[KH.Z_EVENTS_MEAN] = tables.rate * p.horizon_s
+    zf[KH.Z_HORIZON] = p.horizon_s
+    zf[KH.Z_COLLAPSE_RATE] = p.khugepaged_collapse_rate
+    arrays = (
+        cdf,
+        zi,
+        zf,
+        pf,
+        qi,
+        ks,
+        cdfs,
+        rips,
+        rfp,
+        rth,
+    )
+    return PreparedHost(
+        params=p,
+        setup=s,
+        stationary=stat,
+        uniformization_rate=tables.rate,
+        cycles=rt_cycles(p),
+        zone=zone,
+        arrays=arrays,
+    )

@@ -1,0 +1,197 @@
+"""The reference real-time host and its load scenarios, with a source for every number
+(``docs/model.md`` §11.2, §11.3).
+
+Plain data: no pydantic, no Numba. ``mcstudy.models.host.params`` fills every parameter
+a config leaves unset from these presets, so a config names a load (``load = "bursts"``)
+and may still override any single number (``--set alloc_rate=20000``, or a calibration
+fragment from ``mcstudy calibrate``).
+
+Rates are per second of the real host, in 4 KiB pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcstudy.kernel.watermarks import Zone
+
+PAGE = 4096
+MIB_PAGES = (1 << 20) // PAGE  # 256 pages per MiB
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Number:
+    """A scenario number with where it comes from."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class HostPreset:
+    """The reference RT host: memory, CPUs, THP population, khugepaged, RT task."""
+
+    memory_gib: Number
+    online_cpus: Number
+    isolated_cpus: Number
+    thp_fault_rate: Number
+    thp_lifetime_s: Number
+    thp_split_rate_per_thp: Number
+    khugepaged_collapse_rate: Number
+    rt_cycle_us: Number
+    rt_user_fraction: Number
+    ipi_cost_us: Number
+    mm_cpus: Number
+    kernel_mode_fraction: Number
+    cache_refill_rate: Number
+
+
+REFERENCE_HOST = HostPreset(
+    memory_gib=Number(1024, "the large host of configs/thp.toml (1 TiB, one NUMA node)"),
+    online_cpus=Number(80, "configs/thp.toml and configs/rt.toml"),
+    isolated_cpus=Number(4, "configs/rt.toml: 4 nohz_full CPUs, each running one RT task"),
+    thp_fault_rate=Number(
+        130.3885,
+        "configs/thp.toml: with khugepaged's 0.8/s and a 1 h life, keeps 80 % of 1 TiB in "
+        "PMD-mapped THPs (419,430 THPs, 1.6 GiB of deposited tables; docs/model.md §10, point 10)",
+    ),
+    thp_lifetime_s=Number(3600, "configs/thp.toml: mean life of a THP until zap"),
+    thp_split_rate_per_thp=Number(
+        3.5e-5,
+        "configs/thp.toml: partial munmap 1e-5, MADV_DONTNEED 2e-5, mprotect 2e-6, "
+        "COW 2e-6, migration 1e-6 splits per THP per second",
+    ),
+    khugepaged_collapse_rate=Number(
+        0.8,
+        "khugepaged's default pace: pages_to_scan = 4096 every scan_sleep_millisecs = "
+        "10000, at most 8 PMD ranges per 10 s (docs/model.md §2.9)",
+    ),
+    rt_cycle_us=Number(1000, "configs/rt.toml: a 1 ms RT period"),
+    rt_user_fraction=Number(0.95, "configs/rt.toml: the RT task is in user mode 95 % of a cycle"),
+    ipi_cost_us=Number(4, "configs/rt.toml: one synchronous IPI costs the RT task 4 us"),
+    mm_cpus=Number(8, "configs/rt.toml: housekeeping CPUs in the cpumask of an unmapping mm"),
+    kernel_mode_fraction=Number(
+        0.1, "configs/rt.toml: a housekeeping CPU of that mm is in kernel mode 10 % of the time"
+    ),
+    cache_refill_rate=Number(
+        1.0, "configs/thp.toml: one blocking refill per second per CPU below cache_k"
+    ),
+)
+
+
+def x86_64_zones(memory_gib: float) -> list[Zone]:
+    """Zones of one x86-64 node with ``memory_gib`` of RAM: DMA (first 16 MiB), DMA32 (3 GiB
+    of RAM below the 4 GiB boundary, the rest being the PCI hole), Normal (everything
+    above). Managed pages = present pages minus the ``struct page`` array (64 bytes per
+    4 KiB page, 1/64); DMA keeps 3840 of its 3999 pages, as firmware reserves the rest.
+    """
+    total = int(memory_gib * GIB) // PAGE
+    dma_present = 3999
+    dma32_present = min(total - dma_present, (3 * GIB - 16 * (1 << 20)) // PAGE)
+    normal_present = max(total - dma_present - dma32_present, 0)
+    zones = [
+        Zone("DMA", 3840, dma_present),
+        Zone("DMA32", dma32_present - dma32_present // 64, dma32_present),
+    ]
+    if normal_present > 0:
+        zones.append(Zone("Normal", normal_present - normal_present // 64, normal_present))
+    return zones
+
+
+@dataclass(frozen=True)
+class LoadPreset:
+    """One load scenario of the housekeeping CPUs (pages/s of the real host)."""
+
+    name: str
+    description: str
+    alloc_rate: Number
+    free_rate: Number
+    kswapd_rate: Number
+    burst_alloc_rate: Number | None
+    burst_start_rate: Number
+    burst_end_rate: Number
+    atomic_alloc_rate: Number
+    gather_rate: Number
+    tables_per_gather: Number
+
+
+_MEASURED = (
+    "measured: pgalloc_normal grew by 162,641 pages in 12.14 s on a 2-CPU x86-64 VM "
+    "(Linux 6.18) while a process allocated and freed a few hundred MiB "
+    "(tests/data/proc/vmstat.before, vmstat.after): 13,400 pages/s = 52 MiB/s"
+)
+_KSWAPD = Number(
+    2048.0,
+    "assumed: kswapd reclaims 256 MiB/s (2048 batches of SWAP_CLUSTER_MAX = 32 pages per "
+    "second) of clean page cache, one kswapd thread per node; a slower kswapd only "
+    "lengthens the time below min",
+)
+_GATHERS = Number(
+    20.0,
+    "assumed, as in configs/rt.toml: 20 page-table-freeing munmaps per second by "
+    "housekeeping tasks (thread exits releasing malloc arena heaps)",
+)
+_TABLES = Number(
+    32.0,
+    "one glibc malloc arena heap: HEAP_MAX_SIZE = 2 x DEFAULT_MMAP_THRESHOLD_MAX = 64 MiB "
+    "on 64-bit, i.e. 32 PTE tables (one per 2 MiB) freed by free_pgd_range()",
+)
+_NO_ATOMIC = Number(0.0, "no GFP_ATOMIC load modelled (an extension, docs/model.md §4.2)")
+_NO_BURST = Number(0.0, "no bursts")
+_BURST_END = Number(0.1, "bursts last 10 s on average")
+
+LOADS: dict[str, LoadPreset] = {
+    "idle": LoadPreset(
+        name="idle",
+        description="the RT task alone: housekeeping allocates 8 MiB/s and frees a little "
+        "more, so free memory stays far above every watermark",
+        alloc_rate=Number(2048.0, "assumed: 8 MiB/s of timers, logging and monitoring"),
+        free_rate=Number(2150.0, "assumed: 5 % more freed than allocated (no page-cache growth)"),
+        kswapd_rate=_KSWAPD,
+        burst_alloc_rate=None,
+        burst_start_rate=_NO_BURST,
+        burst_end_rate=_BURST_END,
+        atomic_alloc_rate=_NO_ATOMIC,
+        gather_rate=Number(2.0, "assumed: a tenth of the steady load's munmaps"),
+        tables_per_gather=_TABLES,
+    ),
+    "steady": LoadPreset(
+        name="steady",
+        description="memory full of page cache; housekeeping allocates 52 MiB/s and the "
+        "page cache grows by 5.5 MiB/s, so kswapd wakes at low and reclaims to high",
+        alloc_rate=Number(13400.0, _MEASURED),
+        free_rate=Number(
+            12000.0,
+            "assumed: 1,400 pages/s (5.5 MiB/s) of page-cache growth (logs, monitoring "
+            "data) stay allocated until kswapd reclaims them",
+        ),
+        kswapd_rate=_KSWAPD,
+        burst_alloc_rate=None,
+        burst_start_rate=_NO_BURST,
+        burst_end_rate=_BURST_END,
+        atomic_alloc_rate=_NO_ATOMIC,
+        gather_rate=_GATHERS,
+        tables_per_gather=_TABLES,
+    ),
+    "bursts": LoadPreset(
+        name="bursts",
+        description="the steady load plus a housekeeping burst of 1 GiB/s for 10 s every 10 "
+        "minutes on average, faster than kswapd reclaims: the zone reaches min (the "
+        "review's case)",
+        alloc_rate=Number(13400.0, _MEASURED),
+        free_rate=Number(12000.0, "as in the steady load"),
+        kswapd_rate=_KSWAPD,
+        burst_alloc_rate=Number(
+            13400.0 + 262144.0,
+            "assumed: the steady 13,400 pages/s plus 1 GiB/s (262,144 pages/s), a copy "
+            "or backup reading a large file through the page cache at NVMe speed",
+        ),
+        burst_start_rate=Number(1.0 / 600.0, "assumed: one burst every 10 minutes on average"),
+        burst_end_rate=_BURST_END,
+        atomic_alloc_rate=_NO_ATOMIC,
+        gather_rate=_GATHERS,
+        tables_per_gather=_TABLES,
+    ),
+}
+LOAD_NAMES = tuple(LOADS)

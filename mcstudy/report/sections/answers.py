@@ -1,0 +1,124 @@
+"""The report's first section: "Answers" (answer first, ``mcstudy.report.answers``).
+
+Each of the review's questions as one sentence with its number, 95 % interval and
+condition, then the summary table(s), then (for the host study) the two figures a
+kernel developer compares: IPIs per policy, and deposit against on-demand. The evidence
+(model sections, estimates, exact checks) follows in the rest of the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcstudy.findings import read_findings
+from mcstudy.report.answer_figures import plot_frontier, plot_grouped
+from mcstudy.report.answering import answers_for
+from mcstudy.report.answers import Answers, Reader
+from mcstudy.report.context import ReportContext
+from mcstudy.report.document import (
+    Block,
+    Bullets,
+    Cell,
+    FigureBlock,
+    Paragraph,
+    Section,
+    TableBlock,
+)
+
+ORDER = 5
+
+
+def answer_blocks(ans: Answers) -> list[Block]:
+    """Sentences, then tables, then notes."""
+    blocks: list[Block] = [Bullets([f"{i.question} — {i.answer}" for i in ans.items])]
+    for k, t in enumerate(ans.tables):
+        blocks.append(
+            TableBlock(
+                t.caption,
+                list(t.header),
+                [[Cell(text, ci) for text, ci in row] for row in t.rows],
+                kind="answers",
+                key=f"answers-{k + 1}",
+            )
+        )
+        if t.note:
+            blocks.append(Paragraph(t.note))
+    blocks += [Paragraph(n) for n in ans.notes]
+    return blocks
+
+
+def host_figures(ctx: ReportContext) -> list[Block]:
+    """IPIs per policy and the deposit/on-demand frontier at the reference point."""
+    from mcstudy.models.host.kernels import COLLAPSE_POLICIES
+    from mcstudy.models.host.outputs import RESERVE_ROWS, ipi_name, table_name
+    from mcstudy.report.answers_host import condition, reference
+
+    r = Reader(ctx.ds)
+    at = reference(r)
+    ipis = ("broadcast", "mm_cpumask", "kernel_mode", "rcu")
+    vals = np.array(
+        [
+            [r.triple(ipi_name("isolated_cpu_ipis_per_hour", i, c), **at) for i in ipis]
+            for c in COLLAPSE_POLICIES
+        ]
+    )
+    out: list[Block] = [
+        FigureBlock(
+            "answers-ipis-per-policy",
+            "IPIs per hour reaching one isolated CPU, per IPI policy and collapse policy",
+            f"{condition(r, at)}; the same simulated host-hours for every policy; error bars "
+            "are 95 % intervals, a zero bar is labelled with its upper bound.",
+            plot_grouped(ipis, COLLAPSE_POLICIES, vals, "IPIs per hour", "collapse_policy"),
+        )
+    ]
+    labels = ["on demand"] + [f"cache {k}/CPU" for k in RESERVE_ROWS.values()] + ["deposit"]
+    held = [0.0] + [r.value(n, **at) for n in RESERVE_ROWS] + [r.value("deposit_bytes_mean", **at)]
+    loads = [str(x) for x in r.values("load")] or [str(at.get("load"))]
+    fails = np.zeros((len(loads), len(labels), 3))
+    for li, load in enumerate(loads):
+        here = {**at, "load": load}
+        row = [r.triple("split_alloc_failures_per_hour", **here)]
+        row += [
+            r.triple(table_name("split_alloc_failures_per_hour", f"cache_{k}"), **here)
+            for k in RESERVE_ROWS.values()
+        ]
+        row.append((0.0, 0.0, 0.0))
+        fails[li] = np.array(row)
+    out.append(
+        FigureBlock(
+            "answers-deposit-vs-on-demand",
+            "Deposit against on-demand: memory held for splits and failed allocations",
+            f"Table policies ordered by the page-table memory they hold (top, log scale); "
+            f"split-time allocations that failed per hour under each load (bottom, symlog; "
+            f"open triangles: no failure seen, drawn at the 95 % upper bound). "
+            f"{condition(r, {k: v for k, v in at.items() if k != 'load'})}.",
+            plot_frontier(labels, held, loads, fails),
+        )
+    )
+    return out
+
+
+def answers(ctx: ReportContext) -> list[Section]:
+    ans = answers_for(ctx.ds)
+    if ans is None or not (ans.items or ans.tables):
+        return []
+    blocks: list[Block] = []
+    findings = read_findings(ctx.ds.attrs)
+    if findings:
+        blocks.append(
+            Paragraph(
+                f"{len(findings)} finding(s) qualify these numbers: see the summary right below."
+            )
+        )
+    blocks += answer_blocks(ans)
+    if ctx.ds.attrs.get("model") == "host":
+        blocks += host_figures(ctx)
+    return [
+        Section(
+            "answers",
+            "Answers",
+            blocks,
+            order=ORDER,
+            lead=ans.title.removeprefix("Answers: "),
+        )
+    ]

@@ -1,0 +1,274 @@
+"""The coupled host study (docs/model.md §11): the coupling is exact on a small host (every
+rate against the exact stationary chain within 4 standard errors), the zone's switch
+times give the right time below min, the kernel agrees with the event-by-event
+reference simulator, and the parameters resolve and refuse what they should."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from mcstudy.engine.rng import stream_new
+from mcstudy.exact.pressure import ZoneChain, solve
+from mcstudy.models.host import kernels as KH
+from mcstudy.models.host import zone as Z
+from mcstudy.models.host.model import host_exact
+from mcstudy.models.host.params import HostParams
+from mcstudy.models.host.prepare import prepare
+from mcstudy.models.pressure.events import N_COUNTERS
+from mcstudy.reference.host import HostRef, simulate
+from tests.simulate import simulate_model
+
+SMALL = dict(
+    horizon_s=20.0,
+    load="bursts",
+    managed_pages=300,
+    wmark_min=8,
+    wmark_low=20,
+    wmark_high=30,
+    alloc_rate=20.0,
+    free_rate=18.0,
+    kswapd_rate=1.0,
+    reclaim_batch=8,
+    direct_reclaim_batch=4,
+    atomic_alloc_rate=5.0,
+    burst_alloc_rate=60.0,
+    burst_start_rate=0.2,
+    burst_end_rate=0.5,
+    thp_fault_rate=5.0,
+    thp_lifetime_s=1.0,
+    split_rate=1.0,
+    khugepaged_collapse_rate=2.0,
+    gather_rate=5.0,
+    tables_per_gather=3,
+    online_cpus=6,
+    isolated_cpus=1,
+    mm_cpus=2,
+    rt_mm_share=0.5,
+    rt_cycle_us=100_000.0,
+    kernel="v6.15",
+)
+Z_TOL = 4.0
+
+
+def _agree(est: dict, exact: dict, name: str) -> tuple[bool, str]:
+    y, e = est[name], exact[f"{name}_exact"]
+    lo, hi = est.get(f"{name}_ci_low", math.nan), est.get(f"{name}_ci_high", math.nan)
+    se = est[f"{name}_stderr"]
+    if lo <= e <= hi:
+        return True, ""
+    z = (y - e) / se if se > 0 else math.inf
+    return abs(z) <= Z_TOL, f"{name}: {y:.6g} vs exact {e:.6g} (z = {z:+.2f}, [{lo:.4g}, {hi:.4g}])"
+
+
+@pytest.mark.parametrize("refill_gfp", ["kernel", "nowait"])
+def test_every_coupled_rate_matches_the_exact_chain(refill_gfp):
+    """Gathers, splits, collapses, refills all read one zone path: their rates follow from
+    the exact stationary law (PASTA), and the Monte Carlo agrees within 4 SE."""
+    params = dict(SMALL, refill_gfp=refill_gfp)
+    _, est, exact = simulate_model("host", params, 600, 20230419, 3, 8)
+    assert 0.02 < exact["nowait_fail_prob_exact"] < 0.2  # the zone does reach min here
+    checked, bad = 0, []
+    for key, e in exact.items():
+        name = key.removesuffix("_exact")
+        if not math.isfinite(e) or f"{name}_stderr" not in est:
+            continue
+        ok, msg = _agree(est, exact, name)
+        checked += 1
+        if not ok:
+            bad.append(msg)
+    assert checked >= (30 if refill_gfp == "kernel" else 24), checked
+    assert bad == []
+
+
+def test_zone_switch_times_give_the_exact_time_below_min():
+    """The THP and IPI sides see the zone only through its switch times: the time at or
+    below min that they imply has the exact stationary mean, and so does the awake time."""
+    p = HostParams.model_validate(SMALL)
+    pr = prepare(p)
+    P, *tables = pr.zone
+    cdf, zi, zf = pr.arrays[:3]
+    chain = p.setup().chain
+    st = solve(chain)
+    cnt = np.zeros(N_COUNTERS, dtype=np.int64)
+    buf = (np.empty(8, dtype=np.int64), np.empty(8, dtype=np.int64), np.empty(8))
+    horizon = zf[KH.Z_HORIZON]
+    below, awake = [], []
+    for j in range(1500):
+        buf, code0, n_sw, _n, _b, _ba, _aw = Z.zone_path(
+            stream_new(5, 6, j, 1), stream_new(5, 6, j, 2), stream_new(5, 6, j, 3),
+            zf[KH.Z_EVENTS_MEAN], cdf, zi[KH.Z_NF], P, zi[KH.Z_AMARK], horizon,
+            tuple(tables), cnt, buf,
+        )  # fmt: skip
+        _idx, codes, times = buf
+        for bit, acc in ((Z.CODE_BELOW_MIN, below), (Z.CODE_AWAKE, awake)):
+            state = bool(code0 & bit)
+            t0, total = 0.0, 0.0
+            for a in range(n_sw):
+                if state:
+                    total += times[a] - t0
+                state, t0 = bool(codes[a] & bit), times[a]
+            if state:
+                total += horizon - t0
+            acc.append(total / horizon)
+        assert np.all(np.diff(times[:n_sw]) >= 0) and (n_sw == 0 or times[n_sw - 1] < horizon)
+    for acc, exact in ((below, st.below_min_prob), (awake, st.kswapd_awake_prob)):
+        m, se = np.mean(acc), np.std(acc, ddof=1) / math.sqrt(len(acc))
+        assert abs(m - exact) <= Z_TOL * se, (m, se, exact)
+
+
+def test_gamma_variates_have_the_right_mean_and_variance():
+    st = stream_new(1, 2, 3, 4)
+    for k in (1, 5, 11, 12, 40, 10_000):
+        x = np.array([Z.gamma_int(st, k) for _ in range(4000)])
+        assert abs(x.mean() - k) <= Z_TOL * math.sqrt(k / len(x))
+        assert abs(x.var(ddof=1) / k - 1.0) <= Z_TOL * math.sqrt(2.0 / len(x)) * 1.5
+
+
+@pytest.mark.slow
+def test_kernel_agrees_with_the_event_by_event_reference():
+    """The JIT host kernel against a plain Gillespie simulation of the same host (its own
+    start and warm-up, every clock redrawn after every event): means within 4 SE."""
+    p = dict(SMALL, horizon_s=30.0, rt_mm_share=0.5, online_cpus=3, isolated_cpus=1, mm_cpus=2)
+    _, est, _ = simulate_model("host", p, 400, 99, 1, 8)
+    ref = HostRef(
+        managed_pages=300, wmark_min=8, wmark_low=20, wmark_high=30, alloc_rate=20.0,
+        free_rate=18.0, kswapd_rate=1.0, reclaim_batch=8, direct_reclaim_batch=4,
+        atomic_alloc_rate=5.0, burst_alloc_rate=60.0, burst_start_rate=0.2,
+        burst_end_rate=0.5, thp_fault_rate=5.0, thp_lifetime_s=1.0, split_rate=1.0,
+        collapse_rate=2.0, gather_rate=5.0, tables_per_gather=3, split_cpus=2, cache_k=2,
+        refill_rate=1.0, refill_nowait=True, rt_mm_share=0.5, kernel_prob=0.05,
+    )  # fmt: skip
+    rng = random.Random(20230419)
+    runs = [simulate(rng, ref, 20.0, 30.0) for _ in range(400)]
+    hours = 30.0 / 3600.0
+
+    def compare(name: str, values: list[float]) -> None:
+        v = np.array(values)
+        m, se_ref = v.mean(), v.std(ddof=1) / math.sqrt(len(v))
+        se = math.hypot(se_ref, est[f"{name}_stderr"])
+        assert abs(est[name] - m) <= Z_TOL * se, (name, est[name], m, se)
+
+    compare("nowait_fail_prob", [r.below_min_s / r.horizon_s for r in runs])
+    compare("kswapd_awake_frac", [r.awake_s / r.horizon_s for r in runs])
+    compare("thp_mean", [r.thp_s / r.horizon_s for r in runs])
+    compare("splits_per_hour", [r.splits / hours for r in runs])
+    compare("split_alloc_failures_per_hour", [r.ondemand_fails / hours for r in runs])
+    compare("split_alloc_failures_per_hour_cache_2", [r.cache_fails / hours for r in runs])
+    compare("fallbacks_per_hour", [r.fallbacks / hours for r in runs])
+    compare("isolated_cpu_ipis_per_hour", [r.iso_broadcast / hours for r in runs])
+    compare("isolated_cpu_ipis_per_hour_kernel_mode", [r.iso_kernel_mode / hours for r in runs])
+    compare("fresh_alloc_failures_per_hour", [r.fresh_fails / hours for r in runs])
+
+
+def test_reference_host_watermarks_come_from_the_kernel_formulas():
+    s = HostParams().setup()
+    assert (s.managed_pages, s.wmark_min, s.wmark_low, s.wmark_high) == (
+        263467104, 32380, 295847, 559314,
+    )  # fmt: skip
+    assert s.scale == 512 and s.chain.managed_pages == 263467104 // 512
+    assert s.gather_rate == 20.0 and s.tables_per_gather == 32
+    assert round(s.thp_mean) == 419430
+
+
+def test_a_calibration_fragment_is_accepted():
+    """The keys ``mcstudy calibrate`` writes are host parameters."""
+    frag = dict(
+        managed_pages=5394266, wmark_min=14769, wmark_low=20163, wmark_high=25557,
+        alloc_rate=13397.1, free_rate=11000.0, thp_split_rate=0.5,
+        khugepaged_collapse_rate=0.3,
+    )  # fmt: skip
+    p = HostParams.model_validate(frag)
+    s = p.setup()
+    assert s.scale == 16 and s.chain.wmark_min == 14769 // 16
+    mu = 1.0 / p.thp_lifetime_s
+    arrivals = p.thp_fault_rate + 0.3
+    assert s.split_rate_per_thp * arrivals / (mu + s.split_rate_per_thp) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"managed_pages": 1000}, "together"),
+        ({"isolated_cpus": 80}, "isolated_cpus"),
+        ({"thp_split_rate": 1e6}, "thp_split_rate"),
+        ({"load": "heavy"}, "load"),
+        ({"zone_scale": 1 << 29}, "zone_scale"),
+    ],
+)
+def test_bad_parameters_are_refused_with_one_clear_message(change, words):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        HostParams.model_validate(change)
+    assert words in str(info.value)
+
+
+def test_exact_values_use_the_scaled_chain():
+    p = HostParams.model_validate(SMALL)
+    ex = host_exact(p)
+    chain = ZoneChain(
+        managed_pages=300, wmark_min=8, wmark_low=20, wmark_high=30, alloc_rate=20.0,
+        free_rate=18.0, kswapd_rate=1.0, gather_rate=0.0, reclaim_batch=8,
+        direct_reclaim_batch=4, atomic_alloc_rate=5.0, burst_alloc_rate=60.0,
+        burst_start_rate=0.2, burst_end_rate=0.5,
+    )  # fmt: skip
+    assert ex["nowait_fail_prob_exact"] == pytest.approx(solve(chain).below_min_prob, rel=1e-12)
+    # fallbacks: every table of a gather that finds the zone at or below min
+    assert ex["fallbacks_per_hour_exact"] == pytest.approx(
+        5.0 * 3 * ex["nowait_fail_prob_exact"] * 3600.0, rel=1e-12
+    )
+
+
+@pytest.mark.slow
+def test_the_zone_scale_changes_the_time_below_min_by_little():
+    """docs/model.md §11.5: the reference host's bursty zone at 1/512, 1/1024 and 1/2048
+    of its size gives P(free <= min) within 2 % of each other, converging as the scale
+    shrinks."""
+    probs = []
+    for scale in (2048, 1024, 512):
+        p = HostParams.model_validate({"load": "bursts", "zone_scale": scale})
+        probs.append(solve(p.setup().chain).below_min_prob)
+    assert abs(probs[2] / probs[1] - 1.0) < 0.02 and abs(probs[1] / probs[0] - 1.0) < 0.05
+    assert abs(probs[2] - probs[1]) < abs(probs[1] - probs[0])
+
+
+def test_bits_do_not_depend_on_threads_and_seed_matters():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one, _, _ = simulate_model("host", SMALL, 12, 1, 0, 3)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two, _, _ = simulate_model("host", SMALL, 12, 1, 0, 3)
+    finally:
+        numba.set_num_threads(before)
+    assert one.as_dict() == two.as_dict()
+    other, _, _ = simulate_model("host", SMALL, 12, 2, 0, 3)
+    assert other.as_dict() != one.as_dict()
+
+
+def test_policies_share_the_same_host_hours():
+    """Common random numbers: every IPI variant counts the same gathers and collapses, and
+    every table variant the same splits, on the same zone path."""
+    t, _, _ = simulate_model("host", SMALL, 16, 4, 0, 4)
+    gathers = {t[KH.ipi_prefix(v) + "gathers"] for v in range(len(KH.IPI_VARIANTS))}
+    collapses = {t[KH.ipi_prefix(v) + "collapses"] for v in range(len(KH.IPI_VARIANTS))}
+    assert len(gathers) == 1 and len(collapses) == 1 and gathers.pop() > 0
+    # on-demand GFP_NOWAIT misses every split; a cache never fails more than on demand
+    splits = t["splits"]
+    assert t[KH.table_prefix(0) + "misses"] == splits
+    fails = [t[KH.table_prefix(v) + "fails"] for v in range(len(KH.TABLE_VARIANTS))]
+    assert all(f <= fails[0] for f in fails[2:]) and fails[0] > 0
+    # mainline broadcast gets at least what kernel_mode gets, and rcu nothing
+    iso = {
+        v: t[KH.ipi_prefix(v) + "collapse_iso"] + t[KH.ipi_prefix(v) + "fallback_iso"]
+        for v in range(len(KH.IPI_VARIANTS))
+    }
+    by = {KH.IPI_VARIANTS[v]: n for v, n in iso.items()}
+    assert by[("broadcast", "sync_ipi")] >= by[("kernel_mode", "sync_ipi")]
+    assert by[("rcu", "sync_ipi")] == 0
