@@ -39,6 +39,7 @@ from numba import njit
 from scipy import integrate, linalg, stats
 
 from mcstudy.exact.gather import fallbacks_pmf, gather_exact
+from mcstudy.exact.timed import env_fallbacks_mean
 
 PAGE_TABLE_BYTES = 4096
 PMD_MAP_BYTES = 2 * 1024 * 1024
@@ -389,6 +390,10 @@ class IpiInput:
     rt_cycle_s: float
     sync_round_s: float
     cycles: int
+    fallbacks_mean: tuple[float, float] | None = None
+    """Mean fallbacks of a gather starting in calm / pressure, when the caller knows them
+    (the host study's zone chain, ``mcstudy.exact.timed.zone_fallbacks_mean``); None:
+    from the calm/pressure chain with attempts ``sync_round_s`` apart after failures."""
 
 
 @dataclass(frozen=True)
@@ -442,6 +447,7 @@ def ipi_exact(inp: IpiInput) -> IpiExact:
     sends = inp.uses_trt and inp.fallback_ipi and inp.ipi_policy != "rcu"
     c_rounds = c_fresh = c_rcu = f_rounds = fbs = f_rcu = 0.0
     h = np.zeros(2)
+    per_gather = _gather_fallback_means(inp, q, sends)
     for e in range(2):
         if pi[e] == 0.0:
             continue
@@ -452,17 +458,16 @@ def ipi_exact(inp: IpiInput) -> IpiExact:
         c_rcu += pi[e] * inp.collapse_rate * rc
         h[e] += inp.collapse_rate * r * q1
         if inp.uses_trt and inp.gather_rate > 0.0:
-            g = gather_exact(inp.tables_per_gather, p, inp.max_table_batch)
-            fbs += pi[e] * inp.gather_rate * g.fallbacks_mean
+            fbs += pi[e] * inp.gather_rate * per_gather[e]
             if sends:
-                f_rounds += pi[e] * inp.gather_rate * g.fallbacks_mean
+                f_rounds += pi[e] * inp.gather_rate * per_gather[e]
                 keep = 1.0 - inp.kernel_prob if inp.ipi_policy == "kernel_mode" else 0.0
                 share = 1.0 if inp.ipi_policy == "broadcast" else inp.rt_mm_share
                 z = keep  # P(no delivery) per round
                 pgf = gather_fallbacks_pgf(inp.tables_per_gather, p, inp.max_table_batch, z)
                 h[e] += inp.gather_rate * share * (1.0 - pgf)
             else:
-                f_rcu += pi[e] * inp.gather_rate * g.fallbacks_mean
+                f_rcu += pi[e] * inp.gather_rate * per_gather[e]
     never_fails = all(inp.nowait_p[e] == 0.0 for e in range(2) if pi[e] > 0.0)
     instant = (
         inp.sync_round_s == 0.0
@@ -487,6 +492,17 @@ def ipi_exact(inp: IpiInput) -> IpiExact:
         hit_prob=hit,
         cycle_pmf=pmf,
     )
+
+
+def _gather_fallback_means(inp: IpiInput, q: np.ndarray, sends: bool) -> np.ndarray:
+    """Mean fallbacks of a gather starting in calm / pressure (docs/model.md §11.8): a
+    fallback that sends a sync round makes the next attempt ``sync_round_s`` later, when
+    the pressure state may have changed; call_rcu() fallbacks take no time."""
+    if inp.fallbacks_mean is not None:
+        return np.asarray(inp.fallbacks_mean, dtype=float)
+    round_s = inp.sync_round_s if sends else 0.0
+    p = np.asarray(inp.nowait_p, dtype=float)
+    return env_fallbacks_mean(inp.tables_per_gather, inp.max_table_batch, p, q, round_s)
 
 
 def _cycle_pmf(inp: IpiInput, q1: float, sends: bool) -> np.ndarray | None:

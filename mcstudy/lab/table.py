@@ -74,7 +74,8 @@ def verdict(ds: xr.Dataset) -> list[str]:
             + (
                 f"the kernel follows the {law} law"
                 if law != "neither"
-                else "neither model law fits"
+                else "neither independent nor all-or-nothing fits; failures persist, as "
+                "the host study's timed attempts make them (docs/model.md §11.8)"
             )
             + f" (persistence r = P(attempt fails | previous attempt of the gather failed) = "
             f"{r:.3f}; {int(facts.get('first_fails', 0))} gathers' first attempt failed, "

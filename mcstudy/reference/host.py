@@ -6,7 +6,8 @@ zone (docs/model.md §4.1 with bursts and GFP_ATOMIC allocations), the THPs (eac
 object with its own zap clock), khugepaged's collapses, the munmap gathers (walking
 ``tlb_remove_table()`` table by table) and the per-CPU table caches. A GFP_NOWAIT
 allocation fails iff free <= min at that instant, a GFP_ATOMIC one iff free <= the
-atomic mark. It starts from a fixed state and discards ``warmup_s``; it shares no code
+atomic mark; a gather whose attempt fails makes its next attempt ``round_s`` later (a
+scheduled event between the exponential ones). It starts from a fixed state and discards ``warmup_s``; it shares no code
 with the kernels (no uniformisation, no switch times, no aggregated population).
 
 It follows the mainline IPI path (``broadcast``, ``sync_ipi``) and the
@@ -50,6 +51,8 @@ class HostRef:
     fallback_ipi: bool = True
     rt_mm_share: float = 0.0
     kernel_prob: float = 0.05
+    round_s: float = 0.0
+    """a fallback's sync round: the gather's next attempt comes this much later"""
 
 
 @dataclass
@@ -88,6 +91,7 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
     caches = [h.cache_k] * h.split_cpus
     t, end = 0.0, warmup_s + horizon_s
     out = HostOutcome(horizon_s)
+    pending: list[list] = []  # gathers waiting for their next attempt: [time, left, rt_mm]
     while True:
         lam = (h.burst_alloc_rate or 0.0) if burst else h.alloc_rate
         rates = {
@@ -107,6 +111,9 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
         }
         total = sum(rates.values())
         dt = rng.expovariate(total)
+        due = min(pending, key=lambda g: g[0]) if pending else None
+        if due is not None and due[0] < t + dt:
+            dt = due[0] - t  # memoryless clocks: the exponential ones are redrawn after
         lo_t, hi_t = max(t, warmup_s), min(t + dt, end)
         if hi_t > lo_t:  # the state held over [t, t + dt)
             span = hi_t - lo_t
@@ -118,6 +125,10 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
         if t >= end:
             return out
         count = t >= warmup_s
+        if due is not None and t == due[0]:
+            pending.remove(due)
+            _attempts(out, h, rng, pending, t, due[1], due[2], f <= mn, count)
+            continue
         u = rng.random() * total
         ev = ""
         for name, r in rates.items():
@@ -174,17 +185,33 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
         elif ev == "gather":
             out.gathers += count
             in_rt_mm = rng.random() < h.rt_mm_share
-            left = h.tables_per_gather
-            while left > 0:  # tlb_remove_table(), table by table
-                batch_left = 0
-                if f <= mn:  # __get_free_page(GFP_NOWAIT) fails: tlb_remove_table_one()
-                    out.fallbacks += count
-                    if h.fallback_ipi:
-                        out.iso_broadcast += count
-                        out.iso_kernel_mode += count and in_rt_mm and rng.random() < h.kernel_prob
-                    left -= 1
-                    continue
-                batch_left = h.max_table_batch
-                while left > 0 and batch_left > 0:
-                    left -= 1
-                    batch_left -= 1
+            _attempts(out, h, rng, pending, t, h.tables_per_gather, in_rt_mm, f <= mn, count)
+
+
+def _attempts(
+    out: HostOutcome,
+    h: HostRef,
+    rng: random.Random,
+    pending: list[list],
+    t: float,
+    left: int,
+    in_rt_mm: bool,
+    fails: bool,
+    count: bool,
+) -> None:
+    """``tlb_remove_table()`` from the next table of a gather on, at time ``t``: while
+    no batch page is held, __get_free_page(GFP_NOWAIT) fails iff ``fails``; a failure
+    sends one table to ``tlb_remove_table_one()``, whose sync round delays the next
+    attempt by ``round_s`` (scheduled in ``pending``); a success takes a batch."""
+    while left > 0:
+        if not fails:
+            left -= h.max_table_batch
+            continue
+        out.fallbacks += count
+        if h.fallback_ipi:
+            out.iso_broadcast += count
+            out.iso_kernel_mode += count and in_rt_mm and rng.random() < h.kernel_prob
+        left -= 1
+        if left > 0 and h.fallback_ipi and h.round_s > 0.0:
+            pending.append([t + h.round_s, left, in_rt_mm])
+            return

@@ -11,6 +11,7 @@ the same sequences (common random numbers); kernel profile and load are swept.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.tallies import Tallies
+from mcstudy.exact.pressure import ZoneChain
 from mcstudy.exact.thp import (
     PAGE_TABLE_BYTES,
     IpiInput,
@@ -26,6 +28,7 @@ from mcstudy.exact.thp import (
     expected_max_of_iid,
     ipi_exact,
 )
+from mcstudy.exact.timed import zone_fallbacks_mean
 from mcstudy.models.base import Model
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
@@ -137,10 +140,25 @@ class HostModel(Model):
         return host_exact(params)
 
 
+@functools.lru_cache(maxsize=16)
+def below_min_fallbacks(chain: ZoneChain, tables: int, batch: int, round_s: float) -> float:
+    """Mean fallbacks of a gather that starts below min, its attempts ``round_s`` apart
+    after each failure (docs/model.md §11.8; ``mcstudy.exact.timed``)."""
+    z, _ = zone_stationary(chain)
+    p_min = float(z.pi.sum(axis=(0, 1))[: chain.wmark_min + 1].sum())
+    if p_min <= 0.0:
+        return float(tables)
+    return zone_fallbacks_mean(chain, z.pi, tables, batch, round_s) / p_min
+
+
 def _ipi_input(
     p: HostParams, tables: int, gathers: float, ipi: str, col: str, below_min: float
 ) -> IpiInput:
     prof = p.profile()
+    sends = prof.uses_tlb_remove_table and prof.fallback_sends_ipi and ipi != "rcu"
+    below = float(tables)
+    if sends and below_min > 0.0 and tables <= p.batch():
+        below = below_min_fallbacks(p.setup().chain, tables, p.batch(), p.spacing_us() * 1e-6)
     return IpiInput(
         collapse_rate=p.khugepaged_collapse_rate,
         collapse_policy=col,
@@ -161,6 +179,7 @@ def _ipi_input(
         rt_cycle_s=p.rt_cycle_us * 1e-6,
         sync_round_s=p.spacing_us() * 1e-6,
         cycles=rt_cycles(p),
+        fallbacks_mean=(0.0, below) if tables <= p.batch() else None,
     )
 
 

@@ -150,6 +150,29 @@ def gather_fallbacks(st, n_tables, batch, rth, row):
 
 
 @njit(cache=True)
+def gather_fallbacks_timed(st, n_tables, batch, rth, t, spacing, e0, sw, isw, n_sw):
+    """Fallbacks of one munmap gather starting at ``t`` whose attempts see the pressure
+    path at their own times (``docs/model.md`` §11.8): each failure's
+    ``tlb_remove_table_one()`` waits ``spacing`` seconds for its sync round before the
+    next table's attempt; a success takes a batch page at once. ``isw``: the first
+    switch after ``t``. One draw per attempt, as ``gather_fallbacks``: with no switch
+    within the gather the two agree draw for draw."""
+    remaining = n_tables
+    f = 0
+    j = isw
+    while remaining > 0:
+        tau = t + f * spacing
+        while j < n_sw and sw[j] <= tau:
+            j += 1
+        if bernoulli(st, rth, H_NOWAIT + (e0 ^ (j & 1))):
+            f += 1
+            remaining -= 1
+        else:
+            remaining -= batch
+    return f
+
+
+@njit(cache=True)
 def _push(buf, nb, cycle):
     if nb == buf.shape[0]:
         new = np.empty(2 * nb, dtype=np.int64)
@@ -198,6 +221,8 @@ def rt_sequence(
     cycle = rfp[Q_CYCLE]
     spacing = rfp[Q_SPACING]
     per_event_mm = ipol == IPI_MM_CPUMASK or ipol == IPI_KERNEL_MODE
+    # a fallback waits for its sync round; call_rcu() (no IPI) returns at once
+    step = spacing if (fb_ipi and ipol != IPI_RCU) else 0.0
 
     # first collapse in the window, and the pressure segment at t0
     ic = 0
@@ -266,7 +291,7 @@ def rt_sequence(
             gathers += 1
             if not uses_trt:
                 continue
-            f = gather_fallbacks(ga_st, n_tables, batch, rth, row)
+            f = gather_fallbacks_timed(ga_st, n_tables, batch, rth, t, step, e0, sw, isw, n_sw)
             fallbacks += f
             if f == 0:
                 continue

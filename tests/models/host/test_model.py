@@ -10,9 +10,10 @@ import random
 
 import numpy as np
 import pytest
+from scipy.linalg import expm
 
 from mcstudy.engine.rng import stream_new
-from mcstudy.exact.pressure import ZoneChain, solve
+from mcstudy.exact.pressure import ZoneChain, generator, solve
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import zone as Z
 from mcstudy.models.host.model import host_exact
@@ -64,13 +65,22 @@ def _agree(est: dict, exact: dict, name: str) -> tuple[bool, str]:
     return abs(z) <= Z_TOL, f"{name}: {y:.6g} vs exact {e:.6g} (z = {z:+.2f}, [{lo:.4g}, {hi:.4g}])"
 
 
-@pytest.mark.parametrize("refill_gfp", ["kernel", "nowait"])
-def test_every_coupled_rate_matches_the_exact_chain(refill_gfp):
+@pytest.mark.parametrize(
+    ("refill_gfp", "round_us"), [("kernel", None), ("nowait", None), ("kernel", 100_000.0)]
+)
+def test_every_coupled_rate_matches_the_exact_chain(refill_gfp, round_us):
     """Gathers, splits, collapses, refills all read one zone path: their rates follow from
-    the exact stationary law (PASTA), and the Monte Carlo agrees within 4 SE."""
-    params = dict(SMALL, refill_gfp=refill_gfp)
+    the exact stationary law (PASTA), and the Monte Carlo agrees within 4 SE. With
+    0.1 s sync rounds a failing gather's later attempts see the zone 0.1 s, 0.2 s later
+    (docs/model.md §11.8): fewer fallbacks than all-or-nothing, still exact."""
+    params = dict(SMALL, refill_gfp=refill_gfp, sync_round_us=round_us)
     _, est, exact = simulate_model("host", params, 600, 20230419, 3, 8)
     assert 0.02 < exact["nowait_fail_prob_exact"] < 0.2  # the zone does reach min here
+    all_or_nothing = 3 * 5.0 * exact["nowait_fail_prob_exact"] * 3600.0
+    if round_us is None:  # 4 us rounds: the zone cannot move between attempts
+        assert exact["fallbacks_per_hour_exact"] == pytest.approx(all_or_nothing, rel=1e-3)
+    else:
+        assert exact["fallbacks_per_hour_exact"] < 0.9 * all_or_nothing
     checked, bad = 0, []
     for key, e in exact.items():
         name = key.removesuffix("_exact")
@@ -129,10 +139,20 @@ def test_gamma_variates_have_the_right_mean_and_variance():
 
 
 @pytest.mark.slow
-def test_kernel_agrees_with_the_event_by_event_reference():
+@pytest.mark.parametrize("round_us", [4.0, 100_000.0])
+def test_kernel_agrees_with_the_event_by_event_reference(round_us):
     """The JIT host kernel against a plain Gillespie simulation of the same host (its own
-    start and warm-up, every clock redrawn after every event): means within 4 SE."""
-    p = dict(SMALL, horizon_s=30.0, rt_mm_share=0.5, online_cpus=3, isolated_cpus=1, mm_cpus=2)
+    start and warm-up, every clock redrawn after every event, a failing gather's next
+    attempt a scheduled event ``round_us`` later): means within 4 SE."""
+    p = dict(
+        SMALL,
+        horizon_s=30.0,
+        rt_mm_share=0.5,
+        online_cpus=3,
+        isolated_cpus=1,
+        mm_cpus=2,
+        sync_round_us=round_us,
+    )
     _, est, _ = simulate_model("host", p, 400, 99, 1, 8)
     ref = HostRef(
         managed_pages=300, wmark_min=8, wmark_low=20, wmark_high=30, alloc_rate=20.0,
@@ -141,6 +161,7 @@ def test_kernel_agrees_with_the_event_by_event_reference():
         burst_end_rate=0.5, thp_fault_rate=5.0, thp_lifetime_s=1.0, split_rate=1.0,
         collapse_rate=2.0, gather_rate=5.0, tables_per_gather=3, split_cpus=2, cache_k=2,
         refill_rate=1.0, refill_nowait=True, rt_mm_share=0.5, kernel_prob=0.05,
+        round_s=round_us * 1e-6,
     )  # fmt: skip
     rng = random.Random(20230419)
     runs = [simulate(rng, ref, 20.0, 30.0) for _ in range(400)]
@@ -217,10 +238,18 @@ def test_exact_values_use_the_scaled_chain():
         burst_start_rate=0.2, burst_end_rate=0.5,
     )  # fmt: skip
     assert ex["nowait_fail_prob_exact"] == pytest.approx(solve(chain).below_min_prob, rel=1e-12)
-    # fallbacks: every table of a gather that finds the zone at or below min
-    assert ex["fallbacks_per_hour_exact"] == pytest.approx(
-        5.0 * 3 * ex["nowait_fail_prob_exact"] * 3600.0, rel=1e-12
-    )
+    # fallbacks: a gather's i-th table falls back iff the zone is at or below min at its
+    # start and at each of the i rounds of 4 us after it (dense expm of the whole chain)
+    q = generator(chain).toarray()
+    m = expm(q * 4e-6)
+    pi = solve(chain).pi.ravel()
+    below = np.tile(np.arange(301) <= 8, pi.size // 301)
+    v, mean = pi * below, 0.0
+    for _ in range(3):
+        mean += v.sum()
+        v = (v @ m) * below
+    assert ex["fallbacks_per_hour_exact"] == pytest.approx(5.0 * mean * 3600.0, rel=1e-9)
+    assert mean < 3 * ex["nowait_fail_prob_exact"]  # all-or-nothing is the upper bound
 
 
 @pytest.mark.slow
