@@ -51,6 +51,36 @@ _THP_SMALL = dict(
     mm_cpus=3,
 )
 
+_HOST_SMALL = dict(
+    horizon_s=20.0,
+    load="bursts",
+    managed_pages=300,
+    wmark_min=8,
+    wmark_low=20,
+    wmark_high=30,
+    alloc_rate=20.0,
+    free_rate=18.0,
+    kswapd_rate=1.0,
+    reclaim_batch=8,
+    direct_reclaim_batch=4,
+    atomic_alloc_rate=5.0,
+    burst_alloc_rate=60.0,
+    burst_start_rate=0.2,
+    burst_end_rate=0.5,
+    thp_fault_rate=5.0,
+    thp_lifetime_s=1.0,
+    split_rate=1.0,
+    khugepaged_collapse_rate=2.0,
+    gather_rate=5.0,
+    tables_per_gather=3,
+    online_cpus=6,
+    isolated_cpus=1,
+    mm_cpus=2,
+    rt_mm_share=0.5,
+    rt_cycle_us=100_000.0,
+    kernel="v6.15",
+)
+
 CASES: tuple[Case, ...] = (
     Case(
         "gather-2-events",
@@ -155,6 +185,16 @@ CASES: tuple[Case, ...] = (
         "ten lifetimes long; rt_cycle_ipis_max is 1 in almost every sequence (not judged: "
         "its interval is conservative when under one sequence per run differs)",
         discrete=("rt_cycle_ipis_max",),
+    ),
+    Case(
+        "host-small-bursty",
+        "host",
+        dict(_HOST_SMALL, sync_round_us=20_000.0),
+        16,
+        1000,
+        200,
+        "a 300-page bursty zone coupled to THPs, khugepaged and gathers (P(free <= min) "
+        "about 0.06, failing gathers cut short by 20 ms rounds), 16 host-sequences of 20 s",
     ),
     Case(
         "thp-reference-host",

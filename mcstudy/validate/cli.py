@@ -17,7 +17,7 @@ EXIT_USAGE = 2
     "--model",
     "model_name",
     default=None,
-    help="Only this model's cases (gather, pressure, thp).",
+    help="Only this model's cases (gather, pressure, thp, host).",
 )
 @click.option(
     "--out",
