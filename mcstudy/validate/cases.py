@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
+
 
 @dataclass(frozen=True)
 class Case:
@@ -51,35 +53,7 @@ _THP_SMALL = dict(
     mm_cpus=3,
 )
 
-_HOST_SMALL = dict(
-    horizon_s=20.0,
-    load="bursts",
-    managed_pages=300,
-    wmark_min=8,
-    wmark_low=20,
-    wmark_high=30,
-    alloc_rate=20.0,
-    free_rate=18.0,
-    kswapd_rate=1.0,
-    reclaim_batch=8,
-    direct_reclaim_batch=4,
-    atomic_alloc_rate=5.0,
-    burst_alloc_rate=60.0,
-    burst_start_rate=0.2,
-    burst_end_rate=0.5,
-    thp_fault_rate=5.0,
-    thp_lifetime_s=1.0,
-    split_rate=1.0,
-    khugepaged_collapse_rate=2.0,
-    gather_rate=5.0,
-    tables_per_gather=3,
-    online_cpus=6,
-    isolated_cpus=1,
-    mm_cpus=2,
-    rt_mm_share=0.5,
-    rt_cycle_us=100_000.0,
-    kernel="v6.15",
-)
+_HOST_SMALL = SMALL_BURSTY_HOST
 
 CASES: tuple[Case, ...] = (
     Case(

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
 from tests.golden import check_golden
 from tests.paths import REPO
 from tests.simulate import simulate_model
@@ -49,36 +50,7 @@ _THP_SMALL = dict(
     rt_cycle_us=10000.0,
 )
 
-_HOST_SMALL = dict(
-    horizon_s=10.0,
-    load="bursts",
-    managed_pages=300,
-    wmark_min=8,
-    wmark_low=20,
-    wmark_high=30,
-    alloc_rate=20.0,
-    free_rate=18.0,
-    kswapd_rate=1.0,
-    reclaim_batch=8,
-    direct_reclaim_batch=4,
-    atomic_alloc_rate=5.0,
-    burst_alloc_rate=60.0,
-    burst_start_rate=0.2,
-    burst_end_rate=0.5,
-    thp_fault_rate=5.0,
-    thp_lifetime_s=1.0,
-    split_rate=1.0,
-    reclaim_split_rate=0.5,
-    khugepaged_collapse_rate=2.0,
-    gather_rate=5.0,
-    tables_per_gather=3,
-    online_cpus=6,
-    isolated_cpus=1,
-    mm_cpus=2,
-    rt_mm_share=0.5,
-    rt_cycle_us=100_000.0,
-    kernel="v6.15",
-)
+_HOST_SMALL = dict(SMALL_BURSTY_HOST, horizon_s=10.0, reclaim_split_rate=0.5)
 
 #: name -> (model, params, sequences, seed, point, block size)
 CASES = {

@@ -195,3 +195,35 @@ LOADS: dict[str, LoadPreset] = {
     ),
 }
 LOAD_NAMES = tuple(LOADS)
+
+SMALL_BURSTY_HOST: dict[str, object] = dict(
+    horizon_s=20.0,
+    load="bursts",
+    managed_pages=300,
+    wmark_min=8,
+    wmark_low=20,
+    wmark_high=30,
+    alloc_rate=20.0,
+    free_rate=18.0,
+    kswapd_rate=1.0,
+    reclaim_batch=8,
+    direct_reclaim_batch=4,
+    atomic_alloc_rate=5.0,
+    burst_alloc_rate=60.0,
+    burst_start_rate=0.2,
+    burst_end_rate=0.5,
+    thp_fault_rate=5.0,
+    thp_lifetime_s=1.0,
+    split_rate=1.0,
+    khugepaged_collapse_rate=2.0,
+    gather_rate=5.0,
+    tables_per_gather=3,
+    online_cpus=6,
+    isolated_cpus=1,
+    mm_cpus=2,
+    rt_mm_share=0.5,
+    rt_cycle_us=100_000.0,
+    kernel="v6.15",
+)
+"""A 300-page bursty host (P(free <= min) about 0.06, every rate per second) whose exact
+chain has 1,204 states: the checks' host (tests, goldens, ``mcstudy validate``)."""
