@@ -29,7 +29,7 @@ INTERVALS = {
     "standard error^2 (clustered trials), Student-t widened",
     "cornish-fisher": "Cornish-Fisher quantile of a mixed Poisson count from its mean and "
     "variance over time, delta-method standard error across sequences, Student-t widened",
-    "normal": "estimate +- 1.96 standard errors across sequences",
+    "normal": "estimate +- Student's t_{0.975, n-1} standard errors across n sequences",
     "wilson-inversion": "quantile of a count, inverting Wilson intervals of its CDF",
 }
 SPEC_ATTR = "mcstudy_estimate"

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from mcstudy.stats.interval import Z95
+from mcstudy.stats.interval import Z95, t_inflation
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,13 @@ class Mean:
 
     @property
     def ci_low(self) -> float:
-        return self.estimate - Z95 * self.stderr
+        """Student's t 95 % interval, low end."""
+        return self.estimate - Z95 * t_inflation(self.n) * self.stderr
 
     @property
     def ci_high(self) -> float:
-        return self.estimate + Z95 * self.stderr
+        """Student's t 95 % interval, high end."""
+        return self.estimate + Z95 * t_inflation(self.n) * self.stderr
 
     @property
     def rel_err(self) -> float:

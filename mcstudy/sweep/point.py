@@ -215,15 +215,18 @@ def exact_disagreements(model: Model, values: dict[str, Any]) -> list[Finding]:
 
 
 FEW_EVENTS = 5.0
-"""Below this many effective events (estimate / standard error)^2 a score interval's
-coverage depends on how the events cluster (``docs/model.md`` §6.1)."""
+"""Below this many effective events (estimate / standard error)^2 a score or clustered
+Wilson interval's coverage depends on how the events cluster (``docs/model.md`` §6.1)."""
+FEW_EVENTS_INTERVALS = ("score", "wilson-design")
 
 
 def few_events(model: Model, values: dict[str, Any]) -> list[Finding]:
-    """Score-interval estimates resting on fewer than ``FEW_EVENTS`` effective events."""
+    """Score and clustered-Wilson estimates resting on fewer than ``FEW_EVENTS``
+    effective events (for a proportion p: p^2 / se^2 = p x its effective sample size,
+    near p = 0)."""
     out = []
     for spec in model.estimate_specs:
-        if spec.interval != "score":
+        if spec.interval not in FEW_EVENTS_INTERVALS:
             continue
         est, se = _number(values, spec.name), _number(values, spec.stderr)
         if est is None or se is None or not (est > 0.0 and se > 0.0):

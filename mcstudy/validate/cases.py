@@ -163,12 +163,13 @@ CASES: tuple[Case, ...] = (
     Case(
         "host-small-bursty",
         "host",
-        dict(_HOST_SMALL, sync_round_us=20_000.0),
+        dict(_HOST_SMALL, sync_round_us=20_000.0, atomic_alloc_rate=20.0),
         16,
         1000,
         200,
         "a 300-page bursty zone coupled to THPs, khugepaged and gathers (P(free <= min) "
-        "about 0.06, failing gathers cut short by 20 ms rounds), 16 host-sequences of 20 s",
+        "about 0.19, P(free <= the GFP_ATOMIC mark) about 1e-3, failing gathers cut short "
+        "by 20 ms rounds), 16 host-sequences of 20 s",
     ),
     Case(
         "thp-reference-host",

@@ -19,7 +19,7 @@ from mcstudy.exact.thp import PAGE_TABLE_BYTES
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.outputs import COLLAPSE_ROWS, ipi_name, table_name
 from mcstudy.models.host.prepare import PreparedHost
-from mcstudy.stats.interval import Z95, score_interval
+from mcstudy.stats.interval import Z95, score_interval, t_inflation
 from mcstudy.stats.mean import mean_from_sums
 from mcstudy.stats.proportion import wilson_design_interval
 
@@ -32,9 +32,9 @@ def _mean(out: dict[str, float], name: str, total: float, sq: float, n: int, sca
     out[f"{name}_stderr"] = m.stderr * scale
 
 
-def _normal_ci(out: dict[str, float], name: str) -> None:
-    """estimate +- 1.96 standard errors, cut at 0 (a mean of non-negative values)."""
-    m, se = out[name], out[f"{name}_stderr"]
+def _normal_ci(out: dict[str, float], name: str, n: int) -> None:
+    """Student's t interval from ``n`` sequences, cut at 0 (a mean of non-negative values)."""
+    m, se = out[name], out[f"{name}_stderr"] * t_inflation(n)
     out[f"{name}_ci_low"], out[f"{name}_ci_high"] = max(0.0, m - Z95 * se), m + Z95 * se
 
 
@@ -85,11 +85,11 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
 
     # the THPs and the table policies
     _mean(out, "thp_mean", t["thp_avg"], t["thp_avg_sq"], n, 1.0)
-    _normal_ci(out, "thp_mean")
+    _normal_ci(out, "thp_mean", n)
     _mean(out, "deposit_bytes_mean", t["thp_avg"], t["thp_avg_sq"], n, PAGE_TABLE_BYTES)
-    _normal_ci(out, "deposit_bytes_mean")
+    _normal_ci(out, "deposit_bytes_mean", n)
     _mean(out, "deposit_bytes_peak", t["thp_peak"], t["thp_peak_sq"], n, PAGE_TABLE_BYTES)
-    _normal_ci(out, "deposit_bytes_peak")
+    _normal_ci(out, "deposit_bytes_peak", n)
     count_rate(out, "splits_per_hour", t["splits"], t["splits_sq"], n, hours)
     for v, variant in enumerate(KH.TABLE_VARIANTS):
         pre = KH.table_prefix(v)
@@ -104,7 +104,7 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
         if KH.TABLE_KS[v] > 0:
             name = f"reserve_bytes_mean_{variant}"
             _mean(out, name, t[pre + "reserve"], t[pre + "reserve_sq"], n, PAGE_TABLE_BYTES)
-            _normal_ci(out, name)
+            _normal_ci(out, name, n)
 
     # the IPI side, per (ipi_policy, collapse_policy)
     bound_max = _zero_rate(n, hours) * hours
