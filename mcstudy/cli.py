@@ -12,7 +12,22 @@ from mcstudy.report.cli import report
 from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose command list shows each command's whole first sentence
+    (click cuts it to the terminal width with "...")."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mcstudy")
 def main() -> None:
     """Monte Carlo study of Linux page-table freeing under memory pressure.
