@@ -141,7 +141,7 @@ def test_the_default_config_works_outside_the_repository(tmp_path, monkeypatch):
 
 def test_top_level_help_shows_whole_descriptions():
     res = CliRunner().invoke(main, ["--help"])
-    assert res.exit_code == 0 and "..." not in res.output
+    assert res.exit_code == 0 and "..." not in res.output.split("Commands:")[1]
     res = CliRunner().invoke(main, ["calibrate", "--help"])
     assert "NUMA node whose zone serves" in res.output
 

@@ -57,16 +57,14 @@ class ProcFormatError(McStudyError):
     """A /proc or /sys file is malformed, truncated, or not the file it claims to be."""
 
 
-MAX_FILE_BYTES = 64 << 20
-"""Largest /proc or /sys file read (a /proc/zoneinfo of a large machine is a few MiB)."""
-MAX_DIGITS = 20
-"""Digits of the largest number in these files (2**64 - 1 has 20)."""
+MAX_FILE_BYTES = 64 << 20  # a /proc/zoneinfo of a large machine is a few MiB
+MAX_DIGITS = 20  # digits of the largest number in these files (2**64 - 1)
 _LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
 
 
 def _read(path: Path, name: str, what: str) -> str:
-    """The text of a regular file (procfs and sysfs files are regular files of size 0);
-    a device, FIFO or directory is refused before it is opened for reading."""
+    """The text of a regular file (procfs and sysfs files are regular, of size 0); a
+    device, FIFO or directory is refused before it is opened."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -86,7 +84,7 @@ def _read(path: Path, name: str, what: str) -> str:
     except OSError as exc:
         raise ProcFormatError(f"{name}: cannot read {what} ({exc.strerror})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ProcFormatError(f"{name}: larger than {MAX_FILE_BYTES >> 20} MiB: not a {what} file")
+        raise ProcFormatError(f"{name}: over {MAX_FILE_BYTES >> 20} MiB: not a {what} file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -95,8 +93,7 @@ def _read(path: Path, name: str, what: str) -> str:
 
 
 def _check_numbers(text: str, name: str) -> None:
-    """No number longer than any counter of these files (nor one Python cannot convert)."""
-    m = _LONG_NUMBER.search(text)
+    m = _LONG_NUMBER.search(text)  # longer than any counter (or than int() converts)
     if m is not None:
         line = text.count("\n", 0, m.start()) + 1
         raise ProcFormatError(
@@ -283,13 +280,9 @@ def _check_zone(name: str, z: ZoneInfo) -> None:
             f"{name}:{z.line}: zone {z.name} of node {z.node}: boost {z.boost} outside 0..min "
             f"({z.min}); the printed min includes the boost, so this file is damaged"
         )
-    negative = [k for k in ("free", "min", "present") if getattr(z, k) < 0]
-    if z.managed is not None and z.managed < 0:
-        negative.append("managed")
-    if negative:
-        raise ProcFormatError(
-            f"{name}:{z.line}: zone {z.name} of node {z.node}: negative {negative[0]}"
-        )
+    for key in ("free", "min", "present", "managed"):
+        if (getattr(z, key) or 0) < 0:
+            raise ProcFormatError(f"{name}:{z.line}: zone {z.name} of node {z.node}: {key} < 0")
 
 
 def _check_managed(name: str, zones: list[ZoneInfo], has_boost: set[int]) -> None:

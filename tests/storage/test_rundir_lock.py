@@ -32,6 +32,7 @@ def _create(args: tuple[str, str, int]) -> bool:
     return RunDir(run_dir).prepare(study, point_code_version(study.model), "x.nc")
 
 
+@pytest.mark.slow
 def test_concurrent_creators_agree(tmp_path):
     cfg = write_config(tmp_path)
     ctx = multiprocessing.get_context("spawn")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
 from mcstudy.models.base import Model, Warmup
@@ -164,11 +165,13 @@ class PressureModel(Model):
         out = []
         for estimator, exact in sorted(keys):
             tiny = dict(self.warmup_params())
+            stream = (1, 2)
             if estimator == "importance":
                 tiny.update(estimator="importance", pilot_steps=64, plain_cycles=1)
+                stream = stream_key(1, 0)  # its cycles are short (others can take minutes)
             if not exact:
                 tiny["initial_free"] = 8  # a fixed start: no stationary law to solve
-            out.append(Warmup(tiny, exact))
+            out.append(Warmup(tiny, exact, stream))
         return out
 
     def prepare(self, params: PressureParams) -> PreparedPressure:
