@@ -199,3 +199,16 @@ def test_ci_runs_the_readme_commands_as_written():
     assert test_command.endswith("python -m pytest -q")
     assert test_command in ci.splitlines()
     assert "python -m pytest benchmarks --benchmark-disable --bench-quick -q" in ci
+
+
+def test_a_sweep_too_big_for_memory_is_refused(tmp_path, monkeypatch):
+    import mcstudy.study as study_mod
+
+    monkeypatch.setattr(study_mod, "_available_memory", lambda: 1 << 30)  # a 1 GiB machine
+    cfg = tmp_path / "thp.toml"
+    cfg.write_text((REPO / "configs" / "thp.toml").read_text())
+    many = ", ".join(str(0.5 + i) for i in range(100))
+    with pytest.raises(ConfigError, match=r"GiB of bookkeeping memory, more than half of the 1\.0"):
+        load_study(cfg, [f"sweep.fault_rate=[{many}]"])  # 3600 points x 169 KB
+    per_point = study_mod.bytes_per_point(load_study(cfg).model)
+    assert 100_000 < per_point < 250_000  # a THP record holds 1329 tallies
