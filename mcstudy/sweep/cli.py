@@ -35,7 +35,8 @@ def _fail(exc: Exception) -> None:
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a config value: [study.|params.|sweep.]key=value (repeatable).",
+    help="Override a config value: [study.|params.|sweep.]key=value (repeatable). "
+    "sweep.key=v is a one-value sweep, sweep.key=[a,b] a list; 1e6 is fine for an integer.",
 )
 @click.option(
     "--params",

@@ -29,10 +29,12 @@ TALLIES = (
 N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
 
 
-def _make_kernel(individual: bool) -> Any:
-    """The block kernel with the population kernel fixed at compile time: the aggregate
+def _make_block(individual: bool) -> Any:
+    """The block function with the population kernel fixed at compile time: the aggregate
     one (exponential lifetimes) or the individual one (any lifetime law). Numba prunes
-    the other branch, so a study compiles only the population kernel it uses."""
+    the other branch, so a study compiles only the population kernel it uses. (The only
+    closure variable is a bool: Numba's cache key of the function stays the same in
+    every process.)"""
 
     @njit(cache=True)
     def thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
@@ -78,28 +80,40 @@ def _make_kernel(individual: bool) -> Any:
                 buf, rt_i, rt_f,
             )  # fmt: skip
 
-    @njit(cache=True, parallel=True)
-    def simulate_blocks(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
-        """Per-block tallies for blocks [first_block, first_block + n_blocks).
-
-        ``arrays``: the packed parameters (``PreparedThp.arrays``) as one tuple, so the
-        parallel region has few arguments (it compiles faster).
-        """
-        out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
-        out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
-        for b in prange(n_blocks):
-            block = first_block + b
-            n_seq = min(block_size, sequences - block * block_size)
-            thp_block(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
-        return out_i, out_f
-
-    return simulate_blocks
+    return thp_block
 
 
-simulate_thp_blocks_aggregate = _make_kernel(False)
-"""Per-block tallies with the aggregate population kernel (exponential lifetimes)."""
-simulate_thp_blocks_individual = _make_kernel(True)
-"""Per-block tallies with the individual population kernel (any lifetime law)."""
+_thp_block_aggregate = _make_block(False)
+_thp_block_individual = _make_block(True)
+
+
+@njit(cache=True, parallel=True)
+def simulate_thp_blocks_aggregate(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
+    """Per-block tallies for blocks [first_block, first_block + n_blocks), exponential
+    lifetimes (aggregate population kernel).
+
+    ``arrays``: the packed parameters (``PreparedThp.arrays``) as one tuple, so the
+    parallel region has few arguments (it compiles faster).
+    """
+    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
+    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
+    for b in prange(n_blocks):
+        block = first_block + b
+        n_seq = min(block_size, sequences - block * block_size)
+        _thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+    return out_i, out_f
+
+
+@njit(cache=True, parallel=True)
+def simulate_thp_blocks_individual(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
+    """As :func:`simulate_thp_blocks_aggregate`, following every mapping (any lifetime law)."""
+    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
+    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
+    for b in prange(n_blocks):
+        block = first_block + b
+        n_seq = min(block_size, sequences - block * block_size)
+        _thp_block_individual(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+    return out_i, out_f
 
 
 def simulate_thp_blocks(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
