@@ -4,8 +4,9 @@ Timings on a shared machine measure the others too. The benchmark reads the
 machine-wide CPU time of ``/proc/stat`` and its own (``getrusage`` of itself and its
 waited-for subprocesses) at start and end: the difference is the CPU time every other
 process used meanwhile, as a fraction of the machine's CPUs x wall time. Above
-``LOADED_FRACTION`` (or with a 1-minute load average above half the usable CPUs at the
-start) the figures are marked unreliable in the table and the JSON.
+``LOADED_FRACTION`` the figures are marked unreliable in the table and the JSON. (Where
+/proc/stat cannot be read, a 1-minute load average above half the usable CPUs at the
+start does; it lags, and counts the benchmark's own earlier work too.)
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def assess(
         reasons.append(
             f"other processes used {100 * other:.0f} % of the {cpus} CPUs during the run"
         )
-    if load_start and load_start[0] > 0.5 * cpus:
+    if other is None and load_start and load_start[0] > 0.5 * cpus:
         reasons.append(f"load average {load_start[0]:g} on {cpus} CPUs at the start")
     return {
         "other_cpu_fraction": other,

@@ -145,7 +145,7 @@ def test_targets_report_met_missed_and_unmeasured():
 def test_load_of_other_processes_is_measured():
     from mcstudy.bench.load import CpuSnapshot, assess
 
-    quiet = assess(CpuSnapshot(100.0, 1.0), CpuSnapshot(110.0, 10.0), 10.0, 2, [0.1])
+    quiet = assess(CpuSnapshot(100.0, 1.0), CpuSnapshot(110.0, 10.0), 10.0, 2, [1.9])
     assert quiet["other_cpu_fraction"] == pytest.approx(0.05) and not quiet["loaded"]
     busy = assess(CpuSnapshot(100.0, 1.0), CpuSnapshot(120.0, 10.0), 10.0, 2, [0.1])
     assert busy["other_cpu_fraction"] == pytest.approx(0.55) and busy["loaded"]
