@@ -45,6 +45,8 @@ values, tallies): about ``POINT_BASE_BYTES`` plus ``POINT_BYTES_PER_VALUE`` per 
 variable of the model (measured: 10 KB for a gather point, 8 tallies; 151 KB for a THP
 point, 1329 tallies)."""
 MAX_CONFIG_BYTES = 16 << 20
+SMALL_BYTES = 256 << 20
+"""Bookkeeping below this is not checked against the machine's memory."""
 _TABLES = ("study", "params", "sweep")
 
 
@@ -329,6 +331,8 @@ def check_size(
             "sweep, or raise the limit with --max-points N"
         )
     need = n_points * per_point
+    if need < SMALL_BYTES:
+        return  # fits any machine mcstudy runs on: no need to read /proc/meminfo
     available = _available_memory()
     if available is not None and need > available // 2:
         raise ConfigError(

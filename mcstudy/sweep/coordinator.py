@@ -126,15 +126,20 @@ def _accept(
 
 
 def _tasks(
-    study: Study, executor: Executor, indices: list[int], shard: Shard | None, attempts: dict
+    study: Study,
+    executor: Executor,
+    indices: list[int],
+    shard: Shard | None,
+    attempts: dict,
+    points: list[Any] | None = None,
 ) -> list[PointTask]:
     model = study.model
-    points = {p.index: p for p in study.points()}
+    by_index = {p.index: p for p in (study.points() if points is None else points)}
     return [
         PointTask(
             study,
             model,
-            points[i],
+            by_index[i],
             executor.threads,
             executor.name,
             None if shard is None else str(shard),
@@ -332,7 +337,7 @@ def _locked_sweep(
     try:
         if todo:
             compiled = _warm_up(study, executor, [points[i] for i in todo], options.show_progress)
-            tasks = _tasks(study, executor, todo, shard, attempts)
+            tasks = _tasks(study, executor, todo, shard, attempts, points)
             desc = study.name if shard is None else f"{study.name} [{shard}]"
             with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
                 try:
