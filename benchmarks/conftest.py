@@ -5,11 +5,14 @@ Run from the repository root::
     python -m pytest benchmarks --benchmark-only              # all
     python -m pytest benchmarks -k gather --benchmark-only     # one model
     python -m pytest benchmarks --benchmark-json=out.json      # keep the numbers
+    python -m pytest benchmarks --benchmark-disable --bench-quick   # smoke run (CI)
 
 It measures the same workloads as ``mcstudy bench`` (whose JSON and table are the
 reference record); this suite adds pytest-benchmark's statistics, comparison
 (``--benchmark-compare``) and history. ``--bench-threads N`` sets the Numba threads
-of the kernel benchmarks (default: all).
+of the kernel benchmarks (default: all). ``--bench-quick`` shrinks every workload and
+skips the uncached start (minutes of compilation): with ``--benchmark-disable`` it runs
+each benchmark once, as CI does, to check that the suite works.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Numba threads for kernel benchmarks (default: all)",
     )
+    parser.addoption(
+        "--bench-quick",
+        action="store_true",
+        default=False,
+        help="small workloads and no uncached start: a smoke run of the suite",
+    )
+
+
+@pytest.fixture(scope="session")
+def bench_quick(request: pytest.FixtureRequest) -> bool:
+    """True with ``--bench-quick``."""
+    return bool(request.config.getoption("--bench-quick"))
 
 
 @pytest.fixture(scope="session")

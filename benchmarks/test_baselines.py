@@ -19,12 +19,14 @@ WORK = {
 
 
 @pytest.mark.parametrize(("case", "baseline"), PAIRS, ids=[f"{c.model}-{b.name}" for c, b in PAIRS])
-def test_baseline(benchmark, case, baseline):
+def test_baseline(benchmark, case, baseline, bench_quick):
     why = baseline.unavailable(case)
     if why is not None:
         pytest.skip(why)
-    n = WORK[baseline.name]
+    n = WORK[baseline.name] // (100 if bench_quick else 1)
     seqs, events = benchmark.pedantic(baseline.run, args=(case, n, 1), rounds=3)
+    if benchmark.stats is None:  # --benchmark-disable: ran once, nothing timed
+        return
     best = benchmark.stats.stats.min
     benchmark.extra_info["events_per_second"] = events / best
     if seqs is not None:

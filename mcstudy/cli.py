@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from mcstudy import __version__
-from mcstudy.bench.cli import bench
-from mcstudy.calibrate.cli import calibrate_command
-from mcstudy.lab.cli import lab
-from mcstudy.probe.cli import probe
-from mcstudy.report.cli import report
 from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
-from mcstudy.validate.cli import validate
+
+_LAZY = {
+    "bench": ("mcstudy.bench.cli", "bench"),
+    "calibrate": ("mcstudy.calibrate.cli", "calibrate_command"),
+    "probe": ("mcstudy.probe.cli", "probe"),
+    "report": ("mcstudy.report.cli", "report"),
+    "validate": ("mcstudy.validate.cli", "validate"),
+    "lab": ("mcstudy.lab.cli", "lab"),
+}
+"""Commands imported when used (``mcstudy run`` starts without loading them)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose command list shows each command's whole first sentence
+    (click cuts it to the terminal width with "..."), and which imports the commands of
+    ``_LAZY`` only when they are called or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _LAZY and name not in self.commands:
+            module, attr = _LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mcstudy")
 def main() -> None:
     """Monte Carlo study of Linux page-table freeing under memory pressure.
@@ -24,7 +55,7 @@ def main() -> None:
     """
 
 
-for _command in (*SWEEP_COMMANDS, probe, bench, report, calibrate_command, validate, lab):
+for _command in SWEEP_COMMANDS:
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,12 +13,15 @@ the table and key, the value and what was expected. Unknown keys are errors.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
 import re
+import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+import typing
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
-from mcstudy.errors import ConfigError
+from mcstudy.errors import ConfigError, McStudyError
 from mcstudy.models.base import Model, ModelParams
 from mcstudy.models.registry import get_model, model_names
 
 DEFAULT_CONFIG = Path("configs") / "default.toml"
+PACKAGED_DEFAULT = Path(__file__).resolve().parent / "configs" / "default.toml"
+"""The default config shipped in the package (``mcstudy run`` outside a checkout)."""
+MAX_POINTS = 100_000
+"""Points a sweep may have unless ``--max-points`` says otherwise."""
+POINT_BASE_BYTES = 12 << 10
+POINT_BYTES_PER_VALUE = 110
+"""The coordinator holds, per point, its validated parameters and its record (provenance,
+values, tallies): about ``POINT_BASE_BYTES`` plus ``POINT_BYTES_PER_VALUE`` per tally and
+variable of the model (measured: 10 KB for a gather point, 8 tallies; 151 KB for a THP
+point, 1329 tallies)."""
+MAX_CONFIG_BYTES = 16 << 20
+SMALL_BYTES = 256 << 20
+"""Bookkeeping below this is not checked against the machine's memory."""
 _TABLES = ("study", "params", "sweep")
 
 
@@ -133,42 +149,50 @@ class Study:
             )
 
 
-def _where(study_source: str, coords: Mapping[str, Any], key: str) -> str:
-    if key in coords:
-        return f"{study_source}: [sweep] {key}"
-    return f"{study_source}: [params] {key}"
-
-
 def _validate_params(
     model: Model, study: Study, values: dict[str, Any], coords: Mapping[str, Any]
 ) -> ModelParams:
     try:
         return model.Params.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, study.source, coords, values)) from None
+        lines = _format_validation(exc, {}, study.source, coords, values)
+        raise ConfigError("\n".join(lines)) from None
 
 
 def _format_validation(
-    exc: ValidationError, source: str, coords: Mapping[str, Any], values: Mapping[str, Any]
-) -> str:
+    exc: ValidationError,
+    origin: Mapping[tuple[str, str], str],
+    source: str,
+    coords: Mapping[str, Any],
+    values: Mapping[str, Any],
+    cross_field: bool = True,
+) -> list[str]:
+    """One line per problem, each naming where the value came from (``cross_field``:
+    include the checks of several fields, which name the point instead)."""
+
+    def where(key: str) -> str:
+        table = "sweep" if key in coords else "params"
+        return f"{origin.get((table, key), source)}: [{table}] {key}"
+
     lines = []
     for err in exc.errors():
         loc = [str(x) for x in err["loc"]]
         msg = err["msg"].removeprefix("Value error, ")
         if not loc:  # a cross-field check
             point = f" (at sweep point {dict(coords)})" if coords else ""
-            lines.append(f"{source}: [params]{point}: {msg}")
+            if cross_field:
+                lines.append(f"{source}: [params]{point}: {msg}")
             continue
         key = loc[0]
         if err["type"] == "extra_forbidden":
-            lines.append(f"{_where(source, coords, key)}: unknown parameter")
+            lines.append(f"{where(key)}: unknown parameter")
             continue
         if err["type"] == "missing":
             lines.append(f"{source}: [params] {key}: required parameter is missing")
             continue
         got = values.get(key, err.get("input"))
-        lines.append(f"{_where(source, coords, key)} = {got!r}: expected {_expected(msg)}")
-    return "\n".join(lines)
+        lines.append(f"{where(key)} = {got!r}: expected {_expected(msg)}")
+    return lines
 
 
 def _expected(msg: str) -> str:
@@ -176,26 +200,48 @@ def _expected(msg: str) -> str:
     return msg[0].lower() + msg[1:] if msg else msg
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    if not path.is_file():
-        raise ConfigError(f"{path}: not a file")
+def _load_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path}: not a regular file; expected a TOML {what}")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {st.st_size} bytes; a TOML {what} is at most 16 MiB")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        raise ConfigError(f"{path}: cannot read {what} ({exc})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+def _parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML (``0.01``, ``[1, 2]``, ``"v6.15"``), a bare word as a
+    string, and a bracketed list of bare words as a list (``[v6.15, v6.3-kvm-pv]``)."""
+    text = text.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    if text.startswith("[") and text.endswith("]"):
+        items = [x.strip() for x in text[1:-1].split(",")]
+        return [_parse_value(x) for x in items if x]
+    return text
+
+
 def parse_override(item: str) -> tuple[str, str, Any]:
-    """``section.key=value`` or ``key=value`` (a parameter) -> (section, key, value).
+    """``section.key=value`` or ``key=value`` (a study key or a parameter) -> (section,
+    key, value).
 
     The value is read as a TOML value (``0.01``, ``[1, 2]``, ``"v6.15"``); a bare word
-    that is not valid TOML is taken as a string.
+    that is not valid TOML is taken as a string, a bracketed list of bare words as a
+    list. ``sweep.key`` with one value is a one-value sweep.
     """
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected key=value")
@@ -205,101 +251,268 @@ def parse_override(item: str) -> tuple[str, str, Any]:
     if not section:
         section = "study" if key in StudySection.model_fields else "params"
     if section not in _TABLES or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise ConfigError(f"--set {item!r}: expected [study.|params.|sweep.]key=value")
-    try:
-        value = tomllib.loads(f"v = {rhs.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = rhs.strip()
+        hint = _did_you_mean(section, _TABLES) if section not in _TABLES else ""
+        raise ConfigError(f"--set {item!r}: expected [study.|params.|sweep.]key=value{hint}")
+    value = _parse_value(rhs)
+    if section == "sweep" and not isinstance(value, list):
+        value = [value]
     return section, key, value
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _wants_int(field: Any) -> bool:
+    """True if a schema field takes integers but not floats."""
+    ann = field.annotation
+    args = set(typing.get_args(ann)) if typing.get_args(ann) else {ann}
+    return int in args and float not in args and bool not in args
+
+
+def _as_int(value: Any) -> Any:
+    """``1e6`` -> ``1000000`` (an integral float given on the command line)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, list):
+        return [_as_int(v) for v in value]
+    return value
+
+
+class _Errors:
+    """Every problem of a config, collected and reported at once (at most ``LIMIT``)."""
+
+    LIMIT = 20
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        if line not in self.lines:
+            self.lines.append(line)
+
+    def raise_if_any(self) -> None:
+        if not self.lines:
+            return
+        shown = self.lines[: self.LIMIT]
+        more = len(self.lines) - len(shown)
+        if more:
+            shown.append(f"... and {more} more problem(s)")
+        raise ConfigError("\n".join(shown))
+
+
+def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
+    """Number of points of a sweep: the product of its lists' lengths."""
+    n = 1
+    for values in sweep.values():
+        n *= len(values)
+    return n
+
+
+def bytes_per_point(model: Model) -> int:
+    """Estimated memory of one point in the coordinator (bytes; see POINT_BASE_BYTES)."""
+    values = model.tallies.n_int + model.tallies.n_float + len(model.variables)
+    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * values
+
+
+def check_size(
+    n_points: int, shape: list[int], source: str, max_points: int | None, per_point: int
+) -> None:
+    """ConfigError unless the sweep fits the point limit and the memory of this machine
+    (``per_point`` bytes each): checked before anything is validated or written."""
+    limit = MAX_POINTS if max_points is None else max_points
+    dims = " x ".join(str(n) for n in shape) or "1"
+    if n_points > limit:
+        raise ConfigError(
+            f"{source}: [sweep] has {n_points:,} points ({dims}); the limit is {limit:,} "
+            "(one file per point in the run directory, and about "
+            f"{per_point // 1024} KiB of memory per point while it runs): shrink the "
+            "sweep, or raise the limit with --max-points N"
+        )
+    need = n_points * per_point
+    if need < SMALL_BYTES:
+        return  # fits any machine mcstudy runs on: no need to read /proc/meminfo
+    available = _available_memory()
+    if available is not None and need > available // 2:
+        raise ConfigError(
+            f"{source}: [sweep] has {n_points:,} points ({dims}): about {need / 2**30:.1f} GiB "
+            f"of bookkeeping memory, more than half of the {available / 2**30:.1f} GiB "
+            "available on this machine; split it into several studies"
+        )
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of this machine in bytes (None if it cannot be read)."""
+    try:
+        from mcstudy.kernel.procfs import parse_meminfo
+
+        kb = parse_meminfo(Path("/proc/meminfo")).get("MemAvailable")
+    except (McStudyError, OSError):
+        return None
+    return None if kb is None else kb * 1024
+
+
+def default_config() -> Path:
+    """The config ``mcstudy run`` runs without one: ``configs/default.toml`` of the
+    checkout it is started in, else the copy shipped inside the package (the same
+    file: a link to it in the repository)."""
+    if DEFAULT_CONFIG.is_file():
+        return DEFAULT_CONFIG
+    return PACKAGED_DEFAULT
 
 
 def load_study(
     path: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
     params_files: list[str | Path] | tuple[str | Path, ...] = (),
+    max_points: int | None = None,
 ) -> Study:
-    """Read, merge and validate a study config (raises ConfigError with one message)."""
+    """Read, merge and validate a study config (raises ConfigError with every problem).
+
+    Each message names where the value came from: the config file, a ``--params`` file
+    or the ``--set`` option. ``max_points`` overrides the ``MAX_POINTS`` limit.
+    """
     path = Path(path)
     raw = _load_toml(path)
     source = str(path)
+    errors = _Errors()
     for extra in raw:
         if extra not in _TABLES:
-            raise ConfigError(
+            errors.add(
                 f"{source}: unknown table [{extra}]; expected [study], [params], [sweep]"
+                + _did_you_mean(extra, _TABLES)
             )
     for table in _TABLES:
         if table in raw and not isinstance(raw[table], dict):
-            raise ConfigError(f"{source}: {table} must be a table ([{table}])")
+            errors.add(f"{source}: {table} must be a table ([{table}])")
+    errors.raise_if_any()
     study_raw = dict(raw.get("study", {}))
     params = dict(raw.get("params", {}))
     sweep = dict(raw.get("sweep", {}))
+    origin: dict[tuple[str, str], str] = {}
+    for table, values in (("study", study_raw), ("params", params), ("sweep", sweep)):
+        for key in values:
+            origin[(table, key)] = source
 
     for pf in params_files:
-        frag = _load_toml(Path(pf))
+        frag = _load_toml(Path(pf), "--params file")
         frag_params = frag.get("params", frag)
         if not isinstance(frag_params, dict):
             raise ConfigError(f"{pf}: expected a [params] table")
-        params.update(frag_params)
+        for key, value in frag_params.items():
+            params[key] = value
+            origin[("params", key)] = str(pf)
 
+    from_option: set[tuple[str, str]] = set()
     for item in overrides:
-        section, key, value = parse_override(item)
+        try:
+            section, key, value = parse_override(item)
+        except ConfigError as exc:
+            errors.add(str(exc))
+            continue
         target = {"study": study_raw, "params": params, "sweep": sweep}[section]
         target[key] = value
+        origin[(section, key)] = f"--set {item}"
+        from_option.add((section, key))
         if section == "params":
             sweep.pop(key, None)
         elif section == "sweep":
             params.pop(key, None)
+    errors.raise_if_any()
 
+    def where(table: str, key: str) -> str:
+        return f"{origin.get((table, key), source)}: [{table}] {key}"
+
+    for key in from_option:
+        if key[0] == "study" and key[1] in StudySection.model_fields:
+            if _wants_int(StudySection.model_fields[key[1]]):
+                study_raw[key[1]] = _as_int(study_raw[key[1]])
     if "study" not in raw and not study_raw:
         raise ConfigError(f"{source}: missing [study] table")
+    section: StudySection | None = None
     try:
         section = StudySection.model_validate(study_raw)
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
             if not err["loc"]:  # a cross-key check of [study]
-                lines.append(f"{source}: [study]: {err['msg'].removeprefix('Value error, ')}")
+                errors.add(f"{source}: [study]: {err['msg'].removeprefix('Value error, ')}")
                 continue
             key = str(err["loc"][0])
             if err["type"] == "extra_forbidden":
-                lines.append(
-                    f"{source}: [study] {key}: unknown key; expected one of {', '.join(StudySection.model_fields)}"
+                errors.add(
+                    f"{where('study', key)}: unknown key"
+                    + (
+                        _did_you_mean(key, StudySection.model_fields)
+                        or f"; expected one of {', '.join(StudySection.model_fields)}"
+                    )
                 )
             elif err["type"] == "missing":
-                lines.append(f"{source}: [study] {key}: required key is missing")
+                errors.add(f"{source}: [study] {key}: required key is missing")
             else:
-                lines.append(
-                    f"{source}: [study] {key} = {study_raw.get(key)!r}: expected {_expected(err['msg'])}"
+                errors.add(
+                    f"{where('study', key)} = {study_raw.get(key)!r}: expected "
+                    f"{_expected(err['msg'])}"
                 )
-        raise ConfigError("\n".join(lines)) from None
-    if section.model not in model_names():
-        raise ConfigError(
-            f"{source}: [study] model = {section.model!r}: expected one of {', '.join(model_names())}"
-        )
-    model = get_model(section.model)
+    model_name = section.model if section is not None else study_raw.get("model")
+    if not isinstance(model_name, str) or model_name not in model_names():
+        if isinstance(model_name, str):  # (a missing or mistyped model is reported above)
+            errors.add(
+                f"{where('study', 'model')} = {model_name!r}: expected one of "
+                f"{', '.join(model_names())}{_did_you_mean(model_name, model_names())}"
+            )
+        errors.raise_if_any()
+    model = get_model(model_name)
     known = model.Params.model_fields
+    before = len(errors.lines)
+    for table, values in (("params", params), ("sweep", sweep)):
+        for key in values:
+            if key not in known:
+                errors.add(
+                    f"{where(table, key)}: unknown parameter of model {model_name!r}"
+                    + _did_you_mean(key, known)
+                )
+            elif (table, key) in from_option and _wants_int(known[key]):
+                values[key] = _as_int(values[key])
     for key, values in sweep.items():
-        if key not in known:
-            raise ConfigError(
-                f"{source}: [sweep] {key}: unknown parameter of model {section.model!r}"
-            )
         if key in params:
-            raise ConfigError(f"{source}: {key} is in both [params] and [sweep]; keep one")
-        if not isinstance(values, list):
-            raise ConfigError(f"{source}: [sweep] {key} = {values!r}: expected a list of values")
-        if not values:
-            raise ConfigError(f"{source}: [sweep] {key}: empty list; expected at least one value")
-        if len(set(map(repr, values))) != len(values):
-            raise ConfigError(f"{source}: [sweep] {key}: repeated values {values!r}")
-    for key in params:
-        if key not in known:
-            raise ConfigError(
-                f"{source}: [params] {key}: unknown parameter of model {section.model!r}"
-            )
+            errors.add(f"{source}: {key} is in both [params] and [sweep]; keep one")
+        elif not isinstance(values, list):
+            errors.add(f"{where('sweep', key)} = {values!r}: expected a list of values")
+        elif not values:
+            errors.add(f"{where('sweep', key)}: empty list; expected at least one value")
+        elif len(set(map(repr, values))) != len(values):
+            errors.add(f"{where('sweep', key)}: repeated values {values!r}")
+    if len(errors.lines) == before:  # the sweep is well formed: size it, validate its points
+        shape = [len(v) for v in sweep.values()]
+        check_size(sweep_size(sweep), shape, source, max_points, bytes_per_point(model))
+        cross: dict[str, list[dict[str, Any]]] = {}  # a cross-field check: which points
+        for values, coords in _point_values(params, sweep):
+            try:
+                model.Params.model_validate(values)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    if not err["loc"]:
+                        msg = err["msg"].removeprefix("Value error, ")
+                        cross.setdefault(msg, []).append(coords)
+                for line in _format_validation(exc, origin, source, coords, values, False):
+                    errors.add(line)
+                if len(errors.lines) + len(cross) > _Errors.LIMIT:
+                    break
+        for msg, where in cross.items():
+            at = f" (at sweep point {where[0]}" if where[0] else ""
+            if len(where) > 1:
+                at += f" and {len(where) - 1} more"
+            errors.add(f"{source}: [params]{at + ')' if at else ''}: {msg}")
+    errors.raise_if_any()
+    assert section is not None
+    return Study(section, params, sweep, source, path.read_text(encoding="utf-8"), tuple(overrides))
 
-    study = Study(
-        section, params, sweep, source, path.read_text(encoding="utf-8"), tuple(overrides)
-    )
-    for _ in study.points():  # validate every point now, before anything runs
-        pass
-    return study
+
+def _point_values(
+    params: dict[str, Any], sweep: dict[str, list[Any]]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    keys = list(sweep)
+    for values in itertools.product(*sweep.values()):
+        coords = dict(zip(keys, values, strict=True))
+        yield {**params, **coords}, coords

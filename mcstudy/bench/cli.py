@@ -62,6 +62,7 @@ def bench(
     (the others are still written), 2 on bad input.
     """
     from mcstudy.bench.report import read_json, render, write_json
+    from mcstudy.storage.atomic import check_output_file
 
     try:
         if show is not None:
@@ -77,8 +78,7 @@ def bench(
                 "threads Numba was started with (NUMBA_NUM_THREADS)"
             )
         target = out or _default_out()
-        if target.is_dir():
-            raise McStudyError(f"{target}: output path is a directory")
+        check_output_file(target)  # before measuring: a device or link is never replaced
         say = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
         try:
             doc = run_bench(quick=quick, max_threads=threads, models=models or None, progress=say)

@@ -1,18 +1,26 @@
-"""JIT cost: wall time of ``mcstudy run`` on a tiny config in a fresh process.
+"""JIT cost: what compiling the kernels adds to a first run, and how fast a run starts
+when they are cached.
 
-``uncached``: ``NUMBA_CACHE_DIR`` points at a new empty directory, so every kernel the
-run needs is compiled. ``cached``: the same command again with that directory, now
-warm. (In ``--quick`` mode only the cached start is measured, against Numba's default
-cache, which the benchmark process itself has just filled.) The compile seconds that
-the run records in its provenance (the model's warm-up) are reported beside the wall
-time, which also includes interpreter start, imports and writing the output; the HTML
-report is switched off (``--no-report``), as it is no JIT cost.
+Per model, ``mcstudy run`` on a tiny config in a fresh process: ``uncached`` with
+``NUMBA_CACHE_DIR`` at a new empty directory (every kernel the run needs is compiled),
+``cached`` again with that directory, now warm. Each records the wall time, the compile
+seconds of the run's provenance (its warm-up), and the seconds from the command's start
+to its first committed point. (``--quick`` measures only the cached start of the first
+model, against the default cache, which the benchmark process has just filled.)
+
+For the default study (``mcstudy run`` with no config): ``default_compile`` is the
+warm-up of every kernel variant its points need, in a fresh process with an empty cache
+(full run) or the default one (``--quick``); ``default_first_point`` is the time from
+``mcstudy run`` starting to its first committed point with the cache warm, after which
+the run is interrupted. The HTML report is off (``--no-report``): it is no JIT cost.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +33,9 @@ from mcstudy.errors import McStudyError
 TINY_SEQUENCES = 1000
 RUN_OPTIONS = ["--quiet", "--no-report"]
 """options of the measured ``mcstudy run``: no progress bar, no HTML report (not JIT)"""
+_RUNS = itertools.count()
+"""each measured run writes a new output (a repeated measurement never meets the run
+directory of the previous one)"""
 
 
 def _toml_value(v: Any) -> str:
@@ -70,6 +81,19 @@ def _compile_seconds(out: Path) -> float | None:
         return None
 
 
+def _environment(cache_dir: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    return env
+
+
+def _first_point(run_dir: Path) -> float | None:
+    """Wall-clock time (epoch s) the run's first point file was committed."""
+    times = [p.stat().st_mtime for p in (run_dir / "points").glob("point-*.json")]
+    return min(times) if times else None
+
+
 def measure_start(
     case: BenchCase, workdir: Path, cache_dir: Path | None, label: str
 ) -> dict[str, Any]:
@@ -80,14 +104,14 @@ def measure_start(
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / f"{case.model}.toml"
     cfg.write_text(tiny_config(case))
-    out = workdir / f"{case.model}-{label}.nc"
-    env = dict(os.environ)
-    if cache_dir is not None:
-        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    out = workdir / f"{case.model}-{label}-{next(_RUNS)}.nc"
     cmd = [sys.executable, "-m", "mcstudy", "run", str(cfg), "--out", str(out)]
     cmd += RUN_OPTIONS
+    started = time.time()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cmd, env=_environment(cache_dir), capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -95,11 +119,91 @@ def measure_start(
             f"benchmark start of model {case.model!r} ({label}) failed "
             f"with exit status {proc.returncode}: {tail[0]}"
         )
+    first = _first_point(out.with_suffix(".run"))
     return {
         "model": case.model,
         "mode": label,
         "wall_seconds": wall,
         "compile_seconds": _compile_seconds(out),
+        "first_point_seconds": None if first is None else first - started,
         "numba_cache_dir": "fresh temporary" if cache_dir is not None else "default",
         "command": "mcstudy run <tiny config> --out <tmp> " + " ".join(RUN_OPTIONS),
+    }
+
+
+_WARM_DEFAULT = """
+import json, time
+from mcstudy.study import default_config, load_study
+from mcstudy.sweep.task import warm_model
+study = load_study(default_config())
+params = [p.params for p in study.points()]
+t0 = time.perf_counter()
+warm_model(study.model, params)
+print(json.dumps({"seconds": time.perf_counter() - t0, "config": str(default_config()),
+                  "model": study.section.model, "points": study.n_points}))
+"""
+
+
+def measure_default_compile(cache_dir: Path | None, label: str) -> dict[str, Any]:
+    """Seconds a fresh process spends compiling (``uncached``) or loading (``cached``) the
+    kernel variants of the default study, which ``mcstudy run`` does before its first
+    point (the rest of a run is the same with or without the cache)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _WARM_DEFAULT],
+        env=_environment(cache_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path.cwd(),
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise McStudyError(f"compiling the default study ({label}) failed: {tail[0]}")
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "model": "default study",
+        "mode": label,
+        "compile_seconds": got["seconds"],
+        "config": got["config"],
+        "study_model": got["model"],
+        "numba_cache_dir": "fresh temporary" if cache_dir is not None else "default",
+    }
+
+
+def measure_default_first_point(
+    workdir: Path, cache_dir: Path | None, timeout: float = 600.0
+) -> dict[str, Any]:
+    """Seconds from starting ``mcstudy run`` (the default study, its own config) to its
+    first committed point; the run is then interrupted (Ctrl-C) and left unfinished."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / f"default-{next(_RUNS)}.nc"
+    run_dir = out.with_suffix(".run")
+    cmd = [sys.executable, "-m", "mcstudy", "run", "--out", str(out), *RUN_OPTIONS]
+    started = time.time()
+    proc = subprocess.Popen(
+        cmd,
+        env=_environment(cache_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = None
+    try:
+        while first is None and time.time() - started < timeout and proc.poll() is None:
+            time.sleep(0.01)
+            first = _first_point(run_dir)
+        first = first or _first_point(run_dir)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    if first is None:
+        tail = err.strip().splitlines()[-1:] or ["(no output)"]
+        raise McStudyError(f"the default study committed no point: {tail[0]}")
+    return {
+        "model": "default study",
+        "mode": "cached",
+        "first_point_seconds": first - started,
+        "numba_cache_dir": "fresh temporary" if cache_dir is not None else "default",
+        "command": "mcstudy run --out <tmp> " + " ".join(RUN_OPTIONS),
     }

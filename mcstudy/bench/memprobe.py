@@ -68,7 +68,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         events_unit="",
         block_size=int(job["block_size"]),
     )
-    case.model_instance().warmup()
+    case.model_instance().warmup([case.validated_params()])
     run_case(case, min(int(job["sequences"]), case.block_size * 4))  # start the thread pool
     gc.collect()
     exact_peak = _reset_peak()

@@ -14,6 +14,10 @@ def _g(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}g}"
 
 
+def _pct(x: float | None) -> str:
+    return "?" if x is None else f"{100 * x:.0f} %"
+
+
 def _mib(x: float | None) -> str:
     return "-" if x is None else f"{x / 2**20:.1f}"
 
@@ -44,7 +48,8 @@ def render(doc: dict[str, Any]) -> str:
         f"NumPy {v['numpy_version']}, Numba {v['numba_version']} "
         f"({v.get('numba_threading_layer') or '?'}), SimPy {v.get('simpy_version') or '-'}",
         f"threads: {doc['threads']['measured']} (max {doc['threads']['max']}); load average "
-        f"{doc['load_average']['start']} -> {doc['load_average']['end']}; "
+        f"{doc['load_average']['start']} -> {doc['load_average']['end']}; other processes "
+        f"{_pct((doc.get('load') or {}).get('other_cpu_fraction'))} of the CPUs; "
         f"{doc['wall_seconds']:.0f} s",
         "",
         "Generator limit: draws per second in a tight loop (draw-time = 1 / philox_u32 rate)",
@@ -131,7 +136,11 @@ def render(doc: dict[str, Any]) -> str:
             f"{_mib(s['rss_growth_difference_bytes'])} MiB over {_g(s['sequences_ratio'])}x "
             "sequences"
         )
-    lines += ["", "Start of `mcstudy run` on a tiny config (fresh process)"]
+    lines += [
+        "",
+        "JIT cost: `mcstudy run` in a fresh process (tiny config per model; the default "
+        "study's kernels and first point)",
+    ]
     rows = [
         [
             j["model"],
@@ -140,21 +149,30 @@ def render(doc: dict[str, Any]) -> str:
             if "skipped" in j
             else ("ERROR" if "error" in j else _g(j.get("wall_seconds"))),
             _g(j.get("compile_seconds")),
+            _g(j.get("first_point_seconds")),
         ]
         for j in doc["jit"]
     ]
-    lines += _table(["model", "cache", "wall s", "warm-up s"], rows)
-    lines += ["", "Targets"]
+    lines += _table(["model", "cache", "wall s", "compile s", "first point s"], rows)
+    ld = doc.get("load") or {}
+    unreliable = bool(ld.get("loaded"))
+    lines += ["", "Targets" + (" (* unreliable: the machine was loaded)" if unreliable else "")]
     rows = [
         [
             t["name"],
             _g(t["value"]),
             f"{t['op']} {_g(t['threshold'])}",
-            {True: "met", False: "NOT MET", None: "not measured"}[t["met"]],
+            {True: "met", False: "NOT MET", None: "not measured"}[t["met"]]
+            + ("*" if t["met"] is not None and not t.get("reliable", True) else ""),
         ]
         for t in doc["targets"]
     ]
     lines += _table(["target", "value", "target", "status"], rows)
+    if unreliable:
+        lines.append(
+            f"  * {ld.get('reason')}: these timings measure that work too; rerun on an idle "
+            "machine to judge the targets"
+        )
     if doc.get("errors"):
         lines += ["", "Errors (these measurements failed)"]
         lines += [f"  {e}" for e in doc["errors"]]
@@ -164,12 +182,7 @@ def render(doc: dict[str, Any]) -> str:
 def write_json(doc: dict[str, Any], path: Path) -> Path:
     """Write ``doc`` to ``path`` atomically (temporary file, fsync, rename)."""
     path = Path(path)
-    if path.is_dir():
-        raise McStudyError(f"{path}: output path is a directory")
-    try:
-        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
-    except OSError as exc:
-        raise McStudyError(f"{path}: cannot write benchmark results ({exc.strerror})") from None
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")  # OutputError names the path
     return path
 
 
@@ -177,8 +190,11 @@ def read_json(path: Path) -> dict[str, Any]:
     """A bench result written by ``write_json`` (checks the schema)."""
     from mcstudy.bench.suite import SCHEMA
 
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+        raise McStudyError(f"{path}: not a regular file; expected a benchmark result")
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise McStudyError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

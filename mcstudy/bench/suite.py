@@ -18,7 +18,7 @@ from typing import Any
 
 import numba
 
-from mcstudy.bench import jitcost, limits, scaling, targets
+from mcstudy.bench import jitcost, limits, load, scaling, targets
 from mcstudy.bench.baselines.registry import BASELINES
 from mcstudy.bench.cases import BenchCase, bench_cases
 from mcstudy.bench.throughput import measure_model, warmup
@@ -27,6 +27,8 @@ from mcstudy.kernel.procfs import parse_cpuinfo, parse_meminfo
 from mcstudy.storage.provenance import environment
 
 SCHEMA = "mcstudy-bench/1"
+DEFAULT_STUDY = "default study"
+FIRST_POINT = "first point"
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,9 @@ def measure_scaling(
 
 
 def measure_jit(s: Settings, cases: list[BenchCase], say: Progress) -> list[dict[str, Any]]:
-    """Full: uncached and cached start of every model; quick: cached start of the first."""
+    """Full: uncached and cached start of every model, the default study's compile time
+    on an empty and on a warm cache, and its first point; quick: the cached start of the
+    first model, and the default study's cached compile time and first point."""
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mcstudy-bench-") as tmp:
         for case in cases if s.jit_uncached else cases[:1]:
@@ -285,6 +289,40 @@ def measure_jit(s: Settings, cases: list[BenchCase], say: Progress) -> list[dict
                     r = {"model": case.model, "mode": mode, "error": _error(exc)}
                     say(f"start {case.model} {mode}: ERROR {r['error']}")
                 out.append(r)
+        out += _default_study_jit(s, Path(tmp), say)
+    return out
+
+
+def _default_study_jit(s: Settings, tmp: Path, say: Progress) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if s.jit_uncached:
+        cache: Path | None = tmp / "numba-cache-default"
+        cache.mkdir()  # type: ignore[union-attr]
+        plan = [("uncached", cache), ("cached", cache)]
+    else:
+        cache = None
+        out.append({"model": DEFAULT_STUDY, "mode": "uncached", "skipped": "--quick"})
+        plan = [("cached", None)]
+    for mode, cache_dir in plan:
+        try:
+            r = jitcost.measure_default_compile(cache_dir, mode)
+            say(f"default study compile {mode}: {r['compile_seconds']:.3g} s")
+        except Exception as exc:
+            r = {"model": DEFAULT_STUDY, "mode": mode, "error": _error(exc)}
+            say(f"default study compile {mode}: ERROR {r['error']}")
+        out.append(r)
+    try:
+        runs = [
+            jitcost.measure_default_first_point(tmp / "default", cache) for _ in range(s.repeats)
+        ]
+        r = min(runs, key=lambda x: x["first_point_seconds"])  # least disturbed, as rates
+        r["mode"] = FIRST_POINT
+        r["first_point_seconds_all"] = [x["first_point_seconds"] for x in runs]
+        say(f"default study first point: {r['first_point_seconds']:.3g} s")
+    except Exception as exc:
+        r = {"model": DEFAULT_STUDY, "mode": FIRST_POINT, "error": _error(exc)}
+        say(f"default study first point: ERROR {r['error']}")
+    out.append(r)
     return out
 
 
@@ -314,6 +352,7 @@ def run_bench(
     previous = numba.get_num_threads()
     started = time.perf_counter()
     load_start = _load()
+    cpu_start = load.snapshot()
     try:
         lims = measure_limits(s, threads, say)
         mods = measure_models(s, cases, threads, lims, say)
@@ -340,6 +379,13 @@ def run_bench(
         "jit": jit,
         "wall_seconds": time.perf_counter() - started,
     }
+    doc["load"] = load.assess(
+        cpu_start,
+        load.snapshot(),
+        doc["wall_seconds"],
+        doc["machine"]["usable_cpus"] or doc["machine"]["logical_cpus"] or 1,
+        load_start,
+    )
     doc["targets"] = targets.evaluate(doc)
     doc["errors"] = errors_of(doc)
     return doc

@@ -1,7 +1,8 @@
-"""The performance targets of the benchmark issue, checked against one bench result.
+"""mcstudy's performance targets, checked against one bench result.
 
 Each target reports its measured value, threshold and whether it is met (None when the
-quantity was not measured in this run, e.g. a model that is not registered yet).
+quantity was not measured in this run, e.g. a model that is not registered yet), and
+``reliable`` False when other work loaded the machine during the run (``bench.load``).
 """
 
 from __future__ import annotations
@@ -106,15 +107,27 @@ def evaluate(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 0.85,
             )
         )
-    for j in doc["jit"]:
-        limit = 5.0 if j["mode"] == "cached" else 30.0
-        out.append(
-            _target(
-                f"{j['model']}.start.{j['mode']}",
-                f"{j['model']}: {j['mode']} start of mcstudy run on a tiny config, s",
-                j.get("wall_seconds"),
-                "<",
-                limit,
-            )
+    for mode, key, name, limit, desc in (
+        (
+            "uncached",
+            "compile_seconds",
+            "default.compile.uncached",
+            20.0,
+            "default study: kernel compilation on an empty Numba cache, s",
+        ),
+        (
+            "first point",
+            "first_point_seconds",
+            "default.first_point.cached",
+            1.5,
+            "default study: `mcstudy run` start to its first committed point, cache warm, s",
+        ),
+    ):
+        row = next(
+            (j for j in doc["jit"] if j["model"] == "default study" and j["mode"] == mode), None
         )
+        out.append(_target(name, desc, None if row is None else row.get(key), "<", limit))
+    loaded = (doc.get("load") or {}).get("loaded", False)
+    for t in out:
+        t["reliable"] = not loaded
     return out

@@ -60,8 +60,8 @@ class ThroughputResult:
 
 
 def warmup(case: BenchCase) -> float:
-    """Compile (or load) the model's kernels; returns seconds."""
-    return case.model_instance().warmup()
+    """Compile (or load) the kernels the case runs; returns seconds."""
+    return case.model_instance().warmup([case.validated_params()])
 
 
 def measure_model(

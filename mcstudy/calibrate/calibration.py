@@ -24,6 +24,7 @@ The fragment's ``[params]`` table is what ``mcstudy run --params FILE`` merges.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,12 +99,56 @@ def nowait_zone(zones: list[ZoneInfo], node: int) -> ZoneInfo:
     raise McStudyError(f"node {node} has no populated DMA/DMA32/Normal zone")
 
 
+MIN_INTERVAL = 1e-3
+"""Shortest interval between two snapshots (s): /proc/vmstat counts whole events."""
+MAX_INTERVAL = 1e7
+"""Longest interval between two snapshots (s, about four months)."""
+MAX_LIVE_WAIT = 3600.0
+"""Longest wait between the two live snapshots (s)."""
+
+#: the counters the rates are made of (prefixes sum old per-zone names)
+_SUMMED = ("pgalloc", "pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged", "allocstall")
+_SINGLE = ("pgfree", "thp_split_pmd", "thp_split", "thp_collapse_alloc", "thp_fault_alloc")
+
+
+def check_interval(interval: float, what: str = "--interval", most: float = MAX_INTERVAL) -> float:
+    """``interval`` (s) if it is a finite time the snapshots can be apart, else
+    McStudyError (NaN, infinite, 1e-300 or 1e300 make rates of no meaning)."""
+    if not math.isfinite(interval) or not MIN_INTERVAL <= interval <= most:
+        raise McStudyError(
+            f"{what} {interval!r}: expected seconds between {MIN_INTERVAL:g} and {most:g}"
+        )
+    return float(interval)
+
+
+def check_counters(
+    before: dict[str, int], after: dict[str, int], zone: str, names: tuple[str, str]
+) -> None:
+    """McStudyError naming the counter if one used for the rates went backwards (the
+    snapshots are swapped, from two boots, or from two machines)."""
+    used = [f"pgalloc_{zone.lower()}", *_SINGLE]
+    for prefix in _SUMMED:
+        used += [k for k in after if k == prefix or k.startswith(prefix + "_")]
+    for name in used:
+        if name in before and name in after and after[name] < before[name]:
+            raise McStudyError(
+                f"{names[1]}: counter {name} went backwards ({before[name]} in {names[0]}, "
+                f"{after[name]} here): are the snapshots swapped, or from two boots or two "
+                "machines?"
+            )
+
+
 def vmstat_rates(
-    before: dict[str, int], after: dict[str, int], interval: float, zone: str
+    before: dict[str, int],
+    after: dict[str, int],
+    interval: float,
+    zone: str,
+    names: tuple[str, str] = ("the first snapshot", "the second snapshot"),
 ) -> tuple[dict[str, float], dict[str, float | str]]:
-    """(params, info) rates per second from two vmstat snapshots."""
-    if interval <= 0:
-        raise McStudyError(f"--interval must be > 0 seconds (got {interval})")
+    """(params, info) rates per second from two vmstat snapshots ``interval`` s apart;
+    ``names`` name the snapshots in errors."""
+    interval = check_interval(interval)
+    check_counters(before, after, zone, names)
 
     def d(name: str) -> int:
         return vmstat_sum(after, name) - vmstat_sum(before, name)
@@ -114,10 +159,6 @@ def vmstat_rates(
                 return after[n] - before[n]
         return 0
 
-    if after.get("pgfree", 0) < before.get("pgfree", 0):
-        raise McStudyError(
-            "vmstat counters went backwards: are --vmstat and --vmstat-after swapped?"
-        )
     zname = zone.lower()
     alloc_zone = d1(f"pgalloc_{zname}")
     alloc_all = d("pgalloc")
@@ -144,15 +185,34 @@ def vmstat_rates(
     return params, info
 
 
+def check_zone(zone: ZoneInfo, source: str) -> None:
+    """McStudyError (naming the file and the zone's line) if the zone's numbers cannot
+    describe a real zone, so its pages and marks cannot parameterise the model."""
+    where = f"{source}:{zone.line}: zone {zone.name} of node {zone.node}"
+    managed = zone.managed_pages
+    if managed < 2:
+        raise McStudyError(f"{where}: {managed} managed pages; a zone to model has at least 2")
+    if zone.free > managed:
+        raise McStudyError(f"{where}: {zone.free} free pages exceed its {managed} managed pages")
+    if zone.wmark_min < 0 or zone.wmark_high > managed:
+        raise McStudyError(
+            f"{where}: watermarks min {zone.wmark_min} .. high {zone.wmark_high} (without "
+            f"boost) outside 0 .. {managed} managed pages"
+        )
+
+
 def calibrate(
     zoneinfo: Path,
     vmstat: Snapshots | None,
     node: int = 0,
     watermark_scale_factor: int = DEFAULT_WATERMARK_SCALE_FACTOR,
+    names: tuple[str, str] = ("the first snapshot", "the second snapshot"),
 ) -> Calibration:
-    """Everything ``mcstudy calibrate`` reports, from parsed files."""
+    """Everything ``mcstudy calibrate`` reports, from parsed files (``names``: of the
+    vmstat snapshots, for errors)."""
     zones = parse_zoneinfo(zoneinfo)
     zone = nowait_zone(zones, node)
+    check_zone(zone, str(zoneinfo))
     own = [z for z in zones if z.node == node]
     formula, thp, matches = compare_with_kernel(own, watermark_scale_factor)
     cal = Calibration(node, zone, own, formula, thp, matches)
@@ -164,7 +224,7 @@ def calibrate(
     )
     cal.info.update(zone=zone.name, node=node, boost=zone.boost, free_pages=zone.free)
     if vmstat is not None:
-        params, info = vmstat_rates(vmstat[0], vmstat[1], vmstat[2], zone.name)
+        params, info = vmstat_rates(vmstat[0], vmstat[1], vmstat[2], zone.name, names)
         cal.params.update(params)
         cal.info.update(info)
     return cal
@@ -177,8 +237,7 @@ def live_vmstat_snapshots(
 
     ``on_wait(wait)`` is called between the reads (a progress message).
     """
-    if wait <= 0:
-        raise McStudyError(f"--interval must be > 0 seconds (got {wait})")
+    check_interval(wait, most=MAX_LIVE_WAIT)
     t0 = time.monotonic()
     before = parse_vmstat(vmstat)
     if on_wait is not None:

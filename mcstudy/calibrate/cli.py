@@ -10,13 +10,16 @@ import click
 from mcstudy.calibrate.calibration import (
     LIVE_VMSTAT,
     LIVE_ZONEINFO,
+    MAX_LIVE_WAIT,
     calibrate,
+    check_interval,
     live_vmstat_snapshots,
 )
 from mcstudy.calibrate.fragment import fragment, report, write_fragment
 from mcstudy.calibrate.sysctl import read_sysctl
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import parse_vmstat
+from mcstudy.storage.atomic import check_output_file
 
 
 @click.command("calibrate")
@@ -31,8 +34,21 @@ from mcstudy.kernel.procfs import parse_vmstat
     type=click.Path(dir_okay=False, path_type=Path),
     help="second /proc/vmstat, --interval seconds later.",
 )
-@click.option("--interval", type=float, default=None, help="seconds between the snapshots.")
-@click.option("--node", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--interval",
+    type=float,
+    default=None,
+    help="seconds between the snapshots (0.001 .. 1e7; live: how long to wait, default 5, "
+    "at most 3600).",
+)
+@click.option(
+    "--node",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="NUMA node whose zone serves the GFP_NOWAIT batch pages (the node of the CPUs "
+    "that free page tables).",
+)
 @click.option(
     "--watermark-scale-factor",
     type=click.IntRange(min=1, max=3000),
@@ -60,14 +76,18 @@ def calibrate_command(
     --interval seconds apart (default 5).
     """
     live = zoneinfo is None
+    names = ("the first snapshot", "the second snapshot")
     try:
+        if out is not None:  # refused before the wait and the work, never replaced
+            check_output_file(out)
         if live:
             if not LIVE_ZONEINFO.exists():
                 raise McStudyError("no --zoneinfo given and no live /proc/zoneinfo (not Linux?)")
             if vmstat is not None or vmstat_after is not None:
                 raise McStudyError("--vmstat needs --zoneinfo (the live mode reads /proc itself)")
             zoneinfo = LIVE_ZONEINFO
-            wait = interval if interval is not None else 5.0
+            wait = check_interval(interval if interval is not None else 5.0, most=MAX_LIVE_WAIT)
+            names = (f"{LIVE_VMSTAT} (before)", f"{LIVE_VMSTAT} (after)")
             snaps = live_vmstat_snapshots(
                 wait,
                 LIVE_VMSTAT,
@@ -80,12 +100,14 @@ def calibrate_command(
                 raise McStudyError("give --vmstat, --vmstat-after and --interval together")
             snaps = None
             if all(given):
+                check_interval(float(interval))  # type: ignore[arg-type]
                 snaps = (parse_vmstat(vmstat), parse_vmstat(vmstat_after), float(interval))  # type: ignore[arg-type]
+                names = (str(vmstat), str(vmstat_after))
             source = str(zoneinfo)
         wsf = watermark_scale_factor
         if wsf is None:
             wsf = (read_sysctl("watermark_scale_factor") if live else None) or 10
-        cal = calibrate(zoneinfo, snaps, node, wsf)
+        cal = calibrate(zoneinfo, snaps, node, wsf, names)
         text = fragment(cal, source)
         click.echo(report(cal))
         if out is not None:

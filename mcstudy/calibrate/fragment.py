@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcstudy.calibrate.calibration import Calibration
-from mcstudy.errors import McStudyError
 from mcstudy.storage.atomic import atomic_write_text
 
 
@@ -72,7 +71,6 @@ def report(cal: Calibration) -> str:
 
 
 def write_fragment(out: Path, text: str) -> None:
-    """Write the fragment to ``out`` atomically (an existing file is replaced whole)."""
-    if out.exists() and out.is_dir():
-        raise McStudyError(f"{out}: output path is a directory")
+    """Write the fragment to ``out`` atomically (an existing regular file is replaced
+    whole; anything else, a device or a link, is refused)."""
     atomic_write_text(out, text)

@@ -14,6 +14,7 @@ blocks finish or on how they were grouped into chunks.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ class TallyLayout:
 
     def __post_init__(self) -> None:
         names = self.ints + self.floats
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, k in Counter(names).items() if k > 1)
         if dup:
             raise ValueError(f"tally names used twice: {', '.join(dup)}")
 

@@ -44,12 +44,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from numba import njit
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def atomic_min_mark(wmark_min: int) -> int:
@@ -191,6 +192,8 @@ def _transitions(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def generator(c: ZoneChain) -> sp.csr_matrix:
     """The generator Q (CSR, rows sum to 0); state (b, k, f) has index (2b + k)(N+1) + f."""
+    import scipy.sparse as sp
+
     size = c.phases * 2 * (c.managed_pages + 1)
     s, d, r = _transitions(c)
     q = sp.coo_matrix((r, (s, d)), shape=(size, size)).tocsr()  # duplicates are summed
@@ -200,6 +203,8 @@ def generator(c: ZoneChain) -> sp.csr_matrix:
 
 def _closed_class(q: sp.csr_matrix, start: int) -> np.ndarray:
     """States of the unique closed class reachable from ``start`` (ValueError if several)."""
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
     adj = q.copy()
     adj.setdiag(0)
     adj.eliminate_zeros()
@@ -428,6 +433,9 @@ def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
     ``method``: "auto" (level recursion when allocations take one page, else GTH for tiny
     and sparse LU for small chains), or "mg1", "gth", "lu" to force one (tests).
     """
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     q = generator(c)
     nf = c.managed_pages + 1
     start = c.managed_pages  # (calm, asleep, f = N)

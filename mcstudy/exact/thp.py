@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-from scipy import integrate, linalg, stats
 
 from mcstudy.exact.gather import fallbacks_pmf, gather_exact
 from mcstudy.exact.timed import env_fallbacks_mean
@@ -79,6 +78,8 @@ def modulated_means(arrivals: np.ndarray, nu: np.ndarray, q: np.ndarray) -> np.n
 
 def sojourn_mean(dist: str, mean: float, shape: float, sigma: float) -> float:
     """E[min(X, Exp(sigma))] = E[(1 - exp(-sigma X)) / sigma] (s), X the lifetime law."""
+    from scipy import integrate
+
     if sigma <= 0.0:
         return mean
     if dist == "exponential":
@@ -101,6 +102,8 @@ def sojourn_mean(dist: str, mean: float, shape: float, sigma: float) -> float:
 
 def lifetime_law(dist: str, mean: float, shape: float) -> Any:
     """scipy frozen distribution of a lifetime with the given mean."""
+    from scipy import stats
+
     if dist == "exponential":
         return stats.expon(scale=mean)
     if dist == "lognormal":
@@ -187,6 +190,8 @@ def population_exact(inp: PopulationInput) -> PopulationExact:
 
 def poisson_quantile(mean: float, q: float) -> float:
     """The q-quantile of Poisson(mean) (smallest k with F(k) >= q)."""
+    from scipy import stats
+
     if mean <= 0.0:
         return 0.0
     return float(stats.poisson.ppf(q, mean))
@@ -363,6 +368,8 @@ def expected_max_of_iid(pmf: np.ndarray, n: int) -> float:
 
 def hit_prob_modulated(q: np.ndarray, pi: np.ndarray, h: np.ndarray, period_s: float) -> float:
     """P(>= 1 hitting event in a window of ``period_s``) for events of rate h[env]."""
+    from scipy import linalg
+
     m = (q - np.diag(h)) * period_s
     return float(1.0 - pi @ linalg.expm(m) @ np.ones(2))
 

@@ -30,6 +30,8 @@ class Executor(Protocol):
     name: str
     threads: int | None
     """Numba threads per task (None: each worker's own setting)."""
+    shares_cache: bool
+    """True if the workers run on this machine (and load kernels from its Numba cache)."""
 
     def describe(self) -> dict[str, Any]:
         """Run facts: executor name, workers, threads per worker (for the provenance)."""

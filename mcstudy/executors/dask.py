@@ -16,12 +16,15 @@ other workers (Dask's ``allowed-failures``), and a task Dask gives up on comes b
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mcstudy.executors.base import TaskLost
 from mcstudy.executors.errors import ExecutorError
+from mcstudy.executors.signals import sigint_blocked
 from mcstudy.executors.threads import available_cores, thread_environment
 
 
@@ -38,6 +41,7 @@ class DaskExecutor:
         cores: int | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.shares_cache = scheduler is None  # a LocalCluster runs on this machine
         self.client: Any = None
         self.cluster: Any = None
         if threads is not None and threads < 1:
@@ -90,23 +94,30 @@ class DaskExecutor:
                     f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler ({exc})"
                 ) from None
             return self
-        self.cluster = LocalCluster(
-            n_workers=self.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            env=thread_environment(self.threads),
-        )
+        # workers started with SIGINT blocked never see Ctrl-C (sent to the whole process
+        # group on a terminal): this process stops the sweep and ends them
+        with sigint_blocked():
+            self.cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                env=thread_environment(self.threads),
+            )
         self.client = Client(self.cluster)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None = None, *exc: object) -> None:
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        if interrupted and self.cluster is not None:
+            _kill_local_workers(self.cluster)  # do not wait for their points in flight
+        timeout = 5 if interrupted else None
         if self.client is not None:
-            self.client.close()
+            self.client.close(timeout=timeout)
             self.client = None
         if self.cluster is not None:
-            self.cluster.close()
+            self.cluster.close(timeout=timeout)
             self.cluster = None
 
     def map(
@@ -136,3 +147,15 @@ class DaskExecutor:
         finally:
             for fut in futures:
                 fut.cancel()
+
+
+def _kill_local_workers(cluster: Any) -> None:
+    """SIGKILL the worker processes of a LocalCluster this process started."""
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        proc = getattr(getattr(nanny, "process", None), "process", None)
+        pid = getattr(proc, "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

@@ -1,18 +1,23 @@
 """``--executor local``: this process, or spawned worker processes on this machine.
 
 With one worker (the default) tasks run in this process with ``threads`` Numba
-threads. With ``workers > 1`` they run in a ``ProcessPoolExecutor`` of freshly spawned
+threads, in a helper thread: the main thread only waits for results, so Ctrl-C stops
+the sweep at once even while a kernel computes (the task in flight is abandoned). With
+``workers > 1`` they run in a ``ProcessPoolExecutor`` of freshly spawned
 processes, each capped at ``threads`` Numba threads before Numba is imported, so
 ``workers x threads`` never exceeds the cores (checked up front). A worker process that
 dies (OOM killer, segfault) breaks the pool: its tasks are resubmitted to a new pool,
 and each task that was in flight then is retried alone, so a task that kills its
 worker again (``MAX_WORKER_DEATHS`` times) is reported lost and the innocent bystanders
-are not.
+are not. If the consumer stops early (Ctrl-C, an error while committing), the worker
+processes are killed at once rather than left to finish their points.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,6 +34,8 @@ class LocalExecutor:
     """Points in this process (``workers == 1``) or in spawned worker processes."""
 
     name = "local"
+    shares_cache = True
+    """workers run on this machine and share its Numba disk cache"""
 
     def __init__(
         self, workers: int | None = None, threads: int | None = None, cores: int | None = None
@@ -63,14 +70,37 @@ class LocalExecutor:
             yield from self._in_pool(fn, tasks)
 
     def _in_process(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[tuple[Any, Any]]:
-        import numba
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        stop = threading.Event()
+        end = object()
 
-        before = numba.get_num_threads()
+        def work() -> None:
+            try:
+                for task in tasks:
+                    if stop.is_set():
+                        break
+                    results.put((task, fn(task), None))
+            except BaseException as exc:  # fn never raises for a task; anything else is ours
+                results.put((None, None, exc))
+            finally:
+                results.put(end)
+
+        thread = threading.Thread(target=work, name="mcstudy-points", daemon=True)
+        thread.start()
         try:
-            for task in tasks:
-                yield task, fn(task)
+            while True:
+                try:
+                    item = results.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if item is end:
+                    break
+                task, result, exc = item
+                if exc is not None:
+                    raise exc
+                yield task, result
         finally:
-            numba.set_num_threads(before)
+            stop.set()  # an abandoned run: the thread ends after its task in flight
 
     def _in_pool(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[tuple[Any, Any]]:
         pending = deque(range(len(tasks)))  # positions in ``tasks``
@@ -86,6 +116,7 @@ class LocalExecutor:
             )
             inflight: dict[Future, int] = {}
             lost: list[int] = []
+            finished = False
             try:
                 while (pending or inflight) and not lost:
                     while pending and len(inflight) < window:
@@ -117,8 +148,11 @@ class LocalExecutor:
                         else:
                             lost.append(pos)
                     inflight.clear()
+                finished = True
             finally:
-                pool.shutdown(wait=not lost, cancel_futures=True)
+                if not finished:  # the consumer stopped (Ctrl-C, an error): end the workers
+                    _kill_workers(pool)
+                pool.shutdown(wait=finished and not lost, cancel_futures=True)
             for pos in sorted(lost, reverse=True):
                 deaths[pos] += 1
                 if deaths[pos] >= MAX_WORKER_DEATHS:
@@ -132,3 +166,12 @@ class LocalExecutor:
                     )
                 else:
                     pending.appendleft(pos)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the worker processes of ``pool`` now (their tasks are abandoned)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.kill()
+        except (OSError, ValueError, AttributeError):
+            pass

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 
 from mcstudy.executors.errors import ExecutorError
+from mcstudy.executors.signals import ignore_sigint
 
 # Thread pools of numerical libraries that a worker process must not multiply.
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -75,8 +76,10 @@ def init_worker_process(threads: int) -> None:
 
     Runs before the worker unpickles its first task (which imports Numba). Also starts
     a watchdog that ends the worker if its coordinator dies (even by SIGKILL), so no
-    orphan keeps computing points that nobody will commit.
+    orphan keeps computing points that nobody will commit, and ignores SIGINT (Ctrl-C
+    reaches the whole process group; the coordinator ends its workers).
     """
+    ignore_sigint()  # Ctrl-C reaches the process group: the coordinator ends workers
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     os.environ.update(thread_environment(threads))

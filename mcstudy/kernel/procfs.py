@@ -31,6 +31,7 @@ Files and their forms:
   function-call IPI and is also counted in ``CAL``) are returned.
 * ``/proc/self/maps``: ``start-end perms offset dev inode [path]``; ``/proc/self/smaps``:
   the same header per VMA followed by ``Name: N kB``/``Name: N`` fields and ``VmFlags``.
+* ``/proc/stat``: the machine-wide ``cpu`` line of tick counts.
 * CPU lists (``0-3,6,8-9``), sysfs choice files (``always [madvise] never``), files of
   one integer (sysctls, sysfs counters), kernel config text (``CONFIG_X=y``, ``# CONFIG_X
   is not set``), ``/proc/self/cgroup`` and ``/proc/cpuinfo`` (``key : value`` lines).
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,20 +57,63 @@ class ProcFormatError(McStudyError):
     """A /proc or /sys file is malformed, truncated, or not the file it claims to be."""
 
 
+MAX_FILE_BYTES = 64 << 20  # a /proc/zoneinfo of a large machine is a few MiB
+MAX_DIGITS = 20  # digits of the largest number in these files (2**64 - 1)
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
+
+
+def _read(path: Path, name: str, what: str) -> str:
+    """The text of a regular file (procfs and sysfs files are regular, of size 0); a
+    device, FIFO or directory is refused before it is opened."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ProcFormatError(f"{name}: {what} file not found") from None
+    except OSError as exc:
+        raise ProcFormatError(f"{name}: cannot read {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ProcFormatError(f"{name}: not a regular file; expected a {what} file or copy")
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        with open(path, "rb", buffering=0) as fh:  # small reads: sysctls refuse huge ones
+            while size <= MAX_FILE_BYTES and (chunk := fh.read(1 << 16)):
+                chunks.append(chunk)
+                size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise ProcFormatError(f"{name}: cannot read {what} ({exc.strerror})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ProcFormatError(f"{name}: over {MAX_FILE_BYTES >> 20} MiB: not a {what} file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ProcFormatError(f"{name}:{line}: not text (bytes that are not UTF-8)") from None
+
+
+def _check_numbers(text: str, name: str) -> None:
+    m = _LONG_NUMBER.search(text)  # longer than any counter (or than int() converts)
+    if m is not None:
+        line = text.count("\n", 0, m.start()) + 1
+        raise ProcFormatError(
+            f"{name}:{line}: a number of {len(m.group(0))} digits; the values of this file "
+            f"have at most {MAX_DIGITS}"
+        )
+
+
 def _load(src: Source, source: str | None, default: str, what: str) -> tuple[str, str]:
     """(text, name) of ``src``: a path is read (and names itself), a str is the text."""
     if isinstance(src, os.PathLike):
         path = Path(src)
         name = source or str(path)
-        try:
-            return path.read_text(encoding="utf-8"), name
-        except FileNotFoundError:
-            raise ProcFormatError(f"{name}: {what} file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProcFormatError(f"{name}: cannot read {what} ({exc})") from None
-    if not isinstance(src, str):
+        text = _read(path, name, what)
+    elif isinstance(src, str):
+        text, name = src, source or default
+    else:
         raise TypeError(f"expected the text (str) or a path (os.PathLike), got {type(src)!r}")
-    return src, source or default
+    _check_numbers(text, name)
+    return text, name
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
@@ -159,6 +204,7 @@ def parse_zoneinfo(src: Source, source: str | None = None) -> list[ZoneInfo]:
     seen_zones: set[tuple[int, str]] = set()
     cur: ZoneInfo | None = None
     seen: set[str] = set()
+    has_boost: set[int] = set()
     in_pagesets = False
     for no, raw in _lines(text):
         m = _HEADER.match(raw)
@@ -207,9 +253,12 @@ def parse_zoneinfo(src: Source, source: str | None = None) -> list[ZoneInfo]:
         if key in seen:
             raise ProcFormatError(f"{name}:{no}: {key!r} appears twice in {where}")
         seen.add(key)
+        if key == "boost" and not in_pagesets:
+            has_boost.add(id(cur))
     if not zones:
         raise ProcFormatError(f"{name}:1: no 'Node N, zone NAME' header: not a /proc/zoneinfo")
     _check_zone(name, zones[-1])
+    _check_managed(name, zones, has_boost)
     return zones
 
 
@@ -226,6 +275,27 @@ def _check_zone(name: str, z: ZoneInfo) -> None:
             f"{name}:{z.line}: zone {z.name}: watermarks not ordered "
             f"(min {z.min}, low {z.low}, high {z.high})"
         )
+    if z.boost < 0 or z.boost > z.min:
+        raise ProcFormatError(
+            f"{name}:{z.line}: zone {z.name} of node {z.node}: boost {z.boost} outside 0..min "
+            f"({z.min}); the printed min includes the boost, so this file is damaged"
+        )
+    for key in ("free", "min", "present", "managed"):
+        if (getattr(z, key) or 0) < 0:
+            raise ProcFormatError(f"{name}:{z.line}: zone {z.name} of node {z.node}: {key} < 0")
+
+
+def _check_managed(name: str, zones: list[ZoneInfo], has_boost: set[int]) -> None:
+    """``managed`` is printed since v3.8, before ``boost`` (v5.0) and ``promo`` (v6.0): a
+    zone without it, in a file from a kernel that prints it (another zone has it, or
+    this zone has a newer field), is a truncated copy, not an old kernel."""
+    newer = any(z.managed is not None for z in zones)
+    for z in zones:
+        if z.managed is None and (newer or id(z) in has_boost or z.promo is not None):
+            raise ProcFormatError(
+                f"{name}:{z.line}: zone {z.name} of node {z.node} has no 'managed' line, "
+                "which this kernel prints (truncated file?)"
+            )
 
 
 def parse_zone_high_pages(src: Source, source: str | None = None) -> int:
@@ -517,6 +587,33 @@ def parse_int(src: Source, source: str | None = None) -> int:
     if not re.fullmatch(_INT, line):
         raise ProcFormatError(f"{name}:{no}: expected one integer, got {line!r}")
     return int(line)
+
+
+# ----------------------------------------------------------------- /proc/stat
+
+STAT_CPU_FIELDS = (
+    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice",
+)  # fmt: skip
+"""Columns of the ``cpu`` lines of /proc/stat (USER_HZ ticks; ``guest`` is within ``user``)."""
+
+
+def parse_stat_cpu(src: Source, source: str | None = None) -> dict[str, int]:
+    """The machine-wide ``cpu`` line of /proc/stat: field -> USER_HZ ticks (older
+    kernels print fewer columns; the missing ones are 0)."""
+    text, name = _load(src, source, "/proc/stat", "/proc/stat")
+    _nonempty(text, name, "/proc/stat")
+    for no, raw in _lines(text):
+        words = raw.split()
+        if words[0] != "cpu":
+            continue
+        values = words[1:]
+        if not 4 <= len(values) <= len(STAT_CPU_FIELDS) or not all(
+            re.fullmatch(r"\d+", v) for v in values
+        ):
+            raise ProcFormatError(f"{name}:{no}: expected 'cpu' and 4 to 10 tick counts")
+        counts = [int(v) for v in values] + [0] * (len(STAT_CPU_FIELDS) - len(values))
+        return dict(zip(STAT_CPU_FIELDS, counts, strict=True))
+    raise ProcFormatError(f"{name}:{_last_line(text)}: no 'cpu' line: not a /proc/stat")
 
 
 # ----------------------------------------------------------------- kernel config

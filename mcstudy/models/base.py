@@ -8,8 +8,11 @@ special-case a model. Models are registered in ``mcstudy.models.registry``.
 
 from __future__ import annotations
 
+import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +22,22 @@ from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.tallies import Tallies, TallyLayout
 from mcstudy.findings import Finding
 from mcstudy.models.contract import EstimateSpec, Variable, check_declarations
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """One kernel variant of a model to compile: the parameters of a tiny run that
+    takes its code path, and whether its points also need the exact solver."""
+
+    params: dict[str, Any]
+    exact: bool = True
+    stream: tuple[int, int] = (1, 2)
+    """Philox key of the tiny run (a model picks one on which its tiny run is quick)"""
+
+    @property
+    def key(self) -> str:
+        """Identity of the variant (a process compiles each key once)."""
+        return json.dumps([self.params, self.exact], sort_keys=True, default=str)
 
 
 class ModelParams(BaseModel):
@@ -93,15 +112,39 @@ class Model(ABC):
         Disagreements with exact values are found for every model by the sweep."""
         return []
 
-    def warmup(self) -> float:
-        """Compile (or load from cache) the kernels on a tiny input; returns seconds."""
+    def warmup(self, params: Iterable[ModelParams] | None = None) -> float:
+        """Compile (or load from Numba's cache) the kernels that the parameter sets
+        ``params`` need (None: every variant this model has); returns seconds.
+
+        Only the variants ``warmup_variants`` names are compiled: a study whose points
+        all take one code path does not pay for the others.
+        """
         t0 = time.perf_counter()
-        params = self.Params.model_validate(self.warmup_params())
+        chosen = self.all_warmup_variants() if params is None else self.warmup_variants(params)
+        for variant in chosen:
+            self.warmup_variant(variant)
+        return time.perf_counter() - t0
+
+    def warmup_variants(self, params: Iterable[ModelParams]) -> list[Warmup]:
+        """The kernel variants that points with these parameters run, each as a tiny
+        warm-up (distinct ``key``s; compiling one need not compile another). A model
+        with several top-level kernels, or an exact solver only some points use,
+        overrides this; the default is one variant, ``warmup_params()``."""
+        return [Warmup(self.warmup_params())]
+
+    def all_warmup_variants(self) -> list[Warmup]:
+        """Every variant of this model (what ``warmup()`` compiles without arguments)."""
+        return self.warmup_variants([])
+
+    def warmup_variant(self, variant: Warmup) -> None:
+        """Run one variant's tiny warm-up: prepare, two one-sequence blocks, and the
+        exact solver if the variant needs it."""
+        params = self.Params.model_validate(variant.params)
         prepared = self.prepare(params)
         plan = BlockPlan(sequences=2, block_size=1)
-        self.simulate(prepared, (1, 2), plan, 0, 2)
-        self.exact(params)
-        return time.perf_counter() - t0
+        self.simulate(prepared, variant.stream, plan, 0, 2)
+        if variant.exact:
+            self.exact(params)
 
     @classmethod
     def warmup_params(cls) -> dict[str, Any]:

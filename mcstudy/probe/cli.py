@@ -91,6 +91,7 @@ def probe(
     """Measure THP deposits, PMD splits, collapse IPIs and munmap page-table frees on this
     kernel, and compare each with the model's prediction within the measured noise."""
     from mcstudy.probe.table import render_table
+    from mcstudy.storage.atomic import check_output_file
     from mcstudy.storage.dataset import write_dataset
 
     munmap_bytes = round(munmap_mib * MIB)
@@ -102,8 +103,7 @@ def probe(
         baselines=baselines,
     )
     try:
-        if out.exists() and out.is_dir():
-            raise McStudyError(f"{out}: output path is a directory")
+        check_output_file(out)  # before the measurement: a device or link is never replaced
         ds = run_probe(req, progress=True)
         write_dataset(ds, out)
     except McStudyError as exc:

@@ -57,7 +57,7 @@ def regenerate_commands(ds: xr.Dataset, dataset_path: Path, report_path: Path) -
         parts = ["mcstudy", "run", str(config)]
         for item in prov.get("overrides") or []:
             parts += ["--set", str(item)]
-        parts += ["--out", str(dataset_path), "--no-report"]
+        parts += ["--out", str(dataset_path), "--no-report", "--restart"]
         cmds.append(shlex.join(parts))
     report = ["mcstudy", "report", str(dataset_path), "-o", str(report_path)]
     cmds.append(shlex.join(report))

@@ -17,12 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from mcstudy.storage.atomic import PARTIAL_SUFFIX, atomic_write_bytes
+from mcstudy.storage.atomic import FILE_MODE, PARTIAL_SUFFIX, atomic_write_bytes, file_kind
 from mcstudy.storage.errors import CheckedFileError
+
+MAX_BYTES = 64 << 20
+"""Largest checked file read (a point record is a few KB; a study record grows with
+the sweep): anything bigger is not one of ours."""
 
 
 def dumps_body(body: dict[str, Any]) -> bytes:
@@ -55,6 +60,7 @@ def create_checked(path: Path, kind: str, version: int, body: dict[str, Any]) ->
     data = encode_checked(kind, version, body)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -104,7 +110,13 @@ def read_checked(path: Path, kind: str, version: int) -> dict[str, Any]:
     """Read and verify a checked file (CheckedFileError if missing, foreign or damaged)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckedFileError(f"{path}: is {file_kind(st.st_mode)}, not a regular file")
+        if st.st_size > MAX_BYTES:
+            raise CheckedFileError(f"{path}: {st.st_size} bytes: too large for an {kind} file")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise CheckedFileError(f"{path}: file not found") from None
     except OSError as exc:

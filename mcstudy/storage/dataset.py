@@ -21,14 +21,12 @@ from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_attrs
 from mcstudy.storage.atomic import atomic_target
+from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
 FORMAT_NAME = "mcstudy-dataset"
 FORMAT_VERSION = 1
 ENGINE = "h5netcdf"
-#: variables added to a point's results when adaptive precision is on
-REL_ERR = "main_rel_err"
-TARGET_MET = "target_met"
 
 
 def build_dataset(

@@ -33,6 +33,9 @@ POINT_FORMAT_VERSION = 1
 DONE = "done"
 FAILED = "failed"
 PENDING = "pending"
+#: values added to a point's results when adaptive precision is on
+REL_ERR = "main_rel_err"
+TARGET_MET = "target_met"
 _NAME = re.compile(r"^point-(\d+)\.json$")
 
 

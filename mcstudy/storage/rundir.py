@@ -9,16 +9,23 @@ Layout (next to the dataset ``<stem>.nc``)::
       manifest.json       status, seed, timings and host of every point (derived)
       manifest-shard-I-of-N.json   the same for the points of one shard
 
-``study.json`` is created once, atomically and only if absent, so array tasks starting
-together agree on it; every later run or shard must have the same config hash and code
-version or is refused. Point files are the only source of truth: the manifest is
-rebuilt from them.
+The directory is created whole (``study.json``, ``points/``, ``lock``) under a temporary
+name and renamed into place, so a kill at any instant leaves no half-made run directory
+and of the array tasks starting together exactly one creates it and the others use it;
+every later run or shard must have the same config hash and code version or is refused.
+Writers hold its lock (``mcstudy.storage.lock``). Point files are the only source of
+truth: the manifest is rebuilt from them. The final dataset's path is derived from the
+directory's own name (``x.run`` -> ``x.nc``), never read from its contents.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from mcstudy.models.registry import model_names
-from mcstudy.storage.checked import PARTIAL_SUFFIX, create_checked, read_checked
+from mcstudy.storage.atomic import (
+    DIR_MODE,
+    FILE_MODE,
+    PARTIAL_SUFFIX,
+    STALE_SECONDS,
+    file_kind,
+    is_partial_of,
+    remove_stale_partials,
+)
+from mcstudy.storage.checked import read_checked, write_checked
+from mcstudy.storage.contents import content_problem
 from mcstudy.storage.errors import CheckedFileError, RunDirError
+from mcstudy.storage.lock import LOCK_FILE, RunLock, remove_stale_holder_files
 from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study, StudySection
@@ -47,6 +65,31 @@ def run_dir_for(dataset: str | Path) -> Path:
     if dataset.suffix == ".nc":
         return dataset.with_suffix(RUN_SUFFIX)
     return dataset.parent / (dataset.name + RUN_SUFFIX)
+
+
+def dataset_for(run_dir: str | Path, recorded: str | None = None) -> Path:
+    """The dataset path of a run directory, from the directory's own name.
+
+    ``x.run`` -> ``x.nc``; ``x.h5.run`` (a run of ``--out x.h5``) -> ``x.nc`` or ``x.h5``:
+    the name ``recorded`` in study.json only chooses between the two names that map to
+    this directory, so an edited study.json cannot send the dataset anywhere else.
+    """
+    run_dir = Path(run_dir)
+    stem = (
+        run_dir.name.removesuffix(RUN_SUFFIX) if run_dir.name.endswith(RUN_SUFFIX) else run_dir.name
+    )
+    candidates = [run_dir.parent / f"{stem}.nc", run_dir.parent / stem]
+    for c in candidates:
+        if recorded is not None and c.name == recorded and run_dir_for(c) == run_dir:
+            return c
+    return candidates[0]
+
+
+def _rmdir_quiet(path: str | Path) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def resolve_run_dir(path: str | Path) -> Path:
@@ -138,8 +181,10 @@ class RunDir:
             raise RunDirError(f"{exc}; the run directory cannot be used") from None
 
     def dataset_path(self) -> Path:
-        """Where the final dataset of this run goes."""
-        return self.path.parent / str(self.info().get("dataset", self.path.stem + ".nc"))
+        """Where the final dataset of this run goes (derived from the directory's name;
+        see :func:`dataset_for`)."""
+        recorded = self.info().get("dataset")
+        return dataset_for(self.path, recorded if isinstance(recorded, str) else None)
 
     def load_study(self) -> Study:
         """The study recorded in ``study.json`` (for merge and status)."""
@@ -221,53 +266,188 @@ class RunDir:
             return False
         return any(index_of(e.name) is not None for e in os.scandir(self.points_dir))
 
-    def prepare(self, study: Study, code: dict[str, Any], dataset_name: str) -> bool:
-        """Create the run directory for ``study`` or check that it holds this study.
+    # ------------------------------------------------------------------ creation
 
-        Returns True if it was created now. RunDirError (with what differs) if it
-        belongs to another config or code version, or is not a run directory at all.
+    def check_path(self) -> None:
+        """Refuse a run directory path that is anything but absent or a real directory
+        (a symbolic link, a device, a file: not a directory mcstudy created)."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise RunDirError(
+                f"{self.path}: cannot use as a run directory ({exc.strerror})"
+            ) from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise RunDirError(
+                f"{self.path}: exists and is {file_kind(st.st_mode)}, not a run directory; "
+                "move it away or choose another --out"
+            )
+        for sub in (self.study_file, self.points_dir):
+            try:
+                mode = os.lstat(sub).st_mode
+            except FileNotFoundError:
+                continue
+            want = stat.S_ISREG if sub == self.study_file else stat.S_ISDIR
+            if not want(mode):
+                raise RunDirError(
+                    f"{sub}: is {file_kind(mode)}; not an mcstudy run directory (refusing "
+                    "to use it)"
+                )
+
+    def _leftover_of_creation(self) -> bool:
+        """True if the directory holds nothing but what an interrupted creation by an
+        older mcstudy could leave: an empty points/ and temporary study records."""
+        for entry in os.scandir(self.path):
+            if entry.name == POINTS_DIR and entry.is_dir(follow_symlinks=False):
+                if any(True for _ in os.scandir(entry.path)):
+                    return False
+            elif not is_partial_of(entry.name, STUDY_FILE):
+                return False
+        return True
+
+    def _build(self, body: dict[str, Any]) -> Path:
+        """A complete new run directory under a temporary name next to ``self.path``."""
+        parent = self.path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=PARTIAL_SUFFIX, dir=parent)
+        )
+        os.chmod(tmp, DIR_MODE)
+        (tmp / POINTS_DIR).mkdir()
+        write_checked(tmp / STUDY_FILE, RUN_FORMAT, RUN_FORMAT_VERSION, body)
+        fd = os.open(tmp / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        os.close(fd)
+        return tmp
+
+    def create(self, study: Study, code: dict[str, Any], dataset_name: str) -> bool:
+        """Create the run directory of ``study`` atomically if it does not exist.
+
+        The directory is built complete (study.json, points/, lock) under a temporary
+        name and renamed into place, so it appears whole or not at all: a kill at any
+        instant leaves no half-made run directory, and of several processes creating it
+        at once (the tasks of a SLURM array) exactly one succeeds and the others use it.
+        Returns True if this call created it. RunDirError if the path is taken by
+        something that is not a run directory.
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise RunDirError(f"{self.path}: exists and is not a directory")
+        self.check_path()
         if self.path.is_dir() and not self.study_file.exists():
-            foreign = [e.name for e in os.scandir(self.path) if e.name not in (POINTS_DIR,)]
-            if foreign or self.has_points():
+            if not self._leftover_of_creation():
                 raise RunDirError(
                     f"{self.path}: exists but is not an mcstudy run directory (no "
                     f"{STUDY_FILE}); move it away or choose another --out"
                 )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.points_dir.mkdir(exist_ok=True)
-        body = self._info_body(study, code, dataset_name)
-        created = create_checked(self.study_file, RUN_FORMAT, RUN_FORMAT_VERSION, body)
-        if not created:
-            why = self.mismatch(study, code)
-            if why is not None:
+            for entry in os.scandir(self.path):  # an old interrupted creation: redo it
+                if entry.is_dir(follow_symlinks=False):
+                    _rmdir_quiet(entry.path)
+                else:
+                    Path(entry.path).unlink(missing_ok=True)
+            _rmdir_quiet(self.path)
+        if self.path.exists():
+            self.check_path()
+            return False
+        try:
+            tmp = self._build(self._info_body(study, code, dataset_name))
+        except OSError as exc:
+            raise RunDirError(
+                f"{self.path}: cannot create the run directory ({exc.strerror})"
+            ) from None
+        try:
+            os.rename(tmp, self.path)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise RunDirError(
-                    f"{self.path} holds results of {why}. Refusing to mix them: pass "
-                    f"--restart to discard them, or --out another path"
-                )
+                    f"{self.path}: cannot create the run directory ({exc.strerror})"
+                ) from None
+            self.check_path()  # another process created it first: use theirs
+            return False
+        return True
+
+    def lock(
+        self, shard: tuple[int, int] | None = None, role: str = "run", warn: Any = None
+    ) -> RunLock:
+        """The (not yet acquired) lock of a writer of this run directory."""
+        return RunLock(self.path, shard=shard, role=role, warn=warn)
+
+    def check_study(self, study: Study, code: dict[str, Any]) -> None:
+        """RunDirError (saying what differs) unless the directory holds ``study``."""
+        why = self.mismatch(study, code)
+        if why is not None:
+            raise RunDirError(
+                f"{self.path} holds results of {why}. Refusing to mix them: pass "
+                f"--restart to discard them, or --out another path"
+            )
+
+    def rewrite_study(self, study: Study, code: dict[str, Any], dataset_name: str) -> None:
+        """Replace study.json (``--restart``, holding the exclusive lock)."""
+        write_checked(
+            self.study_file,
+            RUN_FORMAT,
+            RUN_FORMAT_VERSION,
+            self._info_body(study, code, dataset_name),
+        )
+
+    def prepare(self, study: Study, code: dict[str, Any], dataset_name: str) -> bool:
+        """Create the run directory for ``study`` or check that it holds this study
+        (without a lock: for tests and tools; ``run_sweep`` locks). Returns True if it
+        was created now."""
+        created = self.create(study, code, dataset_name)
+        if not created:
+            self.check_study(study, code)
         return created
 
     def clear(self) -> None:
-        """Remove this run's files (``--restart``): study.json, manifests, points/,
-        quarantine/. Nothing else in the directory is touched."""
+        """Remove this run's results (``--restart``, holding the exclusive lock):
+        points/, quarantine/ and the manifests. study.json, the lock and anything else
+        in the directory stay."""
         if not self.path.is_dir():
             return
-        if not self.study_file.exists() and any(
-            e.name not in (POINTS_DIR,) for e in os.scandir(self.path)
-        ):
+        self.check_path()
+        if not self.study_file.exists():
             raise RunDirError(
                 f"{self.path}: not an mcstudy run directory; refusing to delete anything in it"
             )
         for sub in (self.points_dir, self.quarantine_dir):
             if sub.is_dir():
                 shutil.rmtree(sub)
+        self.points_dir.mkdir(exist_ok=True)
         for entry in os.scandir(self.path):
-            if entry.name == STUDY_FILE or (
-                entry.name.startswith("manifest") and entry.name.endswith(".json")
-            ):
+            if entry.name.startswith("manifest") and entry.name.endswith(".json"):
                 os.unlink(entry.path)
+
+    def clean_stale(self, everything: bool) -> int:
+        """Remove temporary files of killed writers: with ``everything`` (the exclusive
+        lock is held, no other writer runs) all of them, and dead merges' lock files;
+        otherwise only those older than ``STALE_SECONDS``. Also, next to the directory,
+        stale temporary files of its dataset and report and temporary run directories
+        of interrupted creations. Returns how many."""
+        age = 0.0 if everything else STALE_SECONDS
+        n = remove_stale_partials(self.path, older_than=age)
+        if self.points_dir.is_dir():
+            n += remove_stale_partials(self.points_dir, older_than=age)
+        if everything:
+            n += remove_stale_holder_files(self.path)
+        try:
+            dataset = self.dataset_path()
+            outputs = (dataset.name, dataset.with_suffix(".html").name)
+            n += remove_stale_partials(self.path.parent, outputs)  # killed dataset writes
+        except RunDirError:
+            pass
+        now = time.time()
+        prefix = f".{self.path.name}."
+        for entry in os.scandir(self.path.parent):
+            if not (entry.name.startswith(prefix) and entry.name.endswith(PARTIAL_SUFFIX)):
+                continue
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+            except OSError:
+                continue
+            if old and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                n += 1
+        return n
 
     # ------------------------------------------------------------------ points
 
@@ -283,6 +463,8 @@ class RunDir:
         if not self.points_dir.is_dir():
             return scan
         config_hash = study.config_hash()
+        model = study.model
+        adaptive = study.section.target_rel_err is not None
         for entry in sorted(os.scandir(self.points_dir), key=lambda e: e.name):
             index = index_of(entry.name)
             if index is None:
@@ -305,6 +487,10 @@ class RunDir:
                 )
             except CheckedFileError as exc:
                 scan.invalid.append((path, index, str(exc)))
+                continue
+            why = content_problem(body, model, adaptive) if body["status"] == DONE else None
+            if why is not None:
+                scan.invalid.append((path, index, f"{path}: impossible contents: {why}"))
             else:
                 scan.records[index] = body
         return scan
@@ -318,28 +504,3 @@ class RunDir:
         os.replace(path, dest)
         dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
         return dest
-
-    def clean_manifest_partials(self, manifest: Path) -> int:
-        """Delete temporary files left by a killed writer of ``manifest`` (only this
-        run or shard writes that name, so none of them is in use)."""
-        removed = 0
-        for entry in os.scandir(self.path):
-            if entry.name.startswith(f".{manifest.name}.") and entry.name.endswith(PARTIAL_SUFFIX):
-                Path(entry.path).unlink(missing_ok=True)
-                removed += 1
-        return removed
-
-    def clean_partials(self, indices: set[int]) -> int:
-        """Delete temporary files left by killed writers of the given points."""
-        removed = 0
-        if not self.points_dir.is_dir():
-            return 0
-        for entry in os.scandir(self.points_dir):
-            name = entry.name
-            if not (name.startswith(".point-") and name.endswith(PARTIAL_SUFFIX)):
-                continue
-            index = index_of(name[1:].split(".json", 1)[0] + ".json")
-            if index is not None and index in indices:
-                Path(entry.path).unlink(missing_ok=True)
-                removed += 1
-        return removed

@@ -35,7 +35,8 @@ def _fail(exc: Exception) -> None:
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a config value: [study.|params.|sweep.]key=value (repeatable).",
+    help="Override a config value: [study.|params.|sweep.]key=value (repeatable). "
+    "sweep.key=v is a one-value sweep, sweep.key=[a,b] a list; 1e6 is fine for an integer.",
 )
 @click.option(
     "--params",
@@ -87,7 +88,18 @@ def _fail(exc: Exception) -> None:
 @click.option(
     "--restart", is_flag=True, help="Discard the results of the run directory, start again."
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest sweep accepted (default 100000 points; a bigger sweep is refused "
+    "before anything is written).",
+)
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No progress output (by default a bar on a terminal, else a line every 30 s).",
+)
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report next to the dataset.")
 @click.option(
     "--strict",
@@ -108,23 +120,104 @@ def run(
     resume: bool,
     retry_failed: bool,
     restart: bool,
+    max_points: int | None,
     quiet: bool,
     no_report: bool,
     strict: bool,
 ) -> None:
-    """Run the study in CONFIG (default: configs/default.toml) and write its dataset.
+    """Run the study in CONFIG (default: configs/default.toml, or the copy shipped with
+    mcstudy outside a checkout) and write its dataset.
 
     Every point is committed to the run directory as soon as it is computed, so an
     interrupted run continues with --resume; a failing point is recorded (see
     `mcstudy status`) and the others go on. Disagreements with exact values and warnings
     are printed at the end. Exit status 1 if points failed; with --strict, 3 if there
-    are findings.
+    are findings; 130 after Ctrl-C (the committed points are kept: resume with --resume).
     """
+    from mcstudy.sweep.interrupt import sigint_handler
+
+    resume_args = _resume_args(
+        config, out, overrides, params_files, executor, workers, threads, scheduler, shard
+    )
+    with sigint_handler():
+        try:
+            _run(
+                config, out, overrides, params_files, executor, workers, threads, scheduler,
+                shard, resume, retry_failed, restart, max_points, quiet, no_report, strict,
+            )  # fmt: skip
+        except KeyboardInterrupt as exc:
+            _interrupted(exc, resume_args)
+
+
+def _resume_args(
+    config: Path | None,
+    out: Path | None,
+    overrides: tuple[str, ...],
+    params_files: tuple[Path, ...],
+    executor: str,
+    workers: int | None,
+    threads: int | None,
+    scheduler: str | None,
+    shard: str | None,
+) -> list[str]:
+    """The ``mcstudy run`` command that continues this run."""
+    args = ["mcstudy", "run"] + ([str(config)] if config is not None else [])
+    if out is not None:
+        args += ["--out", str(out)]
+    for item in overrides:
+        args += ["--set", item]
+    for pf in params_files:
+        args += ["--params", str(pf)]
+    if executor != "local":
+        args += ["--executor", executor]
+    for flag, value in (("--scheduler", scheduler), ("--workers", workers)):
+        if value is not None:
+            args += [flag, str(value)]
+    if threads is not None:
+        args += ["--threads", str(threads)]
+    if shard is not None:
+        args += ["--shard", shard]
+    return [*args, "--resume"]
+
+
+def _interrupted(exc: KeyboardInterrupt, resume_args: list[str]) -> None:
+    """Ctrl-C: one line saying what is kept and how to continue; exit status 130."""
+    import shlex
+
+    from mcstudy.sweep.coordinator import SweepInterrupted
+    from mcstudy.sweep.interrupt import EXIT_INTERRUPTED, exit_now
+
+    kept = ""
+    if isinstance(exc, SweepInterrupted):
+        kept = f": {exc.done} of {exc.total} points are committed in {exc.run_dir}"
+    click.echo(f"\nmcstudy: interrupted{kept}; continue with: {shlex.join(resume_args)}", err=True)
+    exit_now(EXIT_INTERRUPTED)
+
+
+def _run(
+    config: Path | None,
+    out: Path | None,
+    overrides: tuple[str, ...],
+    params_files: tuple[Path, ...],
+    executor: str,
+    workers: int | None,
+    threads: int | None,
+    scheduler: str | None,
+    shard: str | None,
+    resume: bool,
+    retry_failed: bool,
+    restart: bool,
+    max_points: int | None,
+    quiet: bool,
+    no_report: bool,
+    strict: bool,
+) -> None:
+    """The body of ``mcstudy run`` (see its help)."""
     import os
 
-    from mcstudy.storage.dataset import write_dataset
-    from mcstudy.storage.rundir import run_dir_for
-    from mcstudy.study import DEFAULT_CONFIG, load_study
+    from mcstudy.storage.atomic import check_output_file
+    from mcstudy.storage.rundir import RunDir, run_dir_for
+    from mcstudy.study import default_config, load_study
     from mcstudy.sweep.coordinator import SweepOptions, run_sweep
     from mcstudy.sweep.shards import resolve_shard
 
@@ -133,10 +226,14 @@ def run(
             raise McStudyError("--restart discards results; do not combine it with --resume")
         if scheduler is not None and executor != "dask":
             raise McStudyError("--scheduler ADDRESS needs --executor dask")
-        study = load_study(config or DEFAULT_CONFIG, overrides, params_files)
+        study = load_study(config or default_config(), overrides, params_files, max_points)
         target = out or Path("outputs") / f"{study.name}.nc"
-        if target.exists() and target.is_dir():
-            raise McStudyError(f"{target}: output path is a directory")
+        # output paths: refused before anything is written if they exist as anything but
+        # a regular file (a device, a FIFO, a link...) or a run directory
+        check_output_file(target)
+        if not no_report:
+            check_output_file(target.with_suffix(".html"), "report path")
+        RunDir(run_dir_for(target)).check_path()
         the_shard = resolve_shard(shard, os.environ)
         if the_shard is not None and restart:
             raise McStudyError(
@@ -158,20 +255,27 @@ def run(
             shard=the_shard,
             show_progress=not quiet,
             dataset_name=target.name,
+            warn=lambda msg: click.echo(f"mcstudy: warning: {msg}", err=True),
         )
         result = run_sweep(study, run_dir_for(target), ex, options)
         for _path, reason in result.quarantined:
             click.echo(f"mcstudy: warning: {reason}; moved to quarantine/, recomputed", err=True)
         ds = result.dataset
         if ds is not None:
+            from mcstudy.storage.dataset import write_dataset  # xarray: after the sweep
+
             write_dataset(ds, target)
     except McStudyError as exc:
         _fail(exc)
     facts = result.run_facts
     c = result.counts
     where = f"shard {result.shard}: " if result.shard is not None else f"wrote {target} "
+    low, high = result.sequences
+    seqs = f"{study.section.sequences}" if low == high or not high else f"{low}..{high}"
+    if study.section.target_rel_err is not None:
+        seqs += f" (adaptive, target {study.section.target_rel_err:g})"
     click.echo(
-        f"{where}({sum(c.values())} points x {study.section.sequences} sequences: "
+        f"{where}({sum(c.values())} points x {seqs} sequences: "
         f"{result.computed} computed, {result.reused} kept; {c['done']} done, "
         f"{c['failed']} failed, {c['pending']} pending; {facts['executor']}: "
         f"{facts.get('workers') or '?'} worker(s) x {facts.get('threads_per_worker') or '?'} "
@@ -246,7 +350,11 @@ def show(output: Path) -> None:
 @click.command()
 @click.argument("output", type=click.Path(path_type=Path))
 def status(output: Path) -> None:
-    """Done / failed / pending points of a run (OUTPUT: its .run directory or .nc)."""
+    """Done / failed / pending points of a run (OUTPUT: its .run directory or .nc).
+
+    Exit status 0 when every point is done, 1 when points are pending or failed or a
+    point file is unusable, 2 when OUTPUT is not a run.
+    """
     from mcstudy.storage.rundir import resolve_run_dir
     from mcstudy.sweep.status import format_status, run_status
 
@@ -255,6 +363,9 @@ def status(output: Path) -> None:
     except McStudyError as exc:
         _fail(exc)
     click.echo(format_status(st))
+    counts = st.counts
+    if counts["pending"] or counts["failed"] or st.invalid:
+        sys.exit(1)
 
 
 @click.command()

@@ -2,14 +2,17 @@
 
 It sits above the executors (where points run) and the storage (where results go).
 
-``run_sweep`` prepares the run directory (or checks that it holds this study), scans
-the point files already there (quarantining damaged or foreign ones), picks the points
+``run_sweep`` creates the run directory (or checks that it holds this study), takes its
+lock (one whole run, or the shards of one array, at a time), scans the point files
+already there (quarantining damaged or foreign ones), picks the points
 still to compute (all, the pending ones with ``resume``, plus the failed ones with
 ``retry_failed``; only this shard's with ``shard``), runs them on an executor and
 commits each record atomically the moment it arrives. A point is either committed
 completely or not at all, so the process can be killed at any moment (SIGKILL
 included) and resumed with no loss beyond the points in flight. Without a shard, the
-final dataset is then assembled from the point files on disk.
+final dataset is then assembled from the point files on disk. Ctrl-C
+(KeyboardInterrupt) stops it at once: nothing more is committed, the point in flight is
+abandoned, never recorded as failed, and :class:`SweepInterrupted` says what is kept.
 """
 
 from __future__ import annotations
@@ -19,16 +22,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import xarray as xr
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from mcstudy.executors.base import Executor, TaskLost
 from mcstudy.executors.local import LocalExecutor
 from mcstudy.findings import Finding
-from mcstudy.storage.assemble import assemble, dataset_from_records
 from mcstudy.storage.checked import dumps_body
+from mcstudy.storage.contents import content_problem
 from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.manifest import build_manifest, write_manifest
 from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
@@ -36,8 +36,12 @@ from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
 from mcstudy.sweep.point import point_code_version
+from mcstudy.sweep.progress import CompileNotice, SweepProgress, wait_for
 from mcstudy.sweep.shards import Shard
-from mcstudy.sweep.task import PointTask, compute_point, lost_body, task_label
+from mcstudy.sweep.task import PointTask, compute_point, lost_body, task_label, warm_model
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: the manifest is rewritten after a commit unless that would spend more than about
 #: 1/MANIFEST_COST_RATIO of the time writing it; and at least every MANIFEST_MAX_SECONDS
@@ -62,6 +66,19 @@ class SweepOptions:
     shard: Shard | None = None
     show_progress: bool = True
     dataset_name: str | None = None
+    warn: Callable[[str], None] | None = None
+    """receives warnings (e.g. a file system without locks); None: ignore them"""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep: ``done`` of ``total`` points of this run (or shard) are
+    committed in ``run_dir`` and kept; ``--resume`` computes the rest."""
+
+    def __init__(self, run_dir: Path, done: int, total: int) -> None:
+        super().__init__(f"{run_dir}: {done} of {total} points committed")
+        self.run_dir = run_dir
+        self.done = done
+        self.total = total
 
 
 @dataclass
@@ -79,6 +96,8 @@ class SweepResult:
     run_facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     """disagreements and warnings of this run's (or shard's) done points"""
+    sequences: tuple[int, int] = (0, 0)
+    """fewest and most sequences of a done point (they differ with adaptive precision)"""
 
 
 def _accept(
@@ -99,19 +118,28 @@ def _accept(
             f"worker runs {other}, this run needs {describe(code)}; install the same "
             "mcstudy on every worker",
         )
+    if body.get("status") == DONE:
+        why = content_problem(body, task.model, task.study.section.target_rel_err is not None)
+        if why is not None:
+            return lost_body(task, "ImpossibleResult", f"worker returned {why}")
     return body
 
 
 def _tasks(
-    study: Study, executor: Executor, indices: list[int], shard: Shard | None, attempts: dict
+    study: Study,
+    executor: Executor,
+    indices: list[int],
+    shard: Shard | None,
+    attempts: dict,
+    points: list[Any] | None = None,
 ) -> list[PointTask]:
     model = study.model
-    points = {p.index: p for p in study.points()}
+    by_index = {p.index: p for p in (study.points() if points is None else points)}
     return [
         PointTask(
             study,
             model,
-            points[i],
+            by_index[i],
             executor.threads,
             executor.name,
             None if shard is None else str(shard),
@@ -142,10 +170,7 @@ def compute_in_memory(
     code = point_code_version(study.model)
     tasks = _tasks(study, executor, list(range(study.n_points)), None, {})
     records: dict[int, dict[str, Any]] = {}
-    with (
-        executor,
-        tqdm(total=len(tasks), unit="pt", desc=study.name, disable=not show_progress) as bar,
-    ):
+    with executor, SweepProgress(len(tasks), study.name, show_progress) as bar:
         for body in _results(executor, tasks, study.config_hash(), code):
             records[int(body["point"])] = json.loads(dumps_body(body))
             bar.update()
@@ -158,17 +183,25 @@ def run_study(study: Study, threads: int | None = None, show_progress: bool = Tr
     The same point pipeline and dataset assembly as ``mcstudy run`` (without a run
     directory), so the result is bit-identical to a run on any executor.
     """
+    from mcstudy.storage.assemble import dataset_from_records
+
     executor = LocalExecutor(workers=1, threads=threads)
     records, facts = compute_in_memory(study, executor, show_progress=show_progress)
     return dataset_from_records(study, records, point_code_version(study.model), facts)
 
 
 def _facts(
-    executor: Executor, t0: float, bodies: Any, computed: int, reused: int
+    executor: Executor,
+    t0: float,
+    bodies: Any,
+    computed: int,
+    reused: int,
+    compiled_here: float = 0.0,
 ) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     compile_seconds = max(
-        [float((b.get("provenance") or {}).get("compile_seconds") or 0.0) for b in bodies] or [0.0]
+        [float((b.get("provenance") or {}).get("compile_seconds") or 0.0) for b in bodies]
+        + [compiled_here]
     )
     return {
         **executor.describe(),
@@ -178,6 +211,26 @@ def _facts(
         "points_computed": computed,
         "points_reused": reused,
     }
+
+
+def _warm_up(study: Study, executor: Executor, todo: list[Any], show: bool) -> float:
+    """Compile the kernel variants the points to do need, before they are handed out,
+    saying so if it takes long (a first run); returns seconds. In this process for the
+    local executor; for one on this machine (worker processes, a LocalCluster) it fills
+    Numba's disk cache, which the workers then load. Skipped for a remote cluster."""
+    if not getattr(executor, "shares_cache", True):
+        return 0.0
+    model = study.model
+    params = [p.params for p in todo]
+    notice = CompileNotice(show)
+    t0 = time.perf_counter()
+    try:
+        wait_for(lambda: warm_model(model, params), notice.tick, name="mcstudy-compile")
+    except Exception:  # the points warm up again themselves, and record the error
+        pass
+    seconds = time.perf_counter() - t0
+    notice.done(seconds)
+    return seconds
 
 
 def run_sweep(
@@ -190,20 +243,42 @@ def run_sweep(
     """Run (or continue) the sweep of ``study`` in ``run_dir`` on ``executor``.
 
     ``on_commit(index, body)`` is called after each point is committed.
-    Raises RunDirError if the directory holds another config or code version, or
-    holds results and neither resume, retry nor restart was asked for.
+    Raises RunDirError if the directory holds another config or code version, holds
+    results and neither resume, retry nor restart was asked for, or is in use by another
+    run; SweepInterrupted on Ctrl-C.
     """
     options = options or SweepOptions()
+    rd = RunDir(run_dir)
+    shard = options.shard
+    rd.create(study, point_code_version(study.model), options.dataset_name or _dataset_name(rd))
+    lock = rd.lock(None if shard is None else (shard.index, shard.count), warn=options.warn)
+    with lock:
+        return _locked_sweep(study, rd, executor, options, on_commit)
+
+
+def _dataset_name(rd: RunDir) -> str:
+    return f"{rd.path.stem}.nc"
+
+
+def _locked_sweep(
+    study: Study,
+    rd: RunDir,
+    executor: Executor,
+    options: SweepOptions,
+    on_commit: Callable[[int, dict[str, Any]], None] | None,
+) -> SweepResult:
     t0 = time.perf_counter()
     model = study.model
     code = point_code_version(model)
     config_hash = study.config_hash()
-    rd = RunDir(run_dir)
     shard = options.shard
     resume = options.resume or options.retry_failed or shard is not None
     if options.restart:
         rd.clear()
-    rd.prepare(study, code, options.dataset_name or f"{rd.path.stem}.nc")
+        rd.rewrite_study(study, code, options.dataset_name or _dataset_name(rd))
+    else:
+        rd.check_study(study, code)
+    rd.clean_stale(everything=shard is None)
 
     points = list(study.points())
     owned = shard.owns if shard is not None else None
@@ -232,10 +307,8 @@ def run_sweep(
         if i in records
     }
     reused = len(mine) - len(todo)
-    rd.clean_partials(set(todo))
 
     manifest_path = rd.manifest_file(shard)
-    rd.clean_manifest_partials(manifest_path)
     mine_points = [points[i] for i in mine]
     last_write = 0.0
     write_cost = 0.0
@@ -260,40 +333,59 @@ def run_sweep(
 
     write_current_manifest()
     computed: list[dict[str, Any]] = []
-    if todo:
-        tasks = _tasks(study, executor, todo, shard, attempts)
-        with (
-            executor,
-            tqdm(
-                total=len(tasks),
-                unit="pt",
-                desc=study.name if shard is None else f"{study.name} [{shard}]",
-                disable=not options.show_progress,
-            ) as bar,
-        ):
-            try:
-                for body in _results(executor, tasks, config_hash, code):
-                    index = int(body["point"])
-                    write_point(rd.points_dir, body)
-                    records[index] = body
-                    computed.append(body)
-                    bar.update()
-                    waited = time.monotonic() - last_write
-                    if waited >= min(MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS):
-                        write_current_manifest()
-                    if on_commit is not None:
-                        on_commit(index, body)
-            finally:
-                write_current_manifest()
-    facts = _facts(executor, t0, computed, len(computed), reused)
+    compiled = 0.0
+    try:
+        if todo:
+            compiled = _warm_up(study, executor, [points[i] for i in todo], options.show_progress)
+            tasks = _tasks(study, executor, todo, shard, attempts, points)
+            desc = study.name if shard is None else f"{study.name} [{shard}]"
+            with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
+                try:
+                    for body in _results(executor, tasks, config_hash, code):
+                        index = int(body["point"])
+                        write_point(rd.points_dir, body)
+                        records[index] = body
+                        computed.append(body)
+                        bar.update()
+                        waited = time.monotonic() - last_write
+                        if waited >= min(MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS):
+                            write_current_manifest()
+                        if on_commit is not None:
+                            on_commit(index, body)
+                finally:
+                    write_current_manifest()
+    except KeyboardInterrupt:
+        done = sum(1 for i in mine if i in records)
+        raise SweepInterrupted(rd.path, done, len(mine)) from None
+    facts = _facts(executor, t0, computed, len(computed), reused, compiled)
     counts = {DONE: 0, FAILED: 0, "pending": 0}
     for i in mine:
         counts[records[i]["status"] if i in records else "pending"] += 1
     failed = [i for i in mine if i in records and records[i]["status"] == FAILED]
     dataset = None
     if shard is None:
+        from mcstudy.storage.assemble import assemble
+
         dataset = assemble(rd.path, code, run_facts=facts).dataset
     found = [f for i in mine if i in records for f in findings_of(records[i])]
+    seqs = [_sequences(study, records[i]) for i in mine if records.get(i, {}).get("status") == DONE]
     return SweepResult(
-        rd.path, shard, dataset, counts, len(computed), reused, failed, quarantined, facts, found
+        rd.path,
+        shard,
+        dataset,
+        counts,
+        len(computed),
+        reused,
+        failed,
+        quarantined,
+        facts,
+        found,
+        (min(seqs), max(seqs)) if seqs else (0, 0),
     )
+
+
+def _sequences(study: Study, body: dict[str, Any]) -> int:
+    """Sequences a done point simulated: its blocks, the last one possibly short."""
+    sec = study.section
+    cap = sec.max_sequences if sec.target_rel_err is not None else sec.sequences
+    return min(int(body.get("blocks") or 0) * sec.block_size, int(cap or 0))

@@ -40,21 +40,27 @@ def merge_run(run_dir: str | Path, out: str | Path | None = None) -> MergeReport
     (and the full ``manifest.json``), and report gaps. Never merges a damaged or foreign
     point file: those points count as pending."""
     rd = RunDir(resolve_run_dir(run_dir))
-    asm = assemble(rd.path, point_code_version(rd.load_study().model))
+    rd.check_path()
+    rd.info()  # a clear error for anything that is not a run directory
+    # the dataset goes next to the run directory, named after it: never where the
+    # contents of study.json would send it
     target = Path(out) if out is not None else rd.dataset_path()
-    write_dataset(asm.dataset, target)
-    points = list(asm.study.points())
-    write_manifest(
-        rd.manifest_file(),
-        build_manifest(
-            asm.study,
-            points,
-            asm.records,
-            config_hash=asm.study.config_hash(),
-            code_version=asm.code,
-            invalid=asm.invalid,
-        ),
-    )
+    with rd.lock(role="merge"):  # shared: shards may run; a whole run may not
+        rd.clean_stale(everything=False)
+        asm = assemble(rd.path, point_code_version(rd.load_study().model))
+        write_dataset(asm.dataset, target)
+        points = list(asm.study.points())
+        write_manifest(
+            rd.manifest_file(),
+            build_manifest(
+                asm.study,
+                points,
+                asm.records,
+                config_hash=asm.study.config_hash(),
+                code_version=asm.code,
+                invalid=asm.invalid,
+            ),
+        )
     c = asm.counts
     report = MergeReport(target, c, asm.pending, asm.failed)
     report.lines.append(

@@ -31,7 +31,7 @@ from mcstudy.findings import Finding
 from mcstudy.models.base import Model
 from mcstudy.stats.agreement import check_exact
 from mcstudy.stats.interval import Z95
-from mcstudy.storage.dataset import REL_ERR, TARGET_MET
+from mcstudy.storage.points import REL_ERR, TARGET_MET
 from mcstudy.storage.version import code_version
 from mcstudy.study import Point, Study
 

@@ -13,20 +13,22 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mcstudy.engine.rng import stream_key
 from mcstudy.executors.threads import available_cores
-from mcstudy.models.base import Model
+from mcstudy.models.base import Model, ModelParams
 from mcstudy.storage.points import DONE, FAILED, encode_mapping
 from mcstudy.storage.provenance import threading_layer
 from mcstudy.study import Point, Study
 from mcstudy.sweep.point import point_code_version, run_point
 from mcstudy.sweep.shards import slurm_facts
 
-_WARM: dict[type, bool] = {}
+_WARM: set[tuple[type, str]] = set()
+"""(model class, variant key) of the kernel variants this process has compiled"""
 
 
 @dataclass(frozen=True)
@@ -115,14 +117,18 @@ def run_facts(task: PointTask, started: datetime, seconds: float, compile_second
     }
 
 
-def _warm(model: Model) -> float:
-    """Compile (or load from cache) the model's kernels once per process; seconds."""
-    cls = type(model)
-    if _WARM.get(cls):
+def warm_model(model: Model, params: Iterable[ModelParams]) -> float:
+    """Compile (or load from Numba's cache) the kernel variants that points with these
+    parameters need and that this process has not warmed yet; returns seconds (0.0 when
+    there was nothing to do)."""
+    todo = [v for v in model.warmup_variants(params) if (type(model), v.key) not in _WARM]
+    if not todo:
         return 0.0
-    seconds = model.warmup()
-    _WARM[cls] = True
-    return seconds
+    t0 = time.perf_counter()
+    for variant in todo:
+        model.warmup_variant(variant)
+        _WARM.add((type(model), variant.key))
+    return time.perf_counter() - t0
 
 
 def compute_point(task: PointTask) -> dict[str, Any]:
@@ -137,7 +143,7 @@ def compute_point(task: PointTask) -> dict[str, Any]:
     body = base_body(task)
     compile_seconds = 0.0
     try:
-        compile_seconds = _warm(task.model)
+        compile_seconds = warm_model(task.model, [task.point.params])
         res = run_point(task.study, task.model, task.point)
         body.update(
             status=DONE,

@@ -85,12 +85,25 @@ def test_scaling_and_memory_measured_in_subprocess(quick):
 
 
 def test_jit_cached_start_measured(quick):
-    doc, _, _ = quick
+    doc, text, _ = quick
     first = model_names()[0]  # --quick starts only the first model, from the warm cache
     modes = {(j["model"], j["mode"]): j for j in doc["jit"]}
-    assert set(modes) == {(first, "cached"), (first, "uncached")}
+    assert set(modes) == {
+        (first, "cached"),
+        (first, "uncached"),
+        ("default study", "uncached"),
+        ("default study", "cached"),
+        ("default study", "first point"),
+    }
     assert _positive(modes[(first, "cached")]["wall_seconds"])
+    assert _positive(modes[(first, "cached")]["first_point_seconds"])
     assert modes[(first, "uncached")]["skipped"] == "--quick"
+    assert modes[("default study", "cached")]["compile_seconds"] >= 0
+    assert _positive(modes[("default study", "first point")]["first_point_seconds"])
+    targets = {t["name"]: t for t in doc["targets"]}
+    assert targets["default.compile.uncached"]["met"] is None  # not measured by --quick
+    assert targets["default.first_point.cached"]["met"] in (True, False)
+    assert isinstance(doc["load"]["loaded"], bool) and "other processes" in text
 
 
 def test_no_measurement_failed(quick):

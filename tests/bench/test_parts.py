@@ -115,7 +115,11 @@ def _doc(seq_rate, eff, start):
             }
         ],
         "baselines": [{"model": "gather", "baseline": "python-per-table", "speedup": 5000.0}],
-        "jit": [{"model": "gather", "mode": "cached", "wall_seconds": start}],
+        "jit": [
+            {"model": "gather", "mode": "cached", "wall_seconds": start},
+            {"model": "default study", "mode": "uncached", "compile_seconds": 5 * start},
+            {"model": "default study", "mode": "first point", "first_point_seconds": start / 3},
+        ],
     }
 
 
@@ -125,12 +129,29 @@ def test_targets_report_met_missed_and_unmeasured():
     assert by["gather.speedup.python-per-table"]["met"] is True
     assert by["gather.speedup.numpy-per-attempt"]["met"] is None
     assert by["gather.parallel_efficiency"]["met"] is True
-    assert by["gather.start.cached"]["met"] is True
+    assert by["default.compile.uncached"]["met"] is True  # 15 s < 20 s
+    assert by["default.first_point.cached"]["met"] is True  # 1 s < 1.5 s
     assert by["pressure.events_per_draw_time"]["met"] is None
+    assert all(t["reliable"] for t in by.values())
     by = {t["name"]: t for t in evaluate(_doc(5e7, 0.5, 6.0))}
     assert by["gather.sequences_per_second"]["met"] is False
     assert by["gather.parallel_efficiency"]["met"] is False
-    assert by["gather.start.cached"]["met"] is False
+    assert by["default.compile.uncached"]["met"] is False
+    assert by["default.first_point.cached"]["met"] is False
+    loaded = {**_doc(2e8, 0.9, 3.0), "load": {"loaded": True, "reason": "busy"}}
+    assert not any(t["reliable"] for t in evaluate(loaded))
+
+
+def test_load_of_other_processes_is_measured():
+    from mcstudy.bench.load import CpuSnapshot, assess
+
+    quiet = assess(CpuSnapshot(100.0, 1.0), CpuSnapshot(110.0, 10.0), 10.0, 2, [1.9])
+    assert quiet["other_cpu_fraction"] == pytest.approx(0.05) and not quiet["loaded"]
+    busy = assess(CpuSnapshot(100.0, 1.0), CpuSnapshot(120.0, 10.0), 10.0, 2, [0.1])
+    assert busy["other_cpu_fraction"] == pytest.approx(0.55) and busy["loaded"]
+    assert "55 % of the 2 CPUs" in busy["reason"]
+    late = assess(CpuSnapshot(None, 1.0), CpuSnapshot(None, 2.0), 10.0, 2, [3.5])
+    assert late["other_cpu_fraction"] is None and "load average 3.5" in late["reason"]
 
 
 def test_json_round_trip_and_errors(tmp_path):

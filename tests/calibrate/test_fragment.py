@@ -43,5 +43,5 @@ def test_write_fragment_replaces_whole_file_or_refuses_a_directory(tmp_path):
     write_fragment(target, "[params]\nx = 1\n")
     assert target.read_text() == "[params]\nx = 1\n"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left
-    with pytest.raises(McStudyError, match="output path is a directory"):
+    with pytest.raises(McStudyError, match="exists and is a directory"):
         write_fragment(tmp_path, "[params]\n")

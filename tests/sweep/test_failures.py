@@ -51,8 +51,8 @@ def test_failed_point_is_recorded_reported_and_retried(tmp_path, monkeypatch):
     assert "injected failure at tables_per_gather=509" in body["error"]["traceback"]
     assert "Traceback" in body["error"]["traceback"]
 
-    out = cli("status", str(run_dir))
-    assert out.exit_code == 0
+    out = CliRunner().invoke(main, ["status", str(run_dir)])
+    assert out.exit_code == 1  # not every point is done
     assert "6 total, 4 done, 2 failed, 0 pending" in out.output
     assert "point 4 (gfp_nowait_fail_p=0.3, tables_per_gather=509), seed 11" in out.output
     assert "RuntimeError: injected failure" in out.output and "--retry-failed" in out.output
@@ -115,8 +115,8 @@ def test_damaged_and_foreign_point_files_are_never_merged(tmp_path):
     (pts / "point-0000005.json").write_text("not json at all\n")
     (pts / "point-0000017.json").write_bytes(data)  # beyond the sweep
 
-    st = cli("status", str(run_dir))
-    assert st.exit_code == 0
+    st = CliRunner().invoke(main, ["status", str(run_dir)])
+    assert st.exit_code == 1
     assert "6 total, 1 done, 0 failed, 5 pending" in st.output
     for fragment in (
         "point-0000000.json: damaged mcstudy-point file: SHA-256 checksum mismatch",

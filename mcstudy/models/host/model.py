@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from mcstudy.exact.thp import (
     ipi_exact,
 )
 from mcstudy.exact.timed import zone_fallbacks_mean
-from mcstudy.models.base import Model
+from mcstudy.models.base import Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
 from mcstudy.models.host.outputs import (
@@ -90,16 +90,20 @@ class HostModel(Model):
             "rt_cycle_us": 100_000.0,
         }
 
-    def warmup(self) -> float:
-        """Compile the kernel on the bursty chain and on the reference (aggregated) one."""
-        t0 = time.perf_counter()
-        base = self.warmup_params()
-        for extra in ({}, {"load": "steady", "atomic_alloc_rate": 0.0, "burst_alloc_rate": None}):
-            params = self.Params.model_validate({**base, **extra})
-            prepared = self.prepare(params)
-            self.simulate(prepared, (1, 2), BlockPlan(sequences=2, block_size=1), 0, 2)
-            self.exact(params)
-        return time.perf_counter() - t0
+    def warmup_variants(self, params: Iterable[HostParams]) -> list[Warmup]:
+        """The kernel on a bursty zone and on a steady one (their zone chains and exact
+        solvers differ), each with the exact solver, as the points need them (no
+        points: both)."""
+        params = list(params)
+        bursty = {p.setup().chain.burst_alloc_rate is not None for p in params}
+        bursty = bursty or {True, False}
+        steady = {"load": "steady", "atomic_alloc_rate": 0.0, "burst_alloc_rate": None}
+        out = []
+        if True in bursty:
+            out.append(Warmup(self.warmup_params()))
+        if False in bursty:
+            out.append(Warmup({**self.warmup_params(), **steady}))
+        return out
 
     def prepare(self, params: HostParams) -> PreparedHost:
         return prepare(params)

@@ -11,7 +11,7 @@ switches to regenerative importance sampling for rare failures (``rare``). Estim
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
-from mcstudy.models.base import Model
+from mcstudy.models.base import Model, Warmup
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.pressure import kernels as K
 from mcstudy.models.pressure.checks import pressure_findings
@@ -152,21 +152,25 @@ class PressureModel(Model):
             "horizon_s": 5.0,
         }
 
-    def warmup(self) -> float:
-        """Compile the plain and the importance-sampling kernels on a tiny chain."""
-        t0 = time.perf_counter()
-        super().warmup()
-        params = self.Params.model_validate(
-            {
-                **self.warmup_params(),
-                "estimator": "importance",
-                "pilot_steps": 64,
-                "plain_cycles": 1,
-            }
-        )
-        plan = BlockPlan(sequences=2, block_size=1)
-        simulate_importance(self.prepare(params), stream_key(1, 0), plan, 0, 2)
-        return time.perf_counter() - t0
+    def warmup_variants(self, params: Iterable[PressureParams]) -> list[Warmup]:
+        """Plain or importance-sampling kernels, each with or without the exact solver
+        (the stationary start and the exact column need it), as the points need them."""
+        params = list(params)
+        if params:
+            keys = {(p.estimator, exact_chain(p) is not None) for p in params}
+        else:
+            keys = {("plain", True), ("importance", True)}
+        out = []
+        for estimator, exact in sorted(keys):
+            tiny = dict(self.warmup_params())
+            stream = (1, 2)
+            if estimator == "importance":
+                tiny.update(estimator="importance", pilot_steps=64, plain_cycles=1)
+                stream = stream_key(1, 0)  # its cycles are short (others can take minutes)
+            if not exact:
+                tiny["initial_free"] = 8  # a fixed start: no stationary law to solve
+            out.append(Warmup(tiny, exact, stream))
+        return out
 
     def prepare(self, params: PressureParams) -> PreparedPressure:
         return prepare(params)

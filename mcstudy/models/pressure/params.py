@@ -9,6 +9,10 @@ from pydantic import Field, model_validator
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, WarmupSeconds
 
+MAX_EVENTS_PER_SEQUENCE = 1e12
+"""Expected events of one sequence (uniformised, warm-up included) a run may ask for:
+about three hours of one core, far inside the exact range of the event counters."""
+
 
 def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
     return Field(
@@ -101,6 +105,30 @@ class PressureParams(KernelIpiParams):
                 raise ValueError("burst_end_rate must be > 0 when bursts start")
         if self.lam + self.free_rate + self.gather_rate + self.atomic_alloc_rate <= 0.0:
             raise ValueError("at least one of alloc_rate, free_rate, gather_rate must be > 0")
+        return self
+
+    @model_validator(mode="after")
+    def _event_budget(self) -> PressureParams:
+        """Times and rates the kernel can honour: a sequence's expected uniformised events
+        (every rate summed, times warm-up plus horizon) stay exactly countable, instead
+        of overflowing the event counter and silently skipping the warm-up."""
+        rate = (
+            (self.lam + self.lam_burst) / self.alloc_batch_pages
+            + self.free_rate
+            + self.kswapd_rate
+            + self.gather_rate
+            + self.atomic_alloc_rate
+            + self.boost_rate
+            + max(self.burst_start_rate, self.burst_end_rate)
+            + (1.0 / self.rcu_grace_period_s if self.rcu_grace_period_s > 0.0 else 0.0)
+        )
+        events = rate * ((self.warmup_s or 0.0) + self.horizon_s)
+        if not events <= MAX_EVENTS_PER_SEQUENCE:
+            raise ValueError(
+                f"about {events:.3g} events per sequence (the rates sum to {rate:.3g}/s over "
+                f"warmup_s + horizon_s); at most {MAX_EVENTS_PER_SEQUENCE:.0e}: shorten "
+                "warmup_s/horizon_s or lower the rates"
+            )
         return self
 
     # ---- derived settings

@@ -26,7 +26,7 @@ Outputs ``deposit_*`` describe the tables mainline's deposit holds for the simul
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,7 @@ from mcstudy.exact.thp import (
 )
 from mcstudy.findings import Finding
 from mcstudy.kernel.ipi import ipi_targets
-from mcstudy.models.base import Model
+from mcstudy.models.base import Model, Warmup
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp.checks import thp_findings
 from mcstudy.models.thp.estimates import SECONDS_PER_HOUR, thp_estimates
@@ -105,16 +105,15 @@ class ThpModel(Model):
             "mm_cpus": 2,
         }
 
-    def warmup(self) -> float:
-        """Compile both population kernels (aggregate and individual)."""
-        t0 = time.perf_counter()
-        for dist in ("exponential", "lognormal"):
-            params = self.Params.model_validate({**self.warmup_params(), "lifetime_dist": dist})
-            prepared = self.prepare(params)
-            plan = BlockPlan(sequences=2, block_size=1)
-            self.simulate(prepared, (1, 2), plan, 0, 2)
-        self.exact(params)
-        return time.perf_counter() - t0
+    def warmup_variants(self, params: Iterable[ThpParams]) -> list[Warmup]:
+        """The aggregate population kernel (exponential lifetimes) and the individual
+        one (lognormal, Pareto), as the points need them."""
+        params = list(params)
+        individual = {p.lifetime_dist != "exponential" for p in params} if params else {0, 1}
+        return [
+            Warmup({**self.warmup_params(), "lifetime_dist": "lognormal" if ind else "exponential"})
+            for ind in sorted(individual)
+        ]
 
     def prepare(self, params: ThpParams) -> PreparedThp:
         return prepare(params)
