@@ -164,6 +164,20 @@ def provenance_line(ds: xr.Dataset) -> list[str]:
 
 def summarize(ds: xr.Dataset, path: str | Path | None = None) -> str:
     """The readable summary of any mcstudy dataset."""
+    if ds.attrs.get("model") == "validate":
+        from mcstudy.validate.results import rows_of, summary_lines
+
+        quick = " (--quick)" if '"quick": true' in str(ds.attrs.get("provenance", "")) else ""
+        return "\n".join(
+            [
+                f"{path or 'dataset'}: mcstudy validate{quick}: coverage of every 95 % "
+                "interval against exact values.",
+                "",
+                *summary_lines(rows_of(ds)),
+                "",
+                *provenance_line(ds),
+            ]
+        )
     out = header(ds, path)
     ans = answers_for(ds)
     if ans is not None and (ans.items or ans.tables):

@@ -41,7 +41,7 @@ def validate(quick: bool, model_name: str | None, out: Path) -> None:
     from mcstudy.storage.provenance import environment
     from mcstudy.validate.cases import cases_for
     from mcstudy.validate.coverage import coverage_of, replicate
-    from mcstudy.validate.results import failures, table, write
+    from mcstudy.validate.results import failures, summary_lines, write
 
     if model_name is not None and model_name not in model_names():
         click.echo(f"mcstudy: error: --model {model_name}: unknown model", err=True)
@@ -59,21 +59,14 @@ def validate(quick: bool, model_name: str | None, out: Path) -> None:
         found = coverage_of(case, replicate(case, n))
         rows += [r for r in found if r.exact != 0.0]
         click.echo(f"  {time.perf_counter() - t:.1f} s")
-    for line in table(rows):
+    for line in summary_lines(rows):
         click.echo(line)
     try:
         write(rows, out, {**environment(), "quick": quick, "seconds": time.perf_counter() - t0})
     except (McStudyError, OSError) as exc:
         click.echo(f"mcstudy: error: cannot write {out}: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    click.echo(f"wrote {out}")
     bad = failures(rows)
-    click.echo(
-        f"wrote {out}: {len(rows)} intervals, {len(rows) - len(bad)} within 95 +- 2 %"
-        + (
-            f"; {len(bad)} outside: " + ", ".join(f"{r.case}/{r.estimate}" for r in bad)
-            if bad
-            else ""
-        )
-    )
     if bad:
         sys.exit(1)

@@ -31,9 +31,11 @@ def verdict(row: Coverage) -> str:
 
 
 def table(rows: list[Coverage]) -> list[str]:
-    """The coverage table as text lines (fits 100 columns)."""
+    """The coverage table as text lines (100 columns, wider when an estimate's name is
+    longer than 30 characters: names are never cut)."""
+    w = max([30, *(len(r.estimate) for r in rows)])
     head = (
-        f"{'case':<20} {'estimate':<30} {'interval':<15} {'n':>5} {'coverage [95 %]':>20} "
+        f"{'case':<20} {'estimate':<{w}} {'interval':<15} {'n':>5} {'coverage [95 %]':>20} "
         f"{'z':>6} {'spread':>6}"
     )
     out = [head, "-" * len(head)]
@@ -43,7 +45,7 @@ def table(rows: list[Coverage]) -> list[str]:
         v = verdict(r)
         mark = {"ok": "", "n/a": "  (not judged)"}.get(v, f"  {v.upper()}")
         out.append(
-            f"{r.case:<20.20} {r.estimate:<30.30} {r.interval:<15.15} {r.replications:>5} "
+            f"{r.case:<20.20} {r.estimate:<{w}} {r.interval:<15.15} {r.replications:>5} "
             f"{cov:>20} {r.mean_z:>+6.2f} {r.spread_ratio:>6.2f}{mark}"
         )
     return out
@@ -91,6 +93,41 @@ def dataset(rows: list[Coverage], provenance: dict) -> xr.Dataset:
         }
     )
     return ds
+
+
+def rows_of(ds: xr.Dataset) -> list[Coverage]:
+    """The rows of a coverage dataset written by :func:`dataset` (for ``mcstudy show``)."""
+    out = []
+    for i in range(ds.sizes.get("row", 0)):
+        r = {name: ds[name].values[i].item() for name in ds.data_vars}
+        out.append(
+            Coverage(
+                case=str(r["case"]),
+                estimate=str(r["estimate"]),
+                interval=str(r["interval"]),
+                exact=float(r["exact"]),
+                replications=int(r["replications"]),
+                covered=int(r["covered"]),
+                open_ended=int(r["open_ended"]),
+                mean_z=float(r["mean_z"]),
+                spread_ratio=float(r["spread_ratio"]),
+                mean_estimate=math.nan,
+                discrete=str(r["verdict"]) == "n/a",
+            )
+        )
+    return out
+
+
+def summary_lines(rows: list[Coverage]) -> list[str]:
+    """The table and its one-line verdict."""
+    bad = failures(rows)
+    judged = sum(1 for r in rows if verdict(r) != "n/a")
+    verdict_line = (
+        f"{len(rows)} intervals, {judged} judged, {judged - len(bad)} within 95 +- "
+        f"{100 * TOLERANCE:.0f} %"
+        + ("" if not bad else ": outside: " + ", ".join(f"{r.case}/{r.estimate}" for r in bad))
+    )
+    return [*table(rows), verdict_line]
 
 
 def write(rows: list[Coverage], path: Path, provenance: dict) -> Path:

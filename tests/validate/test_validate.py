@@ -32,6 +32,23 @@ def test_quick_gather_validation(tmp_path):
                                                          ds.coverage.values, strict=True)}  # fmt: skip
     assert rows[("gather-2-events", "fallbacks_mean")] >= 0.90
     assert set(ds.verdict.values) <= {"ok", "n/a"}
+    assert "judged" in res.output and f"wrote {out}" in res.output
+    shown = CliRunner().invoke(main, ["show", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "mcstudy validate (--quick): coverage" in shown.output
+    assert "gather-2-events      fallbacks_mean" in shown.output
+    lines = shown.output.splitlines()
+    assert sum(line.startswith("gather-") for line in lines) == ds.sizes["row"]
+
+
+def test_the_table_never_cuts_a_name():
+    from mcstudy.validate.results import dataset, rows_of, summary_lines
+
+    long = "isolated_cpu_ipis_per_hour_kernel_mode_fresh_table"
+    rows = [_row(380), Coverage("c", long, "score", 1.0, 400, 300, 0, 0.0, 1.0, 1.0)]
+    lines = summary_lines(rows_of(dataset(rows, {})))
+    assert any(long in line and line.endswith("LOW") for line in lines)
+    assert lines[-1] == "2 intervals, 2 judged, 1 within 95 +- 2 %: outside: c/" + long
 
 
 @pytest.mark.slow
