@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -107,24 +108,7 @@ def _fail(exc: Exception) -> None:
     help="Exit with status 3 if the run has any finding (a disagreement with an exact "
     "value, an unfinished transient, a vacuous estimate), for batch pipelines.",
 )
-def run(
-    config: Path | None,
-    out: Path | None,
-    overrides: tuple[str, ...],
-    params_files: tuple[Path, ...],
-    executor: str,
-    workers: int | None,
-    threads: int | None,
-    scheduler: str | None,
-    shard: str | None,
-    resume: bool,
-    retry_failed: bool,
-    restart: bool,
-    max_points: int | None,
-    quiet: bool,
-    no_report: bool,
-    strict: bool,
-) -> None:
+def run(**options: Any) -> None:
     """Run the study in CONFIG (default: configs/default.toml, or the copy shipped with
     mcstudy outside a checkout) and write its dataset.
 
@@ -136,17 +120,19 @@ def run(
     """
     from mcstudy.sweep.interrupt import sigint_handler
 
-    resume_args = _resume_args(
-        config, out, overrides, params_files, executor, workers, threads, scheduler, shard
-    )
+    resume_args = _resume_args(**{k: options[k] for k in _RESUME_OPTIONS})
     with sigint_handler():
         try:
-            _run(
-                config, out, overrides, params_files, executor, workers, threads, scheduler,
-                shard, resume, retry_failed, restart, max_points, quiet, no_report, strict,
-            )  # fmt: skip
+            _run(**options)  # the options, typed, are _run's parameters
         except KeyboardInterrupt as exc:
             _interrupted(exc, resume_args)
+
+
+_RESUME_OPTIONS = (
+    "config", "out", "overrides", "params_files", "executor", "workers", "threads",
+    "scheduler", "shard",
+)  # fmt: skip
+"""The options of ``mcstudy run`` that the command continuing an interrupted run repeats."""
 
 
 def _resume_args(
