@@ -45,6 +45,7 @@ def cluster():
             os.environ[faulty_model.SLEEP_ENV] = old
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_local_run(tmp_path):
     study = load_study(write_config(tmp_path))
     local = run_sweep(study, tmp_path / "local.run", LocalExecutor(workers=1), QUIET)
@@ -61,6 +62,7 @@ def test_dask_local_cluster_matches_local_run(tmp_path):
     assert all(w.startswith("tcp://") for w in workers)
 
 
+@pytest.mark.slow
 def test_adaptive_precision_is_the_same_on_dask(tmp_path, cluster):
     cfg = write_config(tmp_path, extra_study="target_rel_err = 0.08\nmax_sequences = 100_000")
     study = load_study(cfg)

@@ -6,6 +6,7 @@ import json
 
 import numba
 import numpy as np
+import pytest
 
 from mcstudy.executors.local import LocalExecutor
 from mcstudy.storage.dataset import open_dataset, write_dataset
@@ -18,6 +19,7 @@ from tests.sweep.helpers import assert_same_results, status_of, write_config
 QUIET = SweepOptions(show_progress=False)
 
 
+@pytest.mark.slow
 def test_one_and_two_processes_and_in_memory_are_bit_identical(tmp_path):
     study = load_study(write_config(tmp_path))
     threads_before = numba.get_num_threads()

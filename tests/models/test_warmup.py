@@ -26,6 +26,7 @@ def _variants(config: str) -> list[tuple]:
     ]
 
 
+@pytest.mark.slow
 def test_a_study_warms_only_the_variants_its_points_use():
     assert _variants("pressure.toml") == [(None, None, True)]  # plain; cut-down zone solved
     assert _variants("pressure-validation.toml") == [("importance", None, True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mcstudy.models.registry import get_model
 from mcstudy.report.convergence import point_coords, select_points, trace_point
@@ -73,6 +74,7 @@ def test_budget_limits_the_trace_to_a_prefix(gather_dataset: Path) -> None:
     assert list(tr.sequences) == [1000]
 
 
+@pytest.mark.slow
 def test_a_changed_dataset_is_not_reproduced(axis_dataset: Path, tmp_path: Path) -> None:
     from mcstudy.report.build import write_report
     from tests.report.htmlcheck import parse

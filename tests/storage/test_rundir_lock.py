@@ -65,6 +65,7 @@ def test_leftovers_of_an_interrupted_creation_are_redone(tmp_path):
     assert rd2.prepare(study, code, "y.nc")
 
 
+@pytest.mark.slow
 def test_stale_temporary_files_and_directories_are_cleaned(tmp_path):
     cfg = write_config(tmp_path)
     out = tmp_path / "x.nc"
@@ -95,6 +96,7 @@ def test_stale_temporary_files_and_directories_are_cleaned(tmp_path):
     assert fresh.exists() and other.exists()
 
 
+@pytest.mark.slow
 def test_files_are_readable_by_the_group(tmp_path):
     cfg = write_config(tmp_path)
     out = tmp_path / "x.nc"
@@ -159,6 +161,7 @@ def test_shards_of_one_array_run_together_but_not_twice(tmp_path):
     assert not list((path / "locks").glob("merge-*"))  # a merge's own file goes with it
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_same_output_is_refused(tmp_path):
     cfg = write_config(tmp_path)
     out = tmp_path / "x.nc"

@@ -28,6 +28,7 @@ def cli(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_failed_point_is_recorded_reported_and_retried(tmp_path, monkeypatch):
     cfg = write_config(tmp_path, model=faulty_model.NAME)
     study = load_study(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
@@ -44,6 +45,7 @@ def _config(tmp_path: Path, text: str = CONFIG) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_findings_are_recorded_printed_and_strict(tmp_path):
     cfg = _config(tmp_path)
     out = tmp_path / "trust.nc"

@@ -77,6 +77,7 @@ def test_a_balanced_zone_wanders_and_a_large_one_says_so():
     assert plan.warmup_s * 4020.0 == pytest.approx(2e7)
 
 
+@pytest.mark.slow
 def test_large_zones_are_solved_on_a_cut_down_zone():
     """A 5M-page zone whose allocations outpace frees is solved exactly on fewer pages,
     and the result does not depend on where the zone was cut."""
