@@ -12,7 +12,7 @@ import math
 
 import xarray as xr
 
-from mcstudy.probe.table import render_table
+from mcstudy.probe.table import render_table, scope_agreement
 
 SCOPE_ORDER = ("this mm", "other CPUs", "law", "zone")
 
@@ -49,14 +49,8 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
 
 def verdict(ds: xr.Dataset) -> list[str]:
     """Agreement per scope, the law the kernel follows, and an overall line."""
-    n = ds.sizes["check"]
-    scopes = [str(x) for x in ds.scope.values]
     lines = []
-    for scope in SCOPE_ORDER:
-        idx = [i for i in range(n) if scopes[i] == scope]
-        if not idx:
-            continue
-        bad = [i for i in idx if not bool(ds.agrees.values[i])]
+    for scope, idx, bad in scope_agreement(ds, SCOPE_ORDER):
         line = f"{scope}: {len(idx) - len(bad)} of {len(idx)} rows agree"
         if bad:
             line += "; beyond noise: " + "; ".join(

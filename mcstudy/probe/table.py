@@ -80,16 +80,24 @@ def _khugepaged(a: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in k.items())
 
 
+def scope_agreement(
+    ds: xr.Dataset, order: tuple[str, ...]
+) -> list[tuple[str, list[int], list[int]]]:
+    """Per scope of ``order`` that has rows: (scope, its check rows, those that disagree)."""
+    scopes = [str(x) for x in ds.scope.values]
+    out = []
+    for scope in order:
+        idx = [i for i in range(ds.sizes["check"]) if scopes[i] == scope]
+        if idx:
+            out.append((scope, idx, [i for i in idx if not bool(ds.agrees.values[i])]))
+    return out
+
+
 def verdict(ds: xr.Dataset) -> list[str]:
     """Agreement per scope, naming every row that disagrees, and an overall line."""
     n = ds.sizes["check"]
-    scopes = [str(x) for x in ds.scope.values]
     lines = []
-    for scope in SCOPE_ORDER:
-        idx = [i for i in range(n) if scopes[i] == scope]
-        if not idx:
-            continue
-        bad = [i for i in idx if not bool(ds.agrees.values[i])]
+    for scope, idx, bad in scope_agreement(ds, SCOPE_ORDER):
         line = f"{scope}: {len(idx) - len(bad)} of {len(idx)} rows agree"
         if bad:
             line += "; DISAGREE: " + "; ".join(

@@ -120,7 +120,7 @@ def run(**options: Any) -> None:
     """
     from mcstudy.sweep.interrupt import sigint_handler
 
-    resume_args = _resume_args(**{k: options[k] for k in _RESUME_OPTIONS})
+    resume_args = _resume_args(options)
     with sigint_handler():
         try:
             _run(**options)  # the options, typed, are _run's parameters
@@ -128,41 +128,20 @@ def run(**options: Any) -> None:
             _interrupted(exc, resume_args)
 
 
-_RESUME_OPTIONS = (
-    "config", "out", "overrides", "params_files", "executor", "workers", "threads",
-    "scheduler", "shard",
-)  # fmt: skip
-"""The options of ``mcstudy run`` that the command continuing an interrupted run repeats."""
-
-
-def _resume_args(
-    config: Path | None,
-    out: Path | None,
-    overrides: tuple[str, ...],
-    params_files: tuple[Path, ...],
-    executor: str,
-    workers: int | None,
-    threads: int | None,
-    scheduler: str | None,
-    shard: str | None,
-) -> list[str]:
-    """The ``mcstudy run`` command that continues this run."""
-    args = ["mcstudy", "run"] + ([str(config)] if config is not None else [])
-    if out is not None:
-        args += ["--out", str(out)]
-    for item in overrides:
+def _resume_args(o: dict[str, Any]) -> list[str]:
+    """The ``mcstudy run`` command that continues this run (``o``: its options)."""
+    args = ["mcstudy", "run"] + ([str(o["config"])] if o["config"] is not None else [])
+    if o["out"] is not None:
+        args += ["--out", str(o["out"])]
+    for item in o["overrides"]:
         args += ["--set", item]
-    for pf in params_files:
+    for pf in o["params_files"]:
         args += ["--params", str(pf)]
-    if executor != "local":
-        args += ["--executor", executor]
-    for flag, value in (("--scheduler", scheduler), ("--workers", workers)):
-        if value is not None:
-            args += [flag, str(value)]
-    if threads is not None:
-        args += ["--threads", str(threads)]
-    if shard is not None:
-        args += ["--shard", shard]
+    if o["executor"] != "local":
+        args += ["--executor", o["executor"]]
+    for flag in ("--scheduler", "--workers", "--threads", "--shard"):
+        if o[flag[2:]] is not None:
+            args += [flag, str(o[flag[2:]])]
     return [*args, "--resume"]
 
 
