@@ -8,8 +8,6 @@ then the per-cycle IPI histogram.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit, prange
 
@@ -25,62 +23,87 @@ TALLIES = K.POP_TALLIES + R.RT_TALLIES + R.rt_hist_tallies(RT_HIST)
 N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
 
 
-def _make_block(individual: bool) -> Any:
-    """The block function with the population kernel fixed at compile time: the aggregate
-    one (exponential lifetimes) or the individual one (any lifetime law). Numba prunes
-    the other branch, so a study compiles only the population kernel it uses. (The only
-    closure variable is a bool: Numba's cache key of the function stays the same in
-    every process.)"""
-
-    @njit(cache=True)
-    def thp_block(k0, k1, block, n_seq, arrays, out_i, out_f):
-        """``n_seq`` sequences of one block with the block's own keyed streams."""
-        fp, ip, lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth = arrays
-        env_st = stream_new(k0, k1, block, K.SUBSTREAM_ENV)
-        coll_st = stream_new(k0, k1, block, K.SUBSTREAM_COLLAPSE)
-        pop_st = stream_new(k0, k1, block, K.SUBSTREAM_POP)
-        init_st = stream_new(k0, k1, block, K.SUBSTREAM_INIT)
-        cache_st = stream_new(k0, k1, block, K.SUBSTREAM_CACHE)
-        fail_st = stream_new(k0, k1, block, K.SUBSTREAM_SPLIT_ALLOC)
-        gt_st = stream_new(k0, k1, block, K.SUBSTREAM_GATHER_TIME)
-        ga_st = stream_new(k0, k1, block, K.SUBSTREAM_GATHER_ALLOC)
-        kh_st = stream_new(k0, k1, block, K.SUBSTREAM_KHUGEPAGED)
-        ipi_st = stream_new(k0, k1, block, K.SUBSTREAM_IPI)
-        t0 = fp[K.F_T0]
-        t1 = fp[K.F_T1]
-        levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
-        mom = np.zeros(2, dtype=np.float64)
-        ht = np.empty(1024, dtype=np.float64)
-        hc = np.empty(1024, dtype=np.int64)
-        buf = np.empty(1024, dtype=np.int64)
-        npf = K.N_POP_FLOAT
-        pop_i = out_i[: K.N_POP_INT]
-        rt_i = out_i[K.N_POP_INT :]
-        pop_f = out_f[:npf]
-        rt_f = out_f[npf:]
-        for _ in range(n_seq):
-            e0, sw, n_sw = P.env_path(env_st, t1, fp[K.F_PHI], fp[K.F_TO_PRESSURE], fp[K.F_TO_CALM])
-            coll, n_coll = P.poisson_times(coll_st, fp[K.F_COLLAPSE_RATE], 0.0, t1)
-            if individual:
-                ht, hc = K.population_individual(
-                    pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, sig_init, th,
-                    cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
-                )  # fmt: skip
-            else:
-                K.population_aggregate(
-                    pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, th, cache_cdf,
-                    e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
-                )  # fmt: skip
-            buf = R.rt_sequence(
-                gt_st, ga_st, kh_st, ipi_st, t0, t1, rip, rfp, rth, e0, sw, n_sw, coll, n_coll,
-                buf, rt_i, rt_f,
-            )  # fmt: skip
-
-    return thp_block
+@njit(cache=True)
+def _block_streams(k0, k1, block):
+    """The block's keyed sub-streams, in the order the sequence draws from them."""
+    return (
+        stream_new(k0, k1, block, K.SUBSTREAM_ENV),
+        stream_new(k0, k1, block, K.SUBSTREAM_COLLAPSE),
+        stream_new(k0, k1, block, K.SUBSTREAM_POP),
+        stream_new(k0, k1, block, K.SUBSTREAM_INIT),
+        stream_new(k0, k1, block, K.SUBSTREAM_CACHE),
+        stream_new(k0, k1, block, K.SUBSTREAM_SPLIT_ALLOC),
+        stream_new(k0, k1, block, K.SUBSTREAM_GATHER_TIME),
+        stream_new(k0, k1, block, K.SUBSTREAM_GATHER_ALLOC),
+        stream_new(k0, k1, block, K.SUBSTREAM_KHUGEPAGED),
+        stream_new(k0, k1, block, K.SUBSTREAM_IPI),
+    )
 
 
-_thp_block_aggregate = _make_block(False)
-_thp_block_individual = _make_block(True)
+@njit(cache=True)
+def _sequence_paths(env_st, coll_st, fp):
+    """One sequence's pressure path and khugepaged collapse times (shared by both
+    population kernels and the isolated CPU)."""
+    t1 = fp[K.F_T1]
+    e0, sw, n_sw = P.env_path(env_st, t1, fp[K.F_PHI], fp[K.F_TO_PRESSURE], fp[K.F_TO_CALM])
+    coll, n_coll = P.poisson_times(coll_st, fp[K.F_COLLAPSE_RATE], 0.0, t1)
+    return e0, sw, n_sw, coll, n_coll
+
+
+# The two block kernels below differ only in the population kernel they call. They are
+# two module-level functions, not one closure made twice: Numba's disk cache keys a
+# function by its file and qualified name, so two closures named alike would share one
+# cache entry and a warm cache would run the other variant (tests/engine/test_jitcache.py).
+
+
+@njit(cache=True)
+def thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i, out_f):
+    """``n_seq`` sequences of one block, exponential lifetimes (``population_aggregate``)."""
+    fp, ip, lam, mu, sig, m0, _sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
+        _block_streams(k0, k1, block)
+    )
+    levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
+    mom = np.zeros(2, dtype=np.float64)
+    buf = np.empty(1024, dtype=np.int64)
+    pop_i, rt_i = out_i[: K.N_POP_INT], out_i[K.N_POP_INT :]
+    pop_f, rt_f = out_f[: K.N_POP_FLOAT], out_f[K.N_POP_FLOAT :]
+    for _ in range(n_seq):
+        e0, sw, n_sw, coll, n_coll = _sequence_paths(env_st, coll_st, fp)
+        K.population_aggregate(
+            pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, th, cache_cdf,
+            e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
+        )  # fmt: skip
+        buf = R.rt_sequence(
+            gt_st, ga_st, kh_st, ipi_st, fp[K.F_T0], fp[K.F_T1], rip, rfp, rth, e0, sw, n_sw,
+            coll, n_coll, buf, rt_i, rt_f,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def thp_block_individual(k0, k1, block, n_seq, arrays, out_i, out_f):
+    """``n_seq`` sequences of one block, any lifetime law (``population_individual``)."""
+    fp, ip, lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
+        _block_streams(k0, k1, block)
+    )
+    levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
+    mom = np.zeros(2, dtype=np.float64)
+    ht = np.empty(1024, dtype=np.float64)
+    hc = np.empty(1024, dtype=np.int64)
+    buf = np.empty(1024, dtype=np.int64)
+    pop_i, rt_i = out_i[: K.N_POP_INT], out_i[K.N_POP_INT :]
+    pop_f, rt_f = out_f[: K.N_POP_FLOAT], out_f[K.N_POP_FLOAT :]
+    for _ in range(n_seq):
+        e0, sw, n_sw, coll, n_coll = _sequence_paths(env_st, coll_st, fp)
+        ht, hc = K.population_individual(
+            pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, sig_init, th,
+            cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
+        )  # fmt: skip
+        buf = R.rt_sequence(
+            gt_st, ga_st, kh_st, ipi_st, fp[K.F_T0], fp[K.F_T1], rip, rfp, rth, e0, sw, n_sw,
+            coll, n_coll, buf, rt_i, rt_f,
+        )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
@@ -96,7 +119,7 @@ def simulate_thp_blocks_aggregate(k0, k1, first_block, n_blocks, block_size, seq
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        _thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+        thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
     return out_i, out_f
 
 
@@ -108,7 +131,7 @@ def simulate_thp_blocks_individual(k0, k1, first_block, n_blocks, block_size, se
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        _thp_block_individual(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+        thp_block_individual(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
     return out_i, out_f
 
 
