@@ -20,13 +20,51 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.report.fmt import digits_for, num
+from mcstudy.report.fmt import (
+    GIB,
+    MIB,
+    WIDTH,
+    bytes_unit,
+    cell,
+    coord,
+    duration,
+    human_bytes,
+    num,
+    plural,
+    quote,
+    quote_bytes,
+    text_width,
+)
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import Estimate, bounds, find_estimates
 
-WIDTH = 100
-GIB = float(1 << 30)
-MIB = float(1 << 20)
+__all__ = [
+    "GIB",
+    "MIB",
+    "WIDTH",
+    "Answers",
+    "Item",
+    "Reader",
+    "Table",
+    "Unseen",
+    "bytes_unit",
+    "cell",
+    "condition",
+    "grid",
+    "human_bytes",
+    "quote",
+    "quote_bytes",
+    "render_text",
+    "said",
+    "sample_text",
+    "table_text",
+    "text_width",
+    "unseen",
+]
+
+NEVER = 1e9
+"""A value that a run of more than this many sequences would be expected to show once
+is "never in practice" (the sentence still gives the exact value and that length)."""
 
 
 @dataclass
@@ -75,10 +113,48 @@ class Reader:
             self.params = {}
 
     def values(self, dim: str) -> list[Any]:
-        """The swept values of ``dim`` (or its fixed value, or [] when unknown)."""
+        """The swept values of ``dim`` (or its fixed value: the config's, else the model's
+        default; [] when it has none)."""
         if dim in self.dims:
             return [plain(v) for v in self.ds[dim].values]
-        return [self.params[dim]] if dim in self.params else []
+        if dim in self.params:
+            return [self.params[dim]]
+        default = self.default(dim)
+        return [] if default is None else [default]
+
+    def default(self, name: str) -> Any:
+        """The model's default of parameter ``name`` (None when it has none)."""
+        try:
+            from mcstudy.models.registry import get_model
+
+            field = get_model(str(self.ds.attrs.get("model", ""))).Params.model_fields.get(name)
+        except KeyError:
+            return None
+        if field is None or field.is_required():
+            return None
+        return field.get_default(call_default_factory=True)
+
+    def param(self, name: str, fallback: Any = None) -> Any:
+        """A parameter's value when it is not swept (config, else model default)."""
+        vals = self.values(name) if name not in self.dims else []
+        return vals[0] if vals else fallback
+
+    def value_of(self, name: str, at: dict[str, Any]) -> Any:
+        """Parameter ``name`` at point ``at``: its coordinate there, else its fixed value."""
+        return at[name] if name in at else self.param(name)
+
+    def swept(self, dim: str) -> bool:
+        """``dim`` is a sweep dimension with more than one value."""
+        return dim in self.dims and self.ds.sizes[dim] > 1
+
+    def pick(self, dim: str, *preferred: Any) -> Any:
+        """The first of ``preferred`` that ``dim`` takes, else its last value (None
+        when ``dim`` has no value)."""
+        vals = self.values(dim)
+        for p in preferred:
+            if p in vals:
+                return p
+        return vals[-1] if vals else None
 
     def has(self, name: str) -> bool:
         return name in self.ds.data_vars
@@ -128,70 +204,133 @@ class Reader:
         return cell(y * scale, lo * scale, hi * scale)
 
 
-def _fixed(x: float, decimals: int) -> str:
-    text = f"{x:,.{decimals}f}"
-    return "0" if float(x) == 0.0 else text
+# --------------------------------------------------------------------------- words
 
 
-def short(y: float, lo: float, hi: float) -> tuple[str, str]:
-    """An estimate and its interval with the few digits that tell the ends apart (the
-    same decimals for all three, so 1.600 [1.599, 1.601] reads as it should)."""
-    d = digits_for(lo, hi, least=2, most=4)
-    top = max(abs(y), abs(lo), abs(hi))
-    if 1e-3 <= top < 1e5:
-        decimals = max(0, d - 1 - math.floor(math.log10(top)))
-        return _fixed(y, decimals), f"[{_fixed(lo, decimals)}, {_fixed(hi, decimals)}]"
-    return num(y, d), f"[{num(lo, d)}, {num(hi, d)}]"
+def condition(at: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
+    """``kernel = v6.15, p = 0.01``: the pinned coordinates of a sentence."""
+    return ", ".join(f"{k} = {coord(v)}" for k, v in at.items() if k not in skip)
 
 
-def quote(y: float, lo: float, hi: float, unit: str = "") -> str:
-    """One number for a sentence, with its interval (never "[0, 0]")."""
-    u = f" {unit}" if unit else ""
-    if math.isnan(y):
-        return "not computed"
-    if y == 0.0 and (math.isnan(lo) or lo <= 0.0):
-        if math.isfinite(hi) and hi > 0.0:
-            return f"0 (upper bound {num(hi, 2)}){u}"
-        return f"0{u} (none seen)"
-    if math.isnan(lo) or math.isnan(hi):
-        return f"{num(y, 3)}{u} (no interval)"
-    text, ci = short(y, lo, hi)
-    return f"{text} {ci}{u}"
+def grid(r: Reader, dims: list[str], limit: int = 60) -> list[dict[str, Any]]:
+    """Every combination of the values of ``dims`` (first dimension slowest), at most
+    ``limit`` of them."""
+    combos: list[dict[str, Any]] = [{}]
+    for d in dims:
+        combos = [{**c, d: v} for c in combos for v in r.values(d)]
+    return combos[:limit]
 
 
-def cell(y: float, lo: float, hi: float) -> tuple[str, str | None]:
-    """A table cell: (estimate, interval); a zero estimate carries "< upper bound"."""
-    if math.isnan(y):
-        return "missing", None
-    if y == 0.0 and (math.isnan(lo) or lo <= 0.0):
-        if math.isfinite(hi) and hi > 0.0:
-            return "0", f"< {num(hi, 2)}"
-        return "0", None
-    if math.isnan(lo) or math.isnan(hi):
-        return num(y, 3), None
-    return short(y, lo, hi)
+def round2(x: float) -> float:
+    """``x`` to two significant digits (a run length is an order of magnitude)."""
+    if not math.isfinite(x) or x <= 0.0:
+        return x
+    m = math.floor(math.log10(x))
+    return round(x, -m + 1)
 
 
-def human_bytes(x: float) -> str:
-    """Bytes in GiB, MiB or KiB (3 significant digits)."""
-    if math.isnan(x):
-        return "missing"
-    if abs(x) >= 1000 * GIB:
-        return f"{x / GIB:,.0f} GiB"
-    if abs(x) >= GIB:
-        return f"{x / GIB:.3g} GiB"
-    if abs(x) >= MIB:
-        return f"{x / MIB:.3g} MiB"
-    return f"{x / 1024:.3g} KiB"
+def sample_text(r: Reader, at: dict[str, Any]) -> str:
+    """``4 sequences of 120 s (0.133 host-hours)``: the sample of one point."""
+    n = r.value("sequences", **at)
+    if not math.isfinite(n) or n < 0:
+        return "an unknown number of sequences"
+    units = str(r.ds["sequences"].attrs.get("units", "sequences")) if r.has("sequences") else ""
+    word = units[:-1] if units.endswith("s") and units != "sequences" else "sequence"
+    h = r.param("horizon_s")
+    if h is None or word != "sequence":
+        return plural(int(n), word)
+    h = float(h)
+    hours = "" if h == 3600.0 else f" ({num(n * h / 3600.0, 3)} host-hours)"
+    return f"{plural(int(n), 'sequence')} of {duration(h)}{hours}"
 
 
-def bytes_unit(x: float) -> tuple[str, float]:
-    """(unit, scale) that shows ``x`` bytes readably."""
-    if abs(x) >= GIB:
-        return "GiB", 1.0 / GIB
-    if abs(x) >= MIB:
-        return "MiB", 1.0 / MIB
-    return "KiB", 1.0 / 1024
+@dataclass
+class Unseen:
+    """What a zero estimate means against its exact value.
+
+    ``status``: ``seen`` (the estimate is not 0), ``never`` (exact 0, or a run of more
+    than :data:`NEVER` sequences would be needed to expect one), ``short`` (exact value
+    positive: the run was too short to see it), ``unknown`` (no exact value).
+    """
+
+    status: str
+    text: str = ""
+
+
+def said(
+    r: Reader, name: str, at: dict[str, Any], unit: str = "", scale: float = 1.0, per: str = "time"
+) -> str:
+    """The estimate for a sentence; a zero whose exact value is positive says why it is
+    0 and what run would show it (:func:`unseen`)."""
+    u = unseen(r, name, at, per)
+    return u.text if u.status in ("short", "never") else r.quote(name, unit, scale, **at)
+
+
+def unseen(r: Reader, name: str, at: dict[str, Any], per: str = "time") -> Unseen:
+    """Whether a zero estimate of ``name`` at ``at`` is "never" or "too short to see".
+
+    The run that would be expected to show one event, from the exact value ``x``:
+
+    * a rate (per hour or per second): ``x`` times this run's host-hours are expected
+      here; one is expected in ``1 / x`` host-hours if events come one by one, and in
+      more if they come in clusters (a gather's tables, a pressure episode), so the
+      sentence says "at least";
+    * a probability per trial (``per = "gather"``, ...): one in ``1 / x`` trials;
+    * a time fraction (``per = "time"``): a sequence spends ``x`` of its time in the
+      state on average, so at most ``1 / x`` sequences are needed to expect one that
+      reaches it.
+    """
+    y = r.value(name, **at)
+    if not math.isfinite(y):
+        return Unseen("unknown", "not computed")
+    if y != 0.0:
+        return Unseen("seen")
+    ex = r.exact(name, **at)
+    if not math.isfinite(ex):
+        return Unseen("unknown", f"none seen in {sample_text(r, at)}; no exact value")
+    if ex <= 0.0:
+        return Unseen("never", "exact 0")
+    est = r.estimates.get(name)
+    units = est.units if est is not None else ""
+    n = r.value("sequences", **at)
+    h = float(r.param("horizon_s", 3600.0) or 3600.0)
+    run_hours = n * h / 3600.0 if math.isfinite(n) else math.nan
+    saw = f"these {sample_text(r, at)} saw none ({r.quote(name, **at)})"
+    if units.endswith("/h") or units.endswith("/s"):
+        per_hour = ex * (3600.0 if units.endswith("/s") else 1.0)
+        hours = 1.0 / per_hour
+        seqs = hours * 3600.0 / h
+        unit = " per hour" if units.endswith("/h") else " per second"
+        expected = per_hour * run_hours
+        head = f"the exact value is {num(ex, 2)}{unit}"
+        if seqs > NEVER:
+            return Unseen("never", f"exact {num(ex, 2)}{unit}: never in practice")
+        if math.isfinite(expected) and expected >= 1.0:
+            return Unseen(
+                "short",
+                f"{head} ({num(expected, 2)} expected in this run), but {saw}: they come in "
+                "clusters, and the run is too short to hold one",
+            )
+        run = f"{num(round2(seqs), 2)} sequences of {duration(h)}" + (
+            f" ({num(round2(hours), 2)} host-hours)" if h != 3600.0 else ""
+        )
+        return Unseen(
+            "short",
+            f"{head}, but {saw}: the run is too short to see it; at least about {run} would "
+            "be expected to show one",
+        )
+    trials = 1.0 / ex
+    if trials > NEVER:
+        return Unseen("never", f"exact {num(ex, 2)}: never in practice")
+    if per == "time":
+        run = f"at most about {num(round2(trials), 2)} sequences of {duration(h)}"
+    else:
+        run = f"about {num(round2(trials), 2)} {per}s"
+    return Unseen(
+        "short",
+        f"the exact value is {num(ex, 2)}, but {saw}: the run is too short to see it; {run} "
+        "would be expected to show it",
+    )
 
 
 # --------------------------------------------------------------------------- text
@@ -224,7 +363,7 @@ def table_text(t: Table, width: int = WIDTH) -> list[str]:
 
     def render(with_ci: bool, split: bool = False) -> list[str]:
         cells = [[c[0] + (f" {c[1]}" if with_ci and c[1] else "") for c in row] for row in t.rows]
-        widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(t.header)]
+        widths = [max([len(h), *(len(r[j]) for r in cells)]) for j, h in enumerate(t.header)]
         parts = column_parts(widths, width) if split else [list(range(1, len(widths)))]
         out: list[str] = []
         for part in parts:
@@ -253,9 +392,12 @@ def table_text(t: Table, width: int = WIDTH) -> list[str]:
     return out
 
 
-def render_text(ans: Answers, width: int = WIDTH) -> str:
-    """The answers as plain text of at most ``width`` columns (tables may shrink)."""
-    out = [ans.title, "=" * min(len(ans.title), width)]
+def render_text(ans: Answers, width: int | None = None) -> str:
+    """The answers as plain text of at most ``width`` columns (default: the terminal's,
+    :func:`mcstudy.report.fmt.text_width`; tables may shrink)."""
+    width = text_width() if width is None else width
+    title = textwrap.wrap(_plain(ans.title), width) or [""]
+    out = [*title, "=" * min(max(len(x) for x in title), width)]
     for item in ans.items:
         out += textwrap.wrap(_plain(item.question), width)
         out += textwrap.wrap(
@@ -263,7 +405,7 @@ def render_text(ans: Answers, width: int = WIDTH) -> str:
         )
     for t in ans.tables:
         out.append("")
-        out += table_text(t, width)
+        out += table_text(t, width) if t.rows else textwrap.wrap(_plain(t.caption), width)
     for n in ans.notes:
         out += textwrap.wrap(_plain(n), width)
     return "\n".join(out)

@@ -3,7 +3,9 @@
 
 The sentences are taken at a reference point: the ``bursts`` load (the review's case:
 housekeeping bursts drive the zone to min) and the first swept kernel whose fallback
-sends IPIs; the summary table then gives every load and kernel.
+sends IPIs; the summary table then gives every swept point. Any sweep shape renders:
+one point, one dimension or many (dimensions other than ``load`` and ``kernel`` are
+pinned at their first value and named in the condition).
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from mcstudy.report.answers import (
     Item,
     Reader,
     Table,
-    bytes_unit,
+    grid,
     human_bytes,
     quote,
+    quote_bytes,
+    round2,
+    sample_text,
+    unseen,
 )
-from mcstudy.report.fmt import count, num
+from mcstudy.report.fmt import coord, count, duration, num
 
 
 def reference(r: Reader) -> dict[str, Any]:
@@ -33,7 +39,7 @@ def reference(r: Reader) -> dict[str, Any]:
     at: dict[str, Any] = {}
     loads = r.values("load")
     if loads:
-        at["load"] = "bursts" if "bursts" in loads else loads[-1]
+        at["load"] = r.pick("load", "bursts")
     kernels = r.values("kernel")
     if kernels:
         sends = [k for k in kernels if _sends(k)]
@@ -55,10 +61,9 @@ def _sends(kernel: Any) -> bool:
     return prof is not None and prof.uses_tlb_remove_table and prof.fallback_sends_ipi
 
 
-def _n(r: Reader, at: dict[str, Any]) -> str:
-    n = r.value("sequences", **at)
-    hours = float(r.params.get("horizon_s", 3600.0)) / 3600.0
-    return f"{num(n * hours, 3)} host-hours" if math.isfinite(n) else "an unknown sample"
+def _rcu(kernel: Any) -> bool:
+    prof = _profile(kernel)
+    return prof is not None and prof.uses_tlb_remove_table and not prof.fallback_sends_ipi
 
 
 def condition(r: Reader, at: dict[str, Any]) -> str:
@@ -68,92 +73,188 @@ def condition(r: Reader, at: dict[str, Any]) -> str:
         parts.append(f"{at['load']} load")
     if "kernel" in at:
         parts.append(f"`{at['kernel']}`")
-    parts += [f"{k} = {v}" for k, v in at.items() if k not in ("load", "kernel")]
+    parts += [f"{k} = {coord(v)}" for k, v in at.items() if k not in ("load", "kernel")]
     return ", ".join(parts)
 
 
 def cycle_text(r: Reader) -> str:
-    us = float(r.params.get("rt_cycle_us", 1000.0))
+    us = float(r.param("rt_cycle_us", 1000.0))
     return f"{num(us / 1000, 3)} ms" if us >= 1000 else f"{num(us, 3)} us"
+
+
+def horizon(r: Reader) -> str:
+    return duration(float(r.param("horizon_s", 3600.0)))
 
 
 def _exact(x: float) -> str:
     if not math.isfinite(x):
-        return ""
+        return "no exact value"
     return "exact < 1e-300" if x == 0.0 else f"exact {num(x, 2)}"
 
 
+def _load_value(r: Reader, here: dict[str, Any], name: str) -> float | None:
+    """A load parameter at a point: swept, set in the config, else the load's preset."""
+    v = here[name] if name in here else r.param(name)
+    if v is None:
+        load = here.get("load", r.param("load", "steady"))
+        preset = getattr(LOADS[load], name, None) if load in LOADS else None
+        v = None if preset is None else preset.value
+    return None if v is None else float(v)
+
+
+def _unreached(r: Reader, here: dict[str, Any]) -> str:
+    """A zone that never reached min in a run although its exact time there is positive:
+    why the run was too short, and what run would be expected to show it."""
+    p = r.exact("nowait_fail_prob", **here)
+    n = r.value("sequences", **here)
+    h = float(r.param("horizon_s", 3600.0))
+    text = (
+        f"the exact P(GFP_NOWAIT fails) is {num(p, 2)}, but none of these "
+        f"{sample_text(r, here)} reached min ({r.quote('nowait_fail_prob', **here)}): the run "
+        "is too short to see it"
+    )
+    upper = f"{num(round2(1.0 / p), 2)} sequences of {duration(h)}"
+    start = _load_value(r, here, "burst_start_rate") or 0.0
+    if _load_value(r, here, "burst_alloc_rate") is not None and start > 0.0:
+        bursts = n * h * start
+        one = max(1.0, 1.0 / (start * h))
+        return text + (
+            f". The zone reaches min in housekeeping bursts, one every {duration(1.0 / start)} "
+            f"on average ({num(bursts, 2)} expected in this run): at least about "
+            f"{num(round2(one), 2)} sequences of {duration(h)} (one burst, if every burst "
+            f"reaches min) and at most about {upper} (1 / the exact value) would be expected "
+            "to show it"
+        )
+    return text + f"; at most about {upper} (1 / the exact value) would be expected to show it"
+
+
 def pressure_item(r: Reader, at: dict[str, Any]) -> Item:
-    hot, calm = [], []
-    for load in r.values("load") or [at.get("load")]:
-        here = {**at, "load": load}
-        y = r.value("nowait_fail_prob", **here)
-        ex = _exact(r.exact("nowait_fail_prob", **here))
-        if y == 0.0:
-            calm.append(f"{load} ({r.quote('nowait_fail_prob', **here)}; {ex})")
-        else:
-            hot.append(
-                f"{r.quote('nowait_fail_prob', **here)} ({ex}) under the {load} load, reached "
-                f"in {count(r.value('sequences_reaching_min', **here))} of "
-                f"{count(r.value('sequences', **here))} host-hours"
+    seen, short, never, unknown = [], [], [], []
+    for load in r.values("load") or [None]:
+        here = {**at, "load": load} if load is not None else dict(at)
+        name = "nowait_fail_prob"
+        u = unseen(r, name, here)
+        where = f"the {load} load" if load is not None else "this load"
+        if u.status == "seen":
+            seen.append(
+                f"under {where} P(GFP_NOWAIT fails) = {r.quote(name, **here)} "
+                f"({_exact(r.exact(name, **here))}): the zone reached min in "
+                f"{count(r.value('sequences_reaching_min', **here))} of {sample_text(r, here)}"
             )
-    answer = ("Yes, in bursts: P(GFP_NOWAIT fails) = " + "; ".join(hot)) if hot else "No"
-    if calm:
-        answer += ("; never" if hot else ": never") + " under " + ", ".join(calm)
+        elif u.status == "short":
+            short.append(f"under {where} {_unreached(r, here)}")
+        elif u.status == "never":
+            never.append(f"{load or 'this load'} ({_exact(r.exact(name, **here))})")
+        else:
+            unknown.append(f"under {where}: {u.text}")
+    verdict = "Yes" if seen else ("Yes, rarely" if short else ("No" if never else "Not seen"))
+    parts = seen + short + unknown
+    answer = verdict + (": " + "; ".join(parts) if parts else "")
+    if never:
+        answer += ("; never under " if parts else ": never under ") + ", ".join(never)
     return Item(
         "Does !rt housekeeping drive the zone to the pressure at which GFP_NOWAIT fails?",
         answer + ". The zone's dynamics decide it; no failure probability is set by hand.",
     )
 
 
+def _kernel_reason(r: Reader, at: dict[str, Any], kernels: list[Any]) -> str:
+    """Why fallbacks per hour differ between a kernel whose fallback waits for its IPI
+    round and one that frees by call_rcu() (docs/model.md §11.8)."""
+    sends = [k for k in kernels if _sends(k)]
+    rcu = [k for k in kernels if _rcu(k)]
+    if not (sends and rcu):
+        return ""
+    here_s, here_r = {**at, "kernel": sends[0]}, {**at, "kernel": rcu[0]}
+    ex_s = r.exact("fallbacks_per_hour", **here_s)
+    ex_r = r.exact("fallbacks_per_hour", **here_r)
+    if not (math.isfinite(ex_s) and math.isfinite(ex_r)) or ex_r <= 0.0:
+        return ""
+    round_us = float(r.param("sync_round_us") or r.param("ipi_cost_us", 4.0))
+    return (
+        f" The kernels differ in the model by {num(100.0 * (1.0 - ex_s / ex_r), 2)} % "
+        f"(exact {num(ex_s, 4)} on `{sends[0]}` against {num(ex_r, 4)} on `{rcu[0]}` per "
+        f"hour): a tlb_remove_table_one() that sends a round waits for it ({num(round_us, 3)} "
+        "us) before the gather's next table tries GFP_NOWAIT again, so a gather that starts "
+        "at min stops falling back once the zone is above min again, while with call_rcu() "
+        "nothing waits and every table of that gather falls back (docs/model.md §11.8). "
+        "The rest of the difference between the estimates is Monte Carlo noise: each kernel "
+        "is its own sweep point, with its own sequences."
+    )
+
+
 def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
     kernels = r.values("kernel") or [at.get("kernel")]
     ref = at.get("kernel")
-    head = f"Under the {at.get('load')} load, {r.quote('fallbacks_per_hour', 'per hour', **at)}"
-    head += f" on `{ref}`, each an IPI to every other CPU" if _sends(ref) else f" on `{ref}`"
+    load = at.get("load")
+    name = "fallbacks_per_hour"
+    u = unseen(r, name, at)
+    ipi = (
+        ", each a synchronous IPI round to every other online CPU under broadcast"
+        if _sends(ref)
+        else (", each freed by call_rcu() (no IPI)" if _rcu(ref) else "")
+    )
+    prof = _profile(ref)
+    if prof is not None and not prof.uses_tlb_remove_table:
+        head = f"On `{ref}` never: page tables bypass tlb_remove_table()"
+    elif u.status == "seen":
+        head = f"Under the {load} load on `{ref}`, {r.quote(name, 'per hour', **at)}{ipi}"
+        ex = r.exact(name, **at)
+        if math.isfinite(ex):
+            head += f" (exact {num(ex, 4)})"
+    elif u.status == "short" and r.value("sequences_reaching_min", **at) == 0:
+        head = (
+            f"Under the {load} load on `{ref}`, none seen: the exact value is "
+            f"{num(r.exact(name, **at), 2)} per hour, but fallbacks come only while the zone "
+            f"is at or below min, which none of these {sample_text(r, at)} reached "
+            f"({r.quote(name, 'per hour', **at)}; see the first answer)"
+        )
+    elif u.status == "short":
+        head = f"Under the {load} load on `{ref}`, none seen: {u.text}"
+    elif u.status == "never":
+        head = f"Under the {load} load on `{ref}`, never ({u.text})"
+    else:
+        head = f"Under the {load} load on `{ref}`, {u.text}"
     rest = []
     for k in kernels:
         if k == ref:
             continue
-        prof = _profile(k)
+        p = _profile(k)
         here = {**at, "kernel": k}
-        if prof is not None and not prof.uses_tlb_remove_table:
+        if p is not None and not p.uses_tlb_remove_table:
             rest.append(f"`{k}` none (page tables bypass tlb_remove_table())")
-        elif prof is not None and not prof.fallback_sends_ipi:
-            rest.append(f"`{k}` {r.quote('fallbacks_per_hour', **here)}, freed by call_rcu()")
+        elif p is not None and not p.fallback_sends_ipi:
+            rest.append(f"`{k}` {r.quote(name, **here)}, freed by call_rcu() (no IPI)")
         else:
-            rest.append(f"`{k}` {r.quote('fallbacks_per_hour', **here)}")
-    quiet = [
-        x
-        for x in (r.values("load") or [])
-        if r.value("fallbacks_per_hour", **{**at, "load": x}) == 0.0
-    ]
-    tail = (
-        (
-            f"; none under the {' and '.join(str(x) for x in quiet)} "
-            f"load{'s' if len(quiet) > 1 else ''} "
-            f"(upper bound {num(r.triple('fallbacks_per_hour', **{**at, 'load': quiet[0]})[2], 2)}"
-            " per hour)"
-        )
-        if quiet
-        else ""
-    )
+            rest.append(f"`{k}` {r.quote(name, **here)}")
+    quiet = []
+    for x in r.values("load"):
+        if x == load:
+            continue
+        v = unseen(r, name, {**at, "load": x})
+        if v.status == "never":
+            quiet.append(f"never under the {x} load ({v.text})")
+        elif v.status == "short":
+            quiet.append(f"none seen under the {x} load: {v.text}")
+        elif v.status == "unknown":
+            quiet.append(f"none seen under the {x} load ({r.quote(name, 'per hour', **at)})")
+    text = "; ".join([head, *(f"on {x}" for x in rest), *quiet]) + "."
     return Item(
         "How often does the tlb_remove_table_one() fallback fire?",
-        head + (" (" + "; ".join(rest) + ")" if rest else "") + tail + ".",
+        text + _kernel_reason(r, at, kernels),
     )
 
 
 def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
-    cost = float(r.params.get("ipi_cost_us", 4.0))
+    cost = float(r.param("ipi_cost_us", 4.0))
     mx, lo, hi = r.triple("rt_cycle_ipis_max", **at)
-    share = float(r.params.get("rt_mm_share", 0.0))
+    share = float(r.param("rt_mm_share", 0.0))
     reasons = {
         "mm_cpumask": "the RT CPU is in no housekeeping mm's cpumask"
         if share == 0.0
-        else f"{share:g} of the events are in the RT application's mm",
+        else f"{num(share, 3)} of the events are in the RT application's mm",
         "kernel_mode": "it is moreover in user mode "
-        f"{num(float(r.params.get('rt_user_fraction', 0.95)) * 100, 3)} % of the time",
+        f"{num(float(r.param('rt_user_fraction', 0.95)) * 100, 3)} % of the time",
         "rcu": "no round at all: tables freed after an RCU grace period, khugepaged waiting "
         "in synchronize_rcu()",
     }
@@ -162,19 +263,65 @@ def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
         name = ipi_name("isolated_cpu_ipis_per_hour", ipi, "sync_ipi")
         if r.has(name):
             parts.append(f"`{ipi}` to {r.quote(name, 'per hour', **at)} ({reasons[ipi]})")
-    cut = (" Instead, " + "; ".join(parts)) if parts else ""
+    cut = (" Instead, " + "; ".join(parts) + ".") if parts else ""
+    latency = f"; {num(mx * cost, 3)} us at {num(cost, 2)} us each" if mx > 0.0 else ""
     return Item(
         "How many synchronous IPIs reach an isolated RT CPU, under each IPI policy?",
         f"With `broadcast` (mainline), {r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at)}"
         f" ({condition(r, at)}): {r.quote('collapse_ipis_per_hour', **at)} from khugepaged, "
         f"{r.quote('fallback_ipis_per_hour', **at)} from fallbacks; the worst "
-        f"{cycle_text(r)} RT cycle of an hour holds {quote(mx, lo, hi)} of them "
-        f"({num(mx * cost, 3)} us at {num(cost, 2)} us each).{cut}.",
+        f"{cycle_text(r)} RT cycle of a {horizon(r)} sequence holds {quote(mx, lo, hi)} of "
+        f"them (mean over sequences{latency}).{cut}",
+    )
+
+
+def fresh_table_text(r: Reader, at: dict[str, Any]) -> str:
+    """What a collapse does under ``fresh_table`` and ``rcu_free`` in the host model
+    (``mcstudy/models/thp/rt.py``, docs/model.md §5.6, §11.8), and why the two give
+    the same number when the fresh table is a GFP_NOWAIT allocation."""
+    kernel = at.get("kernel")
+    gfp = str(r.param("fresh_table_gfp", "nowait"))
+    prof = _profile(kernel)
+    uses_trt = prof is not None and prof.uses_tlb_remove_table
+    sends = uses_trt and prof.fallback_sends_ipi
+    mainline = (
+        "Mainline collapse_huge_page() sends tlb_remove_table_sync_one() after "
+        "pmdp_collapse_flush() on every anonymous collapse. "
+    )
+    if gfp == "nowait":
+        old = (
+            "when it succeeds the zone is above min, and the old table's tlb_remove_table() "
+            "(a gather of one table) tries its batch page at the same instant in the same "
+            "zone state, so it cannot fail: fresh_table then frees the old table without a "
+            "round, as rcu_free does with call_rcu(). That is why the two give the same "
+            "number, on the same sequences."
+            if uses_trt
+            else "when it succeeds, no round (this kernel frees page tables without "
+            "tlb_remove_table()), as under rcu_free: the two give the same number."
+        )
+        return (
+            mainline + "In the model, under fresh_table and rcu_free khugepaged first "
+            "allocates a fresh GFP_NOWAIT table to deposit; a collapse sends a round only "
+            "when that allocation fails (the zone is at or below min) and khugepaged falls "
+            f"back to the mainline round ({r.quote('fresh_alloc_failures_per_hour', **at)} "
+            f"failed fresh tables per hour); {old}"
+        )
+    old = (
+        "the old table goes through tlb_remove_table() as a gather of one table, whose "
+        "batch page fails while the zone is at or below min; tlb_remove_table_one() then "
+        + ("sends a round" if sends else "frees it by call_rcu() (no round)")
+        if uses_trt
+        else "this kernel frees the old table without tlb_remove_table() (no round)"
+    )
+    return (
+        mainline + "In the model the fresh table is a blocking allocation "
+        "(fresh_table_gfp = kernel) that never fails: under fresh_table khugepaged sends no "
+        f"round of its own and {old}; under rcu_free the old table is freed by call_rcu() "
+        "and no collapse sends a round."
     )
 
 
 def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
-    steady = {**at, "load": "steady"} if "steady" in r.values("load") else at
     alt = [
         f"`{col}` leaves {r.quote(name, 'per hour', **at)}"
         for name, col in COLLAPSE_ROWS.items()
@@ -182,40 +329,51 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
     ]
     coll = r.value("collapse_ipis_per_hour", **at)
     fb = r.value("fallback_ipis_per_hour", **at)
-    verdict = "Yes" if coll > fb else ("No" if coll == 0.0 else "It is second to the fallbacks")
-    compare = (
-        "more than the fallbacks"
-        if coll > fb
-        else ("none here" if coll == 0.0 else "fewer than the fallbacks")
-    )
+    if coll == 0.0:
+        verdict, compare = "No", "none at this point"
+    elif coll > fb:
+        verdict = "Yes"
+        compare = f"more than the {r.quote('fallback_ipis_per_hour', **at)} from fallbacks"
+    else:
+        verdict = "It is second to the fallbacks"
+        compare = f"fewer than the {r.quote('fallback_ipis_per_hour', **at)} from fallbacks"
+    ex = r.exact("collapse_ipis_per_hour", **at)
+    exact = f", exact {num(ex, 4)}" if math.isfinite(ex) else ""
+    if float(r.param("khugepaged_collapse_rate", 0.8)) == 0.0:
+        verdict, compare = "No", "khugepaged_collapse_rate = 0: this study collapses nothing"
     return Item(
         "Does khugepaged's synchronous IPI matter; does a fresh table or RCU freeing remove it?",
         f"{verdict}: tlb_remove_table_sync_one() in collapse_huge_page() reaches each isolated "
-        f"CPU {r.quote('collapse_ipis_per_hour', 'times per hour', **steady)} at any load "
-        f"({condition(r, steady)}; under {at.get('load')}: {compare}). Under the "
-        f"{at.get('load')} load "
-        + " and ".join(alt)
-        + ": only the collapses whose fresh GFP_NOWAIT table (or the old table's batch page) "
-        "failed still send one.",
+        f"CPU {r.quote('collapse_ipis_per_hour', 'times per hour', **at)} ({condition(r, at)}"
+        f"{exact}; {compare}). Collapses do not depend on the zone, so under mainline this "
+        "rate is the same at every load. "
+        + (f"With a fresh table per collapse, {' and '.join(alt)}. " if alt else "")
+        + fresh_table_text(r, at),
     )
 
 
 def memory_item(r: Reader, at: dict[str, Any]) -> Item:
     dep, dlo, dhi = r.triple("deposit_bytes_mean", **at)
-    unit, scale = bytes_unit(dep)
     loads = r.values("load") or [at.get("load")]
-    worst = loads[-1] if "bursts" not in loads else "bursts"
-    quiet = [x for x in loads if r.value("split_alloc_failures_per_hour", **{**at, "load": x}) == 0]
-    hot = [x for x in loads if x not in quiet]
-    fails = [
-        f"{r.quote('split_alloc_failures_per_hour', 'per hour', **{**at, 'load': x})} under {x}"
-        for x in hot
-    ]
-    if quiet:
-        ub = r.triple("split_alloc_failures_per_hour", **{**at, "load": quiet[0]})[2]
-        fails.append(
-            f"none under {' and '.join(str(x) for x in quiet)} (upper bound {num(ub, 2)} per hour)"
-        )
+    worst = "bursts" if "bursts" in loads else loads[-1]
+    name = "split_alloc_failures_per_hour"
+    fails, never = [], []
+    for x in loads:
+        here = {**at, "load": x}
+        u = unseen(r, name, here)
+        if u.status == "seen":
+            fails.append(f"{r.quote(name, 'per hour', **here)} under {x}")
+        elif u.status == "short":
+            fails.append(f"under {x} none seen: {u.text}")
+        elif u.status == "never":
+            never.append(f"{x} ({u.text})")
+        else:
+            fails.append(f"under {x} {u.text}")
+    if never:
+        why = ""
+        if r.exact("splits_per_hour", **at) == 0.0:
+            why = " (no THP is split here: thp_split_rate = 0)"
+        fails.append(f"never fails under {' and '.join(never)}{why}")
     atomic = ""
     if r.has("split_alloc_failures_per_hour_on_demand_atomic"):
         atomic = (
@@ -223,31 +381,41 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
             f"{r.quote('split_alloc_failures_per_hour_on_demand_atomic', 'per hour', **{**at, 'load': worst})}"
             f" under {worst}"
         )
-    enough = None
-    for name, k in RESERVE_ROWS.items():
-        fname = table_name("split_alloc_failures_per_hour", f"cache_{k}")
-        if r.value(fname, **{**at, "load": worst}) == 0.0:
-            enough = (k, name, fname)
-            break
     cache = ""
-    if enough is not None:
-        k, name, fname = enough
-        cache = (
-            f" A per-CPU cache of {k} table{'s' if k > 1 else ''} ({human_bytes(r.value(name, **at))} on all split "
-            f"CPUs) failed {r.quote(fname, **{**at, 'load': worst})} per hour under {worst}."
-        )
+    if r.value(name, **{**at, "load": worst}) > 0.0:
+        for rname, k in RESERVE_ROWS.items():
+            fname = table_name(name, f"cache_{k}")
+            if r.value(fname, **{**at, "load": worst}) == 0.0:
+                cache = (
+                    f" A per-CPU cache of {k} table{'s' if k > 1 else ''} "
+                    f"({human_bytes(r.value(rname, **at))} on all split CPUs) failed "
+                    f"{r.quote(fname, 'per hour', **{**at, 'load': worst})} under {worst}."
+                )
+                break
     return Item(
         "What do page tables deposited for THPs cost, against allocating on demand and "
         "failing under pressure?",
-        f"Mainline deposits {quote(dep * scale, dlo * scale, dhi * scale, unit)} for "
-        f"{count(round(r.value('thp_mean', **at)))} THPs, split or not. On demand (GFP_NOWAIT "
-        "at split time) holds nothing and fails " + "; ".join(fails) + atomic + "." + cache,
+        f"Mainline deposits {quote_bytes(dep, dlo, dhi)} for "
+        f"{num(r.value('thp_mean', **at), 3)} THPs, split or not. On demand (GFP_NOWAIT "
+        "at split time) holds nothing and "
+        + ("" if fails[0].startswith("never fails") else "fails ")
+        + "; ".join(fails)
+        + atomic
+        + "."
+        + cache,
     )
 
 
-def summary_table(r: Reader) -> Table:
+def _rows_dims(r: Reader) -> list[str]:
+    """Dimensions of the summary table's rows: load and kernel, then any other swept."""
+    dims = [d for d in ("load", "kernel") if r.values(d)]
+    return dims + [d for d in r.dims if d not in dims]
+
+
+def summary_table(r: Reader, at: dict[str, Any]) -> Table:
+    header_dims = _rows_dims(r)
     header = [
-        "load / kernel",
+        " / ".join(header_dims) or "point",
         "P(NOWAIT fails)",
         "fallbacks/h",
         "iso. IPIs/h",
@@ -255,28 +423,29 @@ def summary_table(r: Reader) -> Table:
         "split fails/h",
     ]
     rows = []
-    loads = r.values("load") or [None]
-    kernels = r.values("kernel") or [None]
-    for load in loads:
-        for k in kernels:
-            at = {d: v for d, v in (("load", load), ("kernel", k)) if v is not None}
-            label = " / ".join(str(v) for v in at.values())
-            rows.append(
-                [
-                    (label, None),
-                    r.cell("nowait_fail_prob", **at),
-                    r.cell("fallbacks_per_hour", **at),
-                    r.cell("isolated_cpu_ipis_per_hour", **at),
-                    r.cell("rt_cycle_ipis_max", **at),
-                    r.cell("split_alloc_failures_per_hour", **at),
-                ]
-            )
-    n = r.value("sequences")
+    points = grid(r, header_dims)
+    for here in points:
+        label = " / ".join(coord(v) for v in here.values()) or "this point"
+        rows.append(
+            [
+                (label, None),
+                r.cell("nowait_fail_prob", **here),
+                r.cell("fallbacks_per_hour", **here),
+                r.cell("isolated_cpu_ipis_per_hour", **here),
+                r.cell("rt_cycle_ipis_max", **here),
+                r.cell("split_alloc_failures_per_hour", **here),
+            ]
+        )
+    shown = len(points)
+    total = math.prod(len(r.values(d)) for d in header_dims) if header_dims else 1
+    more = (
+        f" (the first {shown} of {total} points; `mcstudy show` lists all)" if total > shown else ""
+    )
     return Table(
-        "Every load and kernel: P(a GFP_NOWAIT allocation fails), tlb_remove_table_one() "
+        "Every swept point: P(a GFP_NOWAIT allocation fails), tlb_remove_table_one() "
         "calls per hour, IPIs per hour at one isolated CPU and most IPIs in one RT cycle "
-        "(broadcast, khugepaged's sync IPI), failed on-demand split-time allocations per "
-        f"hour; {count(n)} host-hours per row, 95 % intervals.",
+        "of a sequence (broadcast, khugepaged's sync IPI), failed on-demand split-time "
+        f"allocations per hour; {sample_text(r, at)} per row, 95 % intervals{more}.",
         header,
         rows,
     )
@@ -321,10 +490,12 @@ def memory_table(r: Reader, at: dict[str, Any]) -> Table:
             [(f"cache of {k} per CPU", None), (human_bytes(r.value(name, **at)), None)]
             + [r.cell(fname, **{**at, "load": x}) for x in loads]
         )
+    pinned = condition(r, {k: v for k, v in at.items() if k != "load"})
+    refill = "GFP_NOWAIT" if r.param("refill_gfp", "nowait") == "nowait" else "blocking allocations"
     return Table(
         "Deposit against on-demand: page-table memory held for splits and split-time "
-        f"allocations that failed per hour, by load (`{at.get('kernel', '')}`; caches refill "
-        "with GFP_NOWAIT, a miss allocates with GFP_NOWAIT).",
+        f"allocations that failed per hour, by load ({pinned}; caches refill with {refill}, "
+        "a miss allocates with GFP_NOWAIT).",
         ["table policy", "held", *(f"fails/h {x}" for x in loads)],
         rows,
     )
@@ -345,7 +516,7 @@ def host_answers(ds: xr.Dataset) -> Answers:
     notes = []
     if desc:
         notes.append(f"The {load} load: {desc}.")
-    notes.append(f"Sample: {_n(r, at)} per point; every policy on the same sequences.")
+    notes.append(f"Sample: {sample_text(r, at)} per point; every policy on the same sequences.")
     scale = r.value("zone_scale", **at)
     if math.isfinite(scale) and scale > 1:
         notes.append(
@@ -357,6 +528,6 @@ def host_answers(ds: xr.Dataset) -> Answers:
     return Answers(
         f"Answers: {condition(r, at)}",
         items,
-        [summary_table(r), policy_table(r, at), memory_table(r, at)],
+        [summary_table(r, at), policy_table(r, at), memory_table(r, at)],
         notes,
     )

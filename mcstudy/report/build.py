@@ -21,7 +21,7 @@ from mcstudy.report.curves import ExactCurves
 from mcstudy.report.document import Report
 from mcstudy.report.figures import png_bytes, svg_bytes
 from mcstudy.report.files import write_atomic
-from mcstudy.report.fmt import coord
+from mcstudy.report.fmt import coord, findings_count
 from mcstudy.report.meta import provenance
 from mcstudy.report.variables import find_estimates
 from mcstudy.storage.dataset import open_dataset
@@ -137,7 +137,9 @@ def _lead_with_findings(ctx: ReportContext) -> None:
         return ", ".join(f"{k} = {coord(v)}" for k, v in coords.items()) or f"point {i}"
 
     lines = format_findings(found, where)
-    ctx.health[:0] = [f"{len(found)} finding(s) in all; see also 'Agreement with exact values'."]
+    ctx.health[:0] = [
+        f"{findings_count(found, lines).capitalize()}; see also 'Agreement with exact values'."
+    ]
     ctx.health[1:1] = lines
 
 

@@ -3,7 +3,8 @@
 :func:`summarize` gives, in this order: what the dataset is, its answers
 (``mcstudy.report.answers``), its findings (``mcstudy.findings``), every estimate with
 its 95 % interval and sample size at every point (up to a limit per estimate), and one
-provenance line. Plain text, at most 100 columns; never the raw xarray repr.
+provenance line. Plain text as wide as the terminal (at most 100 columns; 100 when the
+output is not a terminal); never the raw xarray repr.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import xarray as xr
 
 from mcstudy.findings import format_findings, read_findings
 from mcstudy.report.answering import answers_for
-from mcstudy.report.answers import WIDTH, plain, quote, render_text
-from mcstudy.report.fmt import coord, count, num
+from mcstudy.report.answers import plain, quote, render_text
+from mcstudy.report.fmt import coord, count, findings_count, num, text_width
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import bounds, find_estimates
 
@@ -28,9 +29,14 @@ MAX_POINTS = 12
 """Points listed per estimate; the rest are counted (the report lists them all)."""
 
 
-def _wrap(text: str, indent: str = "") -> list[str]:
+def _wrap(
+    text: str, indent: str = "", width: int | None = None, more: str | None = None
+) -> list[str]:
     return textwrap.wrap(
-        text.replace("`", ""), WIDTH, initial_indent=indent, subsequent_indent=indent
+        text.replace("`", ""),
+        width or text_width(),
+        initial_indent=indent,
+        subsequent_indent=indent if more is None else more,
     ) or [""]
 
 
@@ -45,7 +51,7 @@ def _points(ds: xr.Dataset) -> list[dict[str, Any]]:
     ]
 
 
-def header(ds: xr.Dataset, path: str | Path | None) -> list[str]:
+def header(ds: xr.Dataset, path: str | Path | None, width: int | None = None) -> list[str]:
     """What the dataset is: model, study, sweep and sample size."""
     model = ds.attrs.get("model", "?")
     name = ds.attrs.get("study_name", Path(path).stem if path else "?")
@@ -62,11 +68,12 @@ def header(ds: xr.Dataset, path: str | Path | None) -> list[str]:
             if "sequences_per_point" in ds.attrs
             else ""
         )
-        + "."
+        + ".",
+        width=width,
     )
     desc = ds.attrs.get("description") or _description(ds)
     if desc:
-        lines += _wrap(str(desc))
+        lines += _wrap(str(desc), width=width)
     return lines
 
 
@@ -82,9 +89,9 @@ def _description(ds: xr.Dataset) -> str:
     return ""
 
 
-def findings_lines(ds: xr.Dataset) -> list[str]:
+def findings_lines(ds: xr.Dataset, width: int | None = None) -> list[str]:
     """The dataset's findings (disagreements, transients, warnings), grouped as the run
-    printed them (``mcstudy.findings.format_findings``)."""
+    printed them (``mcstudy.findings.format_findings``), under a count of those lines."""
     found = read_findings(ds.attrs)
     if not found:
         return ["Findings: none recorded."]
@@ -94,13 +101,20 @@ def findings_lines(ds: xr.Dataset) -> list[str]:
         at = points[i] if 0 <= i < len(points) else {}
         return ", ".join(f"{k}={coord(v)}" for k, v in at.items()) or f"point {i}"
 
-    out = [f"Findings ({len(found)}): read these before the numbers"]
-    for line in format_findings(found, where):
-        out += _wrap(f"- {line}", "  ")
+    lines = format_findings(found, where)
+    out = _wrap(
+        f"Findings: {findings_count(found, lines)}; they qualify the answers above and the "
+        "estimates below.",
+        width=width,
+    )
+    for line in lines:
+        out += _wrap(f"- {line}", "", width, "    ")
     return out
 
 
-def estimate_lines(ds: xr.Dataset, max_points: int = MAX_POINTS) -> list[str]:
+def estimate_lines(
+    ds: xr.Dataset, max_points: int = MAX_POINTS, width: int | None = None
+) -> list[str]:
     """Every estimate with its interval and sample size, point by point."""
     ests = find_estimates(ds)
     if not ests:
@@ -110,7 +124,7 @@ def estimate_lines(ds: xr.Dataset, max_points: int = MAX_POINTS) -> list[str]:
     out = [f"Estimates ({len(ests)}, 95 % intervals; n = sample size):"]
     for e in ests:
         unit = "" if e.units in ("", "1") else e.units
-        out += _wrap(f"{e.name} ({e.long_name}{', ' + unit if unit else ''}):")
+        out += _wrap(f"{e.name} ({e.long_name}{', ' + unit if unit else ''}):", width=width)
         lo, hi = bounds(ds, e)
         y = np.asarray(ds[e.name].values, dtype=float).ravel()
         lo_v = np.asarray(lo.values, dtype=float).ravel()
@@ -124,7 +138,7 @@ def estimate_lines(ds: xr.Dataset, max_points: int = MAX_POINTS) -> list[str]:
                 text += f", n = {count(n[i])}"
             if ex is not None and math.isfinite(ex[i]):
                 text += f" (exact {num(ex[i], 4)})"
-            out += _wrap(text, "") if len(text) <= WIDTH else _wrap(text.strip(), "    ")
+            out += _wrap(text.strip(), "  ", width, "      ")
         if len(points) > max_points:
             out.append(
                 f"  ... {len(points) - max_points} more point(s): `mcstudy report` lists all"
@@ -132,7 +146,7 @@ def estimate_lines(ds: xr.Dataset, max_points: int = MAX_POINTS) -> list[str]:
     return out
 
 
-def provenance_line(ds: xr.Dataset) -> list[str]:
+def provenance_line(ds: xr.Dataset, width: int | None = None) -> list[str]:
     """One line: code version, commit, seed, config hash, points, timings."""
     try:
         prov = json.loads(str(ds.attrs.get("provenance", "{}")))
@@ -159,11 +173,15 @@ def provenance_line(ds: xr.Dataset) -> list[str]:
     pts = prov.get("points")
     if isinstance(pts, dict):
         parts.append(", ".join(f"{v} {k}" for k, v in pts.items()) + " point(s)")
-    return _wrap("Provenance: " + ("; ".join(parts) if parts else "not recorded") + ".")
+    return _wrap(
+        "Provenance: " + ("; ".join(parts) if parts else "not recorded") + ".", width=width
+    )
 
 
-def summarize(ds: xr.Dataset, path: str | Path | None = None) -> str:
-    """The readable summary of any mcstudy dataset."""
+def summarize(ds: xr.Dataset, path: str | Path | None = None, width: int | None = None) -> str:
+    """The readable summary of any mcstudy dataset, ``width`` columns wide (default: the
+    terminal's, :func:`mcstudy.report.fmt.text_width`)."""
+    width = width or text_width()
     if ds.attrs.get("model") == "validate":
         from mcstudy.validate.results import rows_of, summary_lines
 
@@ -175,27 +193,32 @@ def summarize(ds: xr.Dataset, path: str | Path | None = None) -> str:
                 "",
                 *summary_lines(rows_of(ds)),
                 "",
-                *provenance_line(ds),
+                *provenance_line(ds, width),
             ]
         )
-    out = header(ds, path)
+    out = header(ds, path, width)
     ans = answers_for(ds)
     if ans is not None and (ans.items or ans.tables):
-        out += ["", render_text(ans)]
-    out += ["", *findings_lines(ds)]
-    est = estimate_lines(ds)
+        out += ["", render_text(ans, width)]
+    out += ["", *findings_lines(ds, width)]
+    est = estimate_lines(ds, width=width)
     if est:
         out += ["", *est]
-    out += ["", *provenance_line(ds)]
+    out += ["", *provenance_line(ds, width)]
     return "\n".join(out)
 
 
-def answers_block(ds: xr.Dataset) -> str | None:
-    """The Answers block ``mcstudy run`` prints at its end (None when there is none)."""
+def answers_block(ds: xr.Dataset, width: int | None = None) -> str | None:
+    """The Answers block ``mcstudy run`` prints at its end (None when there is none),
+    ``width`` columns wide (default: the terminal's)."""
     ans = answers_for(ds)
     if ans is None or not (ans.items or ans.tables):
         return None
-    rule = "-" * WIDTH
+    width = width or text_width()
+    rule = "-" * width
     found = read_findings(ds.attrs)
-    note = [f"{len(found)} finding(s) qualify these numbers: mcstudy show"] if found else []
-    return "\n".join([rule, render_text(ans), *note, rule])
+    note = []
+    if found:
+        count_text = findings_count(found, format_findings(found))
+        note = _wrap(f"These numbers carry {count_text}: listed below.", width=width)
+    return "\n".join([rule, render_text(ans, width), *note, rule])

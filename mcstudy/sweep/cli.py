@@ -239,12 +239,13 @@ def _run(
     seqs = f"{study.section.sequences}" if low == high or not high else f"{low}..{high}"
     if study.section.target_rel_err is not None:
         seqs += f" (adaptive, target {study.section.target_rel_err:g})"
-    click.echo(
+    _echo_wrapped(
         f"{where}({sum(c.values())} points x {seqs} sequences: "
         f"{result.computed} computed, {result.reused} kept; {c['done']} done, "
-        f"{c['failed']} failed, {c['pending']} pending; {facts['executor']}: "
-        f"{facts.get('workers') or '?'} worker(s) x {facts.get('threads_per_worker') or '?'} "
-        f"thread(s); compile {facts['compile_seconds']:.1f} s, run {facts['run_seconds']:.1f} s)"
+        f"{c['failed']} failed, {c['pending']} pending)",
+        f"{facts['executor']}: {facts.get('workers') or '?'} worker(s) x "
+        f"{facts.get('threads_per_worker') or '?'} thread(s); compile "
+        f"{facts['compile_seconds']:.1f} s, run {facts['run_seconds']:.1f} s",
     )
     if ds is not None and not no_report:
         from mcstudy.report.cli import report_after_run
@@ -267,12 +268,36 @@ def _run(
         sys.exit(EXIT_FINDINGS)
 
 
+def _echo_wrapped(*lines: str, err: bool = False) -> None:
+    """Lines wrapped to the terminal's width (at most 100 columns; 100 when not a
+    terminal); the lines after the first and continuations are indented."""
+    import textwrap
+
+    from mcstudy.report.fmt import text_width
+
+    width = text_width(sys.stderr if err else sys.stdout)
+    for i, line in enumerate(lines):
+        first = "" if i == 0 else "  "
+        click.echo(
+            textwrap.fill(
+                line,
+                width,
+                initial_indent=first,
+                subsequent_indent=first + "  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            ),
+            err=err,
+        )
+
+
 def _echo_findings(found: list, study: object) -> None:
-    """Print the run's disagreements and warnings (or that there are none)."""
+    """Print the run's disagreements and warnings (or that there are none), under a
+    count of the lines printed."""
     import textwrap
 
     from mcstudy.findings import format_findings
-    from mcstudy.report.answers import WIDTH
+    from mcstudy.report.fmt import findings_count, text_width
 
     if not found:
         click.echo("findings: none (no disagreement with an exact value, no warning)")
@@ -282,9 +307,18 @@ def _echo_findings(found: list, study: object) -> None:
     def where(i: int) -> str:
         return ", ".join(f"{k}={v}" for k, v in points[i].coords.items()) or f"point {i}"
 
-    click.echo(f"findings ({len(found)}): read these before the numbers", err=True)
-    for line in format_findings(found, where):
-        wrapped = textwrap.fill(line, WIDTH, initial_indent="  ", subsequent_indent="    ")
+    lines = format_findings(found, where)
+    width = text_width(sys.stderr)
+    click.echo(
+        textwrap.fill(
+            f"findings ({findings_count(found, lines)}): they qualify the numbers above",
+            width,
+            subsequent_indent="  ",
+        ),
+        err=True,
+    )
+    for line in lines:
+        wrapped = textwrap.fill(line, width, initial_indent="  ", subsequent_indent="    ")
         click.echo(wrapped, err=True)
 
 

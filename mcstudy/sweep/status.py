@@ -6,11 +6,13 @@ moves, deletes and writes nothing.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mcstudy.findings import Finding, format_findings
+from mcstudy.report.fmt import findings_count, text_width
 from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
@@ -75,8 +77,21 @@ def _indices(indices: list[int]) -> str:
     return shown + more
 
 
-def format_status(st: RunStatus) -> str:
-    """The text ``mcstudy status`` prints."""
+def _fill(text: str, width: int, indent: str = "") -> str:
+    return textwrap.fill(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def format_status(st: RunStatus, width: int | None = None) -> str:
+    """The text ``mcstudy status`` prints, wrapped to ``width`` columns (default: the
+    terminal's width, at most 100; 100 when stdout is not a terminal)."""
+    width = width or text_width()
     c = st.counts
     info = st.info
     lines = [
@@ -95,22 +110,28 @@ def format_status(st: RunStatus) -> str:
             body = st.records[i]
             prov = body.get("provenance") or {}
             lines.append(
-                f"  point {i} ({_coords(st.points[i])}), seed {body.get('seed')}: "
-                f"{error_line(body)} [attempt {prov.get('attempt', 1)}, host {prov.get('host')}]"
+                _fill(
+                    f"point {i} ({_coords(st.points[i])}), seed {body.get('seed')}: "
+                    f"{error_line(body)} [attempt {prov.get('attempt', 1)}, "
+                    f"host {prov.get('host')}]",
+                    width,
+                    "  ",
+                )
             )
         if len(st.failed) > MAX_LISTED:
             lines.append(f"  ... and {len(st.failed) - MAX_LISTED} more (see manifest.json)")
     found = st.findings
     if found:
-        lines.append(f"findings ({len(found)}):")
-        for line in format_findings(found, lambda i: f"point {i} ({_coords(st.points[i])})"):
-            lines.append(f"  {line}")
+        grouped = format_findings(found, lambda i: f"point {i} ({_coords(st.points[i])})")
+        lines.append(_fill(f"findings ({findings_count(found, grouped)}):", width))
+        for line in grouped:
+            lines.append(_fill(line, width, "  "))
     if st.pending and c[PENDING] < len(st.points):
         lines.append(f"pending points: {_indices(st.pending)}")
     if st.invalid:
         lines.append("unusable point files (never merged; --resume moves them to quarantine/):")
         for _, _, reason in st.invalid[:MAX_LISTED]:
-            lines.append(f"  {reason}")
+            lines.append(_fill(reason, width, "  "))
     shards = sorted(
         {
             (b.get("provenance") or {}).get("shard")
@@ -124,5 +145,7 @@ def format_status(st: RunStatus) -> str:
         hint = "rerun the same `mcstudy run` command with --resume"
         if c[FAILED]:
             hint += " (add --retry-failed to recompute the failed points)"
-        lines.append(f"next: {hint}, or the missing SLURM array tasks, then `mcstudy merge`")
-    return "\n".join(lines)
+        lines.append(
+            _fill(f"next: {hint}, or the missing SLURM array tasks, then `mcstudy merge`", width)
+        )
+    return "\n".join(_fill(x, width) if "\n" not in x and len(x) > width else x for x in lines)

@@ -131,4 +131,14 @@ def test_number_formatting() -> None:
     assert digits_for(0.99994, 0.99997) == 7
     assert digits_for(0.1, 0.2) == 3
     assert interval(0.99994, 0.99997) == "[0.99994, 0.99997]"
-    assert estimate(0.999959, 0.99994, 0.99997) == ("0.999959", "[0.99994, 0.99997]")
+    # one formatter: the same decimals for an estimate and its interval, as many as tell
+    # the ends apart; no "e+03" below a million; one format inside an interval
+    assert estimate(0.999959, 0.99994, 0.99997) == ("0.99996", "[0.99994, 0.99997]")
+    assert estimate(1.6, 1.599, 1.601) == ("1.600", "[1.599, 1.601]")
+    assert estimate(1_171_234.0, 1_170_900.0, 1_171_500.0) == (
+        "1,171,200",
+        "[1,170,900, 1,171,500]",
+    )
+    assert estimate(2.3e9, 2.2e9, 2.4e9) == ("2.3e9", "[2.2e9, 2.4e9]")
+    assert num(6028.18, 3) == "6,028" and num(3570.4) == "3,570" and num(52850.3) == "52,850"
+    assert num(32512.3, 3) == "32,512"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcstudy.findings import read_findings
+from mcstudy.findings import format_findings, read_findings
 from mcstudy.report.answer_figures import plot_frontier, plot_grouped
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import Answers, Reader
@@ -24,6 +24,7 @@ from mcstudy.report.document import (
     Section,
     TableBlock,
 )
+from mcstudy.report.fmt import findings_count
 
 ORDER = 5
 
@@ -66,7 +67,7 @@ def host_figures(ctx: ReportContext) -> list[Block]:
         FigureBlock(
             "answers-ipis-per-policy",
             "IPIs per hour reaching one isolated CPU, per IPI policy and collapse policy",
-            f"{condition(r, at)}; the same simulated host-hours for every policy; error bars "
+            f"{condition(r, at)}; the same simulated sequences for every policy; error bars "
             "are 95 % intervals, a zero bar is labelled with its upper bound.",
             plot_grouped(ipis, COLLAPSE_POLICIES, vals, "IPIs per hour", "collapse_policy"),
         )
@@ -107,7 +108,8 @@ def answers(ctx: ReportContext) -> list[Section]:
     if findings:
         blocks.append(
             Paragraph(
-                f"{len(findings)} finding(s) qualify these numbers: see the summary right below."
+                f"These numbers carry {findings_count(findings, format_findings(findings))}: "
+                "see the summary right below."
             )
         )
     blocks += answer_blocks(ans)
