@@ -263,7 +263,9 @@ def said(
     """The estimate for a sentence; a zero whose exact value is positive says why it is
     0 and what run would show it (:func:`unseen`)."""
     u = unseen(r, name, at, per)
-    return u.text if u.status in ("short", "never") else r.quote(name, unit, scale, **at)
+    if u.status == "never":
+        return f"none ({u.text})"
+    return u.text if u.status == "short" else r.quote(name, unit, scale, **at)
 
 
 def unseen(r: Reader, name: str, at: dict[str, Any], per: str = "time") -> Unseen:

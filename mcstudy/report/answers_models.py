@@ -29,7 +29,7 @@ from mcstudy.report.answers import (
     sample_text,
     unseen,
 )
-from mcstudy.report.fmt import coord, count, num
+from mcstudy.report.fmt import coord, count, duration, num
 
 FREQUENT = 1e-3
 """P(GFP_NOWAIT fails) from which a pressure study calls the failure frequent."""
@@ -110,7 +110,7 @@ def gather_answers(ds: xr.Dataset) -> Answers:
             u = unseen(r, "fallback_prob", here, per="gather")
             ex = r.exact("fallback_prob", **here)
             what = (
-                u.text
+                (f"none ({u.text})" if u.status == "never" else u.text)
                 if u.status in ("short", "never")
                 else r.quote("fallback_prob", **here)
                 + (f" (exact {num(ex, 3)})" if math.isfinite(ex) else "")
@@ -201,7 +201,9 @@ def pressure_answers(ds: xr.Dataset) -> Answers:
 
     def said(here: dict[str, Any]) -> str:
         u = unseen(r, name, here, per="time")
-        if u.status in ("short", "never"):
+        if u.status == "never":
+            return f"none ({u.text})"
+        if u.status == "short":
             return u.text
         ex = r.exact(name, **here)
         return r.quote(name, **here) + (f" (exact {num(ex, 3)})" if math.isfinite(ex) else "")
@@ -377,10 +379,12 @@ def _thp_memory_answers(r: Reader) -> Answers:
 
 def _failures(r: Reader, here: dict[str, Any]) -> str:
     name = "split_alloc_failures_per_hour"
-    u = unseen(r, name, here)
-    if u.status in ("short", "never"):
-        return u.text
-    return r.quote(name, "per hour", **here)
+    return said(r, name, here, "per hour")
+
+
+def _cycle(r: Reader) -> str:
+    us = float(r.param("rt_cycle_us", 1000.0))
+    return f"{num(us / 1000, 3)} ms" if us >= 1000 else f"{num(us, 3)} us"
 
 
 def _thp_ipi_answers(r: Reader) -> Answers:
@@ -409,9 +413,11 @@ def _thp_ipi_answers(r: Reader) -> Answers:
             f"At {pinned or 'this point'}"
             + ": "
             + "; ".join(parts)
-            + f" (khugepaged's and the fallbacks' together). The worst RT cycle under "
-            f"`{worst_pol}` holds {r.quote('rt_cycle_ipis_max', **here)} IPIs (mean over "
-            "sequences of the largest count).",
+            + f". Under `{worst_pol}`, {_per_hour(r, 'isolated_collapse_ipis_per_s', **here)} "
+            f"come from khugepaged and {_per_hour(r, 'isolated_fallback_ipis_per_s', **here)} "
+            f"from tlb_remove_table_one() fallbacks; the worst {_cycle(r)} RT cycle of a "
+            f"{duration(float(r.param('horizon_s', 3600.0)))} sequence holds "
+            f"{r.quote('rt_cycle_ipis_max', **here)} IPIs (mean over sequences).",
         )
     ]
     if any(c != "sync_ipi" for c in cols):

@@ -1,10 +1,11 @@
 """Estimators of the host study (``docs/model.md`` §11.9): tallies -> estimates with 95 %
 intervals and sample sizes.
 
-Sequences (host-hours) are i.i.d.; every standard error is the between-sequence one.
+Sequences (of ``horizon_s`` each) are i.i.d.; every standard error is the between-sequence one.
 Rates of events (fallbacks, IPIs, failures) and per-horizon maxima get Poisson's score
 interval at their effective number of events (events cluster within a pressure period;
-``docs/model.md`` §6.1), with no event the upper bound of z^2 events in all host-hours.
+``docs/model.md`` §6.1), with no event the upper bound of z^2 events in all simulated host-hours
+(sequences x ``horizon_s`` / 3600).
 Time fractions get Wilson's interval at the effective sample size, with no sequence
 reaching the mark Wilson's bound for 0 of n sequences (§6.2). Means of tables held get
 the normal interval.

@@ -195,7 +195,7 @@ def _build() -> None:
             name, "bytes", f"tables held in per-CPU caches of {k} (time average)", "mean", "normal"
         )
     for name, units, long_name, dtype in (
-        ("sequences", "sequences", "simulated host-hours (sample size)", "int64"),
+        ("sequences", "sequences", "simulated sequences of horizon_s each (sample size)", "int64"),
         ("rt_cycles", "cycles", "RT cycles observed (sample size of rt_cycle_hit_prob)", "int64"),
         ("sequences_reaching_min", "sequences", "sequences whose zone reached wmark_min", "int64"),
         ("zone_scale", "1", "the simulated zone is 1/zone_scale of the real one", "int64"),
