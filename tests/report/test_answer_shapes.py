@@ -264,3 +264,44 @@ def test_show_writes_every_number_one_way():
         assert lo != hi, (lo, hi)
     assert "5.285e" not in text and "1.171e6, 1.171e6" not in text
     assert np.isfinite(ds["fallbacks_per_hour"].values).all()
+
+
+def _flat(ds) -> str:
+    return " ".join(render_text(answers_for(ds), 100).split())
+
+
+def test_host_sample_is_sequences_and_their_length():
+    """Item 2: 4 sequences of 120 s are 0.133 host-hours, not "4 host-hours"."""
+    text = _flat(_dataset("host", HOST_PARAMS, 'load = ["steady", "bursts"]', zero=False))
+    assert "4 sequences of 120 s (0.133 host-hours) per row" in text
+    assert "Sample: 4 sequences of 120 s (0.133 host-hours) per point" in text
+    assert "4 host-hours" not in text and "of 4 host-hours" not in text
+
+
+def test_fresh_table_sentence_says_what_the_model_does():
+    """Item 8: in the host (fresh GFP_NOWAIT table) a collapse sends a round only when
+    the fresh table fails, and the old table's batch page cannot fail then; with a
+    blocking fresh table the old table's batch page is what can send one."""
+    text = _flat(_dataset("host", HOST_PARAMS, 'load = ["bursts"]', zero=False))
+    assert "a collapse sends a round only when that allocation fails" in text
+    assert "so it cannot fail" in text and "the two give the same number" in text
+    assert "(or the old table's batch page) failed" not in text
+    blocking = HOST_PARAMS + 'fresh_table_gfp = "kernel"\n'
+    text = _flat(_dataset("host", blocking, 'load = ["bursts"]', zero=False))
+    assert (
+        "never fails" in text and "whose batch page fails while the zone is at or below min" in text
+    )
+    rt = _flat(_dataset("thp", RT_PARAMS, 'collapse_policy = ["sync_ipi", "fresh_table"]', False))
+    assert "fresh_table_gfp = kernel" in rt and "1 in a pressure episode, 0 outside" in rt
+
+
+def test_kernels_fallback_difference_has_its_reason():
+    """Item 8: fallbacks per hour on a kernel whose fallback waits for its IPI round
+    against a call_rcu() kernel: the exact values and the reason."""
+    ds = _dataset("host", HOST_PARAMS, 'kernel = ["v6.14-pt-reclaim", "v6.15"]', zero=False)
+    ds["fallbacks_per_hour_exact"].loc[{"kernel": "v6.15"}] = 689.56
+    ds["fallbacks_per_hour_exact"].loc[{"kernel": "v6.14-pt-reclaim"}] = 713.80
+    text = _flat(ds)
+    assert "differ in the model by 3.4 %" in text
+    assert "exact 689.6 on v6.15 against 713.8 on v6.14-pt-reclaim" in text
+    assert "waits for it" in text and "Monte Carlo noise" in text
