@@ -24,6 +24,7 @@ from mcstudy.report.fmt import (
     GIB,
     MIB,
     WIDTH,
+    alike,
     bytes_unit,
     cell,
     coord,
@@ -187,6 +188,13 @@ class Reader:
         # every mcstudy estimate is a non-negative quantity (probabilities, rates, counts,
         # bytes): a normal interval is clipped at 0
         return y, max(self._sel(lo, at), 0.0), self._sel(hi, at)
+
+    def exact_text(self, name: str, digits: int = 4, **at: Any) -> str:
+        """``exact X`` in the format of the estimate beside it ("" without one)."""
+        ex = self.exact(name, **at)
+        if not math.isfinite(ex):
+            return ""
+        return f"exact {alike(ex, *self.triple(name, **at), digits=digits)}"
 
     def sample(self, name: str, **at: Any) -> float:
         est = self.estimates.get(name)

@@ -138,7 +138,7 @@ def pressure_item(r: Reader, at: dict[str, Any]) -> Item:
         if u.status == "seen":
             seen.append(
                 f"under {where} P(GFP_NOWAIT fails) = {r.quote(name, **here)} "
-                f"({_exact(r.exact(name, **here))}): the zone reached min in "
+                f"({r.exact_text(name, 2, **here) or 'no exact value'}): the zone reached min in "
                 f"{count(r.value('sequences_reaching_min', **here))} of {sample_text(r, here)}"
             )
         elif u.status == "short":
@@ -199,9 +199,8 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
         head = f"On `{ref}` never: page tables bypass tlb_remove_table()"
     elif u.status == "seen":
         head = f"Under the {load} load on `{ref}`, {r.quote(name, 'per hour', **at)}{ipi}"
-        ex = r.exact(name, **at)
-        if math.isfinite(ex):
-            head += f" (exact {num(ex, 4)})"
+        if r.exact_text(name, **at):
+            head += f" ({r.exact_text(name, **at)})"
     elif u.status == "short" and r.value("sequences_reaching_min", **at) == 0:
         head = (
             f"Under the {load} load on `{ref}`, none seen: the exact value is "
@@ -337,8 +336,8 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
     else:
         verdict = "It is second to the fallbacks"
         compare = f"fewer than the {r.quote('fallback_ipis_per_hour', **at)} from fallbacks"
-    ex = r.exact("collapse_ipis_per_hour", **at)
-    exact = f", exact {num(ex, 4)}" if math.isfinite(ex) else ""
+    ex_text = r.exact_text("collapse_ipis_per_hour", **at)
+    exact = f", {ex_text}" if ex_text else ""
     if float(r.param("khugepaged_collapse_rate", 0.8)) == 0.0:
         verdict, compare = "No", "khugepaged_collapse_rate = 0: this study collapses nothing"
     return Item(

@@ -108,12 +108,11 @@ def gather_answers(ds: xr.Dataset) -> Answers:
         for n in sorted({ns[0], ns[-1]}) if ns else []:
             here = {**at, "gfp_nowait_fail_p": p, size: n}
             u = unseen(r, "fallback_prob", here, per="gather")
-            ex = r.exact("fallback_prob", **here)
+            ex = r.exact_text("fallback_prob", 3, **here)
             what = (
                 (f"none ({u.text})" if u.status == "never" else u.text)
                 if u.status in ("short", "never")
-                else r.quote("fallback_prob", **here)
-                + (f" (exact {num(ex, 3)})" if math.isfinite(ex) else "")
+                else r.quote("fallback_prob", **here) + (f" ({ex})" if ex else "")
             )
             parts.append(f"p = {coord(p)}, {_size_label(r, size, n, here)}: {what}")
     formula = (
@@ -205,8 +204,8 @@ def pressure_answers(ds: xr.Dataset) -> Answers:
             return f"none ({u.text})"
         if u.status == "short":
             return u.text
-        ex = r.exact(name, **here)
-        return r.quote(name, **here) + (f" (exact {num(ex, 3)})" if math.isfinite(ex) else "")
+        ex = r.exact_text(name, 3, **here)
+        return r.quote(name, **here) + (f" ({ex})" if ex else "")
 
     if load_dim is None:
         at = _pin(r, {})

@@ -142,6 +142,26 @@ def estimate(y: Any, lo: Any, hi: Any) -> tuple[str, str]:
     return _sci(y, d), f"[{_sci(lo, d)}, {_sci(hi, d)}]"
 
 
+def alike(x: Any, y: Any, lo: Any, hi: Any, digits: int = 4) -> str:
+    """``x`` (an exact value beside an estimate) in the estimate's format: plain decimals
+    when :func:`estimate` prints ``y [lo, hi]`` so (``0.00048 [0.00007, 0.00309]``,
+    exact ``0.0003098``, not ``3.098e-4``), else :func:`num`."""
+    vals = [abs(float(v)) for v in (y, lo, hi) if v is not None and math.isfinite(float(v))]
+    top = max(vals) if vals else math.nan
+    x = float(x)
+    if (
+        math.isfinite(x)
+        and x != 0.0
+        and 1e-7 <= abs(x) < FIXED_MAX_INTERVAL
+        and FIXED_MIN <= top < FIXED_MAX_INTERVAL
+        and not (x.is_integer() and abs(x) < 1e15)
+    ):
+        decimals = max(0, digits - 1 - _magnitude(x))
+        text = f"{x:,.{decimals}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return num(x, digits)
+
+
 def quote(y: float, lo: float, hi: float, unit: str = "") -> str:
     """One number for a sentence, with its interval (never "[0, 0]")."""
     u = f" {unit}" if unit else ""

@@ -21,7 +21,7 @@ import xarray as xr
 from mcstudy.findings import format_findings, read_findings
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import plain, quote, render_text
-from mcstudy.report.fmt import coord, count, findings_count, num, text_width
+from mcstudy.report.fmt import alike, coord, count, findings_count, num, text_width
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import bounds, find_estimates
 
@@ -137,7 +137,7 @@ def estimate_lines(
             if n is not None and int(n[i]) >= 0:
                 text += f", n = {count(n[i])}"
             if ex is not None and math.isfinite(ex[i]):
-                text += f" (exact {num(ex[i], 4)})"
+                text += f" (exact {alike(ex[i], y[i], lo_v[i], hi_v[i])})"
             out += _wrap(text.strip(), "  ", width, "      ")
         if len(points) > max_points:
             out.append(

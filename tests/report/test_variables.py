@@ -142,3 +142,14 @@ def test_number_formatting() -> None:
     assert estimate(2.3e9, 2.2e9, 2.4e9) == ("2.3e9", "[2.2e9, 2.4e9]")
     assert num(6028.18, 3) == "6,028" and num(3570.4) == "3,570" and num(52850.3) == "52,850"
     assert num(32512.3, 3) == "32,512"
+
+
+def test_an_exact_value_is_written_like_its_estimate() -> None:
+    from mcstudy.report.fmt import alike
+
+    # beside "0.00048 [0.00007, 0.00309]": 0.0003098, not 3.098e-4
+    assert alike(3.0981e-4, 4.8e-4, 7e-5, 3.09e-3) == "0.0003098"
+    assert alike(3570.42, 3600.0, 3500.0, 3700.0) == "3,570"
+    assert alike(2880.0, 2826.0, 2487.0, 3213.0) == "2,880"
+    assert alike(5.4e-5, 0.0, 0.0, 0.49) == "0.000054"
+    assert alike(1e-300, 0.0, 0.0, 0.49) == "1e-300"
