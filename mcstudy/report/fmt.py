@@ -115,9 +115,10 @@ def _resolution(width: float) -> int:
     return m - 1 if width / 10.0**m < 2.0 else m
 
 
-def estimate(y: Any, lo: Any, hi: Any) -> tuple[str, str]:
+def estimate(y: Any, lo: Any, hi: Any, least: int = 3) -> tuple[str, str]:
     """An estimate and its interval with the same decimals, as many as tell the ends
-    apart (at most 7 significant digits, at least two of the estimate)."""
+    apart (at most 7 significant digits, at least ``least`` of the estimate: 3 in the
+    report's tables, 2 in the Answers' sentences and cells)."""
     y, lo, hi = float(y), float(lo), float(hi)
     if not all(math.isfinite(v) for v in (y, lo, hi)) or hi <= lo:
         d = digits_for(lo, hi, least=3)
@@ -126,7 +127,7 @@ def estimate(y: Any, lo: Any, hi: Any) -> tuple[str, str]:
     mag = _magnitude(top)
     last = max(_resolution(hi - lo), mag - 6)  # at most 7 significant digits
     if y != 0.0:
-        last = min(last, _magnitude(y) - 1)  # and at least two of the estimate
+        last = min(last, _magnitude(y) - (least - 1))  # and at least `least` of y
     if FIXED_MIN <= top < FIXED_MAX_INTERVAL:
         decimals = max(0, -last)
         # past a million, digits below the interval's resolution are rounded away
@@ -173,7 +174,7 @@ def quote(y: float, lo: float, hi: float, unit: str = "") -> str:
         return f"0{u} (none seen)"
     if math.isnan(lo) or math.isnan(hi):
         return f"{num(y, 3)}{u} (no interval)"
-    text, ci = estimate(y, lo, hi)
+    text, ci = estimate(y, lo, hi, least=2)
     return f"{text} {ci}{u}"
 
 
@@ -187,7 +188,7 @@ def cell(y: float, lo: float, hi: float) -> tuple[str, str | None]:
         return "0", None
     if math.isnan(lo) or math.isnan(hi):
         return num(y, 3), None
-    return estimate(y, lo, hi)
+    return estimate(y, lo, hi, least=2)
 
 
 def bytes_unit(x: float) -> tuple[str, float]:
