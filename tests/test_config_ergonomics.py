@@ -163,7 +163,7 @@ def test_adaptive_summary_gives_the_sequences_run(tmp_path):
     res = CliRunner().invoke(main, ["run", str(cfg), "--out", str(out), "--quiet", "--no-report"])
     assert res.exit_code == 0, res.output
     ds = load_study(cfg)
-    summary = res.output.splitlines()[0]
+    summary = " ".join(res.output.split("\n  local")[0].split())  # the wrapped "wrote" line
     low, high = summary.split(" points x ")[1].split(" sequences")[0].split(" (")[0].split("..")
     assert int(low) >= ds.section.sequences and int(high) <= 200_000 and int(high) > int(low)
     assert "(adaptive, target 0.05)" in summary

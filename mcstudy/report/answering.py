@@ -31,4 +31,13 @@ def answers_for(ds: xr.Dataset) -> Answers | None:
     try:
         return build(ds)
     except (KeyError, ValueError, IndexError) as exc:  # a dataset without what we read
-        return Answers("Answers", [], notes=[f"no answers: the dataset lacks {exc}"])
+        return Answers("Answers", [], notes=[f"No answers: the dataset lacks {exc}."])
+    except Exception as exc:  # never lose a finished run to a sentence that fails
+        return Answers(
+            "Answers",
+            [],
+            notes=[
+                f"No answers: building them failed ({type(exc).__name__}: {exc}); the "
+                "dataset is complete, and `mcstudy show` lists every estimate."
+            ],
+        )

@@ -198,7 +198,7 @@ def summarize(ds: xr.Dataset, path: str | Path | None = None, width: int | None 
         )
     out = header(ds, path, width)
     ans = answers_for(ds)
-    if ans is not None and (ans.items or ans.tables):
+    if ans is not None and (ans.items or ans.tables or ans.notes):
         out += ["", render_text(ans, width)]
     out += ["", *findings_lines(ds, width)]
     est = estimate_lines(ds, width=width)
@@ -212,7 +212,7 @@ def answers_block(ds: xr.Dataset, width: int | None = None) -> str | None:
     """The Answers block ``mcstudy run`` prints at its end (None when there is none),
     ``width`` columns wide (default: the terminal's)."""
     ans = answers_for(ds)
-    if ans is None or not (ans.items or ans.tables):
+    if ans is None or not (ans.items or ans.tables or ans.notes):
         return None
     width = width or text_width()
     rule = "-" * width

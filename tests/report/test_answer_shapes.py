@@ -223,7 +223,7 @@ def test_answers_render_for_every_model_and_sweep_shape(model, shape, params, sw
     ds = _dataset(model, params, sweep, zero)
     ans = answers_for(ds)
     assert ans is not None and ans.items, f"no answers for {model} {shape}"
-    assert not any("no answers" in n for n in ans.notes), ans.notes
+    assert not any("No answers" in n for n in ans.notes), ans.notes
     for t in ans.tables:
         assert t.rows, f"empty table: {t.caption}"
         assert all(len(row) == len(t.header) for row in t.rows), t.caption
@@ -305,3 +305,16 @@ def test_kernels_fallback_difference_has_its_reason():
     assert "differ in the model by 3.4 %" in text
     assert "exact 689.6 on v6.15 against 713.8 on v6.14-pt-reclaim" in text
     assert "waits for it" in text and "Monte Carlo noise" in text
+
+
+def test_answers_that_cannot_be_built_say_why(monkeypatch):
+    """A sentence that fails never ends a finished run: the block says why instead."""
+    from mcstudy.report import answering
+
+    def broken(ds):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setitem(answering.BUILDERS, "thp", broken)
+    ds = _dataset("thp", "fault_rate = 130.0", "pressure_fraction = [0.001]", zero=False)
+    block = answers_block(ds)
+    assert block is not None and "No answers: building them failed (TypeError" in block

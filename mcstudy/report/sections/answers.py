@@ -101,7 +101,7 @@ def host_figures(ctx: ReportContext) -> list[Block]:
 
 def answers(ctx: ReportContext) -> list[Section]:
     ans = answers_for(ctx.ds)
-    if ans is None or not (ans.items or ans.tables):
+    if ans is None or not (ans.items or ans.tables or ans.notes):
         return []
     blocks: list[Block] = []
     findings = read_findings(ctx.ds.attrs)
