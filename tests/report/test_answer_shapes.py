@@ -318,3 +318,67 @@ def test_answers_that_cannot_be_built_say_why(monkeypatch):
     ds = _dataset("thp", "fault_rate = 130.0", "pressure_fraction = [0.001]", zero=False)
     block = answers_block(ds)
     assert block is not None and "No answers: building them failed (TypeError" in block
+
+
+ONE_POINT_THP = """\
+[study]
+name = "thp-one"
+model = "thp"
+seed = 1
+sequences = 4
+block_size = 1
+
+[params]
+horizon_s = 60.0
+collapse_rate = 0.8
+table_policy = "deposit"
+
+[sweep]
+collapse_policy = ["sync_ipi"]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("config", "overrides"),
+    [
+        (None, []),  # the one-point THP study that died in answers.py with a TypeError
+        (
+            "rt.toml",  # printed no Answers block at all
+            [
+                "sweep.ipi_policy=kernel_mode",
+                "sweep.collapse_policy=fresh_table",
+                "sweep.pressure_fraction=0.01",
+                "sweep.rt_mm_share=1",
+                "study.sequences=2",
+                "horizon_s=60",
+            ],
+        ),
+        ("gather-munmap", []),  # "Measured (kernel = v6.3-kvm-pv, munmap_mib = 2): ."
+    ],
+    ids=["thp-one-point", "rt-kernel-mode-fresh-table", "gather-munmap"],
+)
+def test_issue_runs_end_with_their_answers(config, overrides, tmp_path):
+    from click.testing import CliRunner
+
+    from mcstudy.cli import main
+    from tests.paths import REPO
+
+    if config is None:
+        path = tmp_path / "thp-one.toml"
+        path.write_text(ONE_POINT_THP)
+    elif config == "gather-munmap":
+        path = tmp_path / "g.toml"
+        path.write_text(
+            GATHER.format(
+                params="gfp_nowait_fail_p = 0.01",
+                sweep='kernel = ["v6.3-kvm-pv", "v6.15"]\nmunmap_mib = [2.0, 64.0]',
+            )
+        )
+    else:
+        path = REPO / "configs" / config
+    args = ["run", str(path), "--out", str(tmp_path / "o.nc"), "--no-report", "--quiet"]
+    res = CliRunner().invoke(main, args + [a for o in overrides for a in ("--set", o)])
+    assert res.exit_code in (0, 3), res.output
+    assert "Answers:" in res.output and "Traceback" not in res.output
+    assert _defects(res.output.split("findings")[0].replace("`", "")) == []
