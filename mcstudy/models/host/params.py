@@ -42,6 +42,13 @@ from mcstudy.models.shared import (
 )
 
 GFPS = ("nowait", "kernel")
+MAX_EVENTS_PER_SEQUENCE = 1e11
+"""Expected events of one host-sequence a run may ask for (docs/model.md §7.5)."""
+EVENTS_PER_SECOND = 1e7
+"""Host-study events one core simulates per second (measured, docs/model.md §7.5)."""
+MAX_COLLAPSES_PER_SEQUENCE = 1 << 25
+"""A sequence holds its khugepaged collapse times in memory (8 bytes each, per thread):
+at most 256 MiB of them."""
 MAX_SIMULATED_PAGES = 1 << 19
 """Auto scale: the simulated zone has at most this many pages (its exact stationary law
 takes a few seconds; docs/model.md §11.5)."""
@@ -98,6 +105,10 @@ class HostSetup:
 
 class HostParams(ModelParams):
     """The coupled host study: one zone, its THPs, khugepaged, munmaps and an RT CPU."""
+
+    EVENTS = "zone chain events, THP arrivals and departures, refills, gathers and collapses per IPI variant"
+    EVENTS_PER_SECOND = EVENTS_PER_SECOND
+    MAX_EVENTS_PER_SEQUENCE = MAX_EVENTS_PER_SEQUENCE
 
     horizon_s: HorizonSeconds = 3600.0
     load: Literal[LOAD_NAMES] = Field(  # type: ignore[valid-type]
@@ -243,6 +254,14 @@ class HostParams(ModelParams):
             raise ValueError("the zone has no event: alloc_rate, free_rate are all 0")
         if c.bursty and c.burst_end_rate <= 0.0:
             raise ValueError("burst_end_rate must be > 0 when bursts start")
+        self.check_sequence_events()  # docs/model.md §7.5
+        collapses = self.khugepaged_collapse_rate * self.horizon_s
+        if collapses > MAX_COLLAPSES_PER_SEQUENCE:
+            raise ValueError(
+                f"about {collapses:.3g} khugepaged collapses per sequence "
+                f"(khugepaged_collapse_rate x horizon_s), at most {MAX_COLLAPSES_PER_SEQUENCE:,} "
+                "(a sequence keeps their times in memory): shorten horizon_s"
+            )
         return self
 
     # ---- resolution
@@ -442,7 +461,9 @@ class HostParams(ModelParams):
         return faults, sigma, thps
 
     def expected_events_per_sequence(self) -> float:
-        """A rough count of the events one sequence simulates (zone, THPs, IPIs)."""
+        """A rough (upper) count of the events one sequence simulates: the simulated zone's
+        events (page rates divided by the scale), THP arrivals and departures, cache
+        refills, and every gather and collapse once per IPI variant."""
         s = self.setup()
         c = s.chain
         zone = c.alloc_rate + c.free_rate + c.kswapd_rate + c.atomic_alloc_rate
@@ -450,4 +471,5 @@ class HostParams(ModelParams):
             zone += float(c.burst_alloc_rate)  # type: ignore[arg-type]
         thp = 2.0 * (s.thp_fault_rate + self.khugepaged_collapse_rate)
         refills = self.n_split_cpus() * self.cache_refill_rate
-        return self.horizon_s * (zone + thp + refills + 12.0 * s.gather_rate) + math.ulp(1.0)
+        ipi = 12.0 * (s.gather_rate + self.khugepaged_collapse_rate)  # 12 IPI variants
+        return self.horizon_s * (zone + thp + refills + ipi) + math.ulp(1.0)
