@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
 from mcstudy.errors import ConfigError, McStudyError
-from mcstudy.models.base import Model, ModelParams
+from mcstudy.models.base import Model, ModelParams, human_seconds
 from mcstudy.models.registry import get_model, model_names
 
 DEFAULT_CONFIG = Path("configs") / "default.toml"
@@ -44,6 +44,11 @@ POINT_BYTES_PER_VALUE = 110
 values, tallies): about ``POINT_BASE_BYTES`` plus ``POINT_BYTES_PER_VALUE`` per tally and
 variable of the model (measured: 10 KB for a gather point, 8 tallies; 151 KB for a THP
 point, 1329 tallies)."""
+MAX_CPU_HOURS = 24.0
+"""Estimated CPU time (hours of one core) a study may take unless ``--max-cpu-hours``
+says otherwise (docs/model.md §7.5)."""
+ESTIMATE_FACTOR = 3
+"""How far the time estimates may be off, either way (docs/model.md §7.5)."""
 MAX_CONFIG_BYTES = 16 << 20
 SMALL_BYTES = 256 << 20
 """Bookkeeping below this is not checked against the machine's memory."""
@@ -84,6 +89,36 @@ class StudySection(BaseModel):
         return self
 
 
+@dataclass
+class StudyCost:
+    """The estimated cost of a study's points, added up at its start (docs/model.md §7.5)."""
+
+    points: int = 0
+    events_per_sequence: float = 0.0
+    """summed over the points"""
+    seconds_per_sequence: float = 0.0
+    """summed over the points (seconds of one core)"""
+    what: str = "events"
+    events_per_second: float = 0.0
+
+    def add(self, params: ModelParams) -> None:
+        c = params.cost()
+        self.points += 1
+        self.events_per_sequence += c.events_per_sequence
+        self.seconds_per_sequence += c.seconds()
+        self.what, self.events_per_second = c.what, c.events_per_second
+
+    def sequences(self, section: StudySection) -> int:
+        """Sequences per point: ``sequences``, or an adaptive study's cap."""
+        if section.target_rel_err is not None and section.max_sequences is not None:
+            return section.max_sequences
+        return section.sequences
+
+    def seconds(self, section: StudySection) -> float:
+        """Estimated seconds of one core for every point's sequences."""
+        return self.seconds_per_sequence * self.sequences(section)
+
+
 @dataclass(frozen=True)
 class Point:
     """One sweep point: its flat index, its coordinates and validated parameters."""
@@ -103,10 +138,16 @@ class Study:
     source: str
     text: str
     overrides: tuple[str, ...] = field(default=())
+    cost: StudyCost | None = field(default=None, compare=False)
+    """the points' estimated cost, added up by ``load_study`` (docs/model.md §7.5)"""
 
     @property
     def name(self) -> str:
         return self.section.name
+
+    def estimated_seconds(self) -> float | None:
+        """Estimated seconds of one core for the whole study (None: not estimated)."""
+        return None if self.cost is None else self.cost.seconds(self.section)
 
     @property
     def model(self) -> Model:
@@ -342,6 +383,49 @@ def check_size(
         )
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def estimate_text(seconds: float) -> str:
+    """``about 13.2 hours of one core (6.6 hours on the 2 CPU(s) of this machine)``."""
+    cpus = usable_cpus()
+    return (
+        f"about {human_seconds(seconds)} of one core (about {human_seconds(seconds / cpus)} "
+        f"on the {cpus} CPU(s) of this machine)"
+    )
+
+
+def check_budget(
+    cost: StudyCost, section: StudySection, source: str, max_cpu_hours: float | None
+) -> None:
+    """ConfigError unless the study's estimated CPU time (every point, every sequence; the
+    cap ``max_sequences`` of an adaptive study) is within ``max_cpu_hours`` (default
+    ``MAX_CPU_HOURS``): checked at the start, before anything is written."""
+    limit = MAX_CPU_HOURS if max_cpu_hours is None else max_cpu_hours
+    adaptive = section.target_rel_err is not None
+    sequences = cost.sequences(section)
+    seconds = cost.seconds(section)
+    if seconds <= limit * 3600.0:
+        return
+    key = "study.max_sequences" if adaptive else "study.sequences"
+    per_point = cost.events_per_sequence / max(cost.points, 1)
+    raise ConfigError(
+        f"{source}: the study would take {estimate_text(seconds)}, more than its budget of {limit:g} CPU-hours: {cost.points:,} point(s) x "
+        f"{sequences:,} sequences{' (the adaptive cap)' if adaptive else ''} x about "
+        f"{per_point:.3g} events per sequence (counting {cost.what}), "
+        f"{cost.events_per_sequence * sequences:.3g} in all, at about {cost.events_per_second:.3g} per second of one core (measured; an "
+        f"estimate, good to a factor of about {ESTIMATE_FACTOR}). Lower {key}, shorten the "
+        "sequences or shrink the sweep, or raise the budget with --max-cpu-hours N"
+    )
+
+
 def _available_memory() -> int | None:
     """MemAvailable of this machine in bytes (None if it cannot be read)."""
     try:
@@ -367,11 +451,13 @@ def load_study(
     overrides: list[str] | tuple[str, ...] = (),
     params_files: list[str | Path] | tuple[str | Path, ...] = (),
     max_points: int | None = None,
+    max_cpu_hours: float | None = None,
 ) -> Study:
     """Read, merge and validate a study config (raises ConfigError with every problem).
 
     Each message names where the value came from: the config file, a ``--params`` file
-    or the ``--set`` option. ``max_points`` overrides the ``MAX_POINTS`` limit.
+    or the ``--set`` option. ``max_points`` overrides the ``MAX_POINTS`` limit,
+    ``max_cpu_hours`` the ``MAX_CPU_HOURS`` budget.
     """
     path = Path(path)
     raw = _load_toml(path)
@@ -483,13 +569,14 @@ def load_study(
             errors.add(f"{where('sweep', key)}: empty list; expected at least one value")
         elif len(set(map(repr, values))) != len(values):
             errors.add(f"{where('sweep', key)}: repeated values {values!r}")
+    cost = StudyCost()
     if len(errors.lines) == before:  # the sweep is well formed: size it, validate its points
         shape = [len(v) for v in sweep.values()]
         check_size(sweep_size(sweep), shape, source, max_points, bytes_per_point(model))
         cross: dict[str, list[dict[str, Any]]] = {}  # a cross-field check: which points
         for values, coords in _point_values(params, sweep):
             try:
-                model.Params.model_validate(values)
+                cost.add(model.Params.model_validate(values))
             except ValidationError as exc:
                 for err in exc.errors():
                     if not err["loc"]:
@@ -506,7 +593,9 @@ def load_study(
             errors.add(f"{source}: [params]{at + ')' if at else ''}: {msg}")
     errors.raise_if_any()
     assert section is not None
-    return Study(section, params, sweep, source, path.read_text(encoding="utf-8"), tuple(overrides))
+    check_budget(cost, section, source, max_cpu_hours)
+    text = path.read_text(encoding="utf-8")
+    return Study(section, params, sweep, source, text, tuple(overrides), cost)
 
 
 def _point_values(

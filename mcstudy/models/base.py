@@ -9,6 +9,7 @@ special-case a model. Models are registered in ``mcstudy.models.registry``.
 from __future__ import annotations
 
 import json
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -40,14 +41,75 @@ class Warmup:
         return json.dumps([self.params, self.exact], sort_keys=True, default=str)
 
 
+def human_seconds(seconds: float) -> str:
+    """A duration in the unit that reads best: ``"40 s"``, ``"3.2 min"``, ``"5.1 hours"``,
+    ``"2.3 days"``, ``"4.1e+03 years"`` (three significant digits)."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one point costs before it runs: the model's own estimate of the events of one
+    sequence, and its measured events per second on one core (``docs/model.md`` §7.5)."""
+
+    events_per_sequence: float
+    events_per_second: float
+    what: str
+    """what the model counts as an event"""
+
+    def seconds(self, sequences: float = 1.0) -> float:
+        """Estimated seconds of one core for ``sequences`` sequences."""
+        return self.events_per_sequence * sequences / self.events_per_second
+
+
 class ModelParams(BaseModel):
     """Base of every model's parameter schema: strict types, unknown keys rejected.
 
     Each field's ``json_schema_extra={"units": ...}`` gives its unit, reused as the
     ``units`` attribute of the sweep coordinate in the output.
+
+    The event budget (``docs/model.md`` §7.5), which every model implements:
+    ``expected_events_per_sequence()`` estimates the events of one sequence, in the unit
+    ``EVENTS``; ``EVENTS_PER_SECOND`` is how many of them one core simulates per second
+    (measured, see each model's value); ``MAX_EVENTS_PER_SEQUENCE`` is the most one
+    sequence may have. The model's validator ends with ``check_sequence_events()``, and
+    the start of a study (``mcstudy.study.check_budget``) adds up every point's cost
+    against the study's budget before anything is written.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    EVENTS: ClassVar[str] = "events"
+    """what counts as one event (``"uniformised chain events"``)"""
+    EVENTS_PER_SECOND: ClassVar[float] = 0.0
+    MAX_EVENTS_PER_SEQUENCE: ClassVar[float] = 0.0
+    TOO_MANY_EVENTS_HINT: ClassVar[str] = "shorten horizon_s or lower the rates"
+
+    def expected_events_per_sequence(self) -> float:
+        """A rough (upper) estimate of the events one sequence simulates."""
+        raise NotImplementedError(f"{type(self).__name__} has no event estimate")
+
+    def cost(self) -> Cost:
+        """This point's estimated events per sequence and the model's measured rate."""
+        return Cost(self.expected_events_per_sequence(), self.EVENTS_PER_SECOND, self.EVENTS)
+
+    def check_sequence_events(self) -> None:
+        """ValueError (with the estimate and its time on one core) when one sequence would
+        simulate more than ``MAX_EVENTS_PER_SEQUENCE`` events."""
+        c = self.cost()
+        limit = self.MAX_EVENTS_PER_SEQUENCE
+        if not c.events_per_sequence <= limit:
+            raise ValueError(
+                f"about {c.events_per_sequence:.3g} events per sequence (counting {c.what}), "
+                f"at most {limit:.3g}: one sequence alone would take about "
+                f"{human_seconds(c.seconds())} of one core (estimated at "
+                f"{c.events_per_second:.3g} per second); {self.TOO_MANY_EVENTS_HINT}"
+            )
 
 
 class Model(ABC):
@@ -68,6 +130,17 @@ class Model(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        params = cls.__dict__.get("Params")
+        if params is not None:
+            own = params.expected_events_per_sequence
+            if own is ModelParams.expected_events_per_sequence or not (
+                params.EVENTS_PER_SECOND > 0.0 and params.MAX_EVENTS_PER_SEQUENCE > 0.0
+            ):
+                raise TypeError(
+                    f"model {cls.__dict__.get('name', cls.__name__)}: {params.__name__} must "
+                    "implement expected_events_per_sequence() and set EVENTS_PER_SECOND and "
+                    "MAX_EVENTS_PER_SEQUENCE (the event budget, docs/model.md §7.5)"
+                )
         if "variables" in cls.__dict__ and "estimate_specs" in cls.__dict__:
             check_declarations(f"model {cls.__dict__.get('name', cls.__name__)}",
                                cls.variables, cls.estimate_specs)  # fmt: skip

@@ -15,6 +15,8 @@ from mcstudy.errors import McStudyError
 
 EXIT_USAGE = 2
 EXIT_FINDINGS = 3
+LONG_RUN_SECONDS = 600.0
+"""A run estimated at this much CPU time or more says so at its start."""
 
 
 def _fail(exc: Exception) -> None:
@@ -97,6 +99,13 @@ def _fail(exc: Exception) -> None:
     "before anything is written).",
 )
 @click.option(
+    "--max-cpu-hours",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Largest estimated CPU time accepted, in hours of one core (default 24; a "
+    "study estimated above it is refused before anything is written).",
+)
+@click.option(
     "--quiet",
     is_flag=True,
     help="No progress output (by default a bar on a terminal, else a line every 30 s).",
@@ -139,9 +148,17 @@ def _resume_args(o: dict[str, Any]) -> list[str]:
         args += ["--params", str(pf)]
     if o["executor"] != "local":
         args += ["--executor", o["executor"]]
-    for flag in ("--scheduler", "--workers", "--threads", "--shard"):
-        if o[flag[2:]] is not None:
-            args += [flag, str(o[flag[2:]])]
+    for flag in (
+        "--scheduler",
+        "--workers",
+        "--threads",
+        "--shard",
+        "--max-points",
+        "--max-cpu-hours",
+    ):
+        key = flag[2:].replace("-", "_")
+        if o.get(key) is not None:
+            args += [flag, str(o[key])]
     return [*args, "--resume"]
 
 
@@ -173,6 +190,7 @@ def _run(
     retry_failed: bool,
     restart: bool,
     max_points: int | None,
+    max_cpu_hours: float | None,
     quiet: bool,
     no_report: bool,
     strict: bool,
@@ -182,7 +200,7 @@ def _run(
 
     from mcstudy.storage.atomic import check_output_file
     from mcstudy.storage.rundir import RunDir, run_dir_for
-    from mcstudy.study import default_config, load_study
+    from mcstudy.study import ESTIMATE_FACTOR, default_config, estimate_text, load_study
     from mcstudy.sweep.coordinator import SweepOptions, run_sweep
     from mcstudy.sweep.shards import resolve_shard
 
@@ -191,7 +209,16 @@ def _run(
             raise McStudyError("--restart discards results; do not combine it with --resume")
         if scheduler is not None and executor != "dask":
             raise McStudyError("--scheduler ADDRESS needs --executor dask")
-        study = load_study(config or default_config(), overrides, params_files, max_points)
+        study = load_study(
+            config or default_config(), overrides, params_files, max_points, max_cpu_hours
+        )
+        seconds = study.estimated_seconds()
+        if seconds is not None and seconds >= LONG_RUN_SECONDS and not quiet:
+            click.echo(
+                f"mcstudy: the whole study is estimated at {estimate_text(seconds)}, good to a "
+                f"factor of about {ESTIMATE_FACTOR} (docs/model.md §7.5)",
+                err=True,
+            )
         target = out or Path("outputs") / f"{study.name}.nc"
         # output paths: refused before anything is written if they exist as anything but
         # a regular file (a device, a FIFO, a link...) or a run directory

@@ -13,8 +13,23 @@ from mcstudy.models.shared import KernelIpiParams, Probability, units
 _Neighbours = Literal[VMA_NEIGHBOURS]  # type: ignore[valid-type]
 
 
+FALLBACK_EVENTS = 8.0
+"""A fallback costs about as much as 8 gathers without one (its failing attempt's
+geometric gap, the IPI delivery draw; measured, docs/model.md §7.5)."""
+MAX_EVENTS_PER_SEQUENCE = 1e11
+"""Expected events of one gather (docs/model.md §7.5): above what the schema allows
+(at most 10^9 tables, each at most one fallback)."""
+EVENTS_PER_SECOND = 6e7
+"""Gather events one core simulates per second (measured, docs/model.md §7.5)."""
+
+
 class GatherParams(KernelIpiParams):
     """Parameters of the gather model (units in each field's ``units``)."""
+
+    EVENTS = "a gather as 1, a fallback as 8"
+    EVENTS_PER_SECOND = EVENTS_PER_SECOND
+    MAX_EVENTS_PER_SEQUENCE = MAX_EVENTS_PER_SEQUENCE
+    TOO_MANY_EVENTS_HINT = "lower tables_per_gather"
 
     tables_per_gather: Annotated[
         int | None,
@@ -52,7 +67,20 @@ class GatherParams(KernelIpiParams):
             raise ValueError("give exactly one of tables_per_gather and munmap_mib")
         if self.munmap_mib is not None:
             munmap_tables(self.munmap_mib, self.vma_neighbours, self.vma_offset_kib)
+        self.check_sequence_events()  # docs/model.md §7.5
         return self
+
+    def expected_events_per_sequence(self) -> float:
+        """One gather (a gather without failure costs O(1)) and ``FALLBACK_EVENTS`` per
+        expected fallback. With the batch-page attempts failing at ``p`` (the episode
+        mix), fallbacks ``f = p x attempts`` and attempts ``ceil(n / batch) + f`` give
+        ``f = p ceil(n / batch) / (1 - p)``, at most ``n``."""
+        n = self.n_tables()
+        e = self.pressure_episode_prob
+        p = (1.0 - e) * self.gfp_nowait_fail_p + e * self.pressure_fail_p
+        need = -(-n // self.batch())
+        fallbacks = float(n) if p >= 1.0 else min(float(n), p * need / (1.0 - p))
+        return 1.0 + FALLBACK_EVENTS * fallbacks
 
     def n_tables(self) -> int:
         """Tables freed by one gather (tables)."""

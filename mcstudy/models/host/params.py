@@ -22,7 +22,16 @@ from mcstudy.exact.pressure import ZoneChain, atomic_min_mark
 from mcstudy.kernel.profiles import KernelProfile, get_profile
 from mcstudy.kernel.watermarks import kernel_watermarks
 from mcstudy.models.base import ModelParams
-from mcstudy.models.host.scenarios import LOAD_NAMES, LOADS, REFERENCE_HOST, x86_64_zones
+from mcstudy.models.host.scenarios import (
+    GIB,
+    LOAD_NAMES,
+    LOADS,
+    PAGE,
+    REFERENCE_HOST,
+    THP_PAGES,
+    host_gib_for_zone,
+    x86_64_zones,
+)
 from mcstudy.models.shared import (
     HorizonSeconds,
     Kernel,
@@ -33,6 +42,13 @@ from mcstudy.models.shared import (
 )
 
 GFPS = ("nowait", "kernel")
+MAX_EVENTS_PER_SEQUENCE = 1e11
+"""Expected events of one host-sequence a run may ask for (docs/model.md §7.5)."""
+EVENTS_PER_SECOND = 1e7
+"""Host-study events one core simulates per second (measured, docs/model.md §7.5)."""
+MAX_COLLAPSES_PER_SEQUENCE = 1 << 25
+"""A sequence holds its khugepaged collapse times in memory (8 bytes each, per thread):
+at most 256 MiB of them."""
 MAX_SIMULATED_PAGES = 1 << 19
 """Auto scale: the simulated zone has at most this many pages (its exact stationary law
 takes a few seconds; docs/model.md §11.5)."""
@@ -60,6 +76,8 @@ def _load_rate(units: str, what: str) -> Any:
 class HostSetup:
     """Resolved numbers of one point: the real host, and the zone chain simulated."""
 
+    memory_gib: float
+    """RAM of the host (``host_memory_gib`` or what the zone implies)"""
     managed_pages: int
     wmark_min: int
     wmark_low: int
@@ -79,6 +97,8 @@ class HostSetup:
     gather_rate: float
     tables_per_gather: int
     split_rate_per_thp: float
+    thp_fault_rate: float
+    """anonymous THP faults per second (given, or kept the THP share of memory)"""
     thp_mean: float
     """stationary mean of PMD-mapped THPs without reclaim splits (THPs)"""
 
@@ -86,15 +106,20 @@ class HostSetup:
 class HostParams(ModelParams):
     """The coupled host study: one zone, its THPs, khugepaged, munmaps and an RT CPU."""
 
+    EVENTS = "zone chain events, THP arrivals and departures, refills, gathers and collapses per IPI variant"
+    EVENTS_PER_SECOND = EVENTS_PER_SECOND
+    MAX_EVENTS_PER_SEQUENCE = MAX_EVENTS_PER_SEQUENCE
+
     horizon_s: HorizonSeconds = 3600.0
     load: Literal[LOAD_NAMES] = Field(  # type: ignore[valid-type]
         "steady", description="load scenario of the housekeeping CPUs (docs/model.md §11.3)"
     )
     # ---- the zone (real host); default: the Normal zone of host_memory_gib
-    host_memory_gib: float = _f(
-        REFERENCE_HOST.memory_gib.value,
+    host_memory_gib: float | None = _f(
+        None,
         "GiB",
-        "RAM of the host (one node; zones and watermarks from the kernel's formulas)",
+        "RAM of the host (one node; zones and watermarks from the kernel's formulas; "
+        "default: 1024, or with a given zone the smallest host holding it)",
         gt=0.01,
         le=1 << 20,
     )
@@ -127,8 +152,20 @@ class HostParams(ModelParams):
         None, "tables", "page tables per gather (default: the load's)", ge=1, le=10**7
     )
     # ---- THPs and khugepaged
-    thp_fault_rate: float = _f(
-        REFERENCE_HOST.thp_fault_rate.value, "THPs/s", "anonymous THP faults", ge=0.0, le=1e9
+    thp_memory_fraction: float | None = _f(
+        None,
+        "1",
+        "share of the host's memory in PMD-mapped THPs on average; sets the fault rate "
+        f"(default: {REFERENCE_HOST.thp_memory_fraction.value} unless thp_fault_rate is given)",
+        ge=0.0,
+        le=1.0,
+    )
+    thp_fault_rate: float | None = _f(
+        None,
+        "THPs/s",
+        "anonymous THP faults (default: what keeps thp_memory_fraction of the memory in THPs)",
+        ge=0.0,
+        le=1e9,
     )
     thp_lifetime_s: float = _f(
         REFERENCE_HOST.thp_lifetime_s.value, "s", "mean life of a THP until zap", gt=0.0
@@ -206,18 +243,25 @@ class HostParams(ModelParams):
             raise ValueError(f"mm_cpus ({self.mm_cpus}) exceeds the housekeeping CPUs ({hk})")
         if self.rt_cycle_us * 1e-6 > self.horizon_s:
             raise ValueError("rt_cycle_us must not exceed horizon_s")
-        arrivals = self.thp_fault_rate + self.khugepaged_collapse_rate
-        if self.thp_split_rate is not None and self.thp_split_rate >= arrivals:
+        if self.thp_fault_rate is not None and self.thp_memory_fraction is not None:
             raise ValueError(
-                f"thp_split_rate ({self.thp_split_rate}/s) must be below THP arrivals "
-                f"(thp_fault_rate + khugepaged_collapse_rate = {arrivals}/s)"
+                "give thp_fault_rate or thp_memory_fraction, not both (each sets the THP "
+                "population; docs/model.md §11.2)"
             )
-        s = self.setup()  # raises ValueError for an impossible zone
+        s = self.setup()  # raises ValueError for an impossible zone or THP population
         c = s.chain
         if c.alloc_rate + c.free_rate + c.atomic_alloc_rate <= 0.0:
             raise ValueError("the zone has no event: alloc_rate, free_rate are all 0")
         if c.bursty and c.burst_end_rate <= 0.0:
             raise ValueError("burst_end_rate must be > 0 when bursts start")
+        self.check_sequence_events()  # docs/model.md §7.5
+        collapses = self.khugepaged_collapse_rate * self.horizon_s
+        if collapses > MAX_COLLAPSES_PER_SEQUENCE:
+            raise ValueError(
+                f"about {collapses:.3g} khugepaged collapses per sequence "
+                f"(khugepaged_collapse_rate x horizon_s), at most {MAX_COLLAPSES_PER_SEQUENCE:,} "
+                "(a sequence keeps their times in memory): shorten horizon_s"
+            )
         return self
 
     # ---- resolution
@@ -244,11 +288,28 @@ class HostParams(ModelParams):
         preset = getattr(LOADS[self.load], name)
         return None if preset is None else float(preset.value)
 
+    def memory_gib(self) -> float:
+        """RAM of the host (GiB): ``host_memory_gib``, else with a given zone the smallest
+        x86-64 host holding it, else the reference host's 1 TiB."""
+        if self.host_memory_gib is not None:
+            return self.host_memory_gib
+        if self.managed_pages is not None:
+            return host_gib_for_zone(self.managed_pages)
+        return float(REFERENCE_HOST.memory_gib.value)
+
+    def memory_source(self) -> str:
+        """Where ``memory_gib()`` comes from, for messages."""
+        if self.host_memory_gib is not None:
+            return "host_memory_gib"
+        if self.managed_pages is not None:
+            return "host_memory_gib unset: the smallest host holding managed_pages"
+        return "host_memory_gib unset: the reference host"
+
     def zone_marks(self) -> tuple[int, int, int, int]:
         """(managed, min, low, high) of the real zone, pages."""
         if self.managed_pages is not None:
             return (self.managed_pages, self.wmark_min, self.wmark_low, self.wmark_high)  # type: ignore[return-value]
-        zones = x86_64_zones(self.host_memory_gib)
+        zones = x86_64_zones(self.memory_gib())
         marks = kernel_watermarks(zones).marks
         z, m = zones[-1], marks[-1]
         return z.managed, m.min, m.low, m.high
@@ -264,6 +325,14 @@ class HostParams(ModelParams):
     def setup(self) -> HostSetup:
         """Real-host numbers and the scaled zone chain (ValueError if impossible)."""
         n, mn, lw, hi = self.zone_marks()
+        memory = self.memory_gib()
+        host_pages = int(memory * GIB) // PAGE
+        if n > host_pages:
+            raise ValueError(
+                f"managed_pages ({n:,} pages, {n * PAGE / GIB:.4g} GiB) exceeds the host's "
+                f"memory (host_memory_gib = {memory:g}: {host_pages:,} pages): raise "
+                "host_memory_gib, or leave it unset for the smallest host holding the zone"
+            )
         if not mn <= lw <= hi < n:
             raise ValueError(
                 f"need wmark_min <= wmark_low <= wmark_high < managed_pages "
@@ -296,16 +365,11 @@ class HostParams(ModelParams):
             burst_start_rate=b_start if bursty else 0.0,
             burst_end_rate=b_end if bursty else 0.0,
         )
-        arrivals = self.thp_fault_rate + self.khugepaged_collapse_rate
-        mu = 1.0 / self.thp_lifetime_s
-        if self.thp_split_rate is not None:
-            # splits/s = sigma * arrivals / (mu + sigma): solve for sigma
-            sigma = self.thp_split_rate * mu / (arrivals - self.thp_split_rate)
-        else:
-            sigma = self.split_rate
+        faults, sigma, thps = self.thp_population(memory)
         gathers = self._load("gather_rate") or 0.0
         tables = self.tables_per_gather or int(LOADS[self.load].tables_per_gather.value)
         return HostSetup(
+            memory_gib=memory,
             managed_pages=n,
             wmark_min=mn,
             wmark_low=lw,
@@ -323,16 +387,89 @@ class HostParams(ModelParams):
             gather_rate=gathers,
             tables_per_gather=tables,
             split_rate_per_thp=sigma,
-            thp_mean=arrivals / (mu + sigma) if arrivals > 0 else 0.0,
+            thp_fault_rate=faults,
+            thp_mean=thps,
         )
 
+    def thp_population(self, memory_gib: float) -> tuple[float, float, float]:
+        """(faults/s, splits per THP per second, stationary mean THPs without reclaim
+        splits) on a host of ``memory_gib`` (ValueError if they cannot hold).
+
+        The mean THP count is ``(faults + collapses) / (1/lifetime + sigma)`` (M/M/inf,
+        docs/model.md §5.3). Without ``thp_fault_rate`` the count is
+        ``thp_memory_fraction`` of the memory in 2 MiB THPs and the fault rate follows
+        from it; with it, the count follows from the rates and must fit in the memory.
+        """
+        c = self.khugepaged_collapse_rate
+        mu = 1.0 / self.thp_lifetime_s
+        room = memory_gib * GIB / (PAGE * THP_PAGES)  # THPs filling the whole memory
+        life = f"thp_lifetime_s = {self.thp_lifetime_s:g} s, " + (
+            f"thp_split_rate = {self.thp_split_rate:g}/s"
+            if self.thp_split_rate is not None
+            else f"split_rate = {self.split_rate:g} per THP per second"
+        )
+        if self.thp_fault_rate is None:
+            frac = self.thp_memory_fraction
+            if frac is None:
+                frac = REFERENCE_HOST.thp_memory_fraction.value
+            thps = frac * room
+            if self.thp_split_rate is None:
+                sigma = self.split_rate
+            elif thps > 0.0:
+                sigma = self.thp_split_rate / thps  # splits/s = sigma x THPs
+            elif self.thp_split_rate > 0.0:
+                raise ValueError(
+                    f"thp_split_rate = {self.thp_split_rate:g}/s needs THPs to split, but "
+                    "thp_memory_fraction = 0 keeps none"
+                )
+            else:
+                sigma = 0.0
+            faults = thps * (mu + sigma) - c
+            if faults < -1e-9 * max(c, 1.0):
+                alone = c / (mu + sigma)
+                raise ValueError(
+                    f"khugepaged_collapse_rate = {c:g}/s alone keeps {alone:,.0f} THPs "
+                    f"({alone * THP_PAGES * PAGE / GIB:.3g} GiB; {life}), more than "
+                    f"thp_memory_fraction = {frac:g} of the host's {memory_gib:.4g} GiB "
+                    f"({thps:,.0f} THPs): lower khugepaged_collapse_rate or "
+                    "thp_lifetime_s, raise thp_memory_fraction, or give host_memory_gib "
+                    "of a larger host"
+                )
+            return max(faults, 0.0), sigma, thps
+        faults = self.thp_fault_rate
+        arrivals = faults + c
+        if self.thp_split_rate is not None:
+            if self.thp_split_rate >= arrivals:
+                raise ValueError(
+                    f"thp_split_rate ({self.thp_split_rate}/s) must be below THP arrivals "
+                    f"(thp_fault_rate + khugepaged_collapse_rate = {arrivals}/s)"
+                )
+            # splits/s = sigma * arrivals / (mu + sigma): solve for sigma
+            sigma = self.thp_split_rate * mu / (arrivals - self.thp_split_rate)
+        else:
+            sigma = self.split_rate
+        thps = arrivals / (mu + sigma) if arrivals > 0 else 0.0
+        if thps > room:
+            raise ValueError(
+                f"thp_fault_rate = {faults:g}/s and khugepaged_collapse_rate = {c:g}/s "
+                f"({life}) keep {thps:,.0f} THPs in PMD mappings on average, "
+                f"{thps * THP_PAGES * PAGE / GIB:.3g} GiB: more than the host's "
+                f"{memory_gib:.4g} GiB ({self.memory_source()}): "
+                "lower thp_fault_rate or thp_lifetime_s, or leave thp_fault_rate unset to keep "
+                "thp_memory_fraction of the memory in THPs"
+            )
+        return faults, sigma, thps
+
     def expected_events_per_sequence(self) -> float:
-        """A rough count of the events one sequence simulates (zone, THPs, IPIs)."""
+        """A rough (upper) count of the events one sequence simulates: the simulated zone's
+        events (page rates divided by the scale), THP arrivals and departures, cache
+        refills, and every gather and collapse once per IPI variant."""
         s = self.setup()
         c = s.chain
         zone = c.alloc_rate + c.free_rate + c.kswapd_rate + c.atomic_alloc_rate
         if c.bursty:
             zone += float(c.burst_alloc_rate)  # type: ignore[arg-type]
-        thp = 2.0 * (self.thp_fault_rate + self.khugepaged_collapse_rate)
+        thp = 2.0 * (s.thp_fault_rate + self.khugepaged_collapse_rate)
         refills = self.n_split_cpus() * self.cache_refill_rate
-        return self.horizon_s * (zone + thp + refills + 12.0 * s.gather_rate) + math.ulp(1.0)
+        ipi = 12.0 * (s.gather_rate + self.khugepaged_collapse_rate)  # 12 IPI variants
+        return self.horizon_s * (zone + thp + refills + ipi) + math.ulp(1.0)

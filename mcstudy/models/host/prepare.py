@@ -106,7 +106,7 @@ def rt_cycles(p: HostParams) -> int:
 
 def split_rate_per_s(p: HostParams, s: HostSetup, awake_frac: float) -> float:
     """Stationary PMD splits per second (reclaim splits at their time-average rate)."""
-    arrivals = p.thp_fault_rate + p.khugepaged_collapse_rate
+    arrivals = s.thp_fault_rate + p.khugepaged_collapse_rate
     sig = s.split_rate_per_thp + p.reclaim_split_rate * awake_frac
     mu = 1.0 / p.thp_lifetime_s
     return sig * arrivals / (mu + sig) if arrivals > 0 else 0.0
@@ -151,12 +151,12 @@ def prepare(params: HostParams) -> PreparedHost:
     cpus = p.n_split_cpus()
     splits_s = split_rate_per_s(p, s, stat.kswapd_awake_prob)
     pf = np.zeros(T.N_PF)
-    pf[T.P_LAM] = p.thp_fault_rate
+    pf[T.P_LAM] = s.thp_fault_rate
     pf[T.P_MU] = 1.0 / p.thp_lifetime_s
     pf[T.P_SIG] = s.split_rate_per_thp
     pf[T.P_SIG_R] = p.reclaim_split_rate
     mu = 1.0 / p.thp_lifetime_s
-    arrivals = p.thp_fault_rate + p.khugepaged_collapse_rate
+    arrivals = s.thp_fault_rate + p.khugepaged_collapse_rate
     sig_avg = s.split_rate_per_thp + p.reclaim_split_rate * stat.kswapd_awake_prob
     pf[T.P_M0] = arrivals / (mu + sig_avg)
     pf[T.P_REFILL] = p.cache_refill_rate

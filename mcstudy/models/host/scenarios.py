@@ -35,7 +35,7 @@ class HostPreset:
     memory_gib: Number
     online_cpus: Number
     isolated_cpus: Number
-    thp_fault_rate: Number
+    thp_memory_fraction: Number
     thp_lifetime_s: Number
     thp_split_rate_per_thp: Number
     khugepaged_collapse_rate: Number
@@ -51,10 +51,12 @@ REFERENCE_HOST = HostPreset(
     memory_gib=Number(1024, "the large host of configs/thp.toml (1 TiB, one NUMA node)"),
     online_cpus=Number(80, "configs/thp.toml and configs/rt.toml"),
     isolated_cpus=Number(4, "configs/rt.toml: 4 nohz_full CPUs, each running one RT task"),
-    thp_fault_rate=Number(
-        130.3885,
-        "configs/thp.toml: with khugepaged's 0.8/s and a 1 h life, keeps 80 % of 1 TiB in "
-        "PMD-mapped THPs (419,430 THPs, 1.6 GiB of deposited tables; docs/model.md §10, point 10)",
+    thp_memory_fraction=Number(
+        0.8,
+        "configs/thp.toml: 80 % of the host's memory in PMD-mapped anonymous THPs (on 1 TiB: "
+        "0.8 x 2^40 / 2 MiB = 419,430 THPs, 1.6 GiB of deposited tables; docs/model.md §10, "
+        "point 10); the fault rate keeping them follows from the THPs' life and splits and "
+        "khugepaged's collapses (130.3885 faults/s on the reference host)",
     ),
     thp_lifetime_s=Number(3600, "configs/thp.toml: mean life of a THP until zap"),
     thp_split_rate_per_thp=Number(
@@ -80,6 +82,12 @@ REFERENCE_HOST = HostPreset(
 )
 
 
+THP_PAGES = 512
+"""4 KiB pages of one PMD-mapped THP (2 MiB)."""
+DMA_PRESENT = 3999
+DMA32_PRESENT = (3 * GIB - 16 * (1 << 20)) // PAGE
+
+
 def x86_64_zones(memory_gib: float) -> list[Zone]:
     """Zones of one x86-64 node with ``memory_gib`` of RAM: DMA (first 16 MiB), DMA32 (3 GiB
     of RAM below the 4 GiB boundary, the rest being the PCI hole), Normal (everything
@@ -87,8 +95,8 @@ def x86_64_zones(memory_gib: float) -> list[Zone]:
     4 KiB page, 1/64); DMA keeps 3840 of its 3999 pages, as firmware reserves the rest.
     """
     total = int(memory_gib * GIB) // PAGE
-    dma_present = 3999
-    dma32_present = min(total - dma_present, (3 * GIB - 16 * (1 << 20)) // PAGE)
+    dma_present = DMA_PRESENT
+    dma32_present = min(total - dma_present, DMA32_PRESENT)
     normal_present = max(total - dma_present - dma32_present, 0)
     zones = [
         Zone("DMA", 3840, dma_present),
@@ -97,6 +105,18 @@ def x86_64_zones(memory_gib: float) -> list[Zone]:
     if normal_present > 0:
         zones.append(Zone("Normal", normal_present - normal_present // 64, normal_present))
     return zones
+
+
+def host_gib_for_zone(managed_pages: int) -> float:
+    """RAM (GiB) of the smallest one-node x86-64 host of ``x86_64_zones()`` whose last
+    zone has at least ``managed_pages`` managed pages: the host memory a given zone
+    implies when ``host_memory_gib`` is not given (docs/model.md §11.2)."""
+    present = managed_pages + managed_pages // 63
+    while present - present // 64 < managed_pages:
+        present += 1
+    while present > 0 and (present - 1) - (present - 1) // 64 >= managed_pages:
+        present -= 1
+    return (DMA_PRESENT + DMA32_PRESENT + present) * PAGE / GIB
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, WarmupSeconds
 
 MAX_EVENTS_PER_SEQUENCE = 1e12
 """Expected events of one sequence (uniformised, warm-up included) a run may ask for:
-about three hours of one core, far inside the exact range of the event counters."""
+far inside the exact range of the event counters (docs/model.md §7.5)."""
+EVENTS_PER_SECOND = 1e8
+"""Uniformised chain events one core simulates per second (measured, docs/model.md §7.5)."""
 
 
 def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
@@ -30,6 +32,11 @@ def _i(default: Any, units: str, description: str, **kw: Any) -> Any:
 
 class PressureParams(KernelIpiParams):
     """Parameters of the zone pressure model (units in each field's ``units``)."""
+
+    EVENTS = "uniformised chain events, warm-up included"
+    EVENTS_PER_SECOND = EVENTS_PER_SECOND
+    MAX_EVENTS_PER_SEQUENCE = MAX_EVENTS_PER_SEQUENCE
+    TOO_MANY_EVENTS_HINT = "shorten warmup_s/horizon_s or lower the rates"
 
     warmup_s: WarmupSeconds | None = None
     """None: no warm-up when sequences start from the exact stationary law, else one
@@ -110,9 +117,14 @@ class PressureParams(KernelIpiParams):
     @model_validator(mode="after")
     def _event_budget(self) -> PressureParams:
         """Times and rates the kernel can honour: a sequence's expected uniformised events
-        (every rate summed, times warm-up plus horizon) stay exactly countable, instead
-        of overflowing the event counter and silently skipping the warm-up."""
-        rate = (
+        stay exactly countable, instead of overflowing the event counter and silently
+        skipping the warm-up (the shared check, docs/model.md §7.5)."""
+        self.check_sequence_events()
+        return self
+
+    def uniformization_bound(self) -> float:
+        """Every rate of the chain summed (events/s): at least its uniformisation rate."""
+        return (
             (self.lam + self.lam_burst) / self.alloc_batch_pages
             + self.free_rate
             + self.kswapd_rate
@@ -122,14 +134,11 @@ class PressureParams(KernelIpiParams):
             + max(self.burst_start_rate, self.burst_end_rate)
             + (1.0 / self.rcu_grace_period_s if self.rcu_grace_period_s > 0.0 else 0.0)
         )
-        events = rate * ((self.warmup_s or 0.0) + self.horizon_s)
-        if not events <= MAX_EVENTS_PER_SEQUENCE:
-            raise ValueError(
-                f"about {events:.3g} events per sequence (the rates sum to {rate:.3g}/s over "
-                f"warmup_s + horizon_s); at most {MAX_EVENTS_PER_SEQUENCE:.0e}: shorten "
-                "warmup_s/horizon_s or lower the rates"
-            )
-        return self
+
+    def expected_events_per_sequence(self) -> float:
+        """Uniformised chain events of one sequence, warm-up included (an upper bound:
+        the rates summed, times warm-up plus horizon)."""
+        return self.uniformization_bound() * ((self.warmup_s or 0.0) + self.horizon_s)
 
     # ---- derived settings
     @property

@@ -19,8 +19,10 @@ LIFETIME_DISTS = ("exponential", "lognormal", "pareto")
 SPLIT_GFPS = ("nowait", "atomic")
 FRESH_GFPS = ("kernel", "nowait")
 
-# a guard against configs that would run for days: expected events per sequence
 MAX_EVENTS_PER_SEQUENCE = 2e9
+"""Expected events of one sequence a run may ask for (docs/model.md §7.5)."""
+EVENTS_PER_SECOND = 5e6
+"""THP-model events one core simulates per second (measured, docs/model.md §7.5)."""
 
 
 def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
@@ -46,6 +48,11 @@ class ThpParams(KernelIpiParams):
 
     ``mm_cpus`` counts housekeeping CPUs (the churning mm never runs on an isolated CPU).
     """
+
+    EVENTS = "THP arrivals and departures, refills, gathers and fallbacks, forks"
+    EVENTS_PER_SECOND = EVENTS_PER_SECOND
+    MAX_EVENTS_PER_SEQUENCE = MAX_EVENTS_PER_SEQUENCE
+    TOO_MANY_EVENTS_HINT = "shorten horizon_s/warmup_s or lower the rates"
 
     # ---- time
     horizon_s: HorizonSeconds = 3600.0
@@ -183,12 +190,7 @@ class ThpParams(KernelIpiParams):
             )
         if self.rt_cycle_us * 1e-6 > self.horizon_s:
             raise ValueError("rt_cycle_us must not exceed horizon_s")
-        events = self.expected_events_per_sequence()
-        if events > MAX_EVENTS_PER_SEQUENCE:
-            raise ValueError(
-                f"about {events:.3g} events per sequence (over {MAX_EVENTS_PER_SEQUENCE:.0e}): "
-                "shorten horizon_s/warmup_s or lower the rates"
-            )
+        self.check_sequence_events()  # docs/model.md §7.5
         return self
 
     # ---- derived quantities
@@ -229,13 +231,16 @@ class ThpParams(KernelIpiParams):
         return self.ipi_cost_us if self.sync_round_us is None else self.sync_round_us
 
     def expected_events_per_sequence(self) -> float:
-        """A rough upper estimate of the events one sequence simulates."""
+        """A rough estimate of the events one sequence simulates: THP arrivals and
+        departures, cache refills, forks, and each gather with its fallbacks at the
+        time-average GFP_NOWAIT failure probability (docs/model.md §7.5)."""
         t = self.horizon_s + self.warmup_s
         arrivals = self.fault_rate + self.zero_fault_rate + self.collapse_rate
         pop = arrivals * (1.0 + self.fork_copy_prob * self.fork_rate * self.lifetime_s)
         refill = (
             self.n_split_cpus() * self.cache_refill_rate if self.table_policy == "cache_k" else 0
         )
-        worst_p = max(self.pressure_fail_p, self.gfp_nowait_fail_p)
-        gathers = self.gather_rate * (1.0 + self.tables_per_gather * worst_p)
+        f = self.pressure_fraction
+        mean_p = (1.0 - f) * self.gfp_nowait_fail_p + f * self.pressure_fail_p
+        gathers = self.gather_rate * (1.0 + self.tables_per_gather * mean_p)
         return t * (2.0 * pop + refill + gathers + self.fork_rate)

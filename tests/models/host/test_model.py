@@ -178,9 +178,84 @@ def test_a_calibration_fragment_is_accepted():
     p = HostParams.model_validate(frag)
     s = p.setup()
     assert s.scale == 16 and s.chain.wmark_min == 14769 // 16
+    # no host_memory_gib: the smallest x86-64 host whose Normal zone is this one (23.9 GiB),
+    # 80 % of it in THPs; the calibrated total split rate is sigma x THPs
+    assert s.memory_gib == pytest.approx(23.9037, abs=1e-4)
+    assert s.thp_mean == pytest.approx(0.8 * s.memory_gib * 512, rel=1e-12)
+    assert s.split_rate_per_thp * s.thp_mean == pytest.approx(0.5, rel=1e-12)
     mu = 1.0 / p.thp_lifetime_s
-    arrivals = p.thp_fault_rate + 0.3
-    assert s.split_rate_per_thp * arrivals / (mu + s.split_rate_per_thp) == pytest.approx(0.5)
+    arrivals = s.thp_fault_rate + 0.3
+    assert arrivals / (mu + s.split_rate_per_thp) == pytest.approx(s.thp_mean, rel=1e-12)
+
+
+def test_the_thp_population_follows_the_host_memory():
+    """docs/model.md §11.2: 80 % of the host's memory in 2 MiB THPs, each with one
+    deposited 4 KiB table. The 1 TiB reference host keeps its 419,430 THPs (1.6 GiB
+    deposited, 130.3885 faults/s); a 256 GiB host has a quarter of them, not the
+    reference host's THPs on a quarter of its memory."""
+    ref = HostParams().setup()
+    assert ref.memory_gib == 1024.0 and round(ref.thp_mean) == 419430
+    assert ref.thp_fault_rate == pytest.approx(130.3885, abs=1e-4)
+    small = HostParams.model_validate({"host_memory_gib": 256}).setup()
+    assert small.managed_pages < ref.managed_pages // 4 + 1
+    assert small.thp_mean == pytest.approx(ref.thp_mean / 4, rel=1e-12)
+    assert small.thp_mean * 2 / 1024 == pytest.approx(0.8 * 256, rel=1e-12)  # GiB of THPs
+    ex = host_exact(HostParams.model_validate({"host_memory_gib": 256, "zone_scale": 4096}))
+    assert ex["deposit_bytes_mean_exact"] == pytest.approx(0.8 * 256 / 512 * 2**30, rel=1e-12)
+    # the share of memory is a parameter; so is the fault rate, which then sets the count
+    half = HostParams.model_validate({"host_memory_gib": 256, "thp_memory_fraction": 0.4})
+    assert half.setup().thp_mean == pytest.approx(small.thp_mean / 2, rel=1e-12)
+    given = HostParams.model_validate({"host_memory_gib": 256, "thp_fault_rate": 20.0})
+    assert given.setup().thp_mean == pytest.approx(20.8 / (1 / 3600 + 3.5e-5), rel=1e-12)
+
+
+def test_the_simulated_thps_of_a_smaller_host_scale_with_its_memory():
+    """The kernel's time-average THP count and deposit of a 256 GiB host are a quarter of
+    the reference host's: within 4 standard errors of 0.8 x 256 GiB / 2 MiB THPs."""
+    p = {"host_memory_gib": 256, "zone_scale": 4096, "horizon_s": 20.0}
+    _, est, _ = simulate_model("host", p, 8, 20230419, 0, 4)
+    thps = 0.8 * 256 * 512
+    assert abs(est["thp_mean"] - thps) <= Z_TOL * est["thp_mean_stderr"]
+    assert est["thp_mean_stderr"] < 0.01 * thps
+    assert est["deposit_bytes_mean"] == pytest.approx(est["thp_mean"] * 4096, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        # the reference host's fault rate on a quarter of its memory: 819 GiB of THPs
+        (
+            {"host_memory_gib": 256, "thp_fault_rate": 130.3885},
+            ["thp_fault_rate", "419,430 THPs", "819 GiB", "256 GiB", "host_memory_gib"],
+        ),
+        # khugepaged's default pace alone over-fills a 4 GiB host
+        (
+            {"host_memory_gib": 4},
+            ["khugepaged_collapse_rate", "2,558 THPs", "thp_memory_fraction", "4 GiB"],
+        ),
+        # a calibrated zone bigger than the host given
+        (
+            {"managed_pages": 5394266, "wmark_min": 14769, "wmark_low": 20163,
+             "wmark_high": 25557, "host_memory_gib": 16},
+            ["managed_pages", "5,394,266", "host_memory_gib = 16"],
+        ),
+        # a calibrated zone without host_memory_gib bounds the THPs by its host (23.9 GiB)
+        (
+            {"managed_pages": 5394266, "wmark_min": 14769, "wmark_low": 20163,
+             "wmark_high": 25557, "thp_fault_rate": 5.43657, "thp_split_rate": 0.0,
+             "khugepaged_collapse_rate": 0.0},
+            ["thp_fault_rate", "19,572 THPs", "23.9 GiB", "smallest host holding"],
+        ),
+        ({"thp_fault_rate": 1.0, "thp_memory_fraction": 0.5}, ["not both"]),
+    ],
+)  # fmt: skip
+def test_a_thp_population_the_host_cannot_hold_is_refused(change, words):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        HostParams.model_validate(change)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
 
 
 @pytest.mark.parametrize(
@@ -188,7 +263,7 @@ def test_a_calibration_fragment_is_accepted():
     [
         ({"managed_pages": 1000}, "together"),
         ({"isolated_cpus": 80}, "isolated_cpus"),
-        ({"thp_split_rate": 1e6}, "thp_split_rate"),
+        ({"thp_split_rate": 1e6, "thp_fault_rate": 1.0}, "thp_split_rate"),
         ({"load": "heavy"}, "load"),
         ({"zone_scale": 1 << 29}, "zone_scale"),
     ],
@@ -274,3 +349,20 @@ def test_policies_share_the_same_host_hours():
     by = {KH.IPI_VARIANTS[v]: n for v, n in iso.items()}
     assert by[("broadcast", "sync_ipi")] >= by[("kernel_mode", "sync_ipi")]
     assert by[("rcu", "sync_ipi")] == 0
+
+
+def test_the_run_command_refuses_a_contradictory_host_and_writes_nothing(tmp_path):
+    """``--set host_memory_gib=256 --set thp_fault_rate=130.3885``: the reference host's
+    THPs on a quarter of its memory. Exit 2, one message naming the parameters, no file."""
+    from click.testing import CliRunner
+
+    from mcstudy.cli import main
+
+    out = tmp_path / "h.nc"
+    sets = ["host_memory_gib=256", "thp_fault_rate=130.3885", "study.sequences=2"]
+    args = ["run", "--out", str(out), "--quiet"] + [x for s in sets for x in ("--set", s)]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 2, res.output
+    assert "thp_fault_rate" in res.output and "host_memory_gib" in res.output
+    assert "819 GiB" in res.output and "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []
