@@ -89,7 +89,7 @@ def host_figures(ctx: ReportContext) -> list[Block]:
             "answers-deposit-vs-on-demand",
             "Deposit against on-demand: memory held for splits and failed allocations",
             f"Table policies ordered by the page-table memory they hold (top, log scale); "
-            f"split-time allocations that failed per hour under each load (bottom, symlog; "
+            f"split-time allocations that failed per hour under each load (bottom, log scale; "
             f"open triangles: no failure seen, drawn at the 95 % upper bound). "
             f"{condition(r, {k: v for k, v in at.items() if k != 'load'})}.",
             plot_frontier(labels, held, loads, fails),
