@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -53,6 +53,12 @@ class GatherParams(KernelIpiParams):
         if self.munmap_mib is not None:
             munmap_tables(self.munmap_mib, self.vma_neighbours, self.vma_offset_kib)
         return self
+
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        out = super().resolved()
+        if self.tables_per_gather is None:
+            out["tables_per_gather"] = (self.n_tables(), "munmap_mib and the VMA's layout")
+        return out
 
     def n_tables(self) -> int:
         """Tables freed by one gather (tables)."""

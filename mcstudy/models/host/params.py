@@ -326,6 +326,38 @@ class HostParams(ModelParams):
             thp_mean=arrivals / (mu + sigma) if arrivals > 0 else 0.0,
         )
 
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        """The real-host numbers :meth:`setup` resolves for the parameters left unset."""
+        s = self.setup()
+        out: dict[str, tuple[Any, str]] = {}
+        if self.managed_pages is None:
+            src = "host_memory_gib (the kernel's zone and watermark formulas)"
+            for name in ("managed_pages", "wmark_min", "wmark_low", "wmark_high"):
+                out[name] = (getattr(s, name), src)
+        if self.zone_scale is None:
+            out["zone_scale"] = (s.scale, "managed_pages")
+        load = "load (its preset rates)"
+        for name in (
+            "alloc_rate",
+            "free_rate",
+            "kswapd_rate",
+            "burst_alloc_rate",
+            "burst_start_rate",
+            "burst_end_rate",
+            "atomic_alloc_rate",
+            "gather_rate",
+            "tables_per_gather",
+        ):
+            if getattr(self, name) is None:
+                out[name] = (getattr(s, name), load)
+        if self.split_cpus is None:
+            out["split_cpus"] = (self.n_split_cpus(), "online_cpus - isolated_cpus")
+        if self.max_table_batch is None:
+            out["max_table_batch"] = (self.batch(), "kernel (its profile)")
+        if self.sync_round_us is None:
+            out["sync_round_us"] = (self.spacing_us(), "ipi_cost_us")
+        return out
+
     def expected_events_per_sequence(self) -> float:
         """A rough count of the events one sequence simulates (zone, THPs, IPIs)."""
         s = self.setup()

@@ -106,9 +106,7 @@ def answers(ctx: ReportContext) -> list[Section]:
     findings = read_findings(ctx.ds.attrs)
     if findings:
         blocks.append(
-            Paragraph(
-                f"{len(findings)} finding(s) qualify these numbers: see the summary right below."
-            )
+            Paragraph(f"{len(findings)} finding(s) qualify these numbers: see the findings above.")
         )
     blocks += answer_blocks(ans)
     if ctx.ds.attrs.get("model") == "host":
