@@ -111,6 +111,12 @@ class ModelParams(BaseModel):
                 f"{c.events_per_second:.3g} per second); {self.TOO_MANY_EVENTS_HINT}"
             )
 
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        """What the model uses for the parameters left unset (None) that it derives from
+        others: name -> (value, what it was derived from). A model lists the values its
+        own resolution computes (never a second derivation); reports show them."""
+        return {}
+
 
 class Model(ABC):
     """A Monte Carlo model: parameters -> tallies -> estimates (+ exact values).

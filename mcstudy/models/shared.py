@@ -85,6 +85,12 @@ class KernelIpiParams(ModelParams):
             return self.max_table_batch
         return self.profile().max_table_batch
 
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        out = super().resolved()
+        if self.max_table_batch is None:
+            out["max_table_batch"] = (self.batch(), "kernel (its profile)")
+        return out
+
     def round_targets(self) -> IpiTargets:
         """Deliveries of one synchronous IPI round under ``ipi_policy`` (CPUs)."""
         return ipi_targets(

@@ -5,20 +5,23 @@
   allocations per hour for every table policy, ordered by memory (a frontier);
 * any table of (label, estimate, interval) rows as horizontal bars.
 
-Every bar carries its 95 % interval; a zero estimate is drawn as its upper bound (an
-open marker), never as an empty bar with no bound.
+Every bar or point carries its 95 % interval; a zero estimate is drawn as its upper
+bound (an open marker, or "0 (upper bound X)" over an empty bar), never as an empty bar
+with no bound. Legends sit to the right of the axes, where they cover nothing.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from mcstudy.report.figures import margins, new_figure, styled
 
+ZERO_LABEL = "0 (upper bound)"
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -36,9 +39,10 @@ def plot_grouped(
 ) -> Figure:
     """Bars: ``values[s, g, 0..2]`` = (estimate, low, high) of series s in group g."""
     ng, ns = len(groups), len(series)
-    fig = new_figure(7.4, 3.6)
+    legend_in = 1.45
+    fig = new_figure(7.4 + legend_in, 3.6)
     ax = fig.subplots()
-    margins(fig, left=0.85, right=0.2, bottom=0.55, top=0.25)
+    margins(fig, left=0.85, right=legend_in, bottom=0.55, top=0.25)
     width = 0.8 / ns
     x = np.arange(ng)
     top = float(np.nanmax(values[:, :, 2])) if np.isfinite(values[:, :, 2]).any() else 1.0
@@ -53,7 +57,11 @@ def plot_grouped(
         for xi, yi, hii in zip(xs, y, hi, strict=True):
             if not math.isfinite(yi):
                 continue
-            text = f"{yi:,.0f}" if yi >= 10 else (f"{yi:.2g}" if yi > 0 else f"0 (<{hii:.2g})")
+            text = (
+                f"{yi:,.0f}"
+                if yi >= 10
+                else (f"{yi:.2g}" if yi > 0 else f"0 (upper bound {hii:.2g})")
+            )
             above = hii if math.isfinite(hii) else yi
             ax.text(
                 xi,
@@ -68,8 +76,24 @@ def plot_grouped(
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(title=legend_title, frameon=False, loc="upper right")
+    _outside_legend(fig, ax, legend_in, title=legend_title)
     return fig
+
+
+def _outside_legend(fig: Figure, ax: Any, legend_in: float, **kw: Any) -> None:
+    """The legend of ``ax`` in the figure's right margin of ``legend_in`` inches, level
+    with the top of ``ax``."""
+    w = fig.get_size_inches()[0]
+    handles, names = ax.get_legend_handles_labels()
+    order = sorted(range(len(names)), key=lambda i: names[i] == ZERO_LABEL)  # zeros last
+    fig.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="upper left",
+        bbox_to_anchor=(1.0 - (legend_in - 0.1) / w, ax.get_position().y1),
+        frameon=False,
+        **kw,
+    )
 
 
 @styled
@@ -82,22 +106,28 @@ def plot_frontier(
     """Two panels over the table policies (ordered by memory): memory held (MiB, log) and
     failed split-time allocations per hour per load (``fails[l, p, 0..2]``)."""
     n = len(labels)
-    fig = new_figure(7.4, 5.0)
+    legend_in = 1.9
+    fig = new_figure(7.4 + legend_in, 5.0)
     ax_m, ax_f = fig.subplots(2, 1, sharex=True)
-    margins(fig, left=0.95, right=0.2, bottom=0.95, top=0.25, hspace=0.12)
+    margins(fig, left=0.95, right=legend_in, bottom=0.95, top=0.25, hspace=0.12)
     x = np.arange(n)
     mib = np.array(held_bytes, dtype=float) / (1 << 20)
     shown = np.where(mib > 0, mib, np.nan)
     ax_m.bar(x, np.nan_to_num(shown), 0.6, color="#7f7f7f")
+    held = shown[np.isfinite(shown)]
+    m_lo = float(held.min()) / 4.0 if held.size else 0.1
+    m_hi = float(held.max()) * 8.0 if held.size else 10.0
     for xi, m in zip(x, mib, strict=True):
         label = "none" if m == 0 else (f"{m / 1024:.3g} GiB" if m >= 1024 else f"{m:.3g} MiB")
-        ax_m.text(xi, m if m > 0 else 1.5e-2, label, ha="center", va="bottom", fontsize=7)
+        ax_m.text(xi, m if m > 0 else m_lo * 1.2, label, ha="center", va="bottom", fontsize=7)
     ax_m.set_yscale("log")
-    ax_m.set_ylim(1e-2, max(float(np.nanmax(shown)) if np.isfinite(shown).any() else 1, 1) * 20)
+    ax_m.set_ylim(m_lo, m_hi)
     ax_m.set_ylabel("tables held (MiB)")
     ax_m.grid(True, axis="y", alpha=0.3)
     nl = len(loads)
     width = 0.8 / max(nl, 1)
+    drawn: list[float] = []
+    zero_seen = False
     for li, load in enumerate(loads):
         xs = x - 0.4 + width * (li + 0.5)
         y, lo, hi = fails[li, :, 0], fails[li, :, 1], fails[li, :, 2]
@@ -110,19 +140,26 @@ def plot_frontier(
             fmt="o",
             ms=4,
             color=c,
-            capsize=2,
-            lw=0.8,
+            capsize=0,
+            lw=1.0,
             label=load,
         )
         zero = (y == 0) & np.isfinite(hi) & (hi > 0)
+        zero_seen = zero_seen or bool(zero.any())
         ax_f.plot(xs[zero], hi[zero], "v", ms=5, mfc="none", color=c)
-        never = (y == 0) & (hi == 0)
-        for xi in x[never] if li == 0 else ():
-            ax_f.text(xi, 0.0, "never fails", ha="center", va="bottom", fontsize=7)
-    ax_f.plot([], [], "v", ms=5, mfc="none", color="k", label="none seen: 95 % upper bound")
-    ax_f.set_yscale("symlog", linthresh=0.1)
+        for arr in (y[pos], lo[pos & (lo > 0)], hi[np.isfinite(hi) & (hi > 0)]):
+            drawn.extend(float(v) for v in arr)
+    if zero_seen:
+        ax_f.plot([], [], "v", ms=5, mfc="none", color="k", label=ZERO_LABEL)
+    ax_f.set_yscale("log")
+    f_lo = min(drawn) / 4.0 if drawn else 0.01
+    f_hi = max(drawn) * 4.0 if drawn else 1.0
+    ax_f.set_ylim(f_lo, f_hi)
+    never = np.all((fails[:, :, 0] == 0) & (fails[:, :, 2] == 0), axis=0)
+    for xi in x[never]:
+        ax_f.text(xi, f_lo * 1.3, "never fails", ha="center", va="bottom", fontsize=7)
     ax_f.set_ylabel("split-time allocation\nfailures per hour")
     ax_f.grid(True, axis="y", alpha=0.3)
     ax_f.set_xticks(x, list(labels), rotation=25, ha="right")
-    ax_f.legend(frameon=False, fontsize=7, ncol=2, loc="upper right")
+    _outside_legend(fig, ax_f, legend_in, title="load", fontsize=7.5)
     return fig

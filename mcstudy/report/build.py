@@ -40,8 +40,8 @@ def write_report(
     """Write the report of the dataset at ``dataset_path``; returns the report's path.
 
     ``out`` defaults to the dataset's path with ``.html`` (or ``.pdf``). ``figures_dir``
-    also receives every figure as PNG and SVG. ``convergence_seconds`` bounds the time
-    spent re-running points for the convergence plots (0 switches them off);
+    also receives every figure as PNG and SVG. ``convergence_seconds`` = 0 leaves the
+    convergence traces out (they are read from the dataset; nothing is re-run);
     ``exact_curve_seconds`` the time spent evaluating exact curves between sweep points.
     Raises ``OutputError`` (an ``McStudyError``) for a missing, foreign or damaged
     dataset or an unusable output path; an existing report is replaced only when the
@@ -68,7 +68,7 @@ def write_report(
         model=model,
         estimates=find_estimates(ds, model.main_estimate if model is not None else None, model),
         provenance=provenance(ds),
-        options={"convergence_seconds": convergence_seconds, "out_path": out},
+        options={"convergence": convergence_seconds != 0, "out_path": out},
     )
     if model is not None:
         ctx.curves = ExactCurves(model, ds, exact_curve_seconds)

@@ -40,8 +40,9 @@ EXIT_USAGE = 2
     "--convergence-seconds",
     type=click.FloatRange(min=0.0),
     default=6.0,
-    show_default=True,
-    help="Time budget for re-running a few points for the convergence plots (0: none).",
+    hidden=True,
+    help="Kept for old scripts: 0 leaves the convergence traces out (they are recorded "
+    "by the run, so a report re-runs nothing).",
 )
 def report(
     output: Path, out: Path | None, figures_dir: Path | None, fmt: str, convergence_seconds: float

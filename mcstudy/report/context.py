@@ -14,10 +14,9 @@ from typing import Any
 import xarray as xr
 
 from mcstudy.models.base import Model
-from mcstudy.report.convergence import Trace, convergence_traces
+from mcstudy.report.convergence import Trace, convergence_traces, has_running
 from mcstudy.report.curves import ExactCurves
 from mcstudy.report.document import Section
-from mcstudy.report.meta import has_block_size
 from mcstudy.report.variables import Agreement, Estimate, agreement
 
 GENERIC = "*"
@@ -60,26 +59,24 @@ class ReportContext:
         return self._agreements
 
     def convergence(self) -> list[Trace]:
-        """Convergence traces of a few points (memoised; empty when they cannot be made)."""
+        """Convergence traces of a few points, read from the dataset (memoised; empty when
+        there are none, ``convergence_note`` says why)."""
         if self.traces is None:
             self.traces = []
             self.convergence_note = ""
-            budget = float(self.options.get("convergence_seconds", 6.0))
             main = self.main_estimate()
-            if budget <= 0:
+            if not self.options.get("convergence", True):
                 self.convergence_note = "convergence traces were switched off for this report"
-            elif self.model is None:
-                self.convergence_note = (
-                    f"model {self.ds.attrs.get('model')!r} is not known to this mcstudy, "
-                    "so its points cannot be re-run"
-                )
-            elif not has_block_size(self.ds) or "seed" not in self.ds.attrs:
-                self.convergence_note = "the dataset does not record its seed and block size"
             elif main is None:
                 self.convergence_note = "the dataset has no estimate with an interval"
+            elif not has_running(self.ds, main):
+                self.convergence_note = (
+                    "the dataset does not hold the running estimates its points record "
+                    "(it was written by an mcstudy from before they were recorded, or by a "
+                    "run that records none); run the study again to get them"
+                )
             else:
-                names = [e.name for e in self.estimates]
-                self.traces = convergence_traces(self.ds, self.model, main, names, budget)
+                self.traces = convergence_traces(self.ds, main)
                 if not self.traces:
                     self.convergence_note = (
                         f"no point has a non-zero {main.name} with a finite standard error"

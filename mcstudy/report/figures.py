@@ -1,8 +1,13 @@
 """Report figures as ``matplotlib.figure.Figure`` objects (never pyplot's global state).
 
 Every plotting function returns a new Figure; :func:`png_bytes` and :func:`svg_bytes`
-render one without a GUI backend. Estimates are drawn as markers inside a shaded 95 %
-interval band, exact values as a line of the same colour.
+render one without a GUI backend. Against a numeric sweep axis, estimates are markers
+inside a shaded 95 % interval band and exact values a line of the same colour; against a
+categorical one (a load, a kernel), estimates are points with interval error bars and exact
+values short dashes, never lines joining categories. On a log axis an estimate of 0 is an
+open triangle at its 95 % upper bound, and the axis starts near the estimates and their
+intervals (exact values far below them are listed in the caption, not drawn). Axis labels
+are the estimates' long names with units; legends sit outside the panels.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -27,10 +33,7 @@ from mcstudy.report.layout import Layout, is_numeric, select, wants_log
 from mcstudy.report.variables import Estimate, bounds
 
 if TYPE_CHECKING:
-    from mcstudy.report.convergence import Trace
     from mcstudy.report.curves import ExactCurves
-    from mcstudy.report.sensitivity import Sensitivity
-    from mcstudy.report.variables import Agreement
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -120,6 +123,12 @@ def _log(ax: Any, axis: str) -> None:
         target.set_minor_locator(NullLocator())
 
 
+def axis_label(est: Estimate, width: int = 34) -> str:
+    """An estimate's axis label: its long name in words with its units, wrapped."""
+    units = "" if est.units in ("", "1") else f" ({est.units})"
+    return "\n".join(textwrap.wrap(est.long_name + units, width)) or est.name
+
+
 def _colours(n: int, ordered: bool) -> list[Any]:
     if ordered and n > 2:
         cmap = colormaps["viridis"]
@@ -154,11 +163,33 @@ def _all_zero(arrays: Sequence[np.ndarray]) -> bool:
 
 @dataclass
 class _Panel:
-    """What one panel drew (for shared axis limits and caption notes)."""
+    """What one panel drew (for shared axis limits, the legend and caption notes)."""
 
     pos_min: float = math.inf
     pos_max: float = 0.0
+    exact_min: float = math.inf
     zero_lines: int = 0
+    zero_marks: int = 0
+    exact_below: list[float] = field(default_factory=list)
+    """positive exact values of a categorical panel below the log axis (not drawn)"""
+
+    def see(self, *arrays: np.ndarray) -> None:
+        for arr in arrays:
+            pos = arr[np.isfinite(arr) & (arr > 0)]
+            if pos.size:
+                self.pos_min = min(self.pos_min, float(pos.min()))
+                self.pos_max = max(self.pos_max, float(pos.max()))
+
+
+EXACT_DECADES = 3.0
+"""A log axis reaches down to exact values at most this many decades below the estimates
+and their intervals; smaller exact values are noted in the caption."""
+
+
+def _dodge(n: int) -> np.ndarray:
+    """Horizontal offsets of ``n`` hue levels at one category."""
+    step = min(0.7 / max(n, 1), 0.22)
+    return (np.arange(n) - (n - 1) / 2.0) * step
 
 
 def _draw_panel(
@@ -173,11 +204,14 @@ def _draw_panel(
     logx: bool,
     logy: bool,
 ) -> _Panel:
-    """One panel: per hue level, the 95 % band, the estimates and the exact curve."""
+    """One panel: per hue level, the estimates with their 95 % intervals and the exact
+    values (a band and lines over a numeric axis, error bars and dashes over categories)."""
     x, labels = _xvals(sub, layout.x)
+    categorical = labels is not None or layout.x is None
     lo_all, hi_all = bounds(sub, est)
     out = _Panel()
-    for colour, h in zip(colours, hues, strict=True):
+    offsets = _dodge(len(hues)) if categorical else np.zeros(len(hues))
+    for colour, h, dx in zip(colours, hues, offsets, strict=True):
         sel = {layout.facet or "": facet_value, layout.hue or "": h}
         y = np.asarray(_sel(sub[est.name], **sel).values, dtype=float).ravel()
         lo = np.asarray(_sel(lo_all, **sel).values, dtype=float).ravel()
@@ -185,64 +219,141 @@ def _draw_panel(
         exact = None
         if est.exact is not None:
             exact = np.asarray(_sel(sub[est.exact], **sel).values, dtype=float).ravel()
-        if logy and _all_zero([y] + ([exact] if exact is not None else [])):
+        if logy and _all_zero([y, hi] + ([exact] if exact is not None else [])):
             out.zero_lines += 1
             continue
-        for arr in (y, lo, hi) + ((exact,) if exact is not None else ()):
-            pos = arr[np.isfinite(arr) & (arr > 0)]
-            if pos.size:
-                out.pos_min = min(out.pos_min, float(pos.min()))
-                out.pos_max = max(out.pos_max, float(pos.max()))
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.22, linewidth=0)
-        ax.plot(x, y, "o", ms=3.2, color=colour, zorder=3)
+        out.see(y, lo, hi)
         if exact is not None:
-            dense = None
-            if curves is not None and labels is None and layout.x is not None:
-                coords = {**layout.fixed}
-                if layout.facet is not None:
-                    coords[layout.facet] = facet_value
-                if layout.hue is not None:
-                    coords[layout.hue] = h
-                dense = curves.curve(layout.x, coords, est.exact, log=logx)
-            if dense is not None:
-                ax.plot(dense[0], dense[1], "-", lw=1.0, color=colour, zorder=2)
-            else:
-                ax.plot(x, exact, "-", lw=1.0, color=colour, zorder=2)
+            ex = exact[np.isfinite(exact) & (exact > 0)]
+            if ex.size:
+                out.exact_min = min(out.exact_min, float(ex.min()))
+        zero = (y == 0.0) & np.isfinite(hi) & (hi > 0.0) if logy else np.zeros(y.size, bool)
+        xs = x + dx
+        if categorical:
+            ok = np.isfinite(y) & ~zero
+            if logy:
+                ok &= y > 0
+            err = np.vstack([y - lo, hi - y])[:, ok]
+            ax.errorbar(
+                xs[ok],
+                y[ok],
+                yerr=np.nan_to_num(err).clip(min=0),
+                fmt="o",
+                ms=4,
+                color=colour,
+                capsize=0,  # no caps: the only dash at a category is the exact value
+                lw=1.1,
+                zorder=3,
+            )
+        else:
+            # an estimate of 0 on a log axis is its upper-bound triangle, not a band
+            band = ~zero
+            ax.fill_between(
+                x,
+                np.where(band, lo, np.nan),
+                np.where(band, hi, np.nan),
+                color=colour,
+                alpha=0.22,
+                linewidth=0,
+            )
+            ax.plot(x, np.where(zero, np.nan, y), "o", ms=3.2, color=colour, zorder=3)
+        if np.any(zero):
+            out.zero_marks += int(zero.sum())
+            ax.plot(xs[zero], hi[zero], "v", ms=5.5, mfc="none", mew=1.1, color=colour, zorder=3)
+        if exact is None:
+            continue
+        if categorical:
+            # a dash at each category: an exact value belongs to its category only
+            ax.plot(xs, exact, "_", ms=12, mew=1.4, color=colour, zorder=2)
+            continue
+        dense = None
+        if curves is not None and layout.x is not None:
+            coords = {**layout.fixed}
+            if layout.facet is not None:
+                coords[layout.facet] = facet_value
+            if layout.hue is not None:
+                coords[layout.hue] = h
+            dense = curves.curve(layout.x, coords, est.exact, log=logx)
+        if dense is not None:
+            ax.plot(dense[0], dense[1], "-", lw=1.0, color=colour, zorder=2)
+        else:
+            ax.plot(x, exact, "-", lw=1.0, color=colour, zorder=2)
     if layout.x is not None:
         ax.set_xlabel(layout.x + _units(sub, layout.x))
     if labels is not None:
-        ax.set_xticks(x, labels, rotation=30, ha="right")
+        rotate = _rotate(labels, len(x))
+        ax.set_xticks(x, labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+        ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
     if logx:
         _log(ax, "x")
     ax.grid(True, which="major", alpha=0.3)
     return out
 
 
-def _finish_log_y(axes: Sequence[Any], panels: Sequence[_Panel]) -> None:
+def _rotate(labels: Sequence[str], n: int) -> bool:
+    """Category labels too long to stand side by side are turned by 30 degrees."""
+    return sum(len(t) for t in labels) > 8 * max(n, 1) or max(map(len, labels)) > 14
+
+
+def _finish_log_y(axes: Sequence[Any], panels: Sequence[_Panel]) -> list[str]:
+    """Log y on ``axes`` from near the smallest positive estimate or interval end (exact
+    values count only within ``EXACT_DECADES`` below them); returns caption notes."""
     for ax in axes:
         _log(ax, "y")
     pos_min = min(p.pos_min for p in panels)
     pos_max = max(p.pos_max for p in panels)
-    if pos_max > 0:
+    exact_min = min(p.exact_min for p in panels)
+    notes = []
+    if pos_max > 0 and math.isfinite(pos_min):
+        low = pos_min
+        if exact_min < pos_min:
+            if exact_min >= pos_min * 10.0**-EXACT_DECADES:
+                low = exact_min
+            else:
+                notes.append(
+                    f"exact values down to {exact_min:.2g} lie below the axis and are not drawn"
+                )
         # at most 15 decades: a denormal or tiny value must not squash the figure
-        axes[0].set_ylim(max(pos_min / 2.0, pos_max * 1e-15), pos_max * 2.0)
+        axes[0].set_ylim(max(low / 2.5, pos_max * 1e-15), pos_max * 2.5)
+    return notes
 
 
 def _legend(
-    fig: Figure, layout: Layout, colours: list[Any], hues: list[Any], exact: bool, x0: float
+    fig: Figure,
+    layout: Layout,
+    colours: list[Any],
+    hues: list[Any],
+    exact: bool,
+    x0: float,
+    categorical: bool = False,
+    zeros: bool = False,
 ) -> None:
     handles: list[Any] = []
     if layout.hue is not None:
         handles += [
-            Line2D([], [], color=c, marker="o", ms=4, lw=1.0, label=coord(h))
+            Line2D([], [], color=c, marker="o", ms=4, lw=0 if categorical else 1.0, label=coord(h))
             for c, h in zip(colours, hues, strict=True)
         ]
-    handles += [
-        Patch(color="0.5", alpha=0.3, label="95 % interval"),
-        Line2D([], [], color="0.2", marker="o", ms=3.2, lw=0, label="Monte Carlo"),
-    ]
+    if categorical:
+        handles.append(
+            Line2D([], [], color="0.2", marker="|", ms=11, mew=1.1, lw=0, label="95 % interval")
+        )
+    else:
+        handles.append(Patch(color="0.5", alpha=0.3, label="95 % interval"))
+    handles.append(Line2D([], [], color="0.2", marker="o", ms=3.5, lw=0, label="Monte Carlo"))
+    if zeros:
+        handles.append(
+            Line2D(
+                [], [], color="0.2", marker="v", ms=5.5, mfc="none", lw=0, label="0 (upper bound)"
+            )
+        )
     if exact:
-        handles.append(Line2D([], [], color="0.2", lw=1.0, label="exact"))
+        if categorical:
+            handles.append(
+                Line2D([], [], color="0.2", marker="_", ms=12, mew=1.4, lw=0, label="exact")
+            )
+        else:
+            handles.append(Line2D([], [], color="0.2", lw=1.0, label="exact"))
     fig.legend(
         handles=handles,
         loc="upper left",
@@ -287,10 +398,14 @@ def plot_estimate(
     sub = select(ds, layout.fixed)
     logx, logy = _scales(sub, est, layout)
     _, labels = _xvals(sub, layout.x)
+    _, hi_all = bounds(sub, est)
     shown = []
     facets = _levels(sub, layout.facet)
     for f in facets:
-        arrays = [_sel(sub[est.name], **{layout.facet or "": f}).values]
+        arrays = [
+            _sel(sub[est.name], **{layout.facet or "": f}).values,
+            _sel(hi_all, **{layout.facet or "": f}).values,
+        ]
         if est.exact is not None:
             arrays.append(_sel(sub[est.exact], **{layout.facet or "": f}).values)
         if logy and _all_zero(arrays):
@@ -301,32 +416,52 @@ def plot_estimate(
         shown = facets[:1]
     hues, colours = _hue_colours(sub, layout)
     ncols = len(shown)
-    width = min(3.3 * ncols + 0.9 + LEGEND_IN, 13.0)
-    fig = new_figure(width, 3.4)
+    rotated = labels is not None and _rotate(labels, len(labels))
+    height, bottom, top = 3.4, (1.0 if rotated else 0.55), 0.3
+    ylabel = axis_label(est, _label_chars(height - bottom - top))
+    left = 0.5 + 0.16 * (ylabel.count("\n") + 1)
+    width = min(3.3 * ncols + left + 0.1 + LEGEND_IN, 13.0)
+    fig = new_figure(width, height)
     axes = fig.subplots(1, ncols, sharey=True, squeeze=False)[0]
-    margins(
-        fig,
-        left=0.8,
-        right=LEGEND_IN,
-        bottom=1.0 if labels is not None else 0.55,
-        top=0.3 if layout.facet is not None else 0.15,
-        wspace=0.08,
-    )
+    margins(fig, left=left, right=LEGEND_IN, bottom=bottom, top=top, wspace=0.08)
     panels = []
     for ax, f in zip(axes, shown, strict=True):
         panels.append(_draw_panel(ax, sub, est, layout, f, colours, hues, curves, logx, logy))
         if layout.facet is not None:
             ax.set_title(f"{layout.facet} = {coord(f)}")
     if logy:
-        _finish_log_y(axes, panels)
-    axes[0].set_ylabel(est.label)
+        notes += _finish_log_y(axes, panels)
+    axes[0].set_ylabel(ylabel, fontsize=LABEL_SIZE)
     zero_lines = sum(p.zero_lines for p in panels)
     if zero_lines:
         notes.append(f"{zero_lines} line(s) exactly 0 at every point not drawn (log axis)")
+    zeros = sum(p.zero_marks for p in panels)
+    if zeros:
+        notes.append(
+            f"log axis: {zeros} estimate(s) of 0 drawn as open triangles at their 95 % upper bound"
+        )
     if logy:
         notes.append("log axis: intervals reaching 0 are drawn down to the bottom edge")
-    _legend(fig, layout, colours, hues, est.exact is not None, 1.0 - (LEGEND_IN - 0.1) / width)
+    categorical = labels is not None or layout.x is None
+    _legend(
+        fig,
+        layout,
+        colours,
+        hues,
+        est.exact is not None,
+        1.0 - (LEGEND_IN - 0.1) / width,
+        categorical=categorical,
+        zeros=zeros > 0,
+    )
     return fig, notes
+
+
+LABEL_SIZE = 8
+
+
+def _label_chars(inches: float) -> int:
+    """Characters of an axis label (``LABEL_SIZE`` points) that fit along ``inches``."""
+    return max(18, int(inches * 72.0 / (0.56 * LABEL_SIZE)))
 
 
 @styled
@@ -346,149 +481,48 @@ def plot_estimates_panels(
     ncols = min(ncols, len(ests))
     nrows = -(-len(ests) // ncols)
     width = 2.9 * ncols + 0.6 + LEGEND_IN
-    row_h = 2.5 + (0.45 if labels is not None else 0.0)
+    rotated = labels is not None and _rotate(labels, len(labels))
+    row_h = 2.5 + (0.45 if rotated else 0.0)
     fig = new_figure(width, row_h * nrows + 0.1)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     margins(
         fig,
         left=0.65,
         right=LEGEND_IN,
-        bottom=1.0 if labels is not None else 0.55,
+        bottom=1.0 if rotated else 0.55,
         top=0.3,
         wspace=0.42,
-        hspace=0.75 if labels is not None else 0.6,
+        hspace=0.75 if rotated else 0.6,
     )
     notes = []
+    zeros = False
     for ax, est in zip(axes, ests, strict=False):
         logx, logy = _scales(sub, est, layout)
         panel = _draw_panel(ax, sub, est, layout, None, colours, hues, curves, logx, logy)
+        zeros = zeros or panel.zero_marks > 0
         if logy:
-            _finish_log_y([ax], [panel])
+            notes += [f"`{est.name}`: {n}" for n in _finish_log_y([ax], [panel])]
             notes.append(f"`{est.name}` on a log axis")
         ax.set_title(est.name + _units(sub, est.name), loc="left", pad=11)
     for ax in axes[len(ests) :]:
         ax.set_visible(False)
     exact = any(e.exact is not None for e in ests)
-    _legend(fig, layout, colours, hues, exact, 1.0 - (LEGEND_IN - 0.1) / width)
+    _legend(
+        fig,
+        layout,
+        colours,
+        hues,
+        exact,
+        1.0 - (LEGEND_IN - 0.1) / width,
+        categorical=labels is not None or layout.x is None,
+        zeros=zeros,
+    )
     return fig, notes
 
 
 def _units(ds: xr.Dataset, dim: str) -> str:
     units = str(ds[dim].attrs.get("units", ""))
     return "" if units in ("", "1") else f" ({units})"
-
-
-@styled
-def plot_convergence(traces: Sequence[Trace], est: Estimate, others: Sequence[Estimate]) -> Figure:
-    """Running estimate (95 % band, exact line) and relative error versus sequences."""
-
-    fig = new_figure(10.5, 2.8 * len(traces) + 0.2)
-    axes = fig.subplots(len(traces), 2, squeeze=False)
-    margins(fig, left=0.8, right=0.15, bottom=0.5, top=0.3, wspace=0.3, hspace=0.55)
-    for row, tr in zip(axes, traces, strict=True):
-        ax, axr = row
-        n = tr.sequences.astype(float)
-        y = tr.values[est.name]
-        lo, hi = tr.bounds(est)
-        ax.fill_between(n, lo, hi, color="C0", alpha=0.22, linewidth=0, label="95 % interval")
-        ax.plot(n, y, "-", color="C0", lw=1.2, label="running estimate")
-        if tr.exact.get(est.name) is not None and math.isfinite(tr.exact[est.name]):
-            ax.axhline(tr.exact[est.name], color="k", lw=1.0, ls="--", label="exact")
-        _log(ax, "x")
-        ax.set_xlabel("sequences")
-        ax.set_ylabel(est.name)
-        ax.set_title(tr.title(), loc="left")
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", frameon=False)
-        for i, e in enumerate([est, *others]):
-            rel = tr.relative_error(e)
-            ok = np.isfinite(rel) & (rel > 0)
-            if np.any(ok):
-                axr.plot(n[ok], rel[ok], "-", lw=1.2, color=f"C{i}", label=e.name)
-        ref = tr.relative_error(est)
-        ok = np.isfinite(ref) & (ref > 0)
-        if np.any(ok):
-            k = int(np.flatnonzero(ok)[-1])
-            guide = ref[k] * np.sqrt(n[k] / n)
-            axr.plot(n, guide, ":", color="0.3", lw=1.0, label="∝ 1/√n")
-        _log(axr, "x")
-        _log(axr, "y")
-        axr.set_xlabel("sequences")
-        axr.set_ylabel("relative error")
-        axr.grid(True, alpha=0.3)
-        axr.legend(loc="best", frameon=False)
-    return fig
-
-
-@styled
-def plot_sensitivity(results: Sequence[Sensitivity]) -> Figure:
-    """First-order and total grid indices per parameter, one panel per estimate."""
-    n = len(results)
-    ncols = min(n, 2)
-    nrows = -(-n // ncols)
-    fig = new_figure(5.2 * ncols + 0.3, 3.0 * nrows + 0.2)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    margins(fig, left=0.7, right=0.15, bottom=0.8, top=0.3, wspace=0.2, hspace=0.75)
-    for ax, res in zip(axes, results, strict=False):
-        dims = [ix.dim for ix in res.indices]
-        pos = np.arange(len(dims), dtype=float)
-        first = np.array([ix.first for ix in res.indices])
-        total = np.array([ix.total for ix in res.indices])
-        f_err = np.array(
-            [
-                [ix.first - ix.first_lo for ix in res.indices],
-                [ix.first_hi - ix.first for ix in res.indices],
-            ]
-        )
-        t_err = np.array(
-            [
-                [ix.total - ix.total_lo for ix in res.indices],
-                [ix.total_hi - ix.total for ix in res.indices],
-            ]
-        )
-        w = 0.38
-        ax.bar(pos - w / 2, first, w, yerr=np.maximum(f_err, 0), capsize=3, label="first order S")
-        ax.bar(pos + w / 2, total, w, yerr=np.maximum(t_err, 0), capsize=3, label="total ST")
-        ax.set_xticks(pos, dims, rotation=15, ha="right")
-        ax.set_ylim(min(0.0, float(np.nanmin(np.concatenate([first, total])))) - 0.02, 1.05)
-        ax.axhline(0.0, color="0.3", lw=0.8)
-        ax.set_title(res.estimate, loc="left")
-        ax.set_ylabel("share of variance")
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(loc="upper right", frameon=False)
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig
-
-
-@styled
-def plot_zscores(agreements: Sequence[Agreement]) -> Figure:
-    """Histogram of (Monte Carlo - exact) / standard error against the standard normal."""
-    fig = new_figure(7.0, 3.2)
-    ax = fig.subplots()
-    margins(fig, left=0.7, right=0.15, bottom=0.55, top=0.15)
-    edges = np.linspace(-5.0, 5.0, 41)
-    zs = []
-    for ag in agreements:
-        z = ag.z[ag.status == "tested"]
-        zs.append(np.clip(z, -4.99, 4.99))
-    labels = [f"{ag.estimate.name} ({int(z.size)})" for ag, z in zip(agreements, zs, strict=True)]
-    ax.hist(zs, bins=edges, density=False, stacked=True, label=labels, alpha=0.8)
-    total = sum(int(z.size) for z in zs)
-    grid = np.linspace(-5, 5, 400)
-    width = edges[1] - edges[0]
-    ax.plot(
-        grid,
-        total * width * np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi),
-        "k-",
-        lw=1.2,
-        label="N(0, 1) expected",
-    )
-    ax.set_xlabel("z = (Monte Carlo - exact) / standard error   (clipped to ±5)")
-    ax.set_ylabel("points")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", frameon=False)
-    return fig
 
 
 @styled
@@ -507,10 +541,16 @@ def plot_tradeoff(
     else:
         levels, idx = [None], np.zeros(x.size, dtype=int)
     colours = _colours(len(levels), False)
+    xlabel = axis_label(x_est, 70)
+    ylabel = axis_label(y_est, _label_chars(3.8 - 0.75))
     fig = new_figure(7.6 if colour_dim is not None else 6.2, 3.8)
     ax = fig.subplots()
     margins(
-        fig, left=0.85, right=LEGEND_IN if colour_dim is not None else 0.2, bottom=0.6, top=0.15
+        fig,
+        left=0.5 + 0.16 * (ylabel.count("\n") + 1),
+        right=LEGEND_IN if colour_dim is not None else 0.2,
+        bottom=0.45 + 0.15 * (xlabel.count("\n") + 1),
+        top=0.15,
     )
     for k, (lv, c) in enumerate(zip(levels, colours, strict=True)):
         m = (idx == k) & np.isfinite(x) & np.isfinite(y)
@@ -535,8 +575,8 @@ def plot_tradeoff(
         if wants_log(vals, ratio=100.0):
             _log(ax, axis)
             notes.append(f"log {axis} axis")
-    ax.set_xlabel(x_est.label)
-    ax.set_ylabel(y_est.label)
+    ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
+    ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
     ax.grid(True, alpha=0.3)
     if colour_dim is not None:
         fig.legend(

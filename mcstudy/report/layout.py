@@ -45,7 +45,8 @@ def sweep_dims(ds: xr.Dataset) -> list[str]:
     except ValueError:
         dims = None
     if not isinstance(dims, list) or any(d not in ds.dims for d in dims):
-        dims = [str(d) for d in ds.dims]
+        # not the per-point checkpoints of the running estimates (mcstudy.storage.running)
+        dims = [str(d) for d in ds.dims if d != "checkpoint"]
     return dims
 
 

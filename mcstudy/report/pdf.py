@@ -145,11 +145,17 @@ def _figure_page(pdf: PdfPages, b: FigureBlock) -> None:
     img = imread(io.BytesIO(png), format="png")
     page = new_figure(*A4)
     h, w = img.shape[:2]
-    box_w, box_h = 0.88, 0.80  # fractions of the page
+    title = textwrap.wrap(_plain(b.title), TITLE_WIDTH) or [""]
+    top = 0.935 - 0.017 * len(title)  # a long title is wrapped, the figure moves down
+    box_w, box_h = 0.88, top - 0.12  # fractions of the page
     scale = min(box_w * A4[0] / w, box_h * A4[1] / h)
     fw, fh = w * scale / A4[0], h * scale / A4[1]
-    ax = page.add_axes((0.5 - fw / 2, 0.92 - fh, fw, fh))
+    ax = page.add_axes((0.5 - fw / 2, top - fh, fw, fh))
     ax.imshow(img, interpolation="antialiased")
     ax.set_axis_off()
-    page.text(0.06, 0.965, _plain(b.title), fontsize=9.5, weight="bold", va="top")
+    page.text(0.06, 0.965, "\n".join(title), fontsize=9.5, weight="bold", va="top")
     pdf.savefig(page)
+
+
+TITLE_WIDTH = 88
+"""Characters of a figure page's title line (9.5 pt bold on A4)."""

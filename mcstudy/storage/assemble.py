@@ -6,7 +6,8 @@ unchanged), plus
 * ``point_status`` (int8, per point): 0 pending, 1 done, 2 failed (CF ``flag_values``);
   a point that is not done has NaN in every float variable and -1 in every integer one,
   it is never dropped;
-* with adaptive precision, ``main_rel_err`` and ``target_met``.
+* with adaptive precision, ``main_rel_err`` and ``target_met``;
+* the running main estimate of every point (``mcstudy.storage.running``).
 
 Per-point provenance (host, pid, executor, worker, Numba threads, start time, seconds,
 shard, SLURM ids, attempt) stays in the point files and ``manifest.json`` of the run
@@ -32,6 +33,7 @@ from mcstudy.storage.dataset import REL_ERR, TARGET_MET, build_dataset
 from mcstudy.storage.points import DONE, FAILED, PENDING, findings_of, values_of
 from mcstudy.storage.provenance import environment
 from mcstudy.storage.rundir import RunDir
+from mcstudy.storage.running import running_variables
 from mcstudy.storage.version import same_code
 from mcstudy.study import Study
 
@@ -181,6 +183,8 @@ def dataset_from_records(
                 "missing_value_note": "-1 where not computed",
             },
         )
+    for name, var in running_variables(study, model, records).items():
+        ds[name] = var
     return ds
 
 

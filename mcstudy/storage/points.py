@@ -1,7 +1,8 @@
 """The per-point record: one checksummed JSON file per sweep point.
 
 A record holds everything the final dataset needs for its point, bit for bit (the
-estimates, derived and exact values, the reduced tallies, the block count), what it
+estimates, derived and exact values, the reduced tallies, the block count, and
+``running``: the main estimate and its 95 % interval after each checkpoint), what it
 belongs to (study name, model, config hash, code version, point index and coordinates,
 seed and Philox key) and the run facts of its computation (``provenance``: host, pid,
 executor, worker, Numba threads, start time, seconds, SLURM ids). A failed point has
@@ -36,6 +37,10 @@ PENDING = "pending"
 #: values added to a point's results when adaptive precision is on
 REL_ERR = "main_rel_err"
 TARGET_MET = "target_met"
+#: a done record's running main estimate: {"estimate": name, "sequences": [...],
+#: "value": [...], "low": [...], "high": [...]} (one entry per checkpoint)
+RUNNING = "running"
+RUNNING_SERIES = ("sequences", "value", "low", "high")
 _NAME = re.compile(r"^point-(\d+)\.json$")
 
 
@@ -79,6 +84,28 @@ def encode_mapping(values: dict[str, Any]) -> dict[str, Any]:
 
 def decode_mapping(values: dict[str, Any]) -> dict[str, Any]:
     return {k: decode_value(v) for k, v in values.items()}
+
+
+def encode_running(running: dict[str, Any]) -> dict[str, Any]:
+    """The ``running`` entry of a record (floats as :func:`encode_value` writes them)."""
+    out: dict[str, Any] = {"estimate": str(running["estimate"])}
+    for key in RUNNING_SERIES:
+        out[key] = [encode_value(v) for v in running[key]]
+    return out
+
+
+def running_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The decoded running estimate of a done record (None: not recorded or malformed)."""
+    run = body.get(RUNNING) if body.get("status") == DONE else None
+    if not isinstance(run, dict) or not isinstance(run.get("estimate"), str):
+        return None
+    series = [run.get(key) for key in RUNNING_SERIES]
+    if not all(isinstance(s, list) for s in series) or len({len(s) for s in series}) != 1:
+        return None
+    out: dict[str, Any] = {"estimate": run["estimate"]}
+    for key, values in zip(RUNNING_SERIES, series, strict=True):
+        out[key] = [decode_value(v) for v in values]
+    return out
 
 
 def write_point(points_dir: Path, body: dict[str, Any]) -> Path:

@@ -13,6 +13,12 @@ bit-identical everywhere; so a point stops after the same blocks with the same r
 whatever the executor, worker or thread count. Block ``b`` draws the same numbers as in
 a fixed-size run, so an adaptive point that stopped after ``k`` blocks equals a fixed
 run of ``k * block_size`` sequences bit for bit.
+
+Running estimate: after every checkpoint (``engine.blocks.is_checkpoint``: 1, 2, 3, 4,
+6, 8, 11, 16, ... blocks, and the last block) a point evaluates its ``main_estimate``
+and 95 % interval on the tallies so far, which are those of a run of that many blocks.
+The report draws the convergence of the stored run from these (``running`` in the point
+record, ``running_*`` variables of the dataset) and never re-runs a kernel.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, run_blocks
+from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, fold_observed, run_blocks
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
@@ -39,6 +45,44 @@ from mcstudy.study import Point, Study
 _GROWTH_SAFETY = 1.1
 
 
+def main_interval(model: Model, values: dict[str, Any]) -> tuple[float, float, float]:
+    """The main estimate and the ends of its 95 % interval (the declared interval, else
+    +-1.96 declared standard errors)."""
+    spec = model.estimate_spec(model.main_estimate)
+    y = float(values[spec.name])
+    if spec.ci is not None:
+        return y, float(values[spec.ci[0]]), float(values[spec.ci[1]])
+    assert spec.stderr is not None  # an EstimateSpec has a stderr or an interval
+    se = float(values[spec.stderr])
+    return y, y - Z95 * se, y + Z95 * se
+
+
+@dataclass
+class Running:
+    """The main estimate with its 95 % interval after each checkpoint of a point."""
+
+    estimate: str
+    sequences: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+
+    def add(self, sequences: int, triple: tuple[float, float, float]) -> None:
+        self.sequences.append(sequences)
+        self.value.append(triple[0])
+        self.low.append(triple[1])
+        self.high.append(triple[2])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "estimate": self.estimate,
+            "sequences": list(self.sequences),
+            "value": list(self.value),
+            "low": list(self.low),
+            "high": list(self.high),
+        }
+
+
 @dataclass(frozen=True)
 class PointResult:
     """Everything computed for one point.
@@ -46,7 +90,8 @@ class PointResult:
     ``values``: estimates, derived and exact values (and, with adaptive precision,
     ``main_rel_err`` and ``target_met``); ``tallies``: the exactly reduced tallies;
     ``blocks``: blocks simulated; ``seconds``: wall time of the point; ``findings``:
-    disagreements and warnings of this point.
+    disagreements and warnings of this point; ``running``: the running main estimate
+    (:class:`Running`).
     """
 
     index: int
@@ -55,6 +100,15 @@ class PointResult:
     blocks: int
     seconds: float
     findings: list[Finding] = field(default_factory=list)
+    running: Running | None = None
+
+
+def _recorder(model: Model, prepared: Any, plan: BlockPlan, running: Running) -> Any:
+    def observe(tallies: Tallies) -> None:
+        n = plan.sequences_in(0, tallies.blocks_done)
+        running.add(n, main_interval(model, model.estimates(prepared, tallies)))
+
+    return observe
 
 
 def relative_error(model: Model, estimates: dict[str, Any]) -> float:
@@ -106,6 +160,7 @@ def _run_adaptive(
     min_blocks: int,
     target: float,
     progress: Callable[[int], None] | None,
+    observe: Callable[[Tallies], None] | None = None,
 ) -> tuple[Tallies, float, bool]:
     tallies = model.tallies.new()
     done = 0
@@ -119,7 +174,7 @@ def _run_adaptive(
                 return tallies, rel, True
             n = next_chunk(done, rel, target, plan.n_blocks - done)
         ints, floats = kernel(done, n)
-        tallies.add_blocks(ints, floats)
+        fold_observed(tallies, ints, floats, observe)
         if progress is not None:
             progress(plan.sequences_in(done, n))
         done += n
@@ -145,14 +200,19 @@ def run_point(
         return model.simulate(prepared, key, plan, first, n)
 
     values: dict[str, Any] = {}
+    running = Running(model.main_estimate)
+    observe = _recorder(model, prepared, plan, running)
     if adaptive:
         min_blocks = -(-section.sequences // section.block_size)
         tallies, rel, met = _run_adaptive(
-            kernel, plan, model, prepared, min_blocks, section.target_rel_err, progress
+            kernel, plan, model, prepared, min_blocks, section.target_rel_err, progress, observe
         )
     else:
-        tallies = run_blocks(kernel, plan, model.tallies, progress=progress)
+        tallies = run_blocks(kernel, plan, model.tallies, progress=progress, observe=observe)
     values.update(model.estimates(prepared, tallies))
+    n_done = plan.sequences_in(0, tallies.blocks_done)
+    if not running.sequences or running.sequences[-1] != n_done:
+        running.add(n_done, main_interval(model, values))
     if adaptive:
         values[REL_ERR] = rel
         values[TARGET_MET] = int(met)
@@ -166,6 +226,7 @@ def run_point(
         tallies.blocks_done,
         time.perf_counter() - t0,
         found,
+        running,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from mcstudy.engine.rng import stream_key
 from mcstudy.executors.threads import available_cores
 from mcstudy.models.base import Model, ModelParams
-from mcstudy.storage.points import DONE, FAILED, encode_mapping
+from mcstudy.storage.points import DONE, FAILED, RUNNING, encode_mapping, encode_running
 from mcstudy.storage.provenance import threading_layer
 from mcstudy.study import Point, Study
 from mcstudy.sweep.point import point_code_version, run_point
@@ -152,6 +152,8 @@ def compute_point(task: PointTask) -> dict[str, Any]:
             blocks=res.blocks,
             findings=[f.as_dict() for f in res.findings],
         )
+        if res.running is not None:
+            body[RUNNING] = encode_running(res.running.as_dict())
     except Exception as exc:
         body.update(
             status=FAILED,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
 import pytest
 
-from mcstudy.engine.blocks import CHUNK_BLOCKS, BlockPlan, run_blocks
+from mcstudy.engine.blocks import (
+    CHUNK_BLOCKS,
+    BlockPlan,
+    checkpoint_blocks,
+    fold_observed,
+    is_checkpoint,
+    run_blocks,
+)
 from mcstudy.engine.tallies import ExactSum, TallyLayout
 
 
@@ -64,3 +72,47 @@ def test_driver_stop_hook_is_checked_per_chunk():
     layout = TallyLayout(("n",), ())
     tallies = run_blocks(kernel, plan, layout, stop=lambda t: t["n"] >= 2 * CHUNK_BLOCKS)
     assert tallies["n"] == 2 * CHUNK_BLOCKS
+
+
+def test_checkpoints_are_two_per_doubling_in_exact_integers():
+    assert checkpoint_blocks(64) == [1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64]
+    assert checkpoint_blocks(20) == [1, 2, 3, 4, 6, 8, 11, 16, 20]  # and the last block
+    assert checkpoint_blocks(1) == [1]
+    import math
+
+    big = checkpoint_blocks(10**6)
+    assert len(big) == 40 and big[-1] == 10**6
+    # round(2**k * sqrt(2)) between the powers of 2, exactly (no float pow)
+    assert [b for b in big if b & (b - 1)][:8] == [round(2**k * math.sqrt(2)) for k in range(1, 9)]
+    assert [b for b in range(1, 5000) if is_checkpoint(b)] == checkpoint_blocks(4096)
+
+
+def test_observed_folding_sees_every_checkpoint_and_sums_the_same():
+    layout = TallyLayout(("n", "index_sum"), ("x",))
+    plan = BlockPlan(sequences=700 * 3, block_size=3)
+    rng = np.random.default_rng(5)
+    floats = rng.standard_normal((plan.n_blocks, 1)) * 10.0 ** rng.integers(
+        -9, 9, (plan.n_blocks, 1)
+    )
+
+    def kernel(first, n):
+        ints = np.ones((n, 2), dtype=np.int64)
+        ints[:, 1] = np.arange(first, first + n)
+        return ints, floats[first : first + n]
+
+    seen = []
+    observed = run_blocks(kernel, plan, layout, observe=lambda t: seen.append(t.as_dict()))
+    plain = run_blocks(kernel, plan, layout)
+    assert observed.as_dict() == plain.as_dict()  # bit for bit
+    marks = [b for b in checkpoint_blocks(plan.n_blocks) if is_checkpoint(b)]
+    assert [s["n"] for s in seen] == marks  # 700 blocks: last checkpoint 512
+    for s in seen:  # the tallies after k blocks are those of a run of k blocks
+        k = s["n"]
+        assert s["x"] == math.fsum(floats[:k, 0]) and s["index_sum"] == k * (k - 1) // 2
+    # chunks cut anywhere: the same sums, the same observations
+    t = layout.new()
+    again = []
+    for first in range(0, plan.n_blocks, 37):
+        ints, fl = kernel(first, min(37, plan.n_blocks - first))
+        fold_observed(t, ints, fl, lambda tt: again.append(tt.as_dict()))
+    assert again == seen and t.as_dict() == plain.as_dict()

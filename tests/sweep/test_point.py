@@ -112,6 +112,14 @@ def test_adaptive_points_meet_the_target_and_equal_fixed_runs(tmp_path):
     for key, value in res.values.items():
         assert np.float64(adaptive.values[key]).tobytes() == np.float64(value).tobytes(), key
     assert adaptive.tallies == res.tallies
+    # the running estimate recorded on the way is the fixed run's, checkpoint by checkpoint
+    assert adaptive.running is not None and res.running is not None
+    assert adaptive.running.sequences == res.running.sequences
+    assert adaptive.running.sequences[-1] == n
+    for key in ("value", "low", "high"):
+        a, b = getattr(adaptive.running, key), getattr(res.running, key)
+        assert np.array(a).tobytes() == np.array(b).tobytes(), key
+    assert adaptive.running.value[-1] == adaptive.values["fallbacks_mean"]
 
 
 def test_cap_stops_a_point_that_cannot_reach_the_target(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -81,6 +81,12 @@ class GatherParams(KernelIpiParams):
         need = -(-n // self.batch())
         fallbacks = float(n) if p >= 1.0 else min(float(n), p * need / (1.0 - p))
         return 1.0 + FALLBACK_EVENTS * fallbacks
+
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        out = super().resolved()
+        if self.tables_per_gather is None:
+            out["tables_per_gather"] = (self.n_tables(), "munmap_mib and the VMA's layout")
+        return out
 
     def n_tables(self) -> int:
         """Tables freed by one gather (tables)."""

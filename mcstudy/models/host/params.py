@@ -460,6 +460,50 @@ class HostParams(ModelParams):
             )
         return faults, sigma, thps
 
+    def resolved(self) -> dict[str, tuple[Any, str]]:
+        """The real-host numbers :meth:`setup` resolves for the parameters left unset."""
+        s = self.setup()
+        out: dict[str, tuple[Any, str]] = {}
+        if self.host_memory_gib is None:
+            out["host_memory_gib"] = (s.memory_gib, self.memory_source())
+        if self.thp_fault_rate is None:
+            out["thp_fault_rate"] = (
+                s.thp_fault_rate,
+                "thp_memory_fraction of host_memory_gib in THPs (their life and splits)",
+            )
+            if self.thp_memory_fraction is None:
+                out["thp_memory_fraction"] = (
+                    REFERENCE_HOST.thp_memory_fraction.value,
+                    "the reference host's share",
+                )
+        if self.managed_pages is None:
+            src = "host_memory_gib (the kernel's zone and watermark formulas)"
+            for name in ("managed_pages", "wmark_min", "wmark_low", "wmark_high"):
+                out[name] = (getattr(s, name), src)
+        if self.zone_scale is None:
+            out["zone_scale"] = (s.scale, "managed_pages")
+        load = "load (its preset rates)"
+        for name in (
+            "alloc_rate",
+            "free_rate",
+            "kswapd_rate",
+            "burst_alloc_rate",
+            "burst_start_rate",
+            "burst_end_rate",
+            "atomic_alloc_rate",
+            "gather_rate",
+            "tables_per_gather",
+        ):
+            if getattr(self, name) is None:
+                out[name] = (getattr(s, name), load)
+        if self.split_cpus is None:
+            out["split_cpus"] = (self.n_split_cpus(), "online_cpus - isolated_cpus")
+        if self.max_table_batch is None:
+            out["max_table_batch"] = (self.batch(), "kernel (its profile)")
+        if self.sync_round_us is None:
+            out["sync_round_us"] = (self.spacing_us(), "ipi_cost_us")
+        return out
+
     def expected_events_per_sequence(self) -> float:
         """A rough (upper) count of the events one sequence simulates: the simulated zone's
         events (page rates divided by the scale), THP arrivals and departures, cache

@@ -90,7 +90,7 @@ def host_figures(ctx: ReportContext) -> list[Block]:
             "answers-deposit-vs-on-demand",
             "Deposit against on-demand: memory held for splits and failed allocations",
             f"Table policies ordered by the page-table memory they hold (top, log scale); "
-            f"split-time allocations that failed per hour under each load (bottom, symlog; "
+            f"split-time allocations that failed per hour under each load (bottom, log scale; "
             f"open triangles: no failure seen, drawn at the 95 % upper bound). "
             f"{condition(r, {k: v for k, v in at.items() if k != 'load'})}.",
             plot_frontier(labels, held, loads, fails),
@@ -109,7 +109,7 @@ def answers(ctx: ReportContext) -> list[Section]:
         blocks.append(
             Paragraph(
                 f"These numbers carry {findings_count(findings, format_findings(findings))}: "
-                "see the summary right below."
+                "see the findings above."
             )
         )
     blocks += answer_blocks(ans)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from mcstudy.report.check_figures import plot_convergence
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
     Block,
@@ -12,20 +15,19 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.figures import plot_convergence
-from mcstudy.report.fmt import count, estimate, seconds
+from mcstudy.report.fmt import count, estimate, num
 
 
 def convergence(ctx: ReportContext) -> list[Section]:
     traces = ctx.convergence()
     main = ctx.main_estimate()
     intro = Paragraph(
-        "The random numbers of a point depend only on (seed, point, block), so re-running "
-        "a stored point block by block in block order reproduces the stored run's own "
-        "running estimate: the curves below are the path the stored estimate took, not a "
-        "new run. Points are chosen by the relative error of the main estimate: the "
-        "noisiest, a median one and the most precise. Where a whole point was re-run, "
-        "its final estimates are compared bit for bit with the stored ones."
+        "Every point records its main estimate and 95 % interval after 1, 2, 3, 4, 6, 8, "
+        "11, 16, ... blocks of its run. The random numbers of a point depend only on (seed, "
+        "point, block), so the estimate after k blocks is the estimate of a run of k "
+        "blocks: the curves below are the path the stored estimate took, not a new run. "
+        "Points are chosen by the relative error of the main estimate: the noisiest, a "
+        "median one and the most precise."
     )
     if not traces or main is None:
         note = ctx.convergence_note or "no point could be traced"
@@ -38,86 +40,72 @@ def convergence(ctx: ReportContext) -> list[Section]:
                 lead=f"No trace: {note}.",
             )
         ]
-    others = [
-        e
-        for e in ctx.estimates
-        if e.name != main.name and all(e.name in tr.values for tr in traces)
-    ]
     blocks: list[Block] = [intro]
     blocks.append(
         FigureBlock(
             "convergence",
-            f"Convergence of {main.name}",
-            f"Left: running estimate of `{main.name}` with its 95 % interval after each "
-            "checkpoint (whole blocks), and the exact value (dashed) where there is one. "
-            "Right: relative error (standard error, or half the 95 % interval / 1.96, over "
-            "|estimate|) of every estimate; "
-            "the dotted line falls as 1/sqrt(n) through the final relative error of "
-            f"`{main.name}`, the rate a correct Monte Carlo estimate follows.",
-            plot_convergence(traces, main, others),
+            f"Convergence of {main.long_name}",
+            f"Left: running estimate of `{main.name}` ({main.long_name}) with its 95 % "
+            "interval after each checkpoint, and the exact value (dashed) where there is "
+            "one. Right: its relative error (half the 95 % interval / 1.96, over |estimate|); "
+            "the dotted line falls as 1/sqrt(n) through the final relative error, the rate "
+            "a correct Monte Carlo estimate follows. Checkpoints with too few sequences for "
+            "an interval have no band.",
+            plot_convergence(traces, main),
         )
     )
     rows = []
-    notes = []
     for tr in traces:
-        y = tr.values[main.name][-1]
-        lo, hi = tr.bounds(main)
-        if tr.reproduced is None:
-            verdict = f"first {count(tr.sequences[-1])} of {count(tr.stored_sequences)} only"
-        elif tr.reproduced:
-            verdict = f"identical ({len(tr.compared)} values)"
+        y, lo, hi = tr.value[-1], tr.low[-1], tr.high[-1]
+        if math.isfinite(lo) and math.isfinite(hi):
+            shown = cell(*estimate(y, lo, hi))
         else:
-            verdict = "DIFFERS: " + ", ".join(tr.mismatched)
+            shown = cell(num(y), f"no interval from {count(tr.sequences[-1])} sequence(s)")
         rows.append(
             [
                 cell(tr.title()),
                 cell(count(tr.sequences[-1])),
-                cell(count(tr.blocks_done) + " / " + count(tr.blocks_total)),
-                cell(*estimate(y, lo[-1], hi[-1])),
-                cell(verdict),
-                cell(seconds(tr.seconds)),
+                cell(count(tr.sequences.size)),
+                shown,
+                cell(num(tr.exact) if tr.exact is not None else "none"),
+                cell("yes" if tr.matches else "NO"),
             ]
         )
     blocks.append(
         TableBlock(
-            "Traced points: final re-run estimate and comparison with the stored values",
+            "Traced points: the last running estimate, which is the stored one",
             [
                 "point",
-                "n re-run",
-                "blocks",
+                "n (sequences)",
+                "checkpoints",
                 f"{main.name} [95 % interval]",
-                "bitwise equal to stored",
-                "time",
+                "exact",
+                "equal to the stored estimate",
             ],
             rows,
             kind="estimates",
             key="convergence-points",
         )
     )
-    complete = [tr for tr in traces if tr.reproduced is not None]
-    bad = [tr for tr in complete if not tr.reproduced]
-    if any(tr.reproduced is None for tr in traces):
-        notes.append(
-            "Points marked 'first ... only' did not fit the time budget of the report "
-            "(`--convergence-seconds`); their curves cover the first blocks of the stored run."
-        )
+    bad = [tr for tr in traces if not tr.matches]
     if bad:
         ctx.health.insert(
             0,
-            f"Re-running {len(bad)} point(s) did NOT reproduce the stored estimates bit for "
-            "bit: the dataset and this code disagree (different code version or a "
-            "damaged dataset).",
+            f"The running estimate of {len(bad)} point(s) does NOT end at the stored "
+            f"{main.name}: the dataset was changed after the run or is damaged.",
         )
-    elif complete:
-        ctx.trust.append(
-            f"{len(complete)} point(s) re-run from the seed reproduce the stored estimates "
-            "bit for bit."
+        blocks.append(
+            Bullets(
+                [
+                    f"{tr.title()}: the last running value {num(tr.value[-1], 17)} differs "
+                    f"from the stored {num(tr.stored, 17)}."
+                    for tr in bad
+                ]
+            )
         )
-    if notes:
-        blocks.append(Bullets(notes))
-    lead = f"{len(traces)} point(s) traced; " + (
-        f"{len(complete) - len(bad)} of {len(complete)} complete re-run(s) bitwise identical."
-        if complete
-        else "none re-run in full."
+    lead = f"{len(traces)} point(s) traced, " + (
+        "each ending at its stored estimate."
+        if not bad
+        else f"{len(bad)} NOT ending at the stored estimate."
     )
     return [Section("convergence", "Convergence", blocks, order=50, lead=lead)]

@@ -24,7 +24,7 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.figures import plot_estimate, plot_estimates_panels
 from mcstudy.report.fmt import coord, count, estimate, num
-from mcstudy.report.layout import Layout, choose_layouts, sweep_dims
+from mcstudy.report.layout import Layout, choose_layouts, is_numeric, sweep_dims
 from mcstudy.report.variables import Estimate, agreement, bounds, sample_size
 
 
@@ -99,10 +99,14 @@ def panel_figures(ctx: ReportContext, ests: list[Estimate]) -> list[Block]:
             ]
             if layout.fixed:
                 parts.append(f"At {layout.fixed_text()}.")
+            if layout.x is None or not is_numeric(ctx.ds, layout.x):
+                shapes = "error bars: their 95 % intervals", "dashes: exact values"
+            else:
+                shapes = "bands: their 95 % intervals", "lines: exact values"
             parts.append(
-                "Markers: Monte Carlo estimates; bands: their 95 % intervals (Wilson for "
-                "proportions, else as stored or +-1.96 standard errors); lines: exact values "
-                f"where the model has them; {sample_size_text(ctx, group[0])}."
+                f"Markers: Monte Carlo estimates; {shapes[0]} (Wilson for proportions, else "
+                f"as stored or +-1.96 standard errors); {shapes[1]} where the model has them; "
+                f"{sample_size_text(ctx, group[0])}."
             )
             if notes:
                 parts.append("; ".join(notes) + ".")
@@ -136,11 +140,14 @@ def figure_caption(ctx: ReportContext, est: Estimate, layout: Layout, notes: lis
     parts.append(what + ".")
     if layout.fixed:
         parts.append(f"At {layout.fixed_text()}.")
+    categorical = layout.x is None or not is_numeric(ctx.ds, layout.x)
     parts.append(
-        f"Markers: Monte Carlo estimates; bands: {interval_kind(est)}; "
-        f"{sample_size_text(ctx, est)}."
+        f"Markers: Monte Carlo estimates; {'error bars' if categorical else 'bands'}: "
+        f"{interval_kind(est)}; {sample_size_text(ctx, est)}."
     )
-    if est.exact is not None:
+    if est.exact is not None and categorical:
+        parts.append("Dashes: exact values, one per category (categories are not joined).")
+    elif est.exact is not None:
         dense = ctx.curves is not None and not ctx.curves.exhausted and layout.x is not None
         parts.append(
             "Lines: exact values"
@@ -151,8 +158,13 @@ def figure_caption(ctx: ReportContext, est: Estimate, layout: Layout, notes: lis
             )
             + "."
         )
-    parts.extend(n.rstrip(".") + "." for n in notes)
+    parts.extend(_sentence(n) for n in notes)
     return " ".join(parts)
+
+
+def _sentence(note: str) -> str:
+    note = note.rstrip(".")
+    return note[:1].upper() + note[1:] + "."
 
 
 def estimate_table(ctx: ReportContext, est: Estimate, collapsed: bool = True) -> TableBlock:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from mcstudy.report.check_figures import ZSCORE_STACK, plot_zscores
 from mcstudy.report.context import ReportContext
 from mcstudy.report.convergence import point_coords
 from mcstudy.report.document import (
@@ -17,7 +18,6 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.figures import plot_zscores
 from mcstudy.report.fmt import coord, count, interval, num
 from mcstudy.report.variables import Agreement
 from mcstudy.stats.agreement import Z_FLAG
@@ -100,9 +100,15 @@ def exact_check(ctx: ReportContext) -> list[Section]:
             FigureBlock(
                 "exact-zscores",
                 "z-scores against the exact values",
-                "Stacked histogram of z over all tested points and estimates, with the "
-                "count a standard normal z would give. Estimates of one point share their "
-                "sequences, so their z-scores are correlated.",
+                (
+                    "Histogram of z over all tested points, stacked by estimate"
+                    if len(ags) <= ZSCORE_STACK
+                    else "Histogram of z over all tested points of "
+                    f"{sum(1 for ag in ags if ag.tested)} estimates (the "
+                    "table above counts them per estimate)"
+                )
+                + ", with the count a standard normal z would give. Estimates of one point "
+                "share their sequences, so their z-scores are correlated.",
                 plot_zscores(ags),
             )
         )

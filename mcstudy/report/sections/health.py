@@ -12,7 +12,9 @@ from mcstudy.report.context import ReportContext
 from mcstudy.report.convergence import point_coords
 from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count, seconds
+from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import SAMPLE_SIZE_VAR, STATUS_VAR
+from mcstudy.storage.running import CHECKPOINT_DIM
 
 DONE = frozenset({"done", "ok", "complete", "completed", "success", "succeeded"})
 MAX_LISTED = 25
@@ -46,7 +48,7 @@ def health(ctx: ReportContext) -> list[Section]:
     prov = ctx.provenance
     problems: list[str] = []
     blocks: list[Block] = []
-    n_points = int(np.prod([ds.sizes[d] for d in ds.dims])) if ds.dims else 1
+    n_points = int(np.prod([ds.sizes[d] for d in sweep_dims(ds)]))
     status = point_status(ds)
     if status is not None:
         counts = Counter(status.tolist())
@@ -75,6 +77,8 @@ def health(ctx: ReportContext) -> list[Section]:
         rows.append([cell(f"`{est.name}`"), cell(count(y.size - nan.size)), cell(count(nan.size))])
     for name, da in ds.data_vars.items():
         if name == STATUS_VAR or not np.issubdtype(da.dtype, np.integer):
+            continue
+        if CHECKPOINT_DIM in da.dims:  # -1 past a point's last checkpoint is not missing
             continue
         neg = int(np.sum(np.asarray(da.values) < 0))
         if neg:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcstudy.report.check_figures import plot_sensitivity
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
     Block,
@@ -14,7 +15,6 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.figures import plot_sensitivity
 from mcstudy.report.fmt import count, estimate, num
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.sensitivity import BOOTSTRAP, Sensitivity, grid_sensitivity

@@ -84,6 +84,7 @@ def test_small_study_runs_end_to_end(tmp_path):
         "collapse_policy": 1,
         "pressure_fraction": 2,
         "rt_mm_share": 1,
+        "checkpoint": 2,  # the running estimate after 1 and 2 blocks
     }
     iso = ds.isolated_cpu_ipis_per_s.sel(collapse_policy="sync_ipi", rt_mm_share=1.0)
     assert float(iso.sel(ipi_policy="rcu").max()) == 0.0
