@@ -51,7 +51,7 @@ horizon_s = 30.0
 kswapd_rate = 100.0
 """
 
-HOST_PARAMS = "horizon_s = 120.0\nhost_memory_gib = 0.5\nzone_scale = 16\n"
+HOST_PARAMS = "horizon_s = 120.0\nhost_memory_gib = 0.5\nzone_scale = 16\nthp_lifetime_s = 60.0\n"
 
 RT_PARAMS = """\
 horizon_s = 3600.0
