@@ -38,9 +38,10 @@ def test_host_resolution_is_its_setup() -> None:
     assert got["alloc_rate"] == s.alloc_rate and got["burst_alloc_rate"] == s.burst_alloc_rate
     assert got["zone_scale"] == s.scale and got["tables_per_gather"] == s.tables_per_gather
     assert got["max_table_batch"] == p.batch() and got["split_cpus"] == p.n_split_cpus()
+    assert got["host_memory_gib"] == s.memory_gib and got["thp_fault_rate"] == s.thp_fault_rate
     # a value given in the config is not "derived"
     given = HostParams(alloc_rate=5.0, managed_pages=10_000, wmark_min=10, wmark_low=20,
-                       wmark_high=30)  # fmt: skip
+                       wmark_high=30, khugepaged_collapse_rate=0.0)  # fmt: skip
     assert "alloc_rate" not in given.resolved() and "managed_pages" not in given.resolved()
     g = GatherParams(munmap_mib=64.0, gfp_nowait_fail_p=0.1)
     assert g.resolved()["tables_per_gather"][0] == g.n_tables()
