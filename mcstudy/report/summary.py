@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.findings import format_findings, read_findings
+from mcstudy.findings import format_findings, read_findings, read_notes
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import WIDTH, plain, quote, render_text
 from mcstudy.report.fmt import coord, count, num
@@ -86,17 +86,22 @@ def findings_lines(ds: xr.Dataset) -> list[str]:
     """The dataset's findings (disagreements, transients, warnings), grouped as the run
     printed them (``mcstudy.findings.format_findings``)."""
     found = read_findings(ds.attrs)
-    if not found:
-        return ["Findings: none recorded."]
+    notes = read_notes(ds.attrs)
     points = _points(ds)
 
     def where(i: int) -> str:
         at = points[i] if 0 <= i < len(points) else {}
         return ", ".join(f"{k}={coord(v)}" for k, v in at.items()) or f"point {i}"
 
-    out = [f"Findings ({len(found)}): read these before the numbers"]
+    out = [f"Findings ({len(found)}): read these before the numbers"] if found else []
+    if not found:
+        out = ["Findings: none recorded."]
     for line in format_findings(found, where):
         out += _wrap(f"- {line}", "  ")
+    if notes:
+        out.append(f"Notes ({len(notes)}): information, not findings")
+        for line in format_findings(notes, where):
+            out += _wrap(f"- {line}", "  ")
     return out
 
 

@@ -263,29 +263,38 @@ def _run(
             err=True,
         )
         sys.exit(1)
-    if strict and result.findings:
+    from mcstudy.findings import real_findings
+
+    if strict and real_findings(result.findings):
         sys.exit(EXIT_FINDINGS)
 
 
 def _echo_findings(found: list, study: object) -> None:
-    """Print the run's disagreements and warnings (or that there are none)."""
+    """Print the run's findings (or that there are none), then its notes."""
     import textwrap
 
-    from mcstudy.findings import format_findings
+    from mcstudy.findings import format_findings, notes_of, real_findings
     from mcstudy.report.answers import WIDTH
 
-    if not found:
-        click.echo("findings: none (no disagreement with an exact value, no warning)")
-        return
     points = list(study.points())  # type: ignore[attr-defined]
 
     def where(i: int) -> str:
         return ", ".join(f"{k}={v}" for k, v in points[i].coords.items()) or f"point {i}"
 
-    click.echo(f"findings ({len(found)}): read these before the numbers", err=True)
-    for line in format_findings(found, where):
-        wrapped = textwrap.fill(line, WIDTH, initial_indent="  ", subsequent_indent="    ")
-        click.echo(wrapped, err=True)
+    def echo(lines: list[str], err: bool) -> None:
+        for line in lines:
+            wrapped = textwrap.fill(line, WIDTH, initial_indent="  ", subsequent_indent="    ")
+            click.echo(wrapped, err=err)
+
+    real, notes = real_findings(found), notes_of(found)
+    if not real:
+        click.echo("findings: none (no disagreement with an exact value, no warning)")
+    else:
+        click.echo(f"findings ({len(real)}): read these before the numbers", err=True)
+        echo(format_findings(real, where), True)
+    if notes:
+        click.echo(f"notes ({len(notes)}): information, not findings")
+        echo(format_findings(notes, where), False)
 
 
 def _print_answers(ds: object) -> None:
