@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcstudy.errors import OutputError
-from mcstudy.findings import FINDINGS_ATTR, Finding, format_findings, read_findings
+from mcstudy.findings import FINDINGS_ATTR, Finding, format_findings, read_findings, read_notes
 from mcstudy.models.registry import get_model, model_names
 from mcstudy.report.catalog import builders_for
 from mcstudy.report.context import ReportContext
@@ -24,6 +24,7 @@ from mcstudy.report.files import write_atomic
 from mcstudy.report.fmt import coord, findings_count
 from mcstudy.report.meta import provenance
 from mcstudy.report.variables import find_estimates
+from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.storage.dataset import open_dataset
 
 FORMATS = ("html", "pdf")
@@ -123,18 +124,23 @@ def _lead_with_findings(ctx: ReportContext) -> None:
                 )
     if not found and FINDINGS_ATTR not in ctx.ds.attrs:
         return  # written before findings were recorded: nothing to vouch for
-    if not found:
-        ctx.trust.insert(
-            0,
-            ("The run recorded no finding" if ctx.health else "No findings")
-            + ": no estimate disagrees with its exact value beyond 4 standard "
-            "errors, no transient was left unfinished, no estimate is vacuous.",
-        )
-        return
 
     def where(i: int) -> str:
         coords = point_coords(ctx.ds, i)
         return ", ".join(f"{k} = {coord(v)}" for k, v in coords.items()) or f"point {i}"
+
+    notes = read_notes(ctx.ds.attrs)
+    if notes:
+        ctx.trust += [f"Note (information, not a finding): {line[len('note: ') :]}"
+                      for line in format_findings(notes, where)]  # fmt: skip
+    if not found:
+        ctx.trust.insert(
+            0,
+            ("The run recorded no finding" if ctx.health else "No findings")
+            + ": no estimate disagrees with its exact value (family-wise level "
+            f"{FAMILY_ALPHA:g}), no transient was left unfinished, no estimate is vacuous.",
+        )
+        return
 
     lines = format_findings(found, where)
     ctx.health[:0] = [

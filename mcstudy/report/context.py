@@ -17,7 +17,7 @@ from mcstudy.models.base import Model
 from mcstudy.report.convergence import Trace, convergence_traces, has_running
 from mcstudy.report.curves import ExactCurves
 from mcstudy.report.document import Section
-from mcstudy.report.variables import Agreement, Estimate, agreement
+from mcstudy.report.variables import Agreement, Estimate, agreement, apply_family
 
 GENERIC = "*"
 
@@ -56,6 +56,7 @@ class ReportContext:
         if self._agreements is None:
             found = (agreement(self.ds, e) for e in self.estimates)
             self._agreements = [a for a in found if a is not None]
+            apply_family(self._agreements)
         return self._agreements
 
     def convergence(self) -> list[Trace]:

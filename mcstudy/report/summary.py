@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.findings import format_findings, read_findings
+from mcstudy.findings import format_findings, read_findings, read_notes
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import plain, quote, render_text
 from mcstudy.report.fmt import alike, coord, count, findings_count, num, text_width
@@ -93,8 +93,7 @@ def findings_lines(ds: xr.Dataset, width: int | None = None) -> list[str]:
     """The dataset's findings (disagreements, transients, warnings), grouped as the run
     printed them (``mcstudy.findings.format_findings``), under a count of those lines."""
     found = read_findings(ds.attrs)
-    if not found:
-        return ["Findings: none recorded."]
+    notes = read_notes(ds.attrs)
     points = _points(ds)
 
     def where(i: int) -> str:
@@ -102,13 +101,20 @@ def findings_lines(ds: xr.Dataset, width: int | None = None) -> list[str]:
         return ", ".join(f"{k}={coord(v)}" for k, v in at.items()) or f"point {i}"
 
     lines = format_findings(found, where)
-    out = _wrap(
-        f"Findings: {findings_count(found, lines)}; they qualify the answers above and the "
-        "estimates below.",
-        width=width,
-    )
+    if found:
+        out = _wrap(
+            f"Findings: {findings_count(found, lines)}; they qualify the answers above and "
+            "the estimates below.",
+            width=width,
+        )
+    else:
+        out = ["Findings: none recorded."]
     for line in lines:
         out += _wrap(f"- {line}", "", width, "    ")
+    if notes:
+        out += _wrap(f"Notes ({len(notes)}): information, not findings", width=width)
+        for line in format_findings(notes, where):
+            out += _wrap(f"- {line}", "", width, "    ")
     return out
 
 

@@ -10,14 +10,14 @@ sample size. Nothing here parses variable names. Comparisons with the exact valu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_from_attrs
-from mcstudy.stats.agreement import Z_FLAG, check_exact
+from mcstudy.stats.agreement import FAMILY_ALPHA, check_exact, holm
 from mcstudy.stats.interval import Z95
 
 STATUS_VAR = "point_status"
@@ -126,7 +126,9 @@ class Agreement:
     """Monte Carlo versus exact for one estimate, over all points (flattened, C order).
 
     ``status`` per point as ``mcstudy.stats.agreement.ExactCheck.status``; one rule for
-    every model: a point disagrees beyond ``Z_FLAG`` standard errors or when a
+    every model and the same as the run's (``mcstudy.findings.study_findings``): a
+    point disagrees when its tail probability ``p`` lies below its Holm level in the
+    family of every comparison of the dataset (:func:`apply_family`), or when a
     zero-variance exact value differs.
     """
 
@@ -137,6 +139,12 @@ class Agreement:
     """Exact value inside the stored 95 % interval (False where not tested)."""
     exact_se: bool
     """z uses the exact standard error (exact p or exact variance), not the run's own."""
+    p: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """two-sided tail probability per point (NaN where not tested)"""
+    level: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Holm level per point where it disagrees, NaN elsewhere"""
+    family: int = 0
+    """comparisons in the family its levels come from"""
 
     @property
     def tested(self) -> int:
@@ -148,9 +156,8 @@ class Agreement:
 
     @property
     def flagged(self) -> np.ndarray:
-        """Flat indices of points that disagree: |z| > Z_FLAG, or ``differs``."""
-        big = (self.status == "tested") & (np.abs(np.nan_to_num(self.z)) > Z_FLAG)
-        return np.flatnonzero(big | (self.status == "differs"))
+        """Flat indices of points that disagree (below their family-wise level)."""
+        return np.flatnonzero(np.isfinite(self.level))
 
     def count(self, status: str) -> int:
         return int(np.sum(self.status == status))
@@ -159,6 +166,18 @@ class Agreement:
     def max_abs_z(self) -> float:
         zs = self.z[self.status == "tested"]
         return float(np.max(np.abs(zs))) if zs.size else math.nan
+
+
+def apply_family(agreements: list[Agreement], alpha: float = FAMILY_ALPHA) -> None:
+    """Set every agreement's Holm levels over one family: all their comparisons."""
+    ps = np.concatenate([a.p for a in agreements]) if agreements else np.zeros(0)
+    levels = np.asarray(holm(ps.tolist(), alpha), dtype=float)
+    m = int(np.sum(np.isfinite(ps)))
+    start = 0
+    for a in agreements:
+        a.level = levels[start : start + a.p.size]
+        a.family = m
+        start += a.p.size
 
 
 def _flat(ds: xr.Dataset, name: str | None, size: int) -> np.ndarray:
@@ -181,6 +200,7 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
     hi = _flat(ds, est.ci[1] if est.ci else None, x.size)
     seqs = _flat(ds, "sequences" if "sequences" in ds else None, x.size)
     z = np.full(x.shape, np.nan)
+    p = np.full(x.shape, np.nan)
     status = np.empty(x.shape, dtype=object)
     inside = np.zeros(x.shape, dtype=bool)
     for i in range(x.size):
@@ -193,6 +213,11 @@ def agreement(ds: xr.Dataset, est: Estimate) -> Agreement | None:
             stderr=None if est.stderr is None else float(se[i]),
             ci=None if est.ci is None else (float(lo[i]), float(hi[i])),
             sequences=float(seqs[i]) if np.isfinite(seqs[i]) else math.inf,
+            counts=est.interval == "score",
         )
         z[i], status[i], inside[i] = check.z, check.status, check.inside
-    return Agreement(est, z, status.astype(str), inside, est.binomial or est.exact_var is not None)
+        if check.comparable:
+            p[i] = check.p
+    ag = Agreement(est, z, status.astype(str), inside, est.binomial or est.exact_var is not None, p)
+    apply_family([ag])  # alone; ReportContext.agreements() sets the dataset's family
+    return ag

@@ -3,12 +3,14 @@ Wilson intervals of clustered proportions (``docs/model.md`` §6.1)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 Z95 = 1.959963984540054
 """The 0.975 quantile of the standard normal: half-width of a 95 % interval in SEs."""
 
 
+@functools.lru_cache(maxsize=4096)
 def t_inflation(n: int) -> float:
     """Student's t_{0.975, n-1} / z_{0.975}: how much wider a 95 % interval must be when
     its standard error comes from ``n`` sequences (1 for large n, inf for n < 2)."""

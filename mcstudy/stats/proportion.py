@@ -55,19 +55,25 @@ def wilson_from(phat: float, n: float, z: float = Z95) -> tuple[float, float]:
 
 
 def wilson_design_interval(
-    estimate: float, stderr: float, n: int, zero_trials: float
+    estimate: float, stderr: float, n: int, zero_trials: float, seen: int | None = None
 ) -> tuple[float, float]:
     """95 % Wilson interval of a proportion in [0, 1] whose standard error comes from
     ``n`` clustered sequences: Wilson's score interval at the effective sample size
     p (1 - p) / stderr_t^2 (Kish's design effect; stderr_t widened by Student's t).
-    Estimate 0 or 1 (no variance seen) uses ``zero_trials`` independent trials."""
+    Estimate 0 or 1 (no variance seen) uses ``zero_trials`` independent trials.
+
+    ``seen``: how many of the ``n`` sequences had a non-zero value, where the model
+    counts them. A mean of n values of which only k are non-zero has its standard error
+    estimated from those k: Student's t then has min(k, n - 1) degrees of freedom, not
+    n - 1 (a time fraction of a few pressure episodes in 16 sequences; ``docs/model.md``
+    §6.1: 93 % coverage with n - 1, 96 % with k, measured)."""
     if math.isnan(estimate):
         return math.nan, math.nan
     if estimate in (0.0, 1.0) or stderr == 0.0:
         return wilson_from(estimate, zero_trials) if zero_trials > 0 else (math.nan, math.nan)
     if math.isnan(stderr):
         return math.nan, math.nan
-    se = stderr * t_inflation(n)
+    se = stderr * t_inflation(n if seen is None else max(min(n, seen + 1), 2))
     if not math.isfinite(se):
         return math.nan, math.nan
     return wilson_from(estimate, estimate * (1.0 - estimate) / (se * se))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.findings import FINDINGS_ATTR, encode_findings
+from mcstudy.findings import FINDINGS_ATTR, encode_findings, study_findings
 from mcstudy.storage.dataset import REL_ERR, TARGET_MET, build_dataset
 from mcstudy.storage.points import DONE, FAILED, PENDING, findings_of, values_of
 from mcstudy.storage.provenance import environment
@@ -140,8 +140,11 @@ def dataset_from_records(
     results = [values_of(records[i]) if i in records else {} for i in range(n)]
     provenance = dataset_provenance(study, records, code, run_facts or {})
     ds = build_dataset(study, model, results, provenance)
+    done = {i: results[i] for i in range(n) if i in records and records[i]["status"] == DONE}
     ds.attrs[FINDINGS_ATTR] = encode_findings(
-        f for i in range(n) if i in records for f in findings_of(records[i])
+        study_findings(
+            model, done, [f for i in range(n) if i in records for f in findings_of(records[i])]
+        )
     )
     dims = list(study.sweep)
     shape = study.shape

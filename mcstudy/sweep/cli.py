@@ -291,7 +291,9 @@ def _run(
             err=True,
         )
         sys.exit(1)
-    if strict and result.findings:
+    from mcstudy.findings import real_findings
+
+    if strict and real_findings(result.findings):
         sys.exit(EXIT_FINDINGS)
 
 
@@ -319,34 +321,41 @@ def _echo_wrapped(*lines: str, err: bool = False) -> None:
 
 
 def _echo_findings(found: list, study: object) -> None:
-    """Print the run's disagreements and warnings (or that there are none), under a
-    count of the lines printed."""
+    """Print the run's findings (or that there are none), under a count of the lines
+    printed, then its notes."""
     import textwrap
 
-    from mcstudy.findings import format_findings
+    from mcstudy.findings import format_findings, notes_of, real_findings
     from mcstudy.report.fmt import findings_count, text_width
 
-    if not found:
-        click.echo("findings: none (no disagreement with an exact value, no warning)")
-        return
     points = list(study.points())  # type: ignore[attr-defined]
 
     def where(i: int) -> str:
         return ", ".join(f"{k}={v}" for k, v in points[i].coords.items()) or f"point {i}"
 
-    lines = format_findings(found, where)
-    width = text_width(sys.stderr)
-    click.echo(
-        textwrap.fill(
-            f"findings ({findings_count(found, lines)}): they qualify the numbers above",
-            width,
-            subsequent_indent="  ",
-        ),
-        err=True,
-    )
-    for line in lines:
-        wrapped = textwrap.fill(line, width, initial_indent="  ", subsequent_indent="    ")
-        click.echo(wrapped, err=True)
+    def echo(lines: list[str], err: bool) -> None:
+        width = text_width(sys.stderr if err else sys.stdout)
+        for line in lines:
+            wrapped = textwrap.fill(line, width, initial_indent="  ", subsequent_indent="    ")
+            click.echo(wrapped, err=err)
+
+    real, notes = real_findings(found), notes_of(found)
+    if not real:
+        click.echo("findings: none (no disagreement with an exact value, no warning)")
+    else:
+        lines = format_findings(real, where)
+        click.echo(
+            textwrap.fill(
+                f"findings ({findings_count(real, lines)}): they qualify the numbers above",
+                text_width(sys.stderr),
+                subsequent_indent="  ",
+            ),
+            err=True,
+        )
+        echo(lines, True)
+    if notes:
+        click.echo(f"notes ({len(notes)}): information, not findings")
+        echo(format_findings(notes, where), False)
 
 
 def _print_answers(ds: object) -> None:

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from mcstudy.executors.base import Executor, TaskLost
 from mcstudy.executors.local import LocalExecutor
-from mcstudy.findings import Finding
+from mcstudy.findings import Finding, study_findings
 from mcstudy.storage.checked import dumps_body
 from mcstudy.storage.contents import content_problem
 from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.manifest import build_manifest, write_manifest
-from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
+from mcstudy.storage.points import DONE, FAILED, findings_of, values_of, write_point
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
@@ -95,7 +95,8 @@ class SweepResult:
     quarantined: list[tuple[Path, str]] = field(default_factory=list)
     run_facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    """disagreements and warnings of this run's (or shard's) done points"""
+    """findings and notes of this run's (or shard's) done points
+    (``mcstudy.findings.study_findings``)"""
     sequences: tuple[int, int] = (0, 0)
     """fewest and most sequences of a done point (they differ with adaptive precision)"""
 
@@ -367,7 +368,11 @@ def _locked_sweep(
         from mcstudy.storage.assemble import assemble
 
         dataset = assemble(rd.path, code, run_facts=facts).dataset
-    found = [f for i in mine if i in records for f in findings_of(records[i])]
+    found = study_findings(
+        model,
+        {i: values_of(records[i]) for i in mine if records.get(i, {}).get("status") == DONE},
+        [f for i in mine if i in records for f in findings_of(records[i])],
+    )
     seqs = [_sequences(study, records[i]) for i in mine if records.get(i, {}).get("status") == DONE]
     return SweepResult(
         rd.path,

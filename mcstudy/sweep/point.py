@@ -35,7 +35,6 @@ from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
 from mcstudy.models.base import Model
-from mcstudy.stats.agreement import check_exact
 from mcstudy.stats.interval import Z95
 from mcstudy.storage.points import REL_ERR, TARGET_MET
 from mcstudy.storage.version import code_version
@@ -90,8 +89,8 @@ class PointResult:
     ``values``: estimates, derived and exact values (and, with adaptive precision,
     ``main_rel_err`` and ``target_met``); ``tallies``: the exactly reduced tallies;
     ``blocks``: blocks simulated; ``seconds``: wall time of the point; ``findings``:
-    disagreements and warnings of this point; ``running``: the running main estimate
-    (:class:`Running`).
+    warnings, vacuous estimates and notes of this point (disagreements are decided over
+    the study); ``running``: the running main estimate (:class:`Running`).
     """
 
     index: int
@@ -236,45 +235,6 @@ def _number(values: dict[str, Any], name: str | None) -> float | None:
     return float(values[name])
 
 
-def exact_disagreements(model: Model, values: dict[str, Any]) -> list[Finding]:
-    """Estimates of one point beyond 4 standard errors of their exact values, or
-    differing from a zero-variance exact value (``mcstudy.stats.agreement``)."""
-    out = []
-    for spec in model.estimate_specs:
-        est, exact = _number(values, spec.name), _number(values, spec.exact)
-        if est is None or exact is None:
-            continue
-        lo, hi = (
-            _number(values, spec.ci[0] if spec.ci else None),
-            _number(values, spec.ci[1] if spec.ci else None),
-        )
-        check = check_exact(
-            est,
-            exact,
-            binomial=spec.interval == "wilson",
-            n=_number(values, spec.n) or math.nan,
-            exact_var=_number(values, spec.exact_var),
-            stderr=_number(values, spec.stderr),
-            ci=None if lo is None or hi is None else (lo, hi),
-            sequences=_number(values, "sequences") or math.inf,
-        )
-        if check.disagrees:
-            why = (
-                f"z = {check.z:+.1f}"
-                if check.status == "tested"
-                else "its exact variance is 0 but it differs"
-            )
-            out.append(
-                Finding(
-                    None,
-                    spec.name,
-                    "disagreement",
-                    f"{spec.name} = {est:.6g} against the exact {exact:.6g} ({why})",
-                )
-            )
-    return out
-
-
 FEW_EVENTS = 5.0
 """Below this many effective events (estimate / standard error)^2 a score or clustered
 Wilson interval's coverage depends on how the events cluster (``docs/model.md`` §6.1)."""
@@ -307,11 +267,8 @@ def few_events(model: Model, values: dict[str, Any]) -> list[Finding]:
 
 
 def point_findings(model: Model, prepared: Any, values: dict[str, Any]) -> list[Finding]:
-    """Everything a reader must know about one point: disagreements with the exact
-    values, estimates on too few events, and the model's own findings (unfinished
-    transients, vacuous estimates)."""
-    return (
-        exact_disagreements(model, values)
-        + few_events(model, values)
-        + list(model.findings(prepared, values))
-    )
+    """What one point can tell about itself: estimates on too few events, and the
+    model's own findings (unfinished transients, vacuous estimates, notes). Whether an
+    estimate disagrees with its exact value is decided over the whole study
+    (``mcstudy.findings.study_findings``: one family of comparisons)."""
+    return few_events(model, values) + list(model.findings(prepared, values))

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcstudy.findings import Finding, format_findings
+from mcstudy.findings import Finding, format_findings, notes_of, real_findings, study_findings
 from mcstudy.report.fmt import findings_count, text_width
-from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of
+from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of, values_of
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study
@@ -52,8 +52,10 @@ class RunStatus:
 
     @property
     def findings(self) -> list[Finding]:
-        """Disagreements and warnings of the done points."""
-        return [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
+        """Findings and notes of the done points (``mcstudy.findings.study_findings``)."""
+        done = {i: values_of(b) for i, b in sorted(self.records.items()) if b["status"] == DONE}
+        stored = [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
+        return study_findings(self.study.model, done, stored)
 
 
 def run_status(run_dir: str | Path) -> RunStatus:
@@ -121,11 +123,15 @@ def format_status(st: RunStatus, width: int | None = None) -> str:
         if len(st.failed) > MAX_LISTED:
             lines.append(f"  ... and {len(st.failed) - MAX_LISTED} more (see manifest.json)")
     found = st.findings
-    if found:
-        grouped = format_findings(found, lambda i: f"point {i} ({_coords(st.points[i])})")
-        lines.append(_fill(f"findings ({findings_count(found, grouped)}):", width))
-        for line in grouped:
-            lines.append(_fill(line, width, "  "))
+
+    def where(i: int) -> str:
+        return f"point {i} ({_coords(st.points[i])})"
+
+    for title, group in (("findings", real_findings(found)), ("notes", notes_of(found))):
+        if group:
+            grouped = format_findings(group, where)
+            lines.append(_fill(f"{title} ({findings_count(group, grouped)}):", width))
+            lines += [_fill(line, width, "  ") for line in grouped]
     if st.pending and c[PENDING] < len(st.points):
         lines.append(f"pending points: {_indices(st.pending)}")
     if st.invalid:

@@ -46,6 +46,8 @@ class Coverage:
     mean_estimate: float
     discrete: bool = False
     """an integer estimate with a standard error under one unit (coverage not judged)"""
+    quick: bool = False
+    """measured by ``--quick``: judged by the lenient rule (``results.verdict``)"""
 
     @property
     def coverage(self) -> float:
@@ -55,6 +57,12 @@ class Coverage:
     def coverage_ci(self) -> tuple[float, float]:
         w = wilson(self.covered, self.replications)
         return w.ci_low, w.ci_high
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the coverage's Wilson interval (its precision)."""
+        lo, hi = self.coverage_ci
+        return (hi - lo) / 2.0
 
 
 def _bounds(model: Model, values: dict, spec) -> tuple[float, float, float]:
@@ -71,9 +79,14 @@ def _bounds(model: Model, values: dict, spec) -> tuple[float, float, float]:
 
 
 def replicate(
-    case: Case, replications: int, progress: Callable[[int], None] | None = None
+    case: Case,
+    replications: int,
+    progress: Callable[[int], None] | None = None,
+    first: int = 0,
 ) -> list[dict]:
-    """Estimates (and exact values) of ``replications`` independent runs of ``case``."""
+    """Estimates (and exact values) of the independent runs ``first`` to
+    ``replications - 1`` of ``case`` (replication r is block r of one plan, so a run
+    extended later holds the same first replications)."""
     model = get_model(case.model)
     params = model.Params.model_validate(case.params)
     prepared = model.prepare(params)
@@ -81,8 +94,9 @@ def replicate(
     plan = BlockPlan(case.sequences * replications, case.sequences)
     key = stream_key(SEED, zlib.crc32(case.name.encode()))
     out = []
-    for first, n in plan.chunks(CHUNK_BLOCKS):
-        ints, floats = model.simulate(prepared, key, plan, first, n)
+    for start in range(first, replications, CHUNK_BLOCKS):
+        n = min(CHUNK_BLOCKS, replications - start)
+        ints, floats = model.simulate(prepared, key, plan, start, n)
         for r in range(n):
             tallies = model.tallies.new()
             tallies.add_blocks(ints[r : r + 1], floats[r : r + 1])
@@ -95,8 +109,9 @@ def replicate(
     return out
 
 
-def coverage_of(case: Case, runs: list[dict]) -> list[Coverage]:
-    """Coverage statistics of every estimate of ``case`` that has an exact value."""
+def coverage_of(case: Case, runs: list[dict], quick: bool = False) -> list[Coverage]:
+    """Coverage statistics of every estimate of ``case`` that has an exact value
+    (``quick``: judged by the lenient rule of ``--quick``)."""
     model = get_model(case.model)
     rows = []
     for spec in model.estimate_specs:
@@ -134,6 +149,7 @@ def coverage_of(case: Case, runs: list[dict]) -> list[Coverage]:
                 spread_ratio=spread / float(np.mean(ses)) if ses else math.nan,
                 mean_estimate=float(np.mean(ests)) if ests else math.nan,
                 discrete=spec.name in case.discrete,
+                quick=quick,
             )
         )
     return rows

@@ -45,3 +45,31 @@ def test_mean_from_sums_integer_path_is_exact_for_tiny_variance():
     m = mean_from_sums(total, float(total_sq), n + 1)
     expected_var = (total_sq - total**2 / (n + 1)) / n
     assert m.stderr == pytest.approx(math.sqrt(expected_var / (n + 1)), rel=1e-9)
+
+
+def test_a_time_fraction_seen_by_few_sequences_covers_with_their_degrees_of_freedom():
+    """A time fraction from 16 sequences of which about 7 reach the mark (each a skewed
+    share of time, gamma with CV 0.88; the host's GFP_ATOMIC fraction): Student's t at
+    n - 1 = 15 degrees of freedom covers about 93 %, at the k sequences that saw it
+    about 95.5 %. 4000 replications, tolerance 4 standard errors of a 95 % coverage."""
+    import numpy as np
+
+    from mcstudy.stats.proportion import wilson_design_interval
+
+    rng = np.random.default_rng(19)
+    n, reps, pi, shape, scale = 16, 4000, 0.45, 1.3, 1e-3
+    exact = pi * shape * scale
+    hit = rng.random((reps, n)) < pi
+    x = hit * rng.gamma(shape, scale, (reps, n))
+    m, se, k = x.mean(1), x.std(1, ddof=1) / math.sqrt(n), hit.sum(1)
+
+    def coverage(seen: bool) -> float:
+        ok = 0
+        for i in range(reps):
+            lo, hi = wilson_design_interval(m[i], se[i], n, float(n), int(k[i]) if seen else None)
+            ok += lo <= exact <= hi
+        return ok / reps
+
+    tol = 4 * math.sqrt(0.95 * 0.05 / reps)
+    assert abs(coverage(True) - 0.95) <= tol
+    assert coverage(False) < 0.95 - tol

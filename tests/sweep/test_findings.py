@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mcstudy.cli import main
-from mcstudy.findings import Finding, decode_findings, encode_findings, read_findings
+from mcstudy.findings import Finding, decode_findings, encode_findings, read_findings, read_notes
 from mcstudy.storage.dataset import open_dataset
 
 # a fixed start with a 5 s warm-up (transient, disagreements), and a zone that frees
@@ -93,3 +93,60 @@ def test_findings_attribute_round_trip():
     ]
     back = decode_findings(encode_findings(found))
     assert set(back) == set(found) and back[0].point is None  # the study first
+
+
+GATHER_ONE = """
+[study]
+name = "tiny"
+model = "gather"
+seed = {seed}
+sequences = 10_000
+block_size = 1024
+
+[params]
+kernel = "{kernel}"
+gfp_nowait_fail_p = 1e-6
+tables_per_gather = 1
+ipi_policy = "broadcast"
+online_cpus = 64
+mm_cpus = 8
+"""
+
+
+def test_one_fallback_where_a_hundredth_was_expected_is_no_disagreement(tmp_path):
+    """gather-grid's p = 1e-6 at 10,000 gathers: seed 25 sees one fallback (z = +9.9 on
+    the exact standard error; a 2 % chance), which is no disagreement."""
+    text = GATHER_ONE.format(seed=25, kernel="v6.15")
+    out = tmp_path / "one.nc"
+    res = CliRunner().invoke(
+        main, ["run", str(_config(tmp_path, text)), "--out", str(out), "--quiet", "--no-report"]
+    )
+    assert res.exit_code == 0, res.output
+    ds = open_dataset(out)
+    assert float(ds.fallback_prob) == 1e-4 and float(ds.fallback_prob_exact) == pytest.approx(1e-6)
+    assert "disagreement" not in res.output
+    assert [f for f in read_findings(ds.attrs) if f.kind == "disagreement"] == []
+
+
+def test_a_kernel_without_tlb_remove_table_is_a_note_not_a_finding(tmp_path):
+    """v6.3-baremetal has no tlb_remove_table(): the config asks for a vacuous point, so
+    it is a note and --strict passes."""
+    text = GATHER_ONE.format(seed=1, kernel="v6.3-baremetal")
+    out = tmp_path / "bare.nc"
+    runner = CliRunner()
+    res = runner.invoke(
+        main, ["run", str(_config(tmp_path, text)), "--out", str(out), "--quiet", "--strict"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "findings: none" in res.output
+    assert "notes (1): information, not findings" in res.output
+    assert "note: kernel v6.3-baremetal frees page tables without tlb_remove_table()" in res.output
+    ds = open_dataset(out)
+    assert read_findings(ds.attrs) == []
+    assert [f.kind for f in read_notes(ds.attrs)] == ["note"]
+    status = runner.invoke(main, ["status", str(out)])
+    assert "notes (1):" in status.output and "findings (" not in status.output
+    show = runner.invoke(main, ["show", str(out)])
+    assert "Findings: none recorded." in show.output and "Notes (1)" in show.output
+    html = out.with_suffix(".html").read_text()
+    assert "No findings" in html and "Note (information, not a finding)" in html

@@ -222,25 +222,27 @@ class GatherModel(Model):
         }
 
     def findings(self, prepared: PreparedGather, values: dict[str, Any]) -> list[Finding]:
-        """Vacuous points: the fallback cannot happen, or none was observed."""
+        """A note where the settings rule the fallback out (information: the config asks
+        for it); a vacuous finding where it can happen but none was observed."""
         p = prepared.params
         if not prepared.uses_tlb_remove_table:
             why = (
                 f"kernel {p.kernel} frees page tables without tlb_remove_table() "
-                "(tlb_remove_page()): no fallback can happen"
+                "(tlb_remove_page()): no fallback can happen, every estimate is 0 exactly"
             )
-        elif p.gfp_nowait_fail_p == 0.0 and (
+            return [Finding(None, "fallbacks_mean", "note", why)]
+        if p.gfp_nowait_fail_p == 0.0 and (
             p.pressure_episode_prob == 0.0 or p.pressure_fail_p == 0.0
         ):
             why = "the GFP_NOWAIT failure probability is 0: no fallback can happen"
-        elif values.get("fallbacks_mean") == 0.0:
+            return [Finding(None, "fallbacks_mean", "note", why)]
+        if values.get("fallbacks_mean") == 0.0:
             why = (
                 "no fallback observed: the estimates are 0 with a positive upper bound "
                 "(more sequences would resolve them)"
             )
-        else:
-            return []
-        return [Finding(None, "fallbacks_mean", "vacuous", why)]
+            return [Finding(None, "fallbacks_mean", "vacuous", why)]
+        return []
 
     def derived(self, params: GatherParams) -> dict[str, float]:
         return {"tables_per_gather_used": params.n_tables()}

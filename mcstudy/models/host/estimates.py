@@ -61,11 +61,14 @@ def count_rate(
     out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
 
 
-def time_fraction(out: dict[str, float], name: str, total: float, sq: float, n: int) -> None:
+def time_fraction(
+    out: dict[str, float], name: str, total: float, sq: float, n: int, seen: int | None = None
+) -> None:
     """A fraction of time in [0, 1] averaged over ``n`` sequences; Wilson at the effective
-    sample size, Wilson's bound for 0 of ``n`` when no sequence saw it."""
+    sample size, Wilson's bound for 0 of ``n`` when no sequence saw it (``seen``: the
+    sequences that reached the mark, whose values alone make the standard error)."""
     _mean(out, name, total, sq, n, 1.0)
-    lo, hi = wilson_design_interval(out[name], out[f"{name}_stderr"], n, float(n))
+    lo, hi = wilson_design_interval(out[name], out[f"{name}_stderr"], n, float(n), seen)
     out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
 
 
@@ -77,8 +80,17 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
     hours = p.horizon_s / SECONDS_PER_HOUR
     out: dict[str, float] = {"sequences": n}
     out["sequences_reaching_min"] = int(t["reached_min"])
-    time_fraction(out, "nowait_fail_prob", t["below_frac"], t["below_frac_sq"], n)
-    time_fraction(out, "atomic_fail_prob", t["below_atomic_frac"], t["below_atomic_frac_sq"], n)
+    time_fraction(
+        out, "nowait_fail_prob", t["below_frac"], t["below_frac_sq"], n, int(t["reached_min"])
+    )
+    time_fraction(
+        out,
+        "atomic_fail_prob",
+        t["below_atomic_frac"],
+        t["below_atomic_frac_sq"],
+        n,
+        int(t["reached_atomic"]),
+    )
     time_fraction(out, "kswapd_awake_frac", t["awake_frac"], t["awake_frac_sq"], n)
     count_rate(
         out, "direct_reclaim_stalls_per_hour", t["stalls"], t["stalls_sq"], n, hours, s.scale

@@ -4,7 +4,8 @@
   counted window by more than 4 standard errors, or an automatic warm-up that had to be
   cut before the chain's estimated relaxation time;
 * vacuous estimates: no gather failed (the GFP_NOWAIT failure probability is then only
-  an upper bound), with the reason when the zone's drift cannot bring it to min.
+  an upper bound), with the reason when the zone's drift cannot bring it to min; a note
+  (not a finding) when no gather runs at all (``gather_rate = 0``, asked for).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def _vacuous(prepared: PreparedPressure, values: dict[str, Any]) -> list[Finding
     demand = max(p.lam, p.lam_burst if p.bursty else 0.0) + p.atomic_alloc_rate
     if p.gather_rate <= 0.0:
         why = "gather_rate = 0: no gather ran, so no batch page was asked for"
-    elif demand <= p.free_rate:
+        return [Finding(None, "nowait_fail_prob", "note", why)]
+    if demand <= p.free_rate:
         why = (
             "no gather's batch page failed: allocations never outpace frees "
             "(alloc_rate x alloc_scale <= free_rate), so the zone reaches min only by "

@@ -4,7 +4,7 @@
   the measured window by more than 4 standard errors (a sequence starts from the
   stationary population, but the per-CPU caches start from an approximate law);
 * vacuous estimates: no split in the window (the cache-miss probability and split-time
-  failures say nothing), no RT cycle.
+  failures say nothing), no RT cycle; a note (not a finding) when every split rate is 0.
 """
 
 from __future__ import annotations
@@ -39,13 +39,24 @@ def thp_findings(prepared: PreparedThp, values: dict[str, Any]) -> list[Finding]
             )
     p = prepared.params
     if values.get("splits") == 0 and p.table_policy != "deposit":
-        out.append(
-            Finding(
-                None,
-                "split_cache_miss_prob",
-                "vacuous",
-                "no PMD split in the measured window: split-time allocations were never "
-                "needed, so the on-demand cost is not measured here",
+        if not any(r > 0.0 for rates in p.split_rates() for r in rates):
+            out.append(
+                Finding(
+                    None,
+                    "split_cache_miss_prob",
+                    "note",
+                    "every split rate is 0: no PMD split can happen, so split-time "
+                    "allocations are never needed",
+                )
             )
-        )
+        else:
+            out.append(
+                Finding(
+                    None,
+                    "split_cache_miss_prob",
+                    "vacuous",
+                    "no PMD split in the measured window: split-time allocations were never "
+                    "needed, so the on-demand cost is not measured here",
+                )
+            )
     return out

@@ -20,7 +20,7 @@ from mcstudy.report.document import (
 )
 from mcstudy.report.fmt import coord, count, interval, num
 from mcstudy.report.variables import Agreement
-from mcstudy.stats.agreement import Z_FLAG
+from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.stats.proportion import wilson
 
 MAX_LISTED = 20
@@ -52,7 +52,7 @@ def exact_check(ctx: ReportContext) -> list[Section]:
                     interval(100 * cov.ci_low, 100 * cov.ci_high) + " %" if cov else None,
                 ),
                 cell(num(ag.max_abs_z, 3)),
-                cell(count(int(np.sum(np.abs(ag.z[ag.status == "tested"]) > Z_FLAG)))),
+                cell(count(int(flagged.size))),
                 cell(count(ag.count("equal"))),
                 cell(count(ag.count("differs"))),
                 cell(count(ag.count("untestable"))),
@@ -66,9 +66,16 @@ def exact_check(ctx: ReportContext) -> list[Section]:
             "with it. z = (Monte Carlo - exact) / standard error, the standard error taken "
             "from the exact value (proportions: sqrt(p (1 - p) / n)) or the exact variance "
             "where stored, else from the run. With a correct simulation about 95 % of the "
-            f"exact values lie inside the 95 % intervals and |z| > {Z_FLAG:g} essentially "
-            "never happens (probability 6e-5 per point for a normal z); every point beyond "
-            f"{Z_FLAG:g} standard errors is a disagreement, whichever standard error it is."
+            "exact values lie inside the 95 % intervals. A disagreement is judged by the "
+            "two-sided tail probability p of the deviation: exact binomial tails for "
+            "proportions of independent trials, Poisson tails for counts (at the exact "
+            "dispersion, or at the estimate's effective number of events), Student's t "
+            "on z otherwise. All comparisons of the study form one family: a point "
+            "disagrees when its p lies below its Holm level, so that a correct "
+            f"simulation shows any disagreement with probability at most {FAMILY_ALPHA:g} "
+            f"(in this dataset: {ags[0].family:,} comparisons; the strictest level "
+            f"{FAMILY_ALPHA / max(ags[0].family, 1):.2g}). A count of 1 where 0.01 were "
+            "expected (p about 0.02) is no disagreement, whatever its z."
         ),
         TableBlock(
             "Agreement with the exact values, per estimate",
@@ -78,7 +85,7 @@ def exact_check(ctx: ReportContext) -> list[Section]:
                 "points tested",
                 "exact inside 95 % interval [Wilson 95 %]",
                 "max |z|",
-                f"|z| > {Z_FLAG:g}",
+                "disagree (Holm)",
                 "equal (zero variance)",
                 "differ (zero variance)",
                 "untestable",
@@ -120,7 +127,7 @@ def exact_check(ctx: ReportContext) -> list[Section]:
             f"Exact values inside the 95 % intervals at {count(covered_total)} of "
             f"{count(tested_total)} tested (point, estimate) pairs "
             f"({100 * covered_total / tested_total:.1f} %, expected about 95 %); "
-            f"{flagged_total} disagreement(s) beyond {Z_FLAG:g} standard errors."
+            f"{flagged_total} disagreement(s) at the family-wise level {FAMILY_ALPHA:g}."
         )
     lead = f"{count(tested_total)} comparisons; {flagged_total} disagreement(s)."
     return [Section("exact", "Agreement with exact values", blocks, order=40, lead=lead)]
@@ -132,7 +139,11 @@ def _describe(ctx: ReportContext, ag: Agreement, flat: int) -> str:
     y = float(np.asarray(ctx.ds[est.name].values).ravel()[flat])
     ex = float(np.asarray(ctx.ds[est.exact].values).ravel()[flat])
     z = ag.z[flat]
-    ztext = f"z = {z:+.1f}" if np.isfinite(z) else "exact variance 0 but values differ"
+    ztext = (
+        f"z = {z:+.1f}, p = {ag.p[flat]:.2g} below its level {ag.level[flat]:.2g}"
+        if np.isfinite(z)
+        else "exact variance 0 but values differ"
+    )
     # enough digits to show the difference
     d = 4
     if y != ex and np.isfinite(y) and np.isfinite(ex) and max(abs(y), abs(ex)) > 0:

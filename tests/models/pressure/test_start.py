@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from mcstudy.findings import study_findings
 from mcstudy.models.pressure.start import exact_chain, relaxation_time_s, start_plan
 from mcstudy.models.registry import get_model
 from mcstudy.sweep.point import point_findings
@@ -32,7 +33,8 @@ QUANTITIES = ("nowait_fail_prob", "time_below_min_frac", "kswapd_awake_frac", "s
 def run(params: dict, sequences: int = 256):
     _, est, ex = simulate_model("pressure", params, sequences, 7, 0, 16)
     prepared = MODEL.prepare(MODEL.Params.model_validate(params))
-    return est, ex, point_findings(MODEL, prepared, {**est, **ex})
+    values = {**est, **ex}
+    return est, ex, study_findings(MODEL, {0: values}, point_findings(MODEL, prepared, values))
 
 
 def test_default_start_is_stationary_and_unbiased():
