@@ -75,7 +75,11 @@ def test_status_wraps_findings_to_the_terminal(monkeypatch):
     study = load_study_from_text(GATHER)
     points = list(study.points())
     records = {
-        p.index: {"status": DONE, "findings": [Finding(p.index, "x", "transient", LONG).__dict__]}
+        p.index: {
+            "status": DONE,
+            "values": {},
+            "findings": [Finding(p.index, "x", "transient", LONG).__dict__],
+        }
         for p in points
     }
     info = {"config_hash": "0" * 64, "code_version": {"mcstudy": "0", "model": "gather"}}
