@@ -130,7 +130,8 @@ def format_status(st: RunStatus, width: int | None = None) -> str:
     for title, group in (("findings", real_findings(found)), ("notes", notes_of(found))):
         if group:
             grouped = format_findings(group, where)
-            lines.append(_fill(f"{title} ({findings_count(group, grouped)}):", width))
+            n = findings_count(group, grouped) if title == "findings" else len(group)
+            lines.append(_fill(f"{title} ({n}):", width))
             lines += [_fill(line, width, "  ") for line in grouped]
     if st.pending and c[PENDING] < len(st.points):
         lines.append(f"pending points: {_indices(st.pending)}")
