@@ -103,6 +103,9 @@ class Study:
     source: str
     text: str
     overrides: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """What the overrides did that the user may not expect (a swept key fixed by a
+    ``--set``: the axis is gone); ``mcstudy run`` prints them on stderr."""
 
     @property
     def name(self) -> str:
@@ -302,6 +305,36 @@ class _Errors:
         raise ConfigError("\n".join(shown))
 
 
+def _as_field_type(field: Any, value: Any) -> Any:
+    """``value`` converted to the type of schema field ``field`` where it converts (1 ->
+    1.0 for a float), else unchanged (the point validation reports it)."""
+    if field is None:
+        return value
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(field.annotation).validate_python(value, strict=False)
+    except (ValidationError, TypeError, ValueError):
+        return value
+
+
+def _repeated(values: list[Any], field: Any) -> tuple[Any, Any] | None:
+    """The first two values of a sweep list that are the same value of the field's type
+    (``1`` and ``1.0``, ``0.0`` and ``-0.0`` are; so are two equal strings), or None."""
+    seen: dict[Any, Any] = {}
+    for v in values:
+        typed = _as_field_type(field, v)
+        try:
+            key = (0, typed)
+            hash(key)
+        except TypeError:  # an unhashable value (a list): compared as text
+            key = (1, repr(typed))
+        if key in seen:
+            return seen[key], v
+        seen[key] = v
+    return None
+
+
 def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
     """Number of points of a sweep: the product of its lists' lengths."""
     n = 1
@@ -351,6 +384,47 @@ def _available_memory() -> int | None:
     except (McStudyError, OSError):
         return None
     return None if kb is None else kb * 1024
+
+
+VARIANT_NAME_MAX = 80
+"""Longest readable variant suffix of a default output name (else a hash of it)."""
+
+
+def default_output(study: Study, params_files: Iterable[str | Path] = ()) -> Path:
+    """Where ``mcstudy run`` writes ``study`` without ``--out``: ``outputs/<name>.nc``,
+    and for a variant (``--set`` or ``--params`` given, ``study.name`` not set) a name of
+    its own made of the overrides, so a variant never meets the run directory of the
+    study it varies: ``--set load=bursts --set kernel=v6.3-kvm-pv`` on ``default`` ->
+    ``outputs/default-load-bursts-kernel-v6.3-kvm-pv.nc``. The same command gives the
+    same name (``--resume`` finds it)."""
+    name = study.name
+    items = list(study.overrides)
+    files = [Path(f) for f in params_files]
+    if any(parse_key(item) == ("study", "name") for item in items):
+        return Path("outputs") / f"{name}.nc"
+    parts = []
+    for item in items:
+        lhs, _, rhs = item.partition("=")
+        key = lhs.strip().removeprefix("params.").removeprefix("study.")
+        value = re.sub(r"\s*,\s*", "+", re.sub(r"[][\"']", "", rhs.strip()))
+        parts.append(f"{key}-{value}")
+    parts += [f"params-{f.stem}" for f in files]
+    if not parts:
+        return Path("outputs") / f"{name}.nc"
+    suffix = "-".join(parts)
+    if len(suffix) > VARIANT_NAME_MAX or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", suffix):
+        blob = "\0".join(items + [str(f) for f in files])
+        suffix = "variant-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+    return Path("outputs") / f"{name}-{suffix}.nc"
+
+
+def parse_key(item: str) -> tuple[str, str] | None:
+    """(section, key) of a ``--set`` item, or None if it is malformed."""
+    try:
+        section, key, _ = parse_override(item)
+    except ConfigError:
+        return None
+    return section, key
 
 
 def default_config() -> Path:
@@ -405,6 +479,8 @@ def load_study(
             origin[("params", key)] = str(pf)
 
     from_option: set[tuple[str, str]] = set()
+    fixed: list[tuple[str, str, list[Any]]] = []  # (--set item, key, the axis it removed)
+    points_before = sweep_size(sweep) if all(isinstance(v, list) for v in sweep.values()) else 0
     for item in overrides:
         try:
             section, key, value = parse_override(item)
@@ -416,7 +492,9 @@ def load_study(
         origin[(section, key)] = f"--set {item}"
         from_option.add((section, key))
         if section == "params":
-            sweep.pop(key, None)
+            axis = sweep.pop(key, None)
+            if isinstance(axis, list) and len(axis) > 1:
+                fixed.append((item, key, axis))
         elif section == "sweep":
             params.pop(key, None)
     errors.raise_if_any()
@@ -481,8 +559,10 @@ def load_study(
             errors.add(f"{where('sweep', key)} = {values!r}: expected a list of values")
         elif not values:
             errors.add(f"{where('sweep', key)}: empty list; expected at least one value")
-        elif len(set(map(repr, values))) != len(values):
-            errors.add(f"{where('sweep', key)}: repeated values {values!r}")
+        elif (same := _repeated(values, known.get(key))) is not None:
+            a, b = same
+            what = f"{a!r} and {b!r} are the same value" if repr(a) != repr(b) else f"{a!r} twice"
+            errors.add(f"{where('sweep', key)}: repeated values {values!r} ({what})")
     if len(errors.lines) == before:  # the sweep is well formed: size it, validate its points
         shape = [len(v) for v in sweep.values()]
         check_size(sweep_size(sweep), shape, source, max_points, bytes_per_point(model))
@@ -506,7 +586,22 @@ def load_study(
             errors.add(f"{source}: [params]{at + ')' if at else ''}: {msg}")
     errors.raise_if_any()
     assert section is not None
-    return Study(section, params, sweep, source, path.read_text(encoding="utf-8"), tuple(overrides))
+    notes = [_axis_note(*f, source) for f in fixed]
+    if notes:
+        n = sweep_size(sweep)
+        notes[-1] += f"; the sweep has {n:,} point{'s' * (n != 1)} instead of {points_before:,}"
+    text = path.read_text(encoding="utf-8")
+    return Study(section, params, sweep, source, text, tuple(overrides), tuple(notes))
+
+
+def _axis_note(item: str, key: str, axis: list[Any], source: str) -> str:
+    """The note on a ``--set key=value`` that fixes a key the config sweeps."""
+    shown = ", ".join(map(str, axis[:6])) + (", ..." if len(axis) > 6 else "")
+    value = item.split("=", 1)[1].strip()
+    return (
+        f"--set {item} fixes {key}, which {Path(source).name} sweeps over {len(axis)} values "
+        f"({shown}): that axis is removed (to keep it with one value: --set sweep.{key}={value})"
+    )
 
 
 def _point_values(

@@ -118,23 +118,57 @@ class Scan:
         return out
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def study_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two canonical studies, one phrase per key in the words of
+    ``--set`` (``study.seed: 11 -> 12``; ``load: swept over [...] -> fixed at 'bursts'``);
+    the order of the [sweep] keys only when nothing else tells the points apart."""
+    out: list[str] = []
+    a_study, b_study = old.get("study") or {}, new.get("study") or {}
+    for key in sorted(set(a_study) | set(b_study)):
+        if a_study.get(key) != b_study.get(key):
+            out.append(f"study.{key}: {_short(a_study.get(key))} -> {_short(b_study.get(key))}")
+
+    def where(canon: dict[str, Any], key: str) -> tuple[str, Any] | None:
+        if key in (canon.get("sweep") or {}):
+            return "sweep", canon["sweep"][key]
+        if key in (canon.get("params") or {}):
+            return "params", canon["params"][key]
+        return None
+
+    def said(w: tuple[str, Any] | None) -> str:
+        if w is None:
+            return "not set (the model's default)"
+        if w[0] == "sweep":
+            return f"swept over {_short(w[1])}"
+        return f"fixed at {_short(w[1])}"
+
+    keys = set(old.get("sweep") or {}) | set(old.get("params") or {})
+    keys |= set(new.get("sweep") or {}) | set(new.get("params") or {})
+    for key in sorted(keys):
+        a, b = where(old, key), where(new, key)
+        if a == b:
+            continue
+        if a is not None and b is not None and a[0] == b[0]:
+            out.append(f"{a[0]}.{key}: {_short(a[1])} -> {_short(b[1])}")
+        else:
+            out.append(f"{key}: {said(a)} -> {said(b)}")
+    a_order, b_order = old.get("sweep_order"), new.get("sweep_order")
+    if not out and a_order != b_order:
+        out.append(
+            f"the order of the [sweep] keys: {a_order} -> {b_order} (it sets the dimensions "
+            "and the numbering of the points)"
+        )
     return out
 
 
 def _config_diff(old: dict[str, Any], new: dict[str, Any], limit: int = 6) -> str:
-    a, b = _flatten(old), _flatten(new)
-    diffs = [
-        f"{k}: {a.get(k)!r} -> {b.get(k)!r}"
-        for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k)
-    ]
-    more = f", and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    diffs = study_differences(old, new)
+    more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
     return "; ".join(diffs[:limit]) + more
 
 
@@ -244,22 +278,26 @@ class RunDir:
         """Why this run directory's results cannot be mixed with ``study`` run by
         ``code`` (None if they can)."""
         info = self.info()
-        if info.get("dims") != list(study.sweep):
-            return (
-                f"a different order of the [sweep] keys ({info.get('dims')}; now "
-                f"{list(study.sweep)}), which orders the points differently"
-            )
-        if info.get("config_hash") != study.config_hash():
+        if info.get("config_hash") != study.config_hash() or info.get("dims") != list(study.sweep):
+            recorded = info.get("canonical")
+            what = _config_diff(recorded if isinstance(recorded, dict) else {}, study.canonical())
             return (
                 f"a different config (study {info.get('study_name')!r}, config "
                 f"{str(info.get('config_hash'))[:12]}; now {study.config_hash()[:12]}: "
-                f"{_config_diff(info.get('canonical', {}), study.canonical())})"
+                f"{what or 'the recorded study is unreadable'})"
             )
         theirs = info.get("code_version")
         if not isinstance(theirs, dict) or not same_code(theirs, code):
             other = describe(theirs) if isinstance(theirs, dict) else "unknown code"
             return f"a different code version ({other}; now {describe(code)})"
         return None
+
+    def count_point_files(self) -> int:
+        """How many point files ``points/`` holds (unverified; 0 if unreadable)."""
+        try:
+            return sum(1 for e in os.scandir(self.points_dir) if index_of(e.name) is not None)
+        except OSError:
+            return 0
 
     def has_points(self) -> bool:
         if not self.points_dir.is_dir():
@@ -375,9 +413,12 @@ class RunDir:
         """RunDirError (saying what differs) unless the directory holds ``study``."""
         why = self.mismatch(study, code)
         if why is not None:
+            n = self.count_point_files()
+            held = f"{n} committed point(s)" if n else "results"
             raise RunDirError(
-                f"{self.path} holds results of {why}. Refusing to mix them: pass "
-                f"--restart to discard them, or --out another path"
+                f"{self.path} holds {held} of {why}. Refusing to mix them: run this study "
+                f"beside them with --out OTHER.nc (they stay), or pass --restart to discard "
+                f"{'them' if not n else f'those {n} point(s)'} and start again"
             )
 
     def rewrite_study(self, study: Study, code: dict[str, Any], dataset_name: str) -> None:

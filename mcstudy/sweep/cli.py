@@ -28,8 +28,9 @@ def _fail(exc: Exception) -> None:
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output netCDF file (default: outputs/<study name>.nc). Point results go to "
-    "the run directory next to it (<stem>.run/).",
+    help="Output netCDF file (default: outputs/<study name>.nc; with --set or --params, "
+    "outputs/<study name>-<the overrides>.nc). Point results go to the run directory next "
+    "to it (<stem>.run/).",
 )
 @click.option(
     "--set",
@@ -182,7 +183,7 @@ def _run(
 
     from mcstudy.storage.atomic import check_output_file
     from mcstudy.storage.rundir import RunDir, run_dir_for
-    from mcstudy.study import default_config, load_study
+    from mcstudy.study import default_config, default_output, load_study
     from mcstudy.sweep.coordinator import SweepOptions, run_sweep
     from mcstudy.sweep.shards import resolve_shard
 
@@ -192,7 +193,9 @@ def _run(
         if scheduler is not None and executor != "dask":
             raise McStudyError("--scheduler ADDRESS needs --executor dask")
         study = load_study(config or default_config(), overrides, params_files, max_points)
-        target = out or Path("outputs") / f"{study.name}.nc"
+        for note in study.notes:
+            click.echo(f"mcstudy: note: {note}", err=True)
+        target = out or default_output(study, params_files)
         # output paths: refused before anything is written if they exist as anything but
         # a regular file (a device, a FIFO, a link...) or a run directory
         check_output_file(target)
@@ -313,18 +316,20 @@ def show(output: Path) -> None:
 
 
 @click.command()
-@click.argument("output", type=click.Path(path_type=Path))
-def status(output: Path) -> None:
-    """Done / failed / pending points of a run (OUTPUT: its .run directory or .nc).
+@click.argument("output", required=False, type=click.Path(path_type=Path))
+def status(output: Path | None) -> None:
+    """Done / failed / pending points and findings of a run (OUTPUT: its .run directory
+    or .nc; default: the run of `mcstudy run`, outputs/<default study>.run).
 
     Exit status 0 when every point is done, 1 when points are pending or failed or a
     point file is unusable, 2 when OUTPUT is not a run.
     """
     from mcstudy.storage.rundir import resolve_run_dir
-    from mcstudy.sweep.status import format_status, run_status
+    from mcstudy.sweep.status import default_run_dir, format_status, run_status
 
     try:
-        st = run_status(resolve_run_dir(output))
+        run_dir = resolve_run_dir(output) if output is not None else default_run_dir()
+        st = run_status(run_dir)
     except McStudyError as exc:
         _fail(exc)
     click.echo(format_status(st))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mcstudy.findings import Finding, format_findings
+from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
@@ -54,9 +55,26 @@ class RunStatus:
         return [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
 
 
+def default_run_dir() -> Path:
+    """The run directory of ``mcstudy run`` without arguments (``outputs/default.run``
+    in a checkout); RunDirError saying how to make it or name another if it is absent."""
+    from mcstudy.storage.rundir import run_dir_for
+    from mcstudy.study import default_config, default_output, load_study
+
+    path = run_dir_for(default_output(load_study(default_config())))
+    if not path.exists():
+        raise RunDirError(
+            f"{path}: no run here (the default run, which `mcstudy run` makes); give the "
+            "run to look at: mcstudy status outputs/<name>.nc"
+        )
+    return path
+
+
 def run_status(run_dir: str | Path) -> RunStatus:
-    """Scan a run directory (RunDirError if it is not one)."""
+    """Scan a run directory (RunDirError if it is not one, or if it or its points/ is a
+    symbolic link or another non-directory, as ``run`` and ``merge`` refuse)."""
     rd = RunDir(run_dir)
+    rd.check_path()
     info = rd.info()
     study = rd.load_study()
     points = list(study.points())
