@@ -11,6 +11,8 @@ renamed over the target, so a killed run never leaves a half file under the real
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import xarray as xr
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_attrs
-from mcstudy.storage.atomic import atomic_target
+from mcstudy.storage.atomic import atomic_target, file_kind
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
@@ -91,8 +93,18 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
 def open_dataset(path: str | Path) -> xr.Dataset:
     """Open an mcstudy dataset, loaded into memory; OutputError if it is not one."""
     path = Path(path)
-    if not path.exists():
-        raise OutputError(f"{path}: file not found")
+    try:
+        st = os.stat(path)  # a link to a dataset is fine to read
+    except FileNotFoundError:
+        raise OutputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        # a FIFO would block the open forever, a device would be read without end
+        raise OutputError(
+            f"{path}: is {file_kind(st.st_mode)}, not a regular file; expected an mcstudy "
+            "dataset (.nc)"
+        )
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             ds = ds.load()
