@@ -43,7 +43,7 @@ from mcstudy.storage.atomic import (
     remove_stale_partials,
 )
 from mcstudy.storage.checked import read_checked, write_checked
-from mcstudy.storage.contents import content_problem
+from mcstudy.storage.contents import record_problem
 from mcstudy.storage.errors import CheckedFileError, RunDirError
 from mcstudy.storage.lock import LOCK_FILE, RunLock, remove_stale_holder_files
 from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
@@ -504,8 +504,6 @@ class RunDir:
         if not self.points_dir.is_dir():
             return scan
         config_hash = study.config_hash()
-        model = study.model
-        adaptive = study.section.target_rel_err is not None
         for entry in sorted(os.scandir(self.points_dir), key=lambda e: e.name):
             index = index_of(entry.name)
             if index is None:
@@ -529,7 +527,7 @@ class RunDir:
             except CheckedFileError as exc:
                 scan.invalid.append((path, index, str(exc)))
                 continue
-            why = content_problem(body, model, adaptive) if body["status"] == DONE else None
+            why = record_problem(body, study)
             if why is not None:
                 scan.invalid.append((path, index, f"{path}: impossible contents: {why}"))
             else:

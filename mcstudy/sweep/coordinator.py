@@ -28,7 +28,7 @@ from mcstudy.executors.base import Executor, TaskLost
 from mcstudy.executors.local import LocalExecutor
 from mcstudy.findings import Finding
 from mcstudy.storage.checked import dumps_body
-from mcstudy.storage.contents import content_problem
+from mcstudy.storage.contents import record_problem
 from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.manifest import build_manifest, write_manifest
 from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
@@ -118,10 +118,9 @@ def _accept(
             f"worker runs {other}, this run needs {describe(code)}; install the same "
             "mcstudy on every worker",
         )
-    if body.get("status") == DONE:
-        why = content_problem(body, task.model, task.study.section.target_rel_err is not None)
-        if why is not None:
-            return lost_body(task, "ImpossibleResult", f"worker returned {why}")
+    why = record_problem(body, task.study)
+    if why is not None:
+        return lost_body(task, "ImpossibleResult", f"worker returned {why}")
     return body
 
 
