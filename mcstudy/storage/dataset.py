@@ -10,6 +10,7 @@ renamed over the target, so a killed run never leaves a half file under the real
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -22,7 +23,7 @@ import xarray as xr
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_attrs
-from mcstudy.storage.atomic import atomic_target, file_kind
+from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_kind
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
@@ -83,10 +84,16 @@ def build_dataset(
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to ``path`` atomically (temporary file + fsync + rename)."""
+    """Write ``ds`` to ``path`` atomically (temporary file + fsync + rename).
+
+    The netCDF-4 file is made in memory and written by mcstudy itself: HDF5 never holds
+    a file on disk, so a full disk is one WriteError naming the path (HDF5 failing to
+    flush a half-written file crashed the process when it closed it at exit)."""
     path = Path(path)
-    with atomic_target(path) as tmp:
-        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+    check_output_file(path)
+    buffer = io.BytesIO()
+    ds.to_netcdf(buffer, engine=ENGINE, invalid_netcdf=False)
+    atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 

@@ -44,7 +44,7 @@ from mcstudy.storage.atomic import (
 )
 from mcstudy.storage.checked import read_checked, write_checked
 from mcstudy.storage.contents import record_problem
-from mcstudy.storage.errors import CheckedFileError, RunDirError
+from mcstudy.storage.errors import CheckedFileError, RunDirError, WriteError
 from mcstudy.storage.lock import LOCK_FILE, RunLock, remove_stale_holder_files
 from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
 from mcstudy.storage.version import describe, same_code
@@ -352,11 +352,15 @@ class RunDir:
         tmp = Path(
             tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=PARTIAL_SUFFIX, dir=parent)
         )
-        os.chmod(tmp, DIR_MODE)
-        (tmp / POINTS_DIR).mkdir()
-        write_checked(tmp / STUDY_FILE, RUN_FORMAT, RUN_FORMAT_VERSION, body)
-        fd = os.open(tmp / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        os.close(fd)
+        try:
+            os.chmod(tmp, DIR_MODE)
+            (tmp / POINTS_DIR).mkdir()
+            write_checked(tmp / STUDY_FILE, RUN_FORMAT, RUN_FORMAT_VERSION, body)
+            fd = os.open(tmp / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            os.close(fd)
+        except BaseException:  # a full disk, no inodes: leave no half-made directory
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return tmp
 
     def create(self, study: Study, code: dict[str, Any], dataset_name: str) -> bool:
@@ -387,9 +391,12 @@ class RunDir:
             return False
         try:
             tmp = self._build(self._info_body(study, code, dataset_name))
-        except OSError as exc:
-            raise RunDirError(
-                f"{self.path}: cannot create the run directory ({exc.strerror})"
+        except (OSError, WriteError) as exc:
+            why = exc.reason if isinstance(exc, WriteError) else exc.strerror or str(exc)
+            raise WriteError(
+                f"{self.path}: cannot create the run directory ({why}); nothing was written",
+                exc.errno,
+                why,
             ) from None
         try:
             os.rename(tmp, self.path)
@@ -537,9 +544,13 @@ class RunDir:
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move an unusable point file aside (with a ``.reason.txt``); returns its new
         path. Nothing is deleted: the file stays for inspection."""
-        self.quarantine_dir.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         dest = self.quarantine_dir / f"{path.name}.{stamp}"
-        os.replace(path, dest)
-        dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        try:
+            self.quarantine_dir.mkdir(exist_ok=True)
+            os.replace(path, dest)
+            dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise WriteError(f"{dest}: cannot write ({why})", exc.errno, why) from None
         return dest

@@ -15,6 +15,9 @@ from mcstudy.errors import McStudyError
 
 EXIT_USAGE = 2
 EXIT_FINDINGS = 3
+EXIT_WRITE = 4
+"""The file system refused a write (no space, no inodes, read-only): what was committed
+is kept, nothing is half-written; continue with --resume once there is room."""
 
 
 def _fail(exc: Exception) -> None:
@@ -117,8 +120,10 @@ def run(**options: Any) -> None:
     interrupted run continues with --resume; a failing point is recorded (see
     `mcstudy status`) and the others go on. Disagreements with exact values and warnings
     are printed at the end. Exit status 1 if points failed; with --strict, 3 if there
-    are findings; 130 after Ctrl-C (the committed points are kept: resume with --resume).
+    are findings; 4 if the file system refused a write (a full disk: the committed points
+    are kept); 130 after Ctrl-C (the committed points are kept: resume with --resume).
     """
+    from mcstudy.storage.errors import WriteError
     from mcstudy.sweep.interrupt import sigint_handler
 
     resume_args = _resume_args(options)
@@ -127,6 +132,8 @@ def run(**options: Any) -> None:
             _run(**options)  # the options, typed, are _run's parameters
         except KeyboardInterrupt as exc:
             _interrupted(exc, resume_args)
+        except WriteError as exc:
+            _write_failed(exc, resume_args)
 
 
 def _resume_args(o: dict[str, Any]) -> list[str]:
@@ -160,6 +167,22 @@ def _interrupted(exc: KeyboardInterrupt, resume_args: list[str]) -> None:
     exit_now(EXIT_INTERRUPTED)
 
 
+def _write_failed(exc: Exception, resume_args: list[str]) -> None:
+    """A write refused by the file system: what is kept, how to continue; exit 4."""
+    import shlex
+
+    from mcstudy.sweep.coordinator import SweepWriteFailed
+
+    click.echo(f"mcstudy: error: {exc}", err=True)
+    kept = "mcstudy: "
+    if isinstance(exc, SweepWriteFailed):
+        kept += f"{exc.done} of {exc.total} points are committed in {exc.run_dir} and kept; "
+    click.echo(
+        f"{kept}make room (df -h, df -i) and continue with: {shlex.join(resume_args)}", err=True
+    )
+    sys.exit(EXIT_WRITE)
+
+
 def _run(
     config: Path | None,
     out: Path | None,
@@ -182,6 +205,7 @@ def _run(
     import os
 
     from mcstudy.storage.atomic import check_output_file
+    from mcstudy.storage.errors import WriteError
     from mcstudy.storage.rundir import RunDir, run_dir_for
     from mcstudy.study import default_config, default_output, load_study
     from mcstudy.sweep.coordinator import SweepOptions, run_sweep
@@ -231,8 +255,16 @@ def _run(
         ds = result.dataset
         if ds is not None:
             from mcstudy.storage.dataset import write_dataset  # xarray: after the sweep
+            from mcstudy.sweep.coordinator import SweepWriteFailed
 
-            write_dataset(ds, target)
+            try:
+                write_dataset(ds, target)
+            except WriteError as exc:
+                n = sum(result.counts.values())
+                done = n - result.counts["pending"]
+                raise SweepWriteFailed(exc, result.run_dir, done, n) from None
+    except WriteError:
+        raise  # run() says what is kept: exit status 4
     except McStudyError as exc:
         _fail(exc)
     facts = result.run_facts
@@ -350,12 +382,20 @@ def merge(output_dir: Path, out: Path | None) -> None:
     """Assemble the dataset of a (sharded) run from its point files; report gaps.
 
     Missing and failed points are kept as NaN with point_status; exit status 1 if
-    there are any.
+    there are any, 4 if the dataset cannot be written (a full disk).
     """
+    from mcstudy.storage.errors import WriteError
     from mcstudy.sweep.merge import merge_run
 
     try:
         report = merge_run(output_dir, out)
+    except WriteError as exc:
+        click.echo(f"mcstudy: error: {exc}", err=True)
+        click.echo(
+            "mcstudy: the point files are untouched; make room (df -h, df -i) and merge again",
+            err=True,
+        )
+        sys.exit(EXIT_WRITE)
     except McStudyError as exc:
         _fail(exc)
     for line in report.lines:

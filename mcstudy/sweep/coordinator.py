@@ -29,7 +29,7 @@ from mcstudy.executors.local import LocalExecutor
 from mcstudy.findings import Finding
 from mcstudy.storage.checked import dumps_body
 from mcstudy.storage.contents import record_problem
-from mcstudy.storage.errors import RunDirError
+from mcstudy.storage.errors import RunDirError, WriteError
 from mcstudy.storage.manifest import build_manifest, write_manifest
 from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
 from mcstudy.storage.rundir import RunDir
@@ -68,6 +68,18 @@ class SweepOptions:
     dataset_name: str | None = None
     warn: Callable[[str], None] | None = None
     """receives warnings (e.g. a file system without locks); None: ignore them"""
+
+
+class SweepWriteFailed(WriteError):
+    """The file system refused a write during a sweep (no space, no inodes, read-only):
+    the sweep stopped; ``done`` of ``total`` points of this run (or shard) are committed
+    in ``run_dir`` and kept, and ``--resume`` computes the rest once there is room."""
+
+    def __init__(self, exc: WriteError, run_dir: Path, done: int, total: int) -> None:
+        super().__init__(str(exc), exc.errno, exc.reason)
+        self.run_dir = run_dir
+        self.done = done
+        self.total = total
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -244,15 +256,33 @@ def run_sweep(
     ``on_commit(index, body)`` is called after each point is committed.
     Raises RunDirError if the directory holds another config or code version, holds
     results and neither resume, retry nor restart was asked for, or is in use by another
-    run; SweepInterrupted on Ctrl-C.
+    run; SweepInterrupted on Ctrl-C; WriteError if the run directory cannot be created
+    (nothing was written) and SweepWriteFailed if a write fails later (a full disk: what
+    was committed is kept).
     """
     options = options or SweepOptions()
     rd = RunDir(run_dir)
     shard = options.shard
     rd.create(study, point_code_version(study.model), options.dataset_name or _dataset_name(rd))
     lock = rd.lock(None if shard is None else (shard.index, shard.count), warn=options.warn)
+    kept = _Kept()
     with lock:
-        return _locked_sweep(study, rd, executor, options, on_commit)
+        try:
+            return _locked_sweep(study, rd, executor, options, on_commit, kept)
+        except WriteError as exc:
+            raise SweepWriteFailed(exc, rd.path, kept.done(), len(kept.mine)) from None
+
+
+@dataclass
+class _Kept:
+    """The points of this run (or shard) and the records committed so far, for the
+    message of a sweep stopped by a failed write."""
+
+    mine: list[int] = field(default_factory=list)
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def done(self) -> int:
+        return sum(1 for i in self.mine if i in self.records)
 
 
 def _dataset_name(rd: RunDir) -> str:
@@ -265,6 +295,7 @@ def _locked_sweep(
     executor: Executor,
     options: SweepOptions,
     on_commit: Callable[[int, dict[str, Any]], None] | None,
+    kept: _Kept,
 ) -> SweepResult:
     t0 = time.perf_counter()
     model = study.model
@@ -291,6 +322,7 @@ def _locked_sweep(
             "--retry-failed to also recompute failed points, or --restart to recompute "
             "everything"
         )
+    kept.mine, kept.records = mine, scan.records
     quarantined = [(path, reason) for path, _, reason in scan.invalid]
     for path, _, reason in scan.invalid:
         rd.quarantine(path, reason)
@@ -351,8 +383,13 @@ def _locked_sweep(
                             write_current_manifest()
                         if on_commit is not None:
                             on_commit(index, body)
-                finally:
-                    write_current_manifest()
+                except BaseException:
+                    try:  # the manifest is derived: a failure to write it must not
+                        write_current_manifest()  # hide the Ctrl-C or the first error
+                    except WriteError:
+                        pass
+                    raise
+                write_current_manifest()
     except KeyboardInterrupt:
         done = sum(1 for i in mine if i in records)
         raise SweepInterrupted(rd.path, done, len(mine)) from None
