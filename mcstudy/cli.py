@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
+from mcstudy.sweep.interrupt import ignore_sigint_at_exit, install_at_start
 
-import click
+# first, before click, NumPy and SciPy load: Ctrl-C from here on exits 130 with one line
+install_at_start()
 
-from mcstudy import __version__
-from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
+import importlib  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from mcstudy import __version__  # noqa: E402
+from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS  # noqa: E402
 
 _LAZY = {
     "bench": ("mcstudy.bench.cli", "bench"),
@@ -24,6 +30,12 @@ class _Group(click.Group):
     """A command group whose command list shows each command's whole first sentence
     (click cuts it to the terminal width with "..."), and which imports the commands of
     ``_LAZY`` only when they are called or listed."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        finally:  # the command is done: a Ctrl-C while Python shuts down changes nothing
+            ignore_sigint_at_exit()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY})

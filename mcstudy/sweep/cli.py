@@ -124,10 +124,12 @@ def run(**options: Any) -> None:
     are kept); 130 after Ctrl-C (the committed points are kept: resume with --resume).
     """
     from mcstudy.storage.errors import WriteError
-    from mcstudy.sweep.interrupt import sigint_handler
+    from mcstudy.sweep.interrupt import exit_on_sigint
 
     resume_args = _resume_args(options)
-    with sigint_handler():
+    # Ctrl-C ends the command at once with the line that continues it; only while the
+    # sweep waits for points does it stop the sweep first (to say what is committed)
+    with exit_on_sigint(resume_args):
         try:
             _run(**options)  # the options, typed, are _run's parameters
         except KeyboardInterrupt as exc:
@@ -147,23 +149,25 @@ def _resume_args(o: dict[str, Any]) -> list[str]:
         args += ["--params", str(pf)]
     if o["executor"] != "local":
         args += ["--executor", o["executor"]]
-    for flag in ("--scheduler", "--workers", "--threads", "--shard"):
-        if o[flag[2:]] is not None:
-            args += [flag, str(o[flag[2:]])]
-    return [*args, "--resume"]
+    for flag in ("--scheduler", "--workers", "--threads", "--shard", "--max-points"):
+        if o[flag[2:].replace("-", "_")] is not None:
+            args += [flag, str(o[flag[2:].replace("-", "_")])]
+    for flag in ("--quiet", "--no-report", "--strict"):  # the same command, continued
+        if o[flag[2:].replace("-", "_")]:
+            args.append(flag)
+    return [*args, "--retry-failed" if o["retry_failed"] else "--resume"]
 
 
 def _interrupted(exc: KeyboardInterrupt, resume_args: list[str]) -> None:
     """Ctrl-C: one line saying what is kept and how to continue; exit status 130."""
-    import shlex
 
     from mcstudy.sweep.coordinator import SweepInterrupted
-    from mcstudy.sweep.interrupt import EXIT_INTERRUPTED, exit_now
+    from mcstudy.sweep.interrupt import EXIT_INTERRUPTED, exit_now, interrupted_line
 
     kept = ""
     if isinstance(exc, SweepInterrupted):
-        kept = f": {exc.done} of {exc.total} points are committed in {exc.run_dir}"
-    click.echo(f"\nmcstudy: interrupted{kept}; continue with: {shlex.join(resume_args)}", err=True)
+        kept = f"{exc.done} of {exc.total} points are committed in {exc.run_dir}"
+    click.echo(f"\n{interrupted_line(kept, resume_args)}", err=True)
     exit_now(EXIT_INTERRUPTED)
 
 

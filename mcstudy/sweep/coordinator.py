@@ -35,6 +35,7 @@ from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
+from mcstudy.sweep.interrupt import set_context, sigint_handler
 from mcstudy.sweep.point import point_code_version
 from mcstudy.sweep.progress import CompileNotice, SweepProgress, wait_for
 from mcstudy.sweep.shards import Shard
@@ -367,32 +368,40 @@ def _locked_sweep(
     compiled = 0.0
     try:
         if todo:
-            compiled = _warm_up(study, executor, [points[i] for i in todo], options.show_progress)
-            tasks = _tasks(study, executor, todo, shard, attempts, points)
-            desc = study.name if shard is None else f"{study.name} [{shard}]"
-            with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
-                try:
-                    for body in _results(executor, tasks, config_hash, code):
-                        index = int(body["point"])
-                        write_point(rd.points_dir, body)
-                        records[index] = body
-                        computed.append(body)
-                        bar.update()
-                        waited = time.monotonic() - last_write
-                        if waited >= min(MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS):
-                            write_current_manifest()
-                        if on_commit is not None:
-                            on_commit(index, body)
-                except BaseException:
-                    try:  # the manifest is derived: a failure to write it must not
-                        write_current_manifest()  # hide the Ctrl-C or the first error
-                    except WriteError:
-                        pass
-                    raise
-                write_current_manifest()
+            # Ctrl-C raises KeyboardInterrupt only here, where the main thread waits
+            with sigint_handler():
+                compiled = _warm_up(
+                    study, executor, [points[i] for i in todo], options.show_progress
+                )
+                tasks = _tasks(study, executor, todo, shard, attempts, points)
+                desc = study.name if shard is None else f"{study.name} [{shard}]"
+                with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
+                    try:
+                        for body in _results(executor, tasks, config_hash, code):
+                            index = int(body["point"])
+                            write_point(rd.points_dir, body)
+                            records[index] = body
+                            computed.append(body)
+                            bar.update()
+                            waited = time.monotonic() - last_write
+                            if waited >= min(
+                                MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS
+                            ):
+                                write_current_manifest()
+                            if on_commit is not None:
+                                on_commit(index, body)
+                    except BaseException:
+                        try:  # the manifest is derived: a failure to write it must not
+                            write_current_manifest()  # hide the Ctrl-C or the first error
+                        except WriteError:
+                            pass
+                        raise
+                    write_current_manifest()
     except KeyboardInterrupt:
         done = sum(1 for i in mine if i in records)
         raise SweepInterrupted(rd.path, done, len(mine)) from None
+    done = sum(1 for i in mine if i in records)
+    set_context(kept=f"{done} of {len(mine)} points are committed in {rd.path}")  # for Ctrl-C
     facts = _facts(executor, t0, computed, len(computed), reused, compiled)
     counts = {DONE: 0, FAILED: 0, "pending": 0}
     for i in mine:

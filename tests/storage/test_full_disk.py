@@ -71,7 +71,7 @@ def test_out_of_inodes_mid_run_keeps_the_committed_points(tmp_path, monkeypatch)
     assert lines[0].startswith(f"mcstudy: error: {tmp_path / 'x.run' / 'points'}/point-")
     assert lines[0].endswith(": cannot write (No space left on device)")
     assert lines[1].startswith(f"mcstudy: 2 of 6 points are committed in {tmp_path / 'x.run'}")
-    assert lines[1].endswith(f"--out {out} --resume") and len(lines) == 2
+    assert lines[1].endswith(f"--out {out} --quiet --no-report --resume") and len(lines) == 2
     assert len(list((tmp_path / "x.run" / "points").glob("point-*.json"))) == 2
     assert not out.exists()
     # the dataset cannot be written either: merge says the point files are untouched
