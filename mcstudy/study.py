@@ -38,12 +38,17 @@ PACKAGED_DEFAULT = Path(__file__).resolve().parent / "configs" / "default.toml"
 """The default config shipped in the package (``mcstudy run`` outside a checkout)."""
 MAX_POINTS = 100_000
 """Points a sweep may have unless ``--max-points`` says otherwise."""
-POINT_BASE_BYTES = 12 << 10
-POINT_BYTES_PER_VALUE = 110
-"""The coordinator holds, per point, its validated parameters and its record (provenance,
-values, tallies): about ``POINT_BASE_BYTES`` plus ``POINT_BYTES_PER_VALUE`` per tally and
-variable of the model (measured: 10 KB for a gather point, 8 tallies; 151 KB for a THP
-point, 1329 tallies)."""
+POINT_BASE_BYTES = 8 << 10
+POINT_BYTES_PER_VALUE = 32
+"""Memory of a sweep per point, while it runs and while its dataset is assembled: the
+point's task (validated parameters, about 1.1 KB), the slim record kept of it (about
+1 KB, whatever the model: values and tallies are not kept), transient records and
+Python's allocator, ``POINT_BASE_BYTES``; plus ``POINT_BYTES_PER_VALUE`` per variable of
+the model (its column, the dataset and the netCDF bytes). Measured peak RSS above the
+process's own (about 220 MiB), ``mcstudy.bench.largesweep``: a fresh run of 1e5 gather
+points (22 variables) 8.0 KiB a point (1001 MiB; 2218 MiB before records were slimmed),
+``run --resume`` of them 4.1 KiB, ``merge`` 3.5 KiB, ``status`` 2.3 KiB; ``merge`` of
+5,000 THP points (135 variables, 1329 tallies) 5 KiB (145 KiB before)."""
 MAX_CONFIG_BYTES = 16 << 20
 SMALL_BYTES = 256 << 20
 """Bookkeeping below this is not checked against the machine's memory."""
@@ -140,6 +145,23 @@ class Study:
         """SHA-256 of the canonical resolved study (overrides included)."""
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def coords_of(self, index: int) -> dict[str, Any]:
+        """The coordinates of point ``index`` (C order: the last key fastest), without
+        validating its parameters (cheap: for reading results of a large sweep)."""
+        if not 0 <= index < self.n_points:
+            raise IndexError(f"point {index} of a sweep of {self.n_points}")
+        picked = []
+        for key, values in reversed(self.sweep.items()):
+            index, k = divmod(index, len(values))
+            picked.append((key, values[k]))
+        return dict(reversed(picked))
+
+    def point(self, index: int) -> Point:
+        """Point ``index``, validated (as ``points()`` would give it)."""
+        coords = self.coords_of(index)
+        values = {**self.params, **coords}
+        return Point(index, coords, _validate_params(self.model, self, values, coords))
 
     def points(self) -> Iterator[Point]:
         """All sweep points in C order, each validated."""
@@ -345,8 +367,7 @@ def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
 
 def bytes_per_point(model: Model) -> int:
     """Estimated memory of one point in the coordinator (bytes; see POINT_BASE_BYTES)."""
-    values = model.tallies.n_int + model.tallies.n_float + len(model.variables)
-    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * values
+    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * len(model.variables)
 
 
 def check_size(

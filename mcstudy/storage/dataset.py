@@ -14,6 +14,7 @@ import io
 import json
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +33,48 @@ FORMAT_VERSION = 1
 ENGINE = "h5netcdf"
 
 
+def empty_columns(model: Model, n_points: int) -> dict[str, np.ndarray]:
+    """One flat array per variable of ``model`` for ``n_points`` points, every point not
+    computed (NaN, or -1 for an integer): filled point by point with :func:`fill_columns`,
+    so assembling a sweep never holds a dictionary per point."""
+    return {
+        name: np.full(n_points, -1, dtype=np.int64)
+        if var.dtype == "int64"
+        else np.full(n_points, np.nan, dtype=np.float64)
+        for name, var in model.variables.items()
+    }
+
+
+def fill_columns(columns: dict[str, np.ndarray], index: int, values: Mapping[str, Any]) -> None:
+    """Put the decoded values of point ``index`` into its place in every column."""
+    for name, arr in columns.items():
+        v = values.get(name)
+        if v is not None:
+            arr[index] = v
+
+
 def build_dataset(
-    study: Study, model: Model, results: list[dict[str, Any]], provenance: dict[str, Any]
+    study: Study,
+    model: Model,
+    results: list[dict[str, Any]] | Mapping[str, np.ndarray],
+    provenance: dict[str, Any],
 ) -> xr.Dataset:
-    """Assemble per-point results (in point order) into a labelled dataset."""
+    """Assemble per-point results into a labelled dataset: ``results`` is a list of value
+    dictionaries in point order, or the columns of :func:`empty_columns`, filled."""
     dims = list(study.sweep)
     shape = study.shape
-    if len(results) != study.n_points:
-        raise ValueError("one result per sweep point is required")
+    if isinstance(results, Mapping):
+        columns = results
+    else:
+        if len(results) != study.n_points:
+            raise ValueError("one result per sweep point is required")
+        columns = empty_columns(model, study.n_points)
+        for i, res in enumerate(results):
+            fill_columns(columns, i, res)
     data_vars = {}
     specs = {spec.name: spec for spec in model.estimate_specs}
     for name, var in model.variables.items():
-        if var.dtype == "int64":
-            arr = np.full(study.n_points, -1, dtype=np.int64)
-        else:
-            arr = np.full(study.n_points, np.nan, dtype=np.float64)
-        for i, res in enumerate(results):
-            if name in res and res[name] is not None:
-                arr[i] = res[name]
+        arr = columns[name]
         attrs = {"units": var.units, "long_name": var.long_name}
         if var.dtype == "int64":
             attrs["missing_value_note"] = "-1 where not computed"

@@ -46,7 +46,7 @@ from mcstudy.storage.checked import read_checked, write_checked
 from mcstudy.storage.contents import record_problem
 from mcstudy.storage.errors import CheckedFileError, RunDirError, WriteError
 from mcstudy.storage.lock import LOCK_FILE, RunLock, remove_stale_holder_files
-from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
+from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point, slim_record
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study, StudySection
 
@@ -503,24 +503,31 @@ class RunDir:
         self,
         study: Study,
         code: dict[str, Any],
-        points: list[Point],
+        points: list[Point] | None = None,
         owned: Callable[[int], bool] | None = None,
+        sink: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> Scan:
-        """Read and verify every point file (of the owned points, if given)."""
+        """Read and verify every point file (of the owned points, if given), one at a
+        time: ``sink(index, body)`` receives each usable record whole (to take its
+        values), and the scan keeps only its :func:`~mcstudy.storage.points.slim_record`,
+        so memory grows by about 1 KB per point whatever the model. ``points`` is
+        not needed (coordinates come from the study); it is accepted for old callers."""
         scan = Scan()
         if not self.points_dir.is_dir():
             return scan
         config_hash = study.config_hash()
-        for entry in sorted(os.scandir(self.points_dir), key=lambda e: e.name):
-            index = index_of(entry.name)
+        n_points = study.n_points
+        names = sorted(e.name for e in os.scandir(self.points_dir))
+        for name in names:
+            index = index_of(name)
             if index is None:
                 continue  # temporary files of writers, or anything else: not ours
             if owned is not None and not owned(index):
                 continue
-            path = Path(entry.path)
-            if index >= len(points):
+            path = self.points_dir / name
+            if index >= n_points:
                 scan.invalid.append(
-                    (path, index, f"{path}: no such point (the sweep has {len(points)} points)")
+                    (path, index, f"{path}: no such point (the sweep has {n_points} points)")
                 )
                 continue
             try:
@@ -529,7 +536,7 @@ class RunDir:
                     index=index,
                     config_hash=config_hash,
                     code_version=code,
-                    coords=points[index].coords,
+                    coords=study.coords_of(index),
                 )
             except CheckedFileError as exc:
                 scan.invalid.append((path, index, str(exc)))
@@ -537,8 +544,10 @@ class RunDir:
             why = record_problem(body, study)
             if why is not None:
                 scan.invalid.append((path, index, f"{path}: impossible contents: {why}"))
-            else:
-                scan.records[index] = body
+                continue
+            if sink is not None:
+                sink(index, body)
+            scan.records[index] = slim_record(body)
         return scan
 
     def quarantine(self, path: Path, reason: str) -> Path:

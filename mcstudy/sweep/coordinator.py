@@ -31,7 +31,7 @@ from mcstudy.storage.checked import dumps_body
 from mcstudy.storage.contents import record_problem
 from mcstudy.storage.errors import RunDirError, WriteError
 from mcstudy.storage.manifest import build_manifest, write_manifest
-from mcstudy.storage.points import DONE, FAILED, findings_of, write_point
+from mcstudy.storage.points import DONE, FAILED, findings_of, slim_record, write_point
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
@@ -146,7 +146,10 @@ def _tasks(
     points: list[Any] | None = None,
 ) -> list[PointTask]:
     model = study.model
-    by_index = {p.index: p for p in (study.points() if points is None else points)}
+    if points is None:
+        by_index = {i: study.point(i) for i in indices}  # validated: these points run
+    else:
+        by_index = {p.index: p for p in points}
     return [
         PointTask(
             study,
@@ -311,10 +314,10 @@ def _locked_sweep(
         rd.check_study(study, code)
     rd.clean_stale(everything=shard is None)
 
-    points = list(study.points())
     owned = shard.owns if shard is not None else None
-    mine = [p.index for p in points if owned is None or owned(p.index)]
-    scan = rd.scan(study, code, points, owned)
+    mine = [i for i in range(study.n_points) if owned is None or owned(i)]
+    # the records kept are slim (points.slim_record): about 1 KB a point, any model
+    scan = rd.scan(study, code, owned=owned)
     if not resume and (scan.records or scan.invalid):
         unusable = f" and {len(scan.invalid)} unusable point file(s)" if scan.invalid else ""
         raise RunDirError(
@@ -341,7 +344,6 @@ def _locked_sweep(
     reused = len(mine) - len(todo)
 
     manifest_path = rd.manifest_file(shard)
-    mine_points = [points[i] for i in mine]
     last_write = 0.0
     write_cost = 0.0
 
@@ -352,7 +354,7 @@ def _locked_sweep(
             manifest_path,
             build_manifest(
                 study,
-                mine_points,
+                mine,
                 records,
                 config_hash=config_hash,
                 code_version=code,
@@ -370,18 +372,17 @@ def _locked_sweep(
         if todo:
             # Ctrl-C raises KeyboardInterrupt only here, where the main thread waits
             with sigint_handler():
-                compiled = _warm_up(
-                    study, executor, [points[i] for i in todo], options.show_progress
-                )
-                tasks = _tasks(study, executor, todo, shard, attempts, points)
+                todo_points = [study.point(i) for i in todo]
+                compiled = _warm_up(study, executor, todo_points, options.show_progress)
+                tasks = _tasks(study, executor, todo, shard, attempts, todo_points)
                 desc = study.name if shard is None else f"{study.name} [{shard}]"
                 with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
                     try:
                         for body in _results(executor, tasks, config_hash, code):
                             index = int(body["point"])
                             write_point(rd.points_dir, body)
-                            records[index] = body
-                            computed.append(body)
+                            records[index] = kept_now = slim_record(body)
+                            computed.append(kept_now)
                             bar.update()
                             waited = time.monotonic() - last_write
                             if waited >= min(

@@ -6,9 +6,10 @@ moves, deletes and writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from mcstudy.findings import Finding, format_findings
 from mcstudy.storage.errors import RunDirError
@@ -28,7 +29,7 @@ class RunStatus:
     run_dir: Path
     study: Study
     info: dict[str, Any]
-    points: list[Point]
+    points: PointsView
     records: dict[int, dict[str, Any]]
     invalid: list[tuple[Path, int | None, str]] = field(default_factory=list)
     code_differs: bool = False
@@ -55,6 +56,27 @@ class RunStatus:
         return [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
 
 
+class PointsView(Sequence[Point]):
+    """The points of a study by index, made when asked for and not validated (their
+    coordinates are all status needs): no list of 1e5 validated points."""
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+
+    def __len__(self) -> int:
+        return self._study.n_points
+
+    @overload
+    def __getitem__(self, i: int) -> Point: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Point]: ...
+    def __getitem__(self, i: int | slice) -> Point | list[Point]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = i + len(self) if i < 0 else i
+        return Point(k, self._study.coords_of(k), None)  # type: ignore[arg-type]
+
+
 def default_run_dir() -> Path:
     """The run directory of ``mcstudy run`` without arguments (``outputs/default.run``
     in a checkout); RunDirError saying how to make it or name another if it is absent."""
@@ -77,8 +99,8 @@ def run_status(run_dir: str | Path) -> RunStatus:
     rd.check_path()
     info = rd.info()
     study = rd.load_study()
-    points = list(study.points())
-    scan = rd.scan(study, info["code_version"], points)
+    points = PointsView(study)
+    scan = rd.scan(study, info["code_version"])  # slim records: about 1 KB a point
     differs = not same_code(info["code_version"], point_code_version(study.model))
     return RunStatus(rd.path, study, info, points, scan.records, scan.invalid, differs)
 
