@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcstudy.sweep.interrupt import ignore_sigint_at_exit, install_at_start
+from mcstudy.sweep.interrupt import ignore_sigint_at_exit, install_at_start, raise_on_sigint
 
 # first, before click, NumPy and SciPy load: Ctrl-C from here on exits 130 with one line
 install_at_start()
@@ -24,6 +24,10 @@ _LAZY = {
     "lab": ("mcstudy.lab.cli", "lab"),
 }
 """Commands imported when used (``mcstudy run`` starts without loading them)."""
+OWN_SIGINT = frozenset({"bench", "probe", "validate", "lab"})
+"""Commands that stop their child processes (QEMU guests, probe workers, measured runs)
+and clean up as ``KeyboardInterrupt`` unwinds them: Ctrl-C raises it in them once they
+start, as Python does by default. Every other command ends at once with status 130."""
 
 
 class _Group(click.Group):
@@ -39,6 +43,14 @@ class _Group(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name in OWN_SIGINT:  # about to run it: Ctrl-C raises KeyboardInterrupt there
+            raise_on_sigint()
+        return name, cmd, rest
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in _LAZY and name not in self.commands:

@@ -128,6 +128,14 @@ def install_at_start() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+def raise_on_sigint() -> None:
+    """In the ``mcstudy`` program: Python's own SIGINT handling from now on (a command
+    that cleans up as ``KeyboardInterrupt`` unwinds it)."""
+    if started_as_command() and threading.current_thread() is threading.main_thread():
+        if not _ignored():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def ignore_sigint_at_exit() -> None:
     """In the ``mcstudy`` program whose command has finished: ignore SIGINT, so that a
     Ctrl-C while the interpreter shuts down (which puts back the default action of a
