@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
+from mcstudy.sweep.interrupt import ignore_sigint_at_exit, install_at_start, raise_on_sigint
 
-import click
+# first, before click, NumPy and SciPy load: Ctrl-C from here on exits 130 with one line
+install_at_start()
 
-from mcstudy import __version__
-from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS
+import importlib  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from mcstudy import __version__  # noqa: E402
+from mcstudy.sweep.cli import COMMANDS as SWEEP_COMMANDS  # noqa: E402
 
 _LAZY = {
     "bench": ("mcstudy.bench.cli", "bench"),
@@ -18,6 +24,10 @@ _LAZY = {
     "lab": ("mcstudy.lab.cli", "lab"),
 }
 """Commands imported when used (``mcstudy run`` starts without loading them)."""
+OWN_SIGINT = frozenset({"bench", "probe", "validate", "lab"})
+"""Commands that stop their child processes (QEMU guests, probe workers, measured runs)
+and clean up as ``KeyboardInterrupt`` unwinds them: Ctrl-C raises it in them once they
+start, as Python does by default. Every other command ends at once with status 130."""
 
 
 class _Group(click.Group):
@@ -25,8 +35,22 @@ class _Group(click.Group):
     (click cuts it to the terminal width with "..."), and which imports the commands of
     ``_LAZY`` only when they are called or listed."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        finally:  # the command is done: a Ctrl-C while Python shuts down changes nothing
+            ignore_sigint_at_exit()
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name in OWN_SIGINT:  # about to run it: Ctrl-C raises KeyboardInterrupt there
+            raise_on_sigint()
+        return name, cmd, rest
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in _LAZY and name not in self.commands:

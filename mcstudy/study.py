@@ -28,9 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mcstudy.budget import StudyCost, check_budget
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
 from mcstudy.errors import ConfigError, McStudyError
-from mcstudy.models.base import Model, ModelParams, human_seconds
+from mcstudy.models.base import Model, ModelParams
 from mcstudy.models.registry import get_model, model_names
 
 DEFAULT_CONFIG = Path("configs") / "default.toml"
@@ -38,17 +39,17 @@ PACKAGED_DEFAULT = Path(__file__).resolve().parent / "configs" / "default.toml"
 """The default config shipped in the package (``mcstudy run`` outside a checkout)."""
 MAX_POINTS = 100_000
 """Points a sweep may have unless ``--max-points`` says otherwise."""
-POINT_BASE_BYTES = 12 << 10
-POINT_BYTES_PER_VALUE = 110
-"""The coordinator holds, per point, its validated parameters and its record (provenance,
-values, tallies): about ``POINT_BASE_BYTES`` plus ``POINT_BYTES_PER_VALUE`` per tally and
-variable of the model (measured: 10 KB for a gather point, 8 tallies; 151 KB for a THP
-point, 1329 tallies)."""
-MAX_CPU_HOURS = 24.0
-"""Estimated CPU time (hours of one core) a study may take unless ``--max-cpu-hours``
-says otherwise (docs/model.md §7.5)."""
-ESTIMATE_FACTOR = 3
-"""How far the time estimates may be off, either way (docs/model.md §7.5)."""
+POINT_BASE_BYTES = 8 << 10
+POINT_BYTES_PER_VALUE = 32
+"""Memory of a sweep per point, while it runs and while its dataset is assembled: the
+point's task (validated parameters, about 1.1 KB), the slim record kept of it (about
+1 KB, whatever the model: values and tallies are not kept), transient records and
+Python's allocator, ``POINT_BASE_BYTES``; plus ``POINT_BYTES_PER_VALUE`` per variable of
+the model (its column, the dataset and the netCDF bytes). Measured peak RSS above the
+process's own (about 220 MiB), ``mcstudy.bench.largesweep``: a fresh run of 1e5 gather
+points (22 variables) 8.0 KiB a point (1001 MiB; 2218 MiB before records were slimmed),
+``run --resume`` of them 4.1 KiB, ``merge`` 3.5 KiB, ``status`` 2.3 KiB; ``merge`` of
+5,000 THP points (135 variables, 1329 tallies) 5 KiB (145 KiB before)."""
 MAX_CONFIG_BYTES = 16 << 20
 SMALL_BYTES = 256 << 20
 """Bookkeeping below this is not checked against the machine's memory."""
@@ -89,36 +90,6 @@ class StudySection(BaseModel):
         return self
 
 
-@dataclass
-class StudyCost:
-    """The estimated cost of a study's points, added up at its start (docs/model.md §7.5)."""
-
-    points: int = 0
-    events_per_sequence: float = 0.0
-    """summed over the points"""
-    seconds_per_sequence: float = 0.0
-    """summed over the points (seconds of one core)"""
-    what: str = "events"
-    events_per_second: float = 0.0
-
-    def add(self, params: ModelParams) -> None:
-        c = params.cost()
-        self.points += 1
-        self.events_per_sequence += c.events_per_sequence
-        self.seconds_per_sequence += c.seconds()
-        self.what, self.events_per_second = c.what, c.events_per_second
-
-    def sequences(self, section: StudySection) -> int:
-        """Sequences per point: ``sequences``, or an adaptive study's cap."""
-        if section.target_rel_err is not None and section.max_sequences is not None:
-            return section.max_sequences
-        return section.sequences
-
-    def seconds(self, section: StudySection) -> float:
-        """Estimated seconds of one core for every point's sequences."""
-        return self.seconds_per_sequence * self.sequences(section)
-
-
 @dataclass(frozen=True)
 class Point:
     """One sweep point: its flat index, its coordinates and validated parameters."""
@@ -140,6 +111,9 @@ class Study:
     overrides: tuple[str, ...] = field(default=())
     cost: StudyCost | None = field(default=None, compare=False)
     """the points' estimated cost, added up by ``load_study`` (docs/model.md §7.5)"""
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """What the overrides did that the user may not expect (a swept key fixed by a
+    ``--set``: the axis is gone); ``mcstudy run`` prints them on stderr."""
 
     @property
     def name(self) -> str:
@@ -178,6 +152,23 @@ class Study:
         """SHA-256 of the canonical resolved study (overrides included)."""
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def coords_of(self, index: int) -> dict[str, Any]:
+        """The coordinates of point ``index`` (C order: the last key fastest), without
+        validating its parameters (cheap: for reading results of a large sweep)."""
+        if not 0 <= index < self.n_points:
+            raise IndexError(f"point {index} of a sweep of {self.n_points}")
+        picked = []
+        for key, values in reversed(self.sweep.items()):
+            index, k = divmod(index, len(values))
+            picked.append((key, values[k]))
+        return dict(reversed(picked))
+
+    def point(self, index: int) -> Point:
+        """Point ``index``, validated (as ``points()`` would give it)."""
+        coords = self.coords_of(index)
+        values = {**self.params, **coords}
+        return Point(index, coords, _validate_params(self.model, self, values, coords))
 
     def points(self) -> Iterator[Point]:
         """All sweep points in C order, each validated."""
@@ -343,6 +334,36 @@ class _Errors:
         raise ConfigError("\n".join(shown))
 
 
+def _as_field_type(field: Any, value: Any) -> Any:
+    """``value`` converted to the type of schema field ``field`` where it converts (1 ->
+    1.0 for a float), else unchanged (the point validation reports it)."""
+    if field is None:
+        return value
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(field.annotation).validate_python(value, strict=False)
+    except (ValidationError, TypeError, ValueError):
+        return value
+
+
+def _repeated(values: list[Any], field: Any) -> tuple[Any, Any] | None:
+    """The first two values of a sweep list that are the same value of the field's type
+    (``1`` and ``1.0``, ``0.0`` and ``-0.0`` are; so are two equal strings), or None."""
+    seen: dict[Any, Any] = {}
+    for v in values:
+        typed = _as_field_type(field, v)
+        try:
+            key = (0, typed)
+            hash(key)
+        except TypeError:  # an unhashable value (a list): compared as text
+            key = (1, repr(typed))
+        if key in seen:
+            return seen[key], v
+        seen[key] = v
+    return None
+
+
 def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
     """Number of points of a sweep: the product of its lists' lengths."""
     n = 1
@@ -353,8 +374,7 @@ def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
 
 def bytes_per_point(model: Model) -> int:
     """Estimated memory of one point in the coordinator (bytes; see POINT_BASE_BYTES)."""
-    values = model.tallies.n_int + model.tallies.n_float + len(model.variables)
-    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * values
+    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * len(model.variables)
 
 
 def check_size(
@@ -383,49 +403,6 @@ def check_size(
         )
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def estimate_text(seconds: float) -> str:
-    """``about 13.2 hours of one core (6.6 hours on the 2 CPU(s) of this machine)``."""
-    cpus = usable_cpus()
-    return (
-        f"about {human_seconds(seconds)} of one core (about {human_seconds(seconds / cpus)} "
-        f"on the {cpus} CPU(s) of this machine)"
-    )
-
-
-def check_budget(
-    cost: StudyCost, section: StudySection, source: str, max_cpu_hours: float | None
-) -> None:
-    """ConfigError unless the study's estimated CPU time (every point, every sequence; the
-    cap ``max_sequences`` of an adaptive study) is within ``max_cpu_hours`` (default
-    ``MAX_CPU_HOURS``): checked at the start, before anything is written."""
-    limit = MAX_CPU_HOURS if max_cpu_hours is None else max_cpu_hours
-    adaptive = section.target_rel_err is not None
-    sequences = cost.sequences(section)
-    seconds = cost.seconds(section)
-    if seconds <= limit * 3600.0:
-        return
-    key = "study.max_sequences" if adaptive else "study.sequences"
-    per_point = cost.events_per_sequence / max(cost.points, 1)
-    raise ConfigError(
-        f"{source}: the study would take {estimate_text(seconds)}, more than its budget of {limit:g} CPU-hours: {cost.points:,} point(s) x "
-        f"{sequences:,} sequences{' (the adaptive cap)' if adaptive else ''} x about "
-        f"{per_point:.3g} events per sequence (counting {cost.what}), "
-        f"{cost.events_per_sequence * sequences:.3g} in all, at about {cost.events_per_second:.3g} per second of one core (measured; an "
-        f"estimate, good to a factor of about {ESTIMATE_FACTOR}). Lower {key}, shorten the "
-        "sequences or shrink the sweep, or raise the budget with --max-cpu-hours N"
-    )
-
-
 def _available_memory() -> int | None:
     """MemAvailable of this machine in bytes (None if it cannot be read)."""
     try:
@@ -435,6 +412,47 @@ def _available_memory() -> int | None:
     except (McStudyError, OSError):
         return None
     return None if kb is None else kb * 1024
+
+
+VARIANT_NAME_MAX = 80
+"""Longest readable variant suffix of a default output name (else a hash of it)."""
+
+
+def default_output(study: Study, params_files: Iterable[str | Path] = ()) -> Path:
+    """Where ``mcstudy run`` writes ``study`` without ``--out``: ``outputs/<name>.nc``,
+    and for a variant (``--set`` or ``--params`` given, ``study.name`` not set) a name of
+    its own made of the overrides, so a variant never meets the run directory of the
+    study it varies: ``--set load=bursts --set kernel=v6.3-kvm-pv`` on ``default`` ->
+    ``outputs/default-load-bursts-kernel-v6.3-kvm-pv.nc``. The same command gives the
+    same name (``--resume`` finds it)."""
+    name = study.name
+    items = list(study.overrides)
+    files = [Path(f) for f in params_files]
+    if any(parse_key(item) == ("study", "name") for item in items):
+        return Path("outputs") / f"{name}.nc"
+    parts = []
+    for item in items:
+        lhs, _, rhs = item.partition("=")
+        key = lhs.strip().removeprefix("params.").removeprefix("study.")
+        value = re.sub(r"\s*,\s*", "+", re.sub(r"[][\"']", "", rhs.strip()))
+        parts.append(f"{key}-{value}")
+    parts += [f"params-{f.stem}" for f in files]
+    if not parts:
+        return Path("outputs") / f"{name}.nc"
+    suffix = "-".join(parts)
+    if len(suffix) > VARIANT_NAME_MAX or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", suffix):
+        blob = "\0".join(items + [str(f) for f in files])
+        suffix = "variant-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+    return Path("outputs") / f"{name}-{suffix}.nc"
+
+
+def parse_key(item: str) -> tuple[str, str] | None:
+    """(section, key) of a ``--set`` item, or None if it is malformed."""
+    try:
+        section, key, _ = parse_override(item)
+    except ConfigError:
+        return None
+    return section, key
 
 
 def default_config() -> Path:
@@ -457,7 +475,7 @@ def load_study(
 
     Each message names where the value came from: the config file, a ``--params`` file
     or the ``--set`` option. ``max_points`` overrides the ``MAX_POINTS`` limit,
-    ``max_cpu_hours`` the ``MAX_CPU_HOURS`` budget.
+    ``max_cpu_hours`` the ``mcstudy.budget.MAX_CPU_HOURS`` budget.
     """
     path = Path(path)
     raw = _load_toml(path)
@@ -491,6 +509,8 @@ def load_study(
             origin[("params", key)] = str(pf)
 
     from_option: set[tuple[str, str]] = set()
+    fixed: list[tuple[str, str, list[Any]]] = []  # (--set item, key, the axis it removed)
+    points_before = sweep_size(sweep) if all(isinstance(v, list) for v in sweep.values()) else 0
     for item in overrides:
         try:
             section, key, value = parse_override(item)
@@ -502,7 +522,9 @@ def load_study(
         origin[(section, key)] = f"--set {item}"
         from_option.add((section, key))
         if section == "params":
-            sweep.pop(key, None)
+            axis = sweep.pop(key, None)
+            if isinstance(axis, list) and len(axis) > 1:
+                fixed.append((item, key, axis))
         elif section == "sweep":
             params.pop(key, None)
     errors.raise_if_any()
@@ -567,8 +589,10 @@ def load_study(
             errors.add(f"{where('sweep', key)} = {values!r}: expected a list of values")
         elif not values:
             errors.add(f"{where('sweep', key)}: empty list; expected at least one value")
-        elif len(set(map(repr, values))) != len(values):
-            errors.add(f"{where('sweep', key)}: repeated values {values!r}")
+        elif (same := _repeated(values, known.get(key))) is not None:
+            a, b = same
+            what = f"{a!r} and {b!r} are the same value" if repr(a) != repr(b) else f"{a!r} twice"
+            errors.add(f"{where('sweep', key)}: repeated values {values!r} ({what})")
     cost = StudyCost()
     if len(errors.lines) == before:  # the sweep is well formed: size it, validate its points
         shape = [len(v) for v in sweep.values()]
@@ -594,8 +618,22 @@ def load_study(
     errors.raise_if_any()
     assert section is not None
     check_budget(cost, section, source, max_cpu_hours)
+    notes = [_axis_note(*f, source) for f in fixed]
+    if notes:
+        n = sweep_size(sweep)
+        notes[-1] += f"; the sweep has {n:,} point{'s' * (n != 1)} instead of {points_before:,}"
     text = path.read_text(encoding="utf-8")
-    return Study(section, params, sweep, source, text, tuple(overrides), cost)
+    return Study(section, params, sweep, source, text, tuple(overrides), cost, tuple(notes))
+
+
+def _axis_note(item: str, key: str, axis: list[Any], source: str) -> str:
+    """The note on a ``--set key=value`` that fixes a key the config sweeps."""
+    shown = ", ".join(map(str, axis[:6])) + (", ..." if len(axis) > 6 else "")
+    value = item.split("=", 1)[1].strip()
+    return (
+        f"--set {item} fixes {key}, which {Path(source).name} sweeps over {len(axis)} values "
+        f"({shown}): that axis is removed (to keep it with one value: --set sweep.{key}={value})"
+    )
 
 
 def _point_values(

@@ -207,8 +207,94 @@ def test_a_sweep_too_big_for_memory_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "_available_memory", lambda: 1 << 30)  # a 1 GiB machine
     cfg = tmp_path / "thp.toml"
     cfg.write_text((REPO / "configs" / "thp.toml").read_text())
-    many = ", ".join(str(0.5 + i) for i in range(200))
+    many = ", ".join(str(0.5 + i) for i in range(1500))
     with pytest.raises(ConfigError, match=r"GiB of bookkeeping memory, more than half of the 1\.0"):
-        load_study(cfg, [f"sweep.fault_rate=[{many}]"])  # 7200 points x 145 KB
+        load_study(cfg, [f"sweep.fault_rate=[{many}]"])  # 54,000 points x 12 KB
     per_point = study_mod.bytes_per_point(load_study(cfg).model)
-    assert 100_000 < per_point < 250_000  # a THP record holds its tallies and variables
+    assert 8_000 < per_point < 16_000  # a slim record and the THP model's 135 columns
+
+
+@pytest.mark.parametrize(
+    ("sweep", "said"),
+    [
+        ("[1, 1.0]", "1 and 1.0 are the same value"),
+        ("[0.0, -0.0]", "0.0 and -0.0 are the same value"),
+        ("[0.01, 1e-2]", "repeated values [0.01, 0.01]"),
+    ],
+)
+def test_sweep_values_equal_as_numbers_are_repeated(tmp_path, sweep, said):
+    """A sweep list is compared as values of the field's type, not as text: [1, 1.0] of a
+    float would give a coordinate with the same value twice."""
+    cfg = small(tmp_path)
+    cfg.write_text(SMALL.replace("[0.01, 0.1]", sweep))
+    with pytest.raises(ConfigError, match="repeated values") as err:
+        load_study(cfg)
+    assert said in str(err.value) and "[sweep] gfp_nowait_fail_p" in str(err.value)
+    # an integer field: 8 and 8.0 from the command line are one value
+    with pytest.raises(ConfigError, match=r"repeated values \[8, 8\] \(8 twice\)"):
+        load_study(small(tmp_path), ["sweep.tables_per_gather=[8, 8.0]"])
+
+
+def test_fixing_a_swept_key_says_which_axis_goes(tmp_path):
+    cfg = small(tmp_path)
+    cfg.write_text(SMALL.replace("[sweep]", '[sweep]\nkernel = ["v6.3-kvm-pv", "v6.15"]'))
+    assert load_study(cfg).n_points == 4
+    study = load_study(cfg, ["kernel=v6.15"])
+    assert study.n_points == 2 and "kernel" not in study.sweep
+    (note,) = study.notes
+    assert note.startswith("--set kernel=v6.15 fixes kernel, which s.toml sweeps over 2 values")
+    assert "that axis is removed" in note and "2 points instead of 4" in note
+    assert "--set sweep.kernel=v6.15" in note
+    assert load_study(cfg, ["sweep.kernel=v6.15"]).notes == ()  # a one-value axis: no note
+    out = ["--out", str(tmp_path / "k.nc"), "--quiet", "--no-report"]
+    res = CliRunner().invoke(
+        main, ["run", str(cfg), "--set", "kernel=v6.15", "--set", "study.sequences=100", *out]
+    )
+    assert res.exit_code == 0, res.output
+    assert "mcstudy: note: --set kernel=v6.15 fixes kernel" in res.stderr
+
+
+def test_a_variant_gets_its_own_output_and_the_mismatch_says_what_differs(tmp_path, monkeypatch):
+    """The README's variant command after the quick start: its own default output (the
+    default run's results stay), and a clash with an explicit --out names each change."""
+    from mcstudy.study import default_output
+
+    cfg = small(tmp_path)
+    cfg.write_text(SMALL.replace("[sweep]", '[sweep]\nkernel = ["v6.3-kvm-pv", "v6.15"]'))
+    monkeypatch.chdir(tmp_path)
+    base = ["run", str(cfg), "--quiet", "--no-report"]
+    assert CliRunner().invoke(main, base).exit_code == 0
+    before = sorted((tmp_path / "outputs" / "s.run" / "points").iterdir())
+    variant = ["--set", "kernel=v6.15", "--set", "gfp_nowait_fail_p=0.1"]
+    res = CliRunner().invoke(main, [*base, *variant])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "outputs" / "s-kernel-v6.15-gfp_nowait_fail_p-0.1.nc").is_file()
+    assert sorted((tmp_path / "outputs" / "s.run" / "points").iterdir()) == before
+    assert default_output(load_study(cfg)) == Path("outputs/s.nc")
+    assert default_output(load_study(cfg, ["study.name=v"])) == Path("outputs/v.nc")
+    odd = load_study(cfg, ['description="a b/c"'])
+    assert default_output(odd).name.startswith("s-variant-")  # not a readable file name
+    # the same variant on the default run's output: refused, saying exactly what differs
+    res = CliRunner().invoke(main, [*base, *variant, "--out", "outputs/s.nc"])
+    assert res.exit_code == 2
+    err = " ".join(res.stderr.split())
+    assert "holds 4 committed point(s) of a different config" in err
+    assert "kernel: swept over ['v6.3-kvm-pv', 'v6.15'] -> fixed at 'v6.15'" in err
+    assert "gfp_nowait_fail_p: swept over [0.01, 0.1] -> fixed at 0.1" in err
+    assert "order of the [sweep] keys" not in err
+    assert "--out OTHER.nc (they stay)" in err and "--restart to discard those 4" in err
+
+
+def test_status_without_an_argument_looks_at_the_default_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["status"])
+    assert res.exit_code == 2
+    assert "outputs/default.run: no run here (the default run" in res.stderr
+    run = tmp_path / "outputs" / "default.run"
+    cfg = write_config(tmp_path)
+    args = ["run", str(cfg), "--out", str(run.with_suffix(".nc")), "--quiet", "--no-report"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    # (the run holds another study than the default config's: status reads study.json)
+    res = CliRunner().invoke(main, ["status"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("outputs/default.run: study 'small'")

@@ -138,6 +138,59 @@ def check_counters(
             )
 
 
+MAX_RATE = 1e10
+"""Fastest rate (pages or events per second) a counter of /proc/vmstat can move on any
+machine: 1e10 pages/s is 40 TB/s, beyond the memory bandwidth of every computer. A
+faster one comes from a damaged, edited or mixed-up snapshot."""
+
+
+def check_movement(
+    before: dict[str, int], after: dict[str, int], zone: str, names: tuple[str, str]
+) -> None:
+    """McStudyError unless the snapshots can give rates: both have the zone's
+    ``pgalloc_<zone>`` counter, and allocations moved between them (two identical
+    snapshots, or frees without allocations, are not two readings of a running Linux)."""
+    counter = f"pgalloc_{zone.lower()}"
+    for snap, name in ((before, names[0]), (after, names[1])):
+        if not any(k.startswith("pgalloc_") for k in snap):
+            raise McStudyError(
+                f"{name}: no pgalloc_<zone> counters: not a /proc/vmstat of Linux (every "
+                "kernel counts the pages it allocates per zone)"
+            )
+        if counter not in snap:
+            raise McStudyError(
+                f"{name}: no {counter} counter, but zone {zone} serves the GFP_NOWAIT "
+                "pages: is it the vmstat of the machine of the zoneinfo?"
+            )
+    if before == after:
+        raise McStudyError(
+            f"{names[1]}: identical to {names[0]}: no counter moved, every rate would be 0; "
+            "take the second snapshot later (a running Linux allocates pages every second)"
+        )
+    moved_alloc = vmstat_sum(after, "pgalloc") - vmstat_sum(before, "pgalloc")
+    moved_free = after.get("pgfree", 0) - before.get("pgfree", 0)
+    if moved_alloc == 0 and moved_free > 0:
+        raise McStudyError(
+            f"{names[1]}: pgfree moved by {moved_free} pages but no pgalloc_<zone> counter "
+            f"moved since {names[0]}: the pages freed were allocated somewhere; are the "
+            "pgalloc_* lines of one snapshot copied from the other?"
+        )
+
+
+def check_rates(rates: dict[str, float], interval: float, names: tuple[str, str]) -> None:
+    """McStudyError naming the first rate above ``MAX_RATE`` (a counter that jumped)."""
+    for key, rate in rates.items():
+        if not (key.endswith("_rate") or key.endswith("_per_s")):
+            continue
+        if isinstance(rate, float) and rate > MAX_RATE:
+            raise McStudyError(
+                f"{names[1]}: {key} = {rate:.3g} per second over {interval:g} s since "
+                f"{names[0]}, above {MAX_RATE:.0e} (40 TB/s of pages, more than any "
+                "machine moves): a damaged or edited snapshot, or not two readings of one "
+                "machine"
+            )
+
+
 def vmstat_rates(
     before: dict[str, int],
     after: dict[str, int],
@@ -149,6 +202,7 @@ def vmstat_rates(
     ``names`` name the snapshots in errors."""
     interval = check_interval(interval)
     check_counters(before, after, zone, names)
+    check_movement(before, after, zone, names)
 
     def d(name: str) -> int:
         return vmstat_sum(after, name) - vmstat_sum(before, name)
@@ -182,6 +236,7 @@ def vmstat_rates(
         "direct_reclaim_stalls_per_s": d("allocstall") / interval,
         "kswapd_runs_per_s": d1("pageoutrun") / interval,
     }
+    check_rates({**params, **info}, interval, names)
     return params, info
 
 

@@ -78,7 +78,7 @@ class ModelParams(BaseModel):
     ``EVENTS``; ``EVENTS_PER_SECOND`` is how many of them one core simulates per second
     (measured, see each model's value); ``MAX_EVENTS_PER_SEQUENCE`` is the most one
     sequence may have. The model's validator ends with ``check_sequence_events()``, and
-    the start of a study (``mcstudy.study.check_budget``) adds up every point's cost
+    the start of a study (``mcstudy.budget.check_budget``) adds up every point's cost
     against the study's budget before anything is written.
     """
 

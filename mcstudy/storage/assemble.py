@@ -21,6 +21,7 @@ compares everything else.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,17 @@ import numpy as np
 import xarray as xr
 
 from mcstudy.findings import FINDINGS_ATTR, encode_findings, study_findings
-from mcstudy.storage.dataset import REL_ERR, TARGET_MET, build_dataset
+from mcstudy.storage.dataset import (
+    REL_ERR,
+    TARGET_MET,
+    build_dataset,
+    empty_columns,
+    fill_columns,
+)
 from mcstudy.storage.points import DONE, FAILED, PENDING, findings_of, values_of
 from mcstudy.storage.provenance import environment
 from mcstudy.storage.rundir import RunDir
-from mcstudy.storage.running import running_variables
+from mcstudy.storage.running import running_series, running_variables
 from mcstudy.storage.version import same_code
 from mcstudy.study import Study
 
@@ -127,32 +134,97 @@ def dataset_provenance(
     }
 
 
+class ColumnRow(Mapping[str, Any]):
+    """One point's values in the columns of a :class:`Collector`: a variable not computed
+    there (NaN, or -1 for an integer) is absent."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], index: int) -> None:
+        self._columns = columns
+        self._index = index
+
+    def __getitem__(self, name: str) -> Any:
+        x = self._columns[name][self._index]
+        if (x != x) if x.dtype.kind == "f" else x == -1:
+            raise KeyError(name)
+        return x.item()
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._columns if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[name]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+
+class Collector:
+    """The values of each done record, put into flat arrays as the record is read (a sink
+    of ``RunDir.scan``): assembling a sweep holds no dictionary of values per point."""
+
+    def __init__(self, study: Study) -> None:
+        n = study.n_points
+        self.model = study.model
+        self.columns = empty_columns(study.model, n)
+        self.running: dict[int, np.ndarray] = {}
+        """each done point's running main estimate (``running.running_series``)"""
+        self.adaptive = study.section.target_rel_err is not None
+        self.rel = np.full(n, np.nan) if self.adaptive else None
+        self.met = np.full(n, -1, dtype=np.int8) if self.adaptive else None
+
+    def rows(self, indices: Iterable[int]) -> dict[int, Mapping[str, Any]]:
+        """The values of points ``indices`` as read-only mappings over the columns (what
+        ``mcstudy.findings.study_findings`` reads), without a dictionary per point."""
+        return {i: ColumnRow(self.columns, i) for i in indices}
+
+    def add(self, index: int, body: dict[str, Any]) -> None:
+        run = running_series(self.model, body)
+        if run is not None:
+            self.running[index] = run
+        res = values_of(body)
+        fill_columns(self.columns, index, res)
+        if self.adaptive and REL_ERR in res:
+            self.rel[index] = res[REL_ERR]  # type: ignore[index]
+            self.met[index] = res[TARGET_MET]  # type: ignore[index]
+
+
 def dataset_from_records(
     study: Study,
     records: dict[int, dict[str, Any]],
     code: dict[str, Any],
     run_facts: dict[str, Any] | None = None,
+    collected: Collector | None = None,
 ) -> xr.Dataset:
     """The final dataset of ``study`` from its point records (missing points: NaN);
-    ``code`` is the code version that computed them."""
+    ``code`` is the code version that computed them. ``records`` are whole bodies, or
+    slim records (``points.slim_record``) whose values ``collected`` took as they were
+    read."""
     model = study.model
     n = study.n_points
-    results = [values_of(records[i]) if i in records else {} for i in range(n)]
+    if collected is None:
+        collected = Collector(study)
+        for i, body in records.items():
+            collected.add(i, body)
     provenance = dataset_provenance(study, records, code, run_facts or {})
-    ds = build_dataset(study, model, results, provenance)
-    done = {i: results[i] for i in range(n) if i in records and records[i]["status"] == DONE}
+    ds = build_dataset(study, model, collected.columns, provenance)
+    done = [i for i in sorted(records) if records[i]["status"] == DONE]
     ds.attrs[FINDINGS_ATTR] = encode_findings(
         study_findings(
-            model, done, [f for i in range(n) if i in records for f in findings_of(records[i])]
+            model,
+            collected.rows(done),
+            [f for i in sorted(records) for f in findings_of(records[i])],
         )
     )
     dims = list(study.sweep)
     shape = study.shape
 
-    status = np.array(
-        [POINT_STATUS_CODES[records[i]["status"]] if i in records else 0 for i in range(n)],
-        dtype=np.int8,
-    )
+    status = np.zeros(n, dtype=np.int8)
+    for i, body in records.items():
+        status[i] = POINT_STATUS_CODES[body["status"]]
     ds["point_status"] = (
         dims,
         status.reshape(shape),
@@ -162,16 +234,11 @@ def dataset_from_records(
             "flag_meanings": " ".join(POINT_STATUS_CODES),
         },
     )
-    if study.section.target_rel_err is not None:
-        rel = np.full(n, np.nan)
-        met = np.full(n, -1, dtype=np.int8)
-        for i, res in enumerate(results):
-            if REL_ERR in res:
-                rel[i] = res[REL_ERR]
-                met[i] = res[TARGET_MET]
+    if collected.adaptive:
+        assert collected.rel is not None and collected.met is not None
         ds[REL_ERR] = (
             dims,
-            rel.reshape(shape),
+            collected.rel.reshape(shape),
             {
                 "units": "1",
                 "long_name": f"relative standard error of {model.main_estimate} at stop "
@@ -180,13 +247,13 @@ def dataset_from_records(
         )
         ds[TARGET_MET] = (
             dims,
-            met.reshape(shape),
+            collected.met.reshape(shape),
             {
                 "long_name": "1 if target_rel_err was reached, 0 if max_sequences was",
                 "missing_value_note": "-1 where not computed",
             },
         )
-    for name, var in running_variables(study, model, records).items():
+    for name, var in running_variables(study, model, collected.running).items():
         ds[name] = var
     return ds
 
@@ -205,11 +272,11 @@ def assemble(
     info = rd.info()
     study = rd.load_study()
     code = info["code_version"]
-    points = list(study.points())
-    scan = rd.scan(study, code, points)
+    collected = Collector(study)
+    scan = rd.scan(study, code, sink=collected.add)  # one record in memory at a time
     facts = {"executor": "merge"} if run_facts is None else run_facts
     facts = {"run_dir": rd.path.name, **facts}
-    ds = dataset_from_records(study, scan.records, code, facts)
+    ds = dataset_from_records(study, scan.records, code, facts, collected)
     indices = range(study.n_points)
     return Assembly(
         ds,

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mcstudy.errors import OutputError
+from mcstudy.storage.errors import WriteError
 
 PARTIAL_SUFFIX = ".partial"
 STALE_SECONDS = 60.0
@@ -84,8 +85,9 @@ def check_output_file(path: str | Path, what: str = "output path") -> Path:
     return path
 
 
-def _os_error(path: Path, exc: OSError) -> OutputError:
-    return OutputError(f"{path}: cannot write ({exc.strerror or exc})")
+def _os_error(path: Path, exc: OSError) -> WriteError:
+    reason = exc.strerror or str(exc)
+    return WriteError(f"{path}: cannot write ({reason})", exc.errno, reason)
 
 
 @contextmanager

@@ -10,7 +10,11 @@ renamed over the target, so a killed run never leaves a half file under the real
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ import xarray as xr
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_attrs
-from mcstudy.storage.atomic import atomic_target
+from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_kind
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
@@ -29,24 +33,48 @@ FORMAT_VERSION = 1
 ENGINE = "h5netcdf"
 
 
+def empty_columns(model: Model, n_points: int) -> dict[str, np.ndarray]:
+    """One flat array per variable of ``model`` for ``n_points`` points, every point not
+    computed (NaN, or -1 for an integer): filled point by point with :func:`fill_columns`,
+    so assembling a sweep never holds a dictionary per point."""
+    return {
+        name: np.full(n_points, -1, dtype=np.int64)
+        if var.dtype == "int64"
+        else np.full(n_points, np.nan, dtype=np.float64)
+        for name, var in model.variables.items()
+    }
+
+
+def fill_columns(columns: dict[str, np.ndarray], index: int, values: Mapping[str, Any]) -> None:
+    """Put the decoded values of point ``index`` into its place in every column."""
+    for name, arr in columns.items():
+        v = values.get(name)
+        if v is not None:
+            arr[index] = v
+
+
 def build_dataset(
-    study: Study, model: Model, results: list[dict[str, Any]], provenance: dict[str, Any]
+    study: Study,
+    model: Model,
+    results: list[dict[str, Any]] | Mapping[str, np.ndarray],
+    provenance: dict[str, Any],
 ) -> xr.Dataset:
-    """Assemble per-point results (in point order) into a labelled dataset."""
+    """Assemble per-point results into a labelled dataset: ``results`` is a list of value
+    dictionaries in point order, or the columns of :func:`empty_columns`, filled."""
     dims = list(study.sweep)
     shape = study.shape
-    if len(results) != study.n_points:
-        raise ValueError("one result per sweep point is required")
+    if isinstance(results, Mapping):
+        columns = results
+    else:
+        if len(results) != study.n_points:
+            raise ValueError("one result per sweep point is required")
+        columns = empty_columns(model, study.n_points)
+        for i, res in enumerate(results):
+            fill_columns(columns, i, res)
     data_vars = {}
     specs = {spec.name: spec for spec in model.estimate_specs}
     for name, var in model.variables.items():
-        if var.dtype == "int64":
-            arr = np.full(study.n_points, -1, dtype=np.int64)
-        else:
-            arr = np.full(study.n_points, np.nan, dtype=np.float64)
-        for i, res in enumerate(results):
-            if name in res and res[name] is not None:
-                arr[i] = res[name]
+        arr = columns[name]
         attrs = {"units": var.units, "long_name": var.long_name}
         if var.dtype == "int64":
             attrs["missing_value_note"] = "-1 where not computed"
@@ -81,18 +109,34 @@ def build_dataset(
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to ``path`` atomically (temporary file + fsync + rename)."""
+    """Write ``ds`` to ``path`` atomically (temporary file + fsync + rename).
+
+    The netCDF-4 file is made in memory and written by mcstudy itself: HDF5 never holds
+    a file on disk, so a full disk is one WriteError naming the path (HDF5 failing to
+    flush a half-written file crashed the process when it closed it at exit)."""
     path = Path(path)
-    with atomic_target(path) as tmp:
-        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+    check_output_file(path)
+    buffer = io.BytesIO()
+    ds.to_netcdf(buffer, engine=ENGINE, invalid_netcdf=False)
+    atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 
 def open_dataset(path: str | Path) -> xr.Dataset:
     """Open an mcstudy dataset, loaded into memory; OutputError if it is not one."""
     path = Path(path)
-    if not path.exists():
-        raise OutputError(f"{path}: file not found")
+    try:
+        st = os.stat(path)  # a link to a dataset is fine to read
+    except FileNotFoundError:
+        raise OutputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        # a FIFO would block the open forever, a device would be read without end
+        raise OutputError(
+            f"{path}: is {file_kind(st.st_mode)}, not a regular file; expected an mcstudy "
+            "dataset (.nc)"
+        )
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             ds = ds.load()

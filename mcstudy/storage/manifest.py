@@ -8,6 +8,7 @@ atomically, so it is always a complete JSON document that a person or a script
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ MANIFEST_FORMAT_VERSION = 1
 
 
 def point_row(point: Point, body: dict[str, Any] | None, seed: int) -> dict[str, Any]:
-    """The manifest row of one point (``body`` None when pending)."""
+    """The manifest row of one point (``body`` None when pending; a whole record or its
+    slim form)."""
     row: dict[str, Any] = {
         "point": point.index,
         "coords": point.coords,
@@ -50,7 +52,7 @@ def point_row(point: Point, body: dict[str, Any] | None, seed: int) -> dict[str,
 
 def build_manifest(
     study: Study,
-    points: list[Point],
+    points: Iterable[Point | int],
     records: dict[int, dict[str, Any]],
     *,
     config_hash: str,
@@ -58,11 +60,19 @@ def build_manifest(
     invalid: list[tuple[Path, int | None, str]] | None = None,
     shard: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of ``points`` (all of them, or one shard's) given their records."""
-    rows = [point_row(p, records.get(p.index), study.section.seed) for p in points]
+    """The manifest of ``points`` (all of them, or one shard's: points or their indices)
+    given their records. Its ``points`` rows are made one at a time as the manifest is
+    encoded (a list of 1e5 row dictionaries took about 100 MB)."""
+    indices = [p if isinstance(p, int) else p.index for p in points]
     counts = {DONE: 0, FAILED: 0, PENDING: 0}
-    for row in rows:
-        counts[row["status"]] += 1
+    for i in indices:
+        counts[records[i]["status"] if i in records else PENDING] += 1
+    seed = study.section.seed
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for i in indices:
+            yield point_row(Point(i, study.coords_of(i), None), records.get(i), seed)  # type: ignore[arg-type]
+
     return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_FORMAT_VERSION,
@@ -75,8 +85,25 @@ def build_manifest(
         "updated_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "counts": counts,
         "invalid_files": [{"file": str(p), "reason": r} for p, _, r in (invalid or [])],
-        "points": rows,
+        "points": _Rows(rows),
     }
+
+
+class _Rows:
+    """The rows of a manifest, made when iterated (each time: ``encode_manifest`` and
+    anyone who reads them see the same rows)."""
+
+    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._make()
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        return list(self._make())[k]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._make())
 
 
 def encode_manifest(manifest: dict[str, Any]) -> bytes:

@@ -43,10 +43,10 @@ from mcstudy.storage.atomic import (
     remove_stale_partials,
 )
 from mcstudy.storage.checked import read_checked, write_checked
-from mcstudy.storage.contents import content_problem
-from mcstudy.storage.errors import CheckedFileError, RunDirError
+from mcstudy.storage.contents import record_problem
+from mcstudy.storage.errors import CheckedFileError, RunDirError, WriteError
 from mcstudy.storage.lock import LOCK_FILE, RunLock, remove_stale_holder_files
-from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point
+from mcstudy.storage.points import DONE, FAILED, PENDING, index_of, load_point, slim_record
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study, StudySection
 
@@ -118,23 +118,57 @@ class Scan:
         return out
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def study_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two canonical studies, one phrase per key in the words of
+    ``--set`` (``study.seed: 11 -> 12``; ``load: swept over [...] -> fixed at 'bursts'``);
+    the order of the [sweep] keys only when nothing else tells the points apart."""
+    out: list[str] = []
+    a_study, b_study = old.get("study") or {}, new.get("study") or {}
+    for key in sorted(set(a_study) | set(b_study)):
+        if a_study.get(key) != b_study.get(key):
+            out.append(f"study.{key}: {_short(a_study.get(key))} -> {_short(b_study.get(key))}")
+
+    def where(canon: dict[str, Any], key: str) -> tuple[str, Any] | None:
+        if key in (canon.get("sweep") or {}):
+            return "sweep", canon["sweep"][key]
+        if key in (canon.get("params") or {}):
+            return "params", canon["params"][key]
+        return None
+
+    def said(w: tuple[str, Any] | None) -> str:
+        if w is None:
+            return "not set (the model's default)"
+        if w[0] == "sweep":
+            return f"swept over {_short(w[1])}"
+        return f"fixed at {_short(w[1])}"
+
+    keys = set(old.get("sweep") or {}) | set(old.get("params") or {})
+    keys |= set(new.get("sweep") or {}) | set(new.get("params") or {})
+    for key in sorted(keys):
+        a, b = where(old, key), where(new, key)
+        if a == b:
+            continue
+        if a is not None and b is not None and a[0] == b[0]:
+            out.append(f"{a[0]}.{key}: {_short(a[1])} -> {_short(b[1])}")
+        else:
+            out.append(f"{key}: {said(a)} -> {said(b)}")
+    a_order, b_order = old.get("sweep_order"), new.get("sweep_order")
+    if not out and a_order != b_order:
+        out.append(
+            f"the order of the [sweep] keys: {a_order} -> {b_order} (it sets the dimensions "
+            "and the numbering of the points)"
+        )
     return out
 
 
 def _config_diff(old: dict[str, Any], new: dict[str, Any], limit: int = 6) -> str:
-    a, b = _flatten(old), _flatten(new)
-    diffs = [
-        f"{k}: {a.get(k)!r} -> {b.get(k)!r}"
-        for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k)
-    ]
-    more = f", and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    diffs = study_differences(old, new)
+    more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
     return "; ".join(diffs[:limit]) + more
 
 
@@ -244,22 +278,26 @@ class RunDir:
         """Why this run directory's results cannot be mixed with ``study`` run by
         ``code`` (None if they can)."""
         info = self.info()
-        if info.get("dims") != list(study.sweep):
-            return (
-                f"a different order of the [sweep] keys ({info.get('dims')}; now "
-                f"{list(study.sweep)}), which orders the points differently"
-            )
-        if info.get("config_hash") != study.config_hash():
+        if info.get("config_hash") != study.config_hash() or info.get("dims") != list(study.sweep):
+            recorded = info.get("canonical")
+            what = _config_diff(recorded if isinstance(recorded, dict) else {}, study.canonical())
             return (
                 f"a different config (study {info.get('study_name')!r}, config "
                 f"{str(info.get('config_hash'))[:12]}; now {study.config_hash()[:12]}: "
-                f"{_config_diff(info.get('canonical', {}), study.canonical())})"
+                f"{what or 'the recorded study is unreadable'})"
             )
         theirs = info.get("code_version")
         if not isinstance(theirs, dict) or not same_code(theirs, code):
             other = describe(theirs) if isinstance(theirs, dict) else "unknown code"
             return f"a different code version ({other}; now {describe(code)})"
         return None
+
+    def count_point_files(self) -> int:
+        """How many point files ``points/`` holds (unverified; 0 if unreadable)."""
+        try:
+            return sum(1 for e in os.scandir(self.points_dir) if index_of(e.name) is not None)
+        except OSError:
+            return 0
 
     def has_points(self) -> bool:
         if not self.points_dir.is_dir():
@@ -314,11 +352,15 @@ class RunDir:
         tmp = Path(
             tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=PARTIAL_SUFFIX, dir=parent)
         )
-        os.chmod(tmp, DIR_MODE)
-        (tmp / POINTS_DIR).mkdir()
-        write_checked(tmp / STUDY_FILE, RUN_FORMAT, RUN_FORMAT_VERSION, body)
-        fd = os.open(tmp / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        os.close(fd)
+        try:
+            os.chmod(tmp, DIR_MODE)
+            (tmp / POINTS_DIR).mkdir()
+            write_checked(tmp / STUDY_FILE, RUN_FORMAT, RUN_FORMAT_VERSION, body)
+            fd = os.open(tmp / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            os.close(fd)
+        except BaseException:  # a full disk, no inodes: leave no half-made directory
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return tmp
 
     def create(self, study: Study, code: dict[str, Any], dataset_name: str) -> bool:
@@ -349,9 +391,12 @@ class RunDir:
             return False
         try:
             tmp = self._build(self._info_body(study, code, dataset_name))
-        except OSError as exc:
-            raise RunDirError(
-                f"{self.path}: cannot create the run directory ({exc.strerror})"
+        except (OSError, WriteError) as exc:
+            why = exc.reason if isinstance(exc, WriteError) else exc.strerror or str(exc)
+            raise WriteError(
+                f"{self.path}: cannot create the run directory ({why}); nothing was written",
+                exc.errno,
+                why,
             ) from None
         try:
             os.rename(tmp, self.path)
@@ -375,9 +420,12 @@ class RunDir:
         """RunDirError (saying what differs) unless the directory holds ``study``."""
         why = self.mismatch(study, code)
         if why is not None:
+            n = self.count_point_files()
+            held = f"{n} committed point(s)" if n else "results"
             raise RunDirError(
-                f"{self.path} holds results of {why}. Refusing to mix them: pass "
-                f"--restart to discard them, or --out another path"
+                f"{self.path} holds {held} of {why}. Refusing to mix them: run this study "
+                f"beside them with --out OTHER.nc (they stay), or pass --restart to discard "
+                f"{'them' if not n else f'those {n} point(s)'} and start again"
             )
 
     def rewrite_study(self, study: Study, code: dict[str, Any], dataset_name: str) -> None:
@@ -455,26 +503,31 @@ class RunDir:
         self,
         study: Study,
         code: dict[str, Any],
-        points: list[Point],
+        points: list[Point] | None = None,
         owned: Callable[[int], bool] | None = None,
+        sink: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> Scan:
-        """Read and verify every point file (of the owned points, if given)."""
+        """Read and verify every point file (of the owned points, if given), one at a
+        time: ``sink(index, body)`` receives each usable record whole (to take its
+        values), and the scan keeps only its :func:`~mcstudy.storage.points.slim_record`,
+        so memory grows by about 1 KB per point whatever the model. ``points`` is
+        not needed (coordinates come from the study); it is accepted for old callers."""
         scan = Scan()
         if not self.points_dir.is_dir():
             return scan
         config_hash = study.config_hash()
-        model = study.model
-        adaptive = study.section.target_rel_err is not None
-        for entry in sorted(os.scandir(self.points_dir), key=lambda e: e.name):
-            index = index_of(entry.name)
+        n_points = study.n_points
+        names = sorted(e.name for e in os.scandir(self.points_dir))
+        for name in names:
+            index = index_of(name)
             if index is None:
                 continue  # temporary files of writers, or anything else: not ours
             if owned is not None and not owned(index):
                 continue
-            path = Path(entry.path)
-            if index >= len(points):
+            path = self.points_dir / name
+            if index >= n_points:
                 scan.invalid.append(
-                    (path, index, f"{path}: no such point (the sweep has {len(points)} points)")
+                    (path, index, f"{path}: no such point (the sweep has {n_points} points)")
                 )
                 continue
             try:
@@ -483,24 +536,30 @@ class RunDir:
                     index=index,
                     config_hash=config_hash,
                     code_version=code,
-                    coords=points[index].coords,
+                    coords=study.coords_of(index),
                 )
             except CheckedFileError as exc:
                 scan.invalid.append((path, index, str(exc)))
                 continue
-            why = content_problem(body, model, adaptive) if body["status"] == DONE else None
+            why = record_problem(body, study)
             if why is not None:
                 scan.invalid.append((path, index, f"{path}: impossible contents: {why}"))
-            else:
-                scan.records[index] = body
+                continue
+            if sink is not None:
+                sink(index, body)
+            scan.records[index] = slim_record(body)
         return scan
 
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move an unusable point file aside (with a ``.reason.txt``); returns its new
         path. Nothing is deleted: the file stays for inspection."""
-        self.quarantine_dir.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         dest = self.quarantine_dir / f"{path.name}.{stamp}"
-        os.replace(path, dest)
-        dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        try:
+            self.quarantine_dir.mkdir(exist_ok=True)
+            os.replace(path, dest)
+            dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise WriteError(f"{dest}: cannot write ({why})", exc.errno, why) from None
         return dest

@@ -15,6 +15,7 @@ per checkpoint and point (12 checkpoints up to 64 blocks, 40 up to a million).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,29 +32,34 @@ HIGH = "running_high"
 RUNNING_VARS = (SEQUENCES, VALUE, LOW, HIGH)
 
 
+def running_series(model: Model, body: dict[str, Any]) -> np.ndarray | None:
+    """A done record's running main estimate as one array (rows: sequences, estimate,
+    low, high; one column per checkpoint), or None when it has none: what a sweep keeps
+    of it per point (about 0.5 KB) until the dataset is assembled."""
+    run = running_of(body)
+    if run is None or run["estimate"] != model.main_estimate:
+        return None
+    return np.array([run["sequences"], run["value"], run["low"], run["high"]], dtype=np.float64)
+
+
 def running_variables(
-    study: Study, model: Model, records: dict[int, dict[str, Any]]
+    study: Study, model: Model, runs: Mapping[int, np.ndarray]
 ) -> dict[str, tuple[list[str], np.ndarray, dict[str, Any]]]:
-    """The ``running_*`` variables of the dataset (empty when no record has them)."""
+    """The ``running_*`` variables of the dataset from each point's
+    :func:`running_series` (empty when no point has one)."""
     n = study.n_points
     main = model.main_estimate
-    runs: list[dict[str, Any] | None] = []
-    for i in range(n):
-        run = running_of(records[i]) if i in records else None
-        runs.append(run if run is not None and run["estimate"] == main else None)
-    k = max((len(r["sequences"]) for r in runs if r is not None), default=0)
+    k = max((r.shape[1] for r in runs.values()), default=0)
     if k == 0:
         return {}
     seq = np.full((n, k), -1, dtype=np.int64)
     val, low, high = (np.full((n, k), np.nan) for _ in range(3))
-    for i, r in enumerate(runs):
-        if r is None:
-            continue
-        m = len(r["sequences"])
-        seq[i, :m] = r["sequences"]
-        val[i, :m] = r["value"]
-        low[i, :m] = r["low"]
-        high[i, :m] = r["high"]
+    for i, r in runs.items():
+        m = r.shape[1]
+        seq[i, :m] = r[0].astype(np.int64)
+        val[i, :m] = r[1]
+        low[i, :m] = r[2]
+        high[i, :m] = r[3]
     dims = [*study.sweep, CHECKPOINT_DIM]
     shape = (*study.shape, k)
     units = model.variables[main].units if main in model.variables else ""

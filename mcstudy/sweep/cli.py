@@ -17,6 +17,9 @@ EXIT_USAGE = 2
 EXIT_FINDINGS = 3
 LONG_RUN_SECONDS = 600.0
 """A run estimated at this much CPU time or more says so at its start."""
+EXIT_WRITE = 4
+"""The file system refused a write (no space, no inodes, read-only): what was committed
+is kept, nothing is half-written; continue with --resume once there is room."""
 
 
 def _fail(exc: Exception) -> None:
@@ -30,8 +33,9 @@ def _fail(exc: Exception) -> None:
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output netCDF file (default: outputs/<study name>.nc). Point results go to "
-    "the run directory next to it (<stem>.run/).",
+    help="Output netCDF file (default: outputs/<study name>.nc; with --set or --params, "
+    "outputs/<study name>-<the overrides>.nc). Point results go to the run directory next "
+    "to it (<stem>.run/).",
 )
 @click.option(
     "--set",
@@ -125,16 +129,22 @@ def run(**options: Any) -> None:
     interrupted run continues with --resume; a failing point is recorded (see
     `mcstudy status`) and the others go on. Disagreements with exact values and warnings
     are printed at the end. Exit status 1 if points failed; with --strict, 3 if there
-    are findings; 130 after Ctrl-C (the committed points are kept: resume with --resume).
+    are findings; 4 if the file system refused a write (a full disk: the committed points
+    are kept); 130 after Ctrl-C (the committed points are kept: resume with --resume).
     """
-    from mcstudy.sweep.interrupt import sigint_handler
+    from mcstudy.storage.errors import WriteError
+    from mcstudy.sweep.interrupt import exit_on_sigint
 
     resume_args = _resume_args(options)
-    with sigint_handler():
+    # Ctrl-C ends the command at once with the line that continues it; only while the
+    # sweep waits for points does it stop the sweep first (to say what is committed)
+    with exit_on_sigint(resume_args):
         try:
             _run(**options)  # the options, typed, are _run's parameters
         except KeyboardInterrupt as exc:
             _interrupted(exc, resume_args)
+        except WriteError as exc:
+            _write_failed(exc, resume_args)
 
 
 def _resume_args(o: dict[str, Any]) -> list[str]:
@@ -159,21 +169,39 @@ def _resume_args(o: dict[str, Any]) -> list[str]:
         key = flag[2:].replace("-", "_")
         if o.get(key) is not None:
             args += [flag, str(o[key])]
-    return [*args, "--resume"]
+    for flag in ("--quiet", "--no-report", "--strict"):  # the same command, continued
+        if o[flag[2:].replace("-", "_")]:
+            args.append(flag)
+    return [*args, "--retry-failed" if o["retry_failed"] else "--resume"]
 
 
 def _interrupted(exc: KeyboardInterrupt, resume_args: list[str]) -> None:
     """Ctrl-C: one line saying what is kept and how to continue; exit status 130."""
-    import shlex
 
     from mcstudy.sweep.coordinator import SweepInterrupted
-    from mcstudy.sweep.interrupt import EXIT_INTERRUPTED, exit_now
+    from mcstudy.sweep.interrupt import EXIT_INTERRUPTED, exit_now, interrupted_line
 
     kept = ""
     if isinstance(exc, SweepInterrupted):
-        kept = f": {exc.done} of {exc.total} points are committed in {exc.run_dir}"
-    click.echo(f"\nmcstudy: interrupted{kept}; continue with: {shlex.join(resume_args)}", err=True)
+        kept = f"{exc.done} of {exc.total} points are committed in {exc.run_dir}"
+    click.echo(f"\n{interrupted_line(kept, resume_args)}", err=True)
     exit_now(EXIT_INTERRUPTED)
+
+
+def _write_failed(exc: Exception, resume_args: list[str]) -> None:
+    """A write refused by the file system: what is kept, how to continue; exit 4."""
+    import shlex
+
+    from mcstudy.sweep.coordinator import SweepWriteFailed
+
+    click.echo(f"mcstudy: error: {exc}", err=True)
+    kept = "mcstudy: "
+    if isinstance(exc, SweepWriteFailed):
+        kept += f"{exc.done} of {exc.total} points are committed in {exc.run_dir} and kept; "
+    click.echo(
+        f"{kept}make room (df -h, df -i) and continue with: {shlex.join(resume_args)}", err=True
+    )
+    sys.exit(EXIT_WRITE)
 
 
 def _run(
@@ -198,9 +226,11 @@ def _run(
     """The body of ``mcstudy run`` (see its help)."""
     import os
 
+    from mcstudy.budget import ESTIMATE_FACTOR, estimate_text
     from mcstudy.storage.atomic import check_output_file
+    from mcstudy.storage.errors import WriteError
     from mcstudy.storage.rundir import RunDir, run_dir_for
-    from mcstudy.study import ESTIMATE_FACTOR, default_config, estimate_text, load_study
+    from mcstudy.study import default_config, default_output, load_study
     from mcstudy.sweep.coordinator import SweepOptions, run_sweep
     from mcstudy.sweep.shards import resolve_shard
 
@@ -219,7 +249,9 @@ def _run(
                 f"factor of about {ESTIMATE_FACTOR} (docs/model.md §7.5)",
                 err=True,
             )
-        target = out or Path("outputs") / f"{study.name}.nc"
+        for note in study.notes:
+            click.echo(f"mcstudy: note: {note}", err=True)
+        target = out or default_output(study, params_files)
         # output paths: refused before anything is written if they exist as anything but
         # a regular file (a device, a FIFO, a link...) or a run directory
         check_output_file(target)
@@ -255,8 +287,16 @@ def _run(
         ds = result.dataset
         if ds is not None:
             from mcstudy.storage.dataset import write_dataset  # xarray: after the sweep
+            from mcstudy.sweep.coordinator import SweepWriteFailed
 
-            write_dataset(ds, target)
+            try:
+                write_dataset(ds, target)
+            except WriteError as exc:
+                n = sum(result.counts.values())
+                done = n - result.counts["pending"]
+                raise SweepWriteFailed(exc, result.run_dir, done, n) from None
+    except WriteError:
+        raise  # run() says what is kept: exit status 4
     except McStudyError as exc:
         _fail(exc)
     facts = result.run_facts
@@ -383,18 +423,20 @@ def show(output: Path) -> None:
 
 
 @click.command()
-@click.argument("output", type=click.Path(path_type=Path))
-def status(output: Path) -> None:
-    """Done / failed / pending points of a run (OUTPUT: its .run directory or .nc).
+@click.argument("output", required=False, type=click.Path(path_type=Path))
+def status(output: Path | None) -> None:
+    """Done / failed / pending points and findings of a run (OUTPUT: its .run directory
+    or .nc; default: the run of `mcstudy run`, outputs/<default study>.run).
 
     Exit status 0 when every point is done, 1 when points are pending or failed or a
     point file is unusable, 2 when OUTPUT is not a run.
     """
     from mcstudy.storage.rundir import resolve_run_dir
-    from mcstudy.sweep.status import format_status, run_status
+    from mcstudy.sweep.status import default_run_dir, format_status, run_status
 
     try:
-        st = run_status(resolve_run_dir(output))
+        run_dir = resolve_run_dir(output) if output is not None else default_run_dir()
+        st = run_status(run_dir)
     except McStudyError as exc:
         _fail(exc)
     click.echo(format_status(st))
@@ -415,12 +457,20 @@ def merge(output_dir: Path, out: Path | None) -> None:
     """Assemble the dataset of a (sharded) run from its point files; report gaps.
 
     Missing and failed points are kept as NaN with point_status; exit status 1 if
-    there are any.
+    there are any, 4 if the dataset cannot be written (a full disk).
     """
+    from mcstudy.storage.errors import WriteError
     from mcstudy.sweep.merge import merge_run
 
     try:
         report = merge_run(output_dir, out)
+    except WriteError as exc:
+        click.echo(f"mcstudy: error: {exc}", err=True)
+        click.echo(
+            "mcstudy: the point files are untouched; make room (df -h, df -i) and merge again",
+            err=True,
+        )
+        sys.exit(EXIT_WRITE)
     except McStudyError as exc:
         _fail(exc)
     for line in report.lines:

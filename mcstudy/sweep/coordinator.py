@@ -27,14 +27,16 @@ from typing import TYPE_CHECKING, Any
 from mcstudy.executors.base import Executor, TaskLost
 from mcstudy.executors.local import LocalExecutor
 from mcstudy.findings import Finding, study_findings
+from mcstudy.storage.assemble import Collector
 from mcstudy.storage.checked import dumps_body
-from mcstudy.storage.contents import content_problem
-from mcstudy.storage.errors import RunDirError
+from mcstudy.storage.contents import record_problem
+from mcstudy.storage.errors import RunDirError, WriteError
 from mcstudy.storage.manifest import build_manifest, write_manifest
-from mcstudy.storage.points import DONE, FAILED, findings_of, values_of, write_point
+from mcstudy.storage.points import DONE, FAILED, findings_of, slim_record, write_point
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Study
+from mcstudy.sweep.interrupt import set_context, sigint_handler
 from mcstudy.sweep.point import point_code_version
 from mcstudy.sweep.progress import CompileNotice, SweepProgress, wait_for
 from mcstudy.sweep.shards import Shard
@@ -68,6 +70,18 @@ class SweepOptions:
     dataset_name: str | None = None
     warn: Callable[[str], None] | None = None
     """receives warnings (e.g. a file system without locks); None: ignore them"""
+
+
+class SweepWriteFailed(WriteError):
+    """The file system refused a write during a sweep (no space, no inodes, read-only):
+    the sweep stopped; ``done`` of ``total`` points of this run (or shard) are committed
+    in ``run_dir`` and kept, and ``--resume`` computes the rest once there is room."""
+
+    def __init__(self, exc: WriteError, run_dir: Path, done: int, total: int) -> None:
+        super().__init__(str(exc), exc.errno, exc.reason)
+        self.run_dir = run_dir
+        self.done = done
+        self.total = total
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -119,10 +133,9 @@ def _accept(
             f"worker runs {other}, this run needs {describe(code)}; install the same "
             "mcstudy on every worker",
         )
-    if body.get("status") == DONE:
-        why = content_problem(body, task.model, task.study.section.target_rel_err is not None)
-        if why is not None:
-            return lost_body(task, "ImpossibleResult", f"worker returned {why}")
+    why = record_problem(body, task.study)
+    if why is not None:
+        return lost_body(task, "ImpossibleResult", f"worker returned {why}")
     return body
 
 
@@ -135,7 +148,10 @@ def _tasks(
     points: list[Any] | None = None,
 ) -> list[PointTask]:
     model = study.model
-    by_index = {p.index: p for p in (study.points() if points is None else points)}
+    if points is None:
+        by_index = {i: study.point(i) for i in indices}  # validated: these points run
+    else:
+        by_index = {p.index: p for p in points}
     return [
         PointTask(
             study,
@@ -246,15 +262,33 @@ def run_sweep(
     ``on_commit(index, body)`` is called after each point is committed.
     Raises RunDirError if the directory holds another config or code version, holds
     results and neither resume, retry nor restart was asked for, or is in use by another
-    run; SweepInterrupted on Ctrl-C.
+    run; SweepInterrupted on Ctrl-C; WriteError if the run directory cannot be created
+    (nothing was written) and SweepWriteFailed if a write fails later (a full disk: what
+    was committed is kept).
     """
     options = options or SweepOptions()
     rd = RunDir(run_dir)
     shard = options.shard
     rd.create(study, point_code_version(study.model), options.dataset_name or _dataset_name(rd))
     lock = rd.lock(None if shard is None else (shard.index, shard.count), warn=options.warn)
+    kept = _Kept()
     with lock:
-        return _locked_sweep(study, rd, executor, options, on_commit)
+        try:
+            return _locked_sweep(study, rd, executor, options, on_commit, kept)
+        except WriteError as exc:
+            raise SweepWriteFailed(exc, rd.path, kept.done(), len(kept.mine)) from None
+
+
+@dataclass
+class _Kept:
+    """The points of this run (or shard) and the records committed so far, for the
+    message of a sweep stopped by a failed write."""
+
+    mine: list[int] = field(default_factory=list)
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def done(self) -> int:
+        return sum(1 for i in self.mine if i in self.records)
 
 
 def _dataset_name(rd: RunDir) -> str:
@@ -267,6 +301,7 @@ def _locked_sweep(
     executor: Executor,
     options: SweepOptions,
     on_commit: Callable[[int, dict[str, Any]], None] | None,
+    kept: _Kept,
 ) -> SweepResult:
     t0 = time.perf_counter()
     model = study.model
@@ -281,10 +316,11 @@ def _locked_sweep(
         rd.check_study(study, code)
     rd.clean_stale(everything=shard is None)
 
-    points = list(study.points())
     owned = shard.owns if shard is not None else None
-    mine = [p.index for p in points if owned is None or owned(p.index)]
-    scan = rd.scan(study, code, points, owned)
+    mine = [i for i in range(study.n_points) if owned is None or owned(i)]
+    # the records kept are slim (points.slim_record): about 1 KB a point, any model
+    collected = Collector(study)  # the done points' values, for the study's findings
+    scan = rd.scan(study, code, owned=owned, sink=collected.add)
     if not resume and (scan.records or scan.invalid):
         unusable = f" and {len(scan.invalid)} unusable point file(s)" if scan.invalid else ""
         raise RunDirError(
@@ -293,6 +329,7 @@ def _locked_sweep(
             "--retry-failed to also recompute failed points, or --restart to recompute "
             "everything"
         )
+    kept.mine, kept.records = mine, scan.records
     quarantined = [(path, reason) for path, _, reason in scan.invalid]
     for path, _, reason in scan.invalid:
         rd.quarantine(path, reason)
@@ -310,7 +347,6 @@ def _locked_sweep(
     reused = len(mine) - len(todo)
 
     manifest_path = rd.manifest_file(shard)
-    mine_points = [points[i] for i in mine]
     last_write = 0.0
     write_cost = 0.0
 
@@ -321,7 +357,7 @@ def _locked_sweep(
             manifest_path,
             build_manifest(
                 study,
-                mine_points,
+                mine,
                 records,
                 config_hash=config_hash,
                 code_version=code,
@@ -337,27 +373,40 @@ def _locked_sweep(
     compiled = 0.0
     try:
         if todo:
-            compiled = _warm_up(study, executor, [points[i] for i in todo], options.show_progress)
-            tasks = _tasks(study, executor, todo, shard, attempts, points)
-            desc = study.name if shard is None else f"{study.name} [{shard}]"
-            with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
-                try:
-                    for body in _results(executor, tasks, config_hash, code):
-                        index = int(body["point"])
-                        write_point(rd.points_dir, body)
-                        records[index] = body
-                        computed.append(body)
-                        bar.update()
-                        waited = time.monotonic() - last_write
-                        if waited >= min(MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS):
-                            write_current_manifest()
-                        if on_commit is not None:
-                            on_commit(index, body)
-                finally:
+            # Ctrl-C raises KeyboardInterrupt only here, where the main thread waits
+            with sigint_handler():
+                todo_points = [study.point(i) for i in todo]
+                compiled = _warm_up(study, executor, todo_points, options.show_progress)
+                tasks = _tasks(study, executor, todo, shard, attempts, todo_points)
+                desc = study.name if shard is None else f"{study.name} [{shard}]"
+                with executor, SweepProgress(len(tasks), desc, options.show_progress) as bar:
+                    try:
+                        for body in _results(executor, tasks, config_hash, code):
+                            index = int(body["point"])
+                            write_point(rd.points_dir, body)
+                            records[index] = kept_now = slim_record(body)
+                            collected.add(index, body)
+                            computed.append(kept_now)
+                            bar.update()
+                            waited = time.monotonic() - last_write
+                            if waited >= min(
+                                MANIFEST_COST_RATIO * write_cost, MANIFEST_MAX_SECONDS
+                            ):
+                                write_current_manifest()
+                            if on_commit is not None:
+                                on_commit(index, body)
+                    except BaseException:
+                        try:  # the manifest is derived: a failure to write it must not
+                            write_current_manifest()  # hide the Ctrl-C or the first error
+                        except WriteError:
+                            pass
+                        raise
                     write_current_manifest()
     except KeyboardInterrupt:
         done = sum(1 for i in mine if i in records)
         raise SweepInterrupted(rd.path, done, len(mine)) from None
+    done = sum(1 for i in mine if i in records)
+    set_context(kept=f"{done} of {len(mine)} points are committed in {rd.path}")  # for Ctrl-C
     facts = _facts(executor, t0, computed, len(computed), reused, compiled)
     counts = {DONE: 0, FAILED: 0, "pending": 0}
     for i in mine:
@@ -370,7 +419,7 @@ def _locked_sweep(
         dataset = assemble(rd.path, code, run_facts=facts).dataset
     found = study_findings(
         model,
-        {i: values_of(records[i]) for i in mine if records.get(i, {}).get("status") == DONE},
+        collected.rows(i for i in mine if records.get(i, {}).get("status") == DONE),
         [f for i in mine if i in records for f in findings_of(records[i])],
     )
     seqs = [_sequences(study, records[i]) for i in mine if records.get(i, {}).get("status") == DONE]

@@ -7,13 +7,16 @@ moves, deletes and writes nothing.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from mcstudy.findings import Finding, format_findings, notes_of, real_findings, study_findings
 from mcstudy.report.fmt import findings_count, text_width
-from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of, values_of
+from mcstudy.storage.assemble import Collector
+from mcstudy.storage.errors import RunDirError
+from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of
 from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.version import describe, same_code
 from mcstudy.study import Point, Study
@@ -29,10 +32,12 @@ class RunStatus:
     run_dir: Path
     study: Study
     info: dict[str, Any]
-    points: list[Point]
+    points: PointsView
     records: dict[int, dict[str, Any]]
     invalid: list[tuple[Path, int | None, str]] = field(default_factory=list)
     code_differs: bool = False
+    values: Collector | None = None
+    """the done points' values, taken as the scan read them (None: from whole records)"""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -53,20 +58,65 @@ class RunStatus:
     @property
     def findings(self) -> list[Finding]:
         """Findings and notes of the done points (``mcstudy.findings.study_findings``)."""
-        done = {i: values_of(b) for i, b in sorted(self.records.items()) if b["status"] == DONE}
+        values = self.values
+        if values is None:
+            values = Collector(self.study)
+            for i, b in self.records.items():
+                if b["status"] == DONE and "values" in b:
+                    values.add(i, b)
+        done = values.rows(i for i, b in sorted(self.records.items()) if b["status"] == DONE)
         stored = [f for _, b in sorted(self.records.items()) for f in findings_of(b)]
         return study_findings(self.study.model, done, stored)
 
 
+class PointsView(Sequence[Point]):
+    """The points of a study by index, made when asked for and not validated (their
+    coordinates are all status needs): no list of 1e5 validated points."""
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+
+    def __len__(self) -> int:
+        return self._study.n_points
+
+    @overload
+    def __getitem__(self, i: int) -> Point: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Point]: ...
+    def __getitem__(self, i: int | slice) -> Point | list[Point]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = i + len(self) if i < 0 else i
+        return Point(k, self._study.coords_of(k), None)  # type: ignore[arg-type]
+
+
+def default_run_dir() -> Path:
+    """The run directory of ``mcstudy run`` without arguments (``outputs/default.run``
+    in a checkout); RunDirError saying how to make it or name another if it is absent."""
+    from mcstudy.storage.rundir import run_dir_for
+    from mcstudy.study import default_config, default_output, load_study
+
+    path = run_dir_for(default_output(load_study(default_config())))
+    if not path.exists():
+        raise RunDirError(
+            f"{path}: no run here (the default run, which `mcstudy run` makes); give the "
+            "run to look at: mcstudy status outputs/<name>.nc"
+        )
+    return path
+
+
 def run_status(run_dir: str | Path) -> RunStatus:
-    """Scan a run directory (RunDirError if it is not one)."""
+    """Scan a run directory (RunDirError if it is not one, or if it or its points/ is a
+    symbolic link or another non-directory, as ``run`` and ``merge`` refuse)."""
     rd = RunDir(run_dir)
+    rd.check_path()
     info = rd.info()
     study = rd.load_study()
-    points = list(study.points())
-    scan = rd.scan(study, info["code_version"], points)
+    points = PointsView(study)
+    values = Collector(study)
+    scan = rd.scan(study, info["code_version"], sink=values.add)  # slim records: ~1 KB a point
     differs = not same_code(info["code_version"], point_code_version(study.model))
-    return RunStatus(rd.path, study, info, points, scan.records, scan.invalid, differs)
+    return RunStatus(rd.path, study, info, points, scan.records, scan.invalid, differs, values)
 
 
 def _coords(point: Point) -> str:

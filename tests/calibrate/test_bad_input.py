@@ -153,3 +153,47 @@ def test_time_parameters_the_kernel_cannot_honour():
     with pytest.raises(ConfigError, match="events per sequence"):
         load_study(cfg, ["horizon_s=1e9", "sweep.free_rate=[1e4]"])
     load_study(cfg, ["warmup_s=1e6"])  # long, but honoured
+
+
+def _vmstat_args(z: Path, b: Path, a: Path, interval: str = "10") -> list[str]:
+    return [
+        "--zoneinfo",
+        str(z),
+        "--vmstat",
+        str(b),
+        "--vmstat-after",
+        str(a),
+        "--interval",
+        interval,
+    ]
+
+
+def test_identical_snapshots_give_no_rates(tmp_path):
+    z, b, a = _files(tmp_path, after=BEFORE)
+    _assert_refused(calibrate(*_vmstat_args(z, b, a)), f"{a}: identical to {b}", "later")
+
+
+def test_a_vmstat_without_pgalloc_is_refused(tmp_path):
+    no_alloc = "\n".join(x for x in AFTER.split("\n") if not x.startswith("pgalloc_"))
+    z, b, a = _files(tmp_path, after=no_alloc)
+    _assert_refused(calibrate(*_vmstat_args(z, b, a)), f"{a}: no pgalloc_<zone> counters")
+    # pgalloc_* copied from the first snapshot: frees of pages never allocated
+    copied = [x for x in AFTER.split("\n") if not x.startswith("pgalloc_")]
+    copied += [x for x in BEFORE.split("\n") if x.startswith("pgalloc_")]
+    z, b, a = _files(tmp_path, after="\n".join(copied) + "\n")
+    _assert_refused(
+        calibrate(*_vmstat_args(z, b, a)), f"{a}: pgfree moved by", "no pgalloc_<zone> counter"
+    )
+    # only the zone's own counter missing: named
+    no_normal = "\n".join(x for x in AFTER.split("\n") if not x.startswith("pgalloc_normal "))
+    z, b, a = _files(tmp_path, after=no_normal)
+    _assert_refused(calibrate(*_vmstat_args(z, b, a)), f"{a}: no pgalloc_normal counter")
+
+
+@pytest.mark.parametrize("counter", ["pgalloc_normal", "pgfree", "thp_split_pmd"])
+def test_a_counter_that_jumps_beyond_any_machine_is_refused(tmp_path, counter):
+    lines = AFTER.split("\n")
+    i = next(k for k, x in enumerate(lines) if x.startswith(counter + " "))
+    lines[i] = f"{counter} {int(lines[i].split()[1]) + 10**16}"  # 1e15 pages/s over 10 s
+    z, b, a = _files(tmp_path, after="\n".join(lines))
+    _assert_refused(calibrate(*_vmstat_args(z, b, a)), f"{a}: ", "per second over 10 s", "1e+10")

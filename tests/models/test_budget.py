@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from mcstudy.budget import MAX_CPU_HOURS
 from mcstudy.cli import main
 from mcstudy.errors import ConfigError
 from mcstudy.models.base import Model, ModelParams, human_seconds
 from mcstudy.models.gather.model import GatherModel
 from mcstudy.models.registry import builtin_model_names, get_model
-from mcstudy.study import MAX_CPU_HOURS, load_study
+from mcstudy.study import load_study
 from tests.paths import REPO
 
 CONFIGS = {

@@ -83,3 +83,77 @@ def test_forged_files_are_reported_quarantined_and_recomputed(tmp_path, done_run
     assert len(list((tmp_path / "x.run" / "quarantine").glob("*.reason.txt"))) == 6
     assert_same_results(open_dataset(reference), open_dataset(out))
     assert CliRunner().invoke(main, ["status", str(out)]).exit_code == 0
+
+
+def _halve(body: dict) -> None:
+    """Half the sample, consistently: values, tallies and blocks."""
+    n = body["values"]["sequences"] // 2
+    body["values"]["sequences"] = body["tallies"]["sequences"] = n
+    body["blocks"] = -(-n // body["block_size"])
+
+
+#: edits whose checksum was recomputed, impossible for the study or its declarations
+STUDY_FORGERIES = {
+    "a probability of 7.5": (
+        lambda b: b["values"].update(fallback_prob=7.5),
+        "value fallback_prob = 7.5 outside [0, 1]",
+    ),
+    "an interval upside down": (
+        lambda b: b["values"].update(
+            fallbacks_mean_ci_low=b["values"]["fallbacks_mean_ci_high"] + 1.0
+        ),
+        "interval of fallbacks_mean: low end",
+    ),
+    "a negative mean": (
+        lambda b: b["values"].update(sync_ipis_mean=-0.5),
+        "value sync_ipis_mean = -0.5 outside [0, inf]",
+    ),
+    "a negative standard error": (
+        lambda b: b["values"].update(fallbacks_stderr=-1e-3),
+        "cannot be negative",
+    ),
+    "half the sequences": (_halve, "sequences = 5000, but the study runs 10000 per point"),
+    "blocks that cannot hold them": (lambda b: b.update(blocks=3), "blocks = 3 cannot hold"),
+    "another seed": (lambda b: b.update(seed=12), "seed 12, not the study's 11"),
+    "another point's key": (lambda b: b.update(stream_key=[1, 2]), "stream_key [1, 2] is not"),
+    "another study name": (lambda b: b.update(study="other"), "study 'other'"),
+}
+
+
+def test_impossible_values_and_foreign_identity_are_named(done_run):
+    from mcstudy.storage.contents import record_problem
+    from mcstudy.study import load_study
+
+    cfg, out = done_run
+    study = load_study(cfg)
+    body = read_checked(out.with_suffix(".run") / "points" / "point-0000004.json", POINT_FORMAT, 1)
+    assert record_problem(body, study) is None
+    for label, (forge, fragment) in STUDY_FORGERIES.items():
+        bad = copy.deepcopy(body)
+        forge(bad)
+        why = record_problem(bad, study)
+        assert why is not None and fragment in why, (label, why)
+    failed = {**body, "status": "failed", "error": {"type": "E", "message": "", "traceback": ""}}
+    assert "seed 12" in record_problem({**failed, "seed": 12}, study)
+
+
+def test_a_point_of_another_seed_with_its_config_hash_rewritten_is_refused(tmp_path, done_run):
+    """A point file of the same config with another seed, its config hash rewritten to
+    this run's and its checksum recomputed: status lists it, resume recomputes it."""
+    cfg, reference = done_run
+    other = tmp_path / "other.toml"
+    other.write_text(cfg.read_text().replace("seed = 11", "seed = 12"))
+    for c, name in ((cfg, "x"), (other, "y")):
+        args = ["run", str(c), "--out", str(tmp_path / f"{name}.nc"), "--quiet", "--no-report"]
+        assert cli(*args).exit_code == 0
+    mine = tmp_path / "x.run" / "points" / "point-0000002.json"
+    theirs = read_checked(tmp_path / "y.run" / "points" / mine.name, POINT_FORMAT, 1)
+    theirs["config_hash"] = read_checked(mine, POINT_FORMAT, 1)["config_hash"]
+    write_checked(mine, POINT_FORMAT, POINT_FORMAT_VERSION, theirs)
+    st = CliRunner().invoke(main, ["status", str(tmp_path / "x.nc")])
+    assert st.exit_code == 1 and "1 pending" in st.output
+    assert "seed 12, not the study's 11: another study's point" in st.output
+    args = ["run", str(cfg), "--out", str(tmp_path / "x.nc"), "--quiet", "--no-report"]
+    res = cli(*args, "--resume")
+    assert res.exit_code == 0 and "1 computed" in res.output
+    assert_same_results(open_dataset(reference), open_dataset(tmp_path / "x.nc"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,43 @@ def test_parent_that_is_a_file_is_one_clear_error(tmp_path):
     parent.write_text("x")
     with pytest.raises(OutputError, match="Not a directory"):
         atomic_write_text(parent / "out.toml", "data")
+
+
+@contextmanager
+def _unblocked(fifo: Path, seconds: float = 3.0):
+    """While the block runs, a shell opens ``fifo`` for writing and closes it every
+    ``seconds``, so a reader blocked in open() gets end of file instead of hanging the
+    test run (a process: HDF5 opens files holding the GIL, which would stall a thread)."""
+    import subprocess
+
+    loop = f"while sleep {seconds}; do : > '{fifo}'; done"
+    proc = subprocess.Popen(["sh", "-c", loop])
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_show_and_report_refuse_a_fifo_without_opening_it(tmp_path, command):
+    fifo = _special(tmp_path, "fifo")
+    args = [command, str(fifo)] + (["-o", str(tmp_path / "r.html")] if command == "report" else [])
+    with _unblocked(fifo):
+        res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert f"{fifo}: is a FIFO (named pipe), not a regular file" in res.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_status_refuses_a_symlinked_points_directory_like_run_and_merge(tmp_path):
+    cfg = write_config(tmp_path)
+    out = tmp_path / "x.nc"
+    assert CliRunner().invoke(main, ["run", str(cfg), "--out", str(out), "--quiet"]).exit_code == 0
+    points = tmp_path / "x.run" / "points"
+    points.rename(tmp_path / "elsewhere")
+    points.symlink_to(tmp_path / "elsewhere")
+    for args in (["status", str(out)], ["merge", str(tmp_path / "x.run")]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert f"{points}: is a symbolic link; not an mcstudy run directory" in res.output

@@ -190,6 +190,6 @@ def test_resume_refuses_another_config(tmp_path, flag):
         ["run", str(cfg), "--out", str(out), "--quiet", "--no-report", flag, "--set", "seed=12"],
     )
     assert res.exit_code == 2
-    assert "holds results of a different config" in res.output
+    assert "holds 6 committed point(s) of a different config" in res.output
     assert "study.seed: 11 -> 12" in res.output and "--restart" in res.output
     assert sorted(p.read_bytes() for p in (tmp_path / "x.run" / "points").iterdir()) == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -203,3 +204,114 @@ def test_a_run_in_a_log_prints_lines_not_carriage_returns(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "\r" not in res.stderr
     assert "small: 6/6 points (100 %)" in res.stderr
+
+
+def _block_sigint() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _sigint_at(args: list[str], offset: float, blocked: bool = True) -> tuple[int, str, str]:
+    """Run ``python -m mcstudy ARGS`` with SIGINT sent ``offset`` s after the start; its
+    (status, stdout, stderr). With ``blocked`` the child starts with SIGINT blocked, so a
+    signal sent while Python itself starts (the first tens of milliseconds, before any
+    mcstudy code) waits for mcstudy's first line, which unblocks it, instead of meeting
+    the interpreter's default handler: every offset lands on mcstudy code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcstudy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        preexec_fn=_block_sigint if blocked else None,
+    )
+    try:
+        out, err = proc.communicate(timeout=offset)  # (ends early if the command does)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
+def _assert_interrupted_or_done(status: int, out: str, err: str, resume: str | None) -> bool:
+    """130, no traceback, one line saying so (with the command that continues a run);
+    or, for a signal that came after the work, the command's own status 0. True if
+    interrupted."""
+    assert "Traceback" not in err and "Error" not in err, err
+    if status == 0:
+        assert "wrote " in out or "points:" in out, (out, err)
+        return False
+    assert status == 130, (status, err)
+    lines = [x for x in err.splitlines() if x.startswith("mcstudy: interrupted")]
+    assert len(lines) == 1, err
+    if resume is not None:
+        assert lines[0].endswith(f"; continue with: {resume}"), lines[0]
+    return True
+
+
+def test_ctrl_c_while_python_imports_numpy_exits_130_with_the_resume_line(tmp_path):
+    from tests.sweep.helpers import write_config
+
+    cfg = write_config(tmp_path)
+    out = tmp_path / "x.nc"
+    resume = f"mcstudy run {cfg} --out {out} --no-report --resume"
+    args = ["run", str(cfg), "--out", str(out), "--no-report"]
+    # the interpreter starting; then (as a terminal sends it) click, NumPy, SciPy importing
+    for offset, blocked in ((0.0, True), (0.1, True), (0.2, True), (0.3, False)):
+        status, o, e = _sigint_at(args, offset, blocked)
+        assert _assert_interrupted_or_done(status, o, e, resume), (offset, e)
+    status, o, e = _sigint_at(["status", str(tmp_path / "nowhere.run")], 0.1)
+    assert _assert_interrupted_or_done(status, o, e, None)
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_instant_of_a_run_exits_130_with_the_resume_line(tmp_path):
+    """SIGINT every 0.25 s from the start to the end of a run with its report: while
+    Python imports, while the sweep computes, while the dataset and the report are
+    written; each exits 130 with the line that continues the run (or, after the work,
+    the run's own 0), and the last interrupted run resumes to the whole result."""
+    from tests.sweep.helpers import write_config
+
+    cfg = write_config(tmp_path)
+    out = tmp_path / "x.nc"
+    args = ["run", str(cfg), "--out", str(out), "--quiet"]
+    t0 = time.monotonic()
+    status, o, e = _sigint_at(args, 600.0)  # (never sent: the run ends first)
+    assert status == 0, e
+    whole = time.monotonic() - t0
+    seen, step = 0, 0.25
+    for k in range(int(whole / step) + 1):
+        for p in tmp_path.glob("x.*"):
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        status, o, e = _sigint_at(args, step * k, blocked=k == 0)
+        resume = f"mcstudy run {cfg} --out {out} --quiet --resume"
+        if not _assert_interrupted_or_done(status, o, e, resume):
+            break  # the run was done: later signals come later still
+        seen += 1
+    assert seen >= whole / step / 2, (seen, whole)  # most of the run was interrupted
+    res = CliRunner().invoke(main, [*args, "--resume", "--no-report"])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_report_exits_130(tmp_path):
+    """The report runs Numba kernels in the main thread (convergence): a Ctrl-C there
+    ended in SystemError and exit 1."""
+    from tests.sweep.helpers import write_config
+
+    cfg = write_config(tmp_path)
+    out = tmp_path / "x.nc"
+    assert (
+        CliRunner().invoke(main, ["run", str(cfg), "--out", str(out), "--no-report"]).exit_code == 0
+    )
+    args = ["report", str(out), "-o", str(tmp_path / "r.html")]
+    t0 = time.monotonic()
+    assert _sigint_at(args, 600.0)[0] == 0
+    whole = time.monotonic() - t0
+    interrupted = 0
+    for k in range(1, 9):  # as a terminal sends it: SIGINT not blocked at the start
+        status, o, e = _sigint_at(args, whole * k / 10, blocked=False)
+        interrupted += _assert_interrupted_or_done(status, o, e, None)
+    assert interrupted >= 6
