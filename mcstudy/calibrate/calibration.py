@@ -105,6 +105,9 @@ MAX_INTERVAL = 1e7
 """Longest interval between two snapshots (s, about four months)."""
 MAX_LIVE_WAIT = 3600.0
 """Longest wait between the two live snapshots (s)."""
+LIVE_EXTEND_S = 60.0
+"""Longest a live reading waits (s) for a page allocation to happen when the first
+``--interval`` saw none."""
 
 #: the counters the rates are made of (prefixes sum old per-zone names)
 _SUMMED = ("pgalloc", "pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged", "allocstall")
@@ -169,11 +172,12 @@ def check_movement(
         )
     moved_alloc = vmstat_sum(after, "pgalloc") - vmstat_sum(before, "pgalloc")
     moved_free = after.get("pgfree", 0) - before.get("pgfree", 0)
-    if moved_alloc == 0 and moved_free > 0:
+    if moved_alloc == 0:
         raise McStudyError(
-            f"{names[1]}: pgfree moved by {moved_free} pages but no pgalloc_<zone> counter "
-            f"moved since {names[0]}: the pages freed were allocated somewhere; are the "
-            "pgalloc_* lines of one snapshot copied from the other?"
+            f"{names[1]}: no pgalloc_<zone> counter moved since {names[0]} (pgfree moved "
+            f"by {moved_free} pages): the allocation rate would be 0; take the snapshots "
+            "further apart (a quiet machine can free pages for a while without allocating "
+            "any), or check that the pgalloc_* lines of one are not copied from the other"
         )
 
 
@@ -286,17 +290,29 @@ def calibrate(
 
 
 def live_vmstat_snapshots(
-    wait: float, vmstat: Path = LIVE_VMSTAT, on_wait: Callable[[float], None] | None = None
+    wait: float,
+    vmstat: Path = LIVE_VMSTAT,
+    on_wait: Callable[[float], None] | None = None,
+    most: float = LIVE_EXTEND_S,
 ) -> Snapshots:
-    """Two /proc/vmstat snapshots ``wait`` seconds apart and the measured interval (s).
+    """Two /proc/vmstat snapshots at least ``wait`` seconds apart and the measured
+    interval (s).
 
-    ``on_wait(wait)`` is called between the reads (a progress message).
+    A quiet machine can go a fraction of a second without allocating a page; if no
+    ``pgalloc_*`` counter moved after ``wait`` s, the second snapshot is taken again
+    every ``wait`` s until one moves or ``max(wait, most)`` s have passed (the measured
+    interval is what the rates use). ``on_wait(wait)`` is called before each wait (a
+    progress message).
     """
     check_interval(wait, most=MAX_LIVE_WAIT)
     t0 = time.monotonic()
     before = parse_vmstat(vmstat)
-    if on_wait is not None:
-        on_wait(wait)
-    time.sleep(wait)
-    after = parse_vmstat(vmstat)
-    return before, after, time.monotonic() - t0
+    limit = max(wait, most)
+    while True:
+        if on_wait is not None:
+            on_wait(wait)
+        time.sleep(wait)
+        after = parse_vmstat(vmstat)
+        elapsed = time.monotonic() - t0
+        if vmstat_sum(after, "pgalloc") != vmstat_sum(before, "pgalloc") or elapsed >= limit:
+            return before, after, elapsed

@@ -88,11 +88,16 @@ def calibrate_command(
             zoneinfo = LIVE_ZONEINFO
             wait = check_interval(interval if interval is not None else 5.0, most=MAX_LIVE_WAIT)
             names = (f"{LIVE_VMSTAT} (before)", f"{LIVE_VMSTAT} (after)")
-            snaps = live_vmstat_snapshots(
-                wait,
-                LIVE_VMSTAT,
-                lambda w: click.echo(f"reading /proc/vmstat twice, {w:g} s apart ...", err=True),
-            )
+            waits = [0]
+
+            def say(w: float) -> None:
+                waits[0] += 1
+                if waits[0] == 1:
+                    click.echo(f"reading /proc/vmstat twice, {w:g} s apart ...", err=True)
+                else:
+                    click.echo(f"no page allocated yet; reading again in {w:g} s ...", err=True)
+
+            snaps = live_vmstat_snapshots(wait, LIVE_VMSTAT, say)
             source = "the live /proc"
         else:
             given = [vmstat is not None, vmstat_after is not None, interval is not None]

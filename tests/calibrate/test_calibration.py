@@ -90,3 +90,33 @@ def test_live_vmstat_snapshots_read_a_file_twice(tmp_path, monkeypatch):
     assert waits == [0.5] and seconds >= 0.0
     with pytest.raises(McStudyError, match="expected seconds between"):
         live_vmstat_snapshots(0.0, vmstat)
+
+
+def test_a_quiet_live_machine_is_read_again_until_it_allocates(tmp_path, monkeypatch):
+    """Frees without an allocation in the first wait (seen on an idle CI machine over
+    0.2 s) make the live reading wait again, not fail; it gives up after the limit."""
+    vmstat = tmp_path / "vmstat"
+    vmstat.write_text("pgfree 5\npgalloc_normal 3\n")
+    states = iter(["pgfree 35\npgalloc_normal 3\n", "pgfree 40\npgalloc_normal 7\n"])
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        vmstat.write_text(next(states))
+
+    monkeypatch.setattr("mcstudy.calibrate.calibration.time.sleep", sleep)
+    monkeypatch.setattr("mcstudy.calibrate.calibration.time.monotonic", lambda: clock[0])
+    waits = []
+    before, after, seconds = live_vmstat_snapshots(0.2, vmstat, waits.append)
+    assert after == {"pgfree": 40, "pgalloc_normal": 7}
+    assert waits == [0.2, 0.2] and seconds == pytest.approx(0.4)
+    # never allocating: gives up after `most` seconds with the last reading
+    vmstat.write_text("pgfree 5\npgalloc_normal 3\n")
+
+    def quiet(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr("mcstudy.calibrate.calibration.time.sleep", quiet)
+    clock[0] = 0.0
+    _, after, seconds = live_vmstat_snapshots(1.0, vmstat, most=3.0)
+    assert after["pgalloc_normal"] == 3 and seconds == pytest.approx(3.0)
