@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mcstudy.report.fmt import num
 from mcstudy.stats.agreement import FAMILY_ALPHA, TESTS, check_spec, holm
 
 KINDS = ("disagreement", "transient", "vacuous", "warning", "note")
@@ -155,10 +156,20 @@ def family_disagreements(
                 i,
                 spec.name,
                 "disagreement",
-                f"{spec.name} = {est:.6g} against the exact {exact:.6g}: {why}",
+                f"{spec.name} = {_distinct(est, exact)}: {why}",
             )
         )
     return out
+
+
+def _distinct(est: float, exact: float) -> str:
+    """``est against the exact exact`` in the report's number format, with the fewest
+    significant digits (4 to 8) that tell the two apart."""
+    for digits in range(4, 9):
+        a, b = num(est, digits), num(exact, digits)
+        if a != b:
+            break
+    return f"{a} against the exact {b}"
 
 
 def all_zero_finding(model: Any, values: Mapping[int, Mapping[str, Any]]) -> list[Finding]:

@@ -112,15 +112,18 @@ def plot_frontier(
     margins(fig, left=0.95, right=legend_in, bottom=0.95, top=0.25, hspace=0.12)
     x = np.arange(n)
     mib = np.array(held_bytes, dtype=float) / (1 << 20)
-    shown = np.where(mib > 0, mib, np.nan)
-    ax_m.bar(x, np.nan_to_num(shown), 0.6, color="#7f7f7f")
-    held = shown[np.isfinite(shown)]
-    m_lo = float(held.min()) / 4.0 if held.size else 0.1
-    m_hi = float(held.max()) * 8.0 if held.size else 10.0
+    pos_m = mib > 0
+    held = mib[pos_m]
+    if held.size:  # a log axis needs positive values (no warning, no empty log axis)
+        ax_m.bar(x[pos_m], held, 0.6, color="#7f7f7f")
+        m_lo, m_hi = float(held.min()) / 4.0, float(held.max()) * 8.0
+        ax_m.set_yscale("log")
+    else:
+        m_lo, m_hi = 0.0, 1.0
     for xi, m in zip(x, mib, strict=True):
         label = "none" if m == 0 else (f"{m / 1024:.3g} GiB" if m >= 1024 else f"{m:.3g} MiB")
-        ax_m.text(xi, m if m > 0 else m_lo * 1.2, label, ha="center", va="bottom", fontsize=7)
-    ax_m.set_yscale("log")
+        y0 = m if m > 0 else (m_lo * 1.2 if held.size else 0.02)
+        ax_m.text(xi, y0, label, ha="center", va="bottom", fontsize=7)
     ax_m.set_ylim(m_lo, m_hi)
     ax_m.set_ylabel("tables held (MiB)")
     ax_m.grid(True, axis="y", alpha=0.3)

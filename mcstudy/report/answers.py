@@ -168,7 +168,11 @@ class Reader:
         return float(sel)
 
     def value(self, name: str, **at: Any) -> float:
+        """Variable ``name`` at point ``at`` (a swept parameter's coordinate there when
+        the dataset keeps it as a coordinate; NaN when it has neither)."""
         if name not in self.ds.data_vars:
+            if name in at and isinstance(at[name], int | float):
+                return float(at[name])
             return math.nan
         return self._sel(self.ds[name], at)
 

@@ -35,10 +35,6 @@ def planned_sequences(ds: xr.Dataset) -> int:
     return int(ds.attrs["sequences_per_point"])
 
 
-def has_block_size(ds: xr.Dataset) -> bool:
-    return "block_size" in provenance(ds)
-
-
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file (hex)."""
     h = hashlib.sha256()

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,18 @@ def fill_columns(columns: dict[str, np.ndarray], index: int, values: Mapping[str
             arr[index] = v
 
 
+def _check_repeats_coordinate(
+    name: str, arr: np.ndarray, values: Sequence[Any], dims: list[str]
+) -> None:
+    """ValueError unless output ``name`` equals its sweep coordinate wherever computed:
+    the dataset then keeps only the coordinate."""
+    axis = dims.index(name)
+    coord = np.asarray(values).reshape([-1 if d == axis else 1 for d in range(len(dims))])
+    done = arr >= 0 if arr.dtype.kind in "iu" else np.isfinite(arr)
+    if not np.all(np.where(done, arr == np.broadcast_to(coord, arr.shape), True)):
+        raise ValueError(f"output {name!r} differs from the swept {name} it repeats")
+
+
 def build_dataset(
     study: Study,
     model: Model,
@@ -75,6 +87,9 @@ def build_dataset(
     specs = {spec.name: spec for spec in model.estimate_specs}
     for name, var in model.variables.items():
         arr = columns[name]
+        if name in study.sweep:  # an output that repeats a swept parameter (host zone_scale)
+            _check_repeats_coordinate(name, arr.reshape(shape), study.sweep[name], dims)
+            continue
         attrs = {"units": var.units, "long_name": var.long_name}
         if var.dtype == "int64":
             attrs["missing_value_note"] = "-1 where not computed"

@@ -182,7 +182,10 @@ def test_a_vmstat_without_pgalloc_is_refused(tmp_path):
     copied += [x for x in BEFORE.split("\n") if x.startswith("pgalloc_")]
     z, b, a = _files(tmp_path, after="\n".join(copied) + "\n")
     _assert_refused(
-        calibrate(*_vmstat_args(z, b, a)), f"{a}: no pgalloc_<zone> counter moved", "pgfree moved by", "further apart"
+        calibrate(*_vmstat_args(z, b, a)),
+        f"{a}: no pgalloc_<zone> counter moved",
+        "pgfree moved by",
+        "further apart",
     )
     # only the zone's own counter missing: named
     no_normal = "\n".join(x for x in AFTER.split("\n") if not x.startswith("pgalloc_normal "))
