@@ -107,7 +107,7 @@ def test_a_quiet_live_machine_is_read_again_until_it_allocates(tmp_path, monkeyp
     monkeypatch.setattr("mcstudy.calibrate.calibration.time.sleep", sleep)
     monkeypatch.setattr("mcstudy.calibrate.calibration.time.monotonic", lambda: clock[0])
     waits = []
-    before, after, seconds = live_vmstat_snapshots(0.2, vmstat, waits.append)
+    _, after, seconds = live_vmstat_snapshots(0.2, vmstat, waits.append)
     assert after == {"pgfree": 40, "pgalloc_normal": 7}
     assert waits == [0.2, 0.2] and seconds == pytest.approx(0.4)
     # never allocating: gives up after `most` seconds with the last reading

@@ -52,7 +52,12 @@ def test_dask_local_cluster_matches_local_run(tmp_path):
     executor = DaskExecutor(workers=2, threads=1)
     res = run_sweep(study, tmp_path / "dask.run", executor, QUIET)
     assert executor.client is None and executor.cluster is None  # shut down afterwards
-    assert res.counts == {"done": 6, "failed": 0, "pending": 0}
+    errors = [
+        read_point(p).get("error")
+        for p in sorted((tmp_path / "dask.run" / "points").iterdir())
+        if read_point(p).get("error")
+    ]
+    assert res.counts == {"done": 6, "failed": 0, "pending": 0}, errors[:2]
     assert_same_results(local.dataset, res.dataset)
     prov = json.loads(res.dataset.attrs["provenance"])
     assert prov["executor"] == "dask" and prov["workers"] == 2
