@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from mcstudy.kernel.ipi import IPI_POLICIES, IpiTargets, ipi_targets
+from mcstudy.kernel.ipi import IpiTargets, ipi_targets
+from mcstudy.kernel.policies import MAINLINE_IPI, IpiPolicyName
 from mcstudy.kernel.profiles import KERNEL_NAMES, KernelProfile, get_profile
 from mcstudy.models.base import ModelParams
 
@@ -29,7 +30,7 @@ def units(unit: str, description: str, **bounds: Any) -> Any:
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Kernel = Annotated[Literal[KERNEL_NAMES], Field(description="kernel profile")]  # type: ignore[valid-type]
 IpiPolicy = Annotated[
-    Literal[IPI_POLICIES],  # type: ignore[valid-type]
+    IpiPolicyName,
     Field(description="who receives a synchronous IPI round"),
 ]
 MaxTableBatch = Annotated[
@@ -62,7 +63,7 @@ class KernelIpiParams(ModelParams):
 
     kernel: Kernel = "v6.3-kvm-pv"
     max_table_batch: MaxTableBatch = None
-    ipi_policy: IpiPolicy = "broadcast"
+    ipi_policy: IpiPolicy = MAINLINE_IPI
     online_cpus: OnlineCpus = 64
     mm_cpus: MmCpus = 8
     kernel_mode_fraction: KernelModeFraction = 0.1
