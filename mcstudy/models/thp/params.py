@@ -21,6 +21,7 @@ from mcstudy.kernel.policies import (
     table_policy,
 )
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, OnlineCpus, WarmupSeconds
+from mcstudy.models.shared import real_field as _f
 
 __all__ = ["COLLAPSE_POLICIES", "TABLE_POLICIES", "ThpParams"]
 LIFETIME_DISTS = ("exponential", "lognormal", "pareto")
@@ -31,16 +32,6 @@ MAX_EVENTS_PER_SEQUENCE = 2e9
 """Expected events of one sequence a run may ask for (docs/model.md §7.5)."""
 EVENTS_PER_SECOND = 5e6
 """THP-model events one core simulates per second (measured, docs/model.md §7.5)."""
-
-
-def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(
-        default,
-        allow_inf_nan=False,
-        json_schema_extra={"units": units},
-        description=description,
-        **kw,
-    )
 
 
 def _rate(default: float, description: str, units: str = "1/s") -> Any:
