@@ -119,7 +119,7 @@ def study_findings(
     event estimate of every point is 0 although its event can happen.
     """
     out = [f for f in stored if f.kind != "disagreement"]
-    out += family_disagreements(model.estimate_specs, values, alpha)
+    out += family_disagreements(model.point_specs(), values, alpha)
     out += all_zero_finding(model, values)
     return out
 
@@ -176,7 +176,7 @@ def all_zero_finding(model: Any, values: Mapping[int, Mapping[str, Any]]) -> lis
     """The study's vacuous finding when every event estimate (interval in
     ``EVENT_INTERVALS``) is 0 at every done point, naming the positive exact values
     (none when every exact value is 0 too: the event cannot happen, the notes say so)."""
-    specs = [s for s in model.estimate_specs if s.interval in EVENT_INTERVALS]
+    specs = [s for s in model.point_specs() if s.interval in EVENT_INTERVALS]
     if not values or not specs:
         return []
     seen = [_num(v, s.name) for v in values.values() for s in specs]

@@ -374,7 +374,7 @@ def sweep_size(sweep: Mapping[str, list[Any]]) -> int:
 
 def bytes_per_point(model: Model) -> int:
     """Estimated memory of one point in the coordinator (bytes; see POINT_BASE_BYTES)."""
-    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * len(model.variables)
+    return POINT_BASE_BYTES + POINT_BYTES_PER_VALUE * len(model.point_variables())
 
 
 def check_size(

@@ -39,6 +39,7 @@ from numba import njit
 
 from mcstudy.exact.gather import fallbacks_pmf, gather_exact
 from mcstudy.exact.timed import env_fallbacks_mean
+from mcstudy.kernel.policies import collapse_policy, ipi_policy, round_delivery
 
 PAGE_TABLE_BYTES = 4096
 PMD_MAP_BYTES = 2 * 1024 * 1024
@@ -418,13 +419,14 @@ class IpiExact:
 
 def _collapse_outcome(inp: IpiInput, p: float) -> tuple[float, float, float]:
     """Per collapse at failure probability p: (E rounds, E fresh failures, E rcu frees)."""
-    policy_rcu = inp.ipi_policy == "rcu"
-    if inp.collapse_policy == "sync_ipi":
+    policy_rcu = not ipi_policy(inp.ipi_policy).sends_rounds
+    col = collapse_policy(inp.collapse_policy)
+    if not col.fresh_table:
         return (1.0 if inp.khugepaged_sync and not policy_rcu else 0.0), 0.0, 0.0
     fail_fresh = p if (inp.deposit and inp.fresh_nowait) else 0.0
     rounds = fail_fresh * (1.0 if inp.khugepaged_sync and not policy_rcu else 0.0)
     rcu = 0.0
-    if inp.collapse_policy == "rcu_free":
+    if col.old_table_by_rcu:
         rcu = 1.0 - fail_fresh
     elif inp.uses_trt:
         # the old table: one tlb_remove_table() in a gather of one table
@@ -438,20 +440,15 @@ def _collapse_outcome(inp: IpiInput, p: float) -> tuple[float, float, float]:
 
 def iso_round_prob(inp: IpiInput) -> float:
     """P(one round reaches the tagged isolated CPU)."""
-    if inp.ipi_policy == "broadcast":
-        return 1.0
-    if inp.ipi_policy == "mm_cpumask":
-        return inp.rt_mm_share
-    if inp.ipi_policy == "kernel_mode":
-        return inp.rt_mm_share * inp.kernel_prob
-    return 0.0
+    return round_delivery(ipi_policy(inp.ipi_policy), inp.rt_mm_share, inp.kernel_prob)
 
 
 def ipi_exact(inp: IpiInput) -> IpiExact:
     """Exact IPI rates, and the cycle hit probability / per-cycle law where they exist."""
     q, pi = env_generator(inp.pressure_fraction, inp.pressure_episode_s)
     q1 = iso_round_prob(inp)
-    sends = inp.uses_trt and inp.fallback_ipi and inp.ipi_policy != "rcu"
+    pol = ipi_policy(inp.ipi_policy)
+    sends = inp.uses_trt and inp.fallback_ipi and pol.sends_rounds
     c_rounds = c_fresh = c_rcu = f_rounds = fbs = f_rcu = 0.0
     h = np.zeros(2)
     per_gather = _gather_fallback_means(inp, q, sends)
@@ -468,8 +465,8 @@ def ipi_exact(inp: IpiInput) -> IpiExact:
             fbs += pi[e] * inp.gather_rate * per_gather[e]
             if sends:
                 f_rounds += pi[e] * inp.gather_rate * per_gather[e]
-                keep = 1.0 - inp.kernel_prob if inp.ipi_policy == "kernel_mode" else 0.0
-                share = 1.0 if inp.ipi_policy == "broadcast" else inp.rt_mm_share
+                keep = 1.0 - inp.kernel_prob if pol.kernel_mode_only else 0.0
+                share = inp.rt_mm_share if pol.mm_only else 1.0
                 z = keep  # P(no delivery) per round
                 pgf = gather_fallbacks_pgf(inp.tables_per_gather, p, inp.max_table_batch, z)
                 h[e] += inp.gather_rate * share * (1.0 - pgf)
@@ -525,8 +522,9 @@ def _cycle_pmf(inp: IpiInput, q1: float, sends: bool) -> np.ndarray | None:
         if inp.tables_per_gather > 5000:
             return None
         f_pmf = fallbacks_pmf(inp.tables_per_gather, p, inp.max_table_batch)
-        keep = inp.kernel_prob if inp.ipi_policy == "kernel_mode" else 1.0
-        share = 1.0 if inp.ipi_policy == "broadcast" else inp.rt_mm_share
+        pol = ipi_policy(inp.ipi_policy)
+        keep = inp.kernel_prob if pol.kernel_mode_only else 1.0
+        share = inp.rt_mm_share if pol.mm_only else 1.0
         d = thinned_pmf(f_pmf, keep) * share
         d[0] += 1.0 - share
     else:

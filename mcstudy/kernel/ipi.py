@@ -1,13 +1,11 @@
 """Who receives a synchronous page-table IPI under each policy.
 
 ``tlb_remove_table_sync_one()`` is ``smp_call_function(tlb_remove_table_smp_sync, NULL,
-1)``: a synchronous IPI to every other online CPU. The policies compared (docs/model.md §2.10):
-
-* ``broadcast``: every other online CPU (mainline).
-* ``mm_cpumask``: only the other CPUs in the mm's cpumask (series patch 2/3).
-* ``kernel_mode``: only the other mm CPUs that are in kernel mode at that moment
-  (patch 3/3), each independently with probability ``kernel_mode_fraction``.
-* ``rcu``: no IPI; the table waits one RCU grace period.
+1)``: a synchronous IPI to every other online CPU. The policies compared (docs/model.md §2.10)
+are the rows of ``mcstudy.kernel.policies.IPI_TABLE``; their flags say who is a target
+(every other online CPU, or the other CPUs of the mm's cpumask), whether a target must
+be in kernel mode (independently with probability ``kernel_mode_fraction``), and whether
+a round is sent at all.
 
 A sync is modelled as Binomial(targets, deliver_prob) deliveries.
 """
@@ -16,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-IPI_POLICIES = ("broadcast", "mm_cpumask", "kernel_mode", "rcu")
+from mcstudy.kernel.policies import IPI_POLICIES, ipi_policy
+
+__all__ = ["IPI_POLICIES", "IpiTargets", "ipi_targets"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,10 @@ class IpiTargets:
 def ipi_targets(
     policy: str, online_cpus: int, mm_cpus: int, kernel_mode_fraction: float
 ) -> IpiTargets:
-    """Targets of one synchronous IPI round sent by a CPU of the mm (CPUs)."""
-    if policy == "broadcast":
-        return IpiTargets(online_cpus - 1, 1.0)
-    if policy == "mm_cpumask":
-        return IpiTargets(mm_cpus - 1, 1.0)
-    if policy == "kernel_mode":
-        return IpiTargets(mm_cpus - 1, kernel_mode_fraction)
-    if policy == "rcu":
+    """Targets of one synchronous IPI round sent by a CPU of the mm (CPUs), from the
+    policy's flags (``mcstudy.kernel.policies``)."""
+    pol = ipi_policy(policy)
+    if not pol.sends_rounds:
         return IpiTargets(0, 0.0)
-    raise ValueError(f"unknown ipi_policy {policy!r}; known: {', '.join(IPI_POLICIES)}")
+    targets = (mm_cpus if pol.mm_only else online_cpus) - 1
+    return IpiTargets(targets, kernel_mode_fraction if pol.kernel_mode_only else 1.0)

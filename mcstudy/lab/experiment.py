@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mcstudy.kernel import procfs
 from mcstudy.kernel.ipi import ipi_targets
+from mcstudy.kernel.policies import MAINLINE_IPI
 from mcstudy.lab.arch import ArchSpec
 from mcstudy.lab.checks import Geometry, LabCheck, LevelData, all_rows, split_blocks
 from mcstudy.lab.console import Console
@@ -125,7 +126,7 @@ def analyse(
         ceiling=ceiling,
     )
     ipi = (
-        ipi_targets("broadcast", online, online, 0.0).mean
+        ipi_targets(MAINLINE_IPI, online, online, 0.0).mean
         if profile.profile.fallback_sends_ipi
         else 0.0
     )

@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.tallies import Tallies, TallyLayout
 from mcstudy.findings import Finding
-from mcstudy.models.contract import EstimateSpec, Variable, check_declarations
+from mcstudy.models.contract import (
+    EstimateSpec,
+    Variable,
+    check_declarations,
+    point_specs,
+    point_variables,
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ class Model(ABC):
     Declarations (class attributes): ``name``; ``Params`` (the schema); ``tallies`` (the
     column layout its kernels write); ``variables`` (every stored output, in dataset
     order); ``estimate_specs`` (which variables form each estimate); ``main_estimate``
-    (the estimate whose relative error drives adaptive precision).
+    (the estimate whose relative error drives adaptive precision); ``output_coords``
+    (the coordinates of the variables' own output dimensions, ``Variable.dims``).
     """
 
     name: ClassVar[str]
@@ -133,6 +140,7 @@ class Model(ABC):
     variables: ClassVar[dict[str, Variable]]
     estimate_specs: ClassVar[tuple[EstimateSpec, ...]]
     main_estimate: ClassVar[str]
+    output_coords: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -150,10 +158,28 @@ class Model(ABC):
         if "variables" in cls.__dict__ and "estimate_specs" in cls.__dict__:
             check_declarations(f"model {cls.__dict__.get('name', cls.__name__)}",
                                cls.variables, cls.estimate_specs)  # fmt: skip
+            coords = cls.__dict__.get("output_coords", cls.output_coords)
+            for vname, var in cls.variables.items():
+                missing = [d for d in var.dims if d not in coords]
+                if missing:
+                    raise ValueError(
+                        f"model {cls.__name__}: variable {vname} has dimensions without "
+                        f"coordinates in output_coords: {', '.join(missing)}"
+                    )
             names = {s.name for s in cls.estimate_specs}
             main = cls.__dict__.get("main_estimate")
             if main is not None and main not in names:
                 raise ValueError(f"model {cls.__name__}: main estimate {main} is not declared")
+
+    @classmethod
+    def point_variables(cls) -> dict[str, Variable]:
+        """The scalar variables of one point's values: one per cell of each variable."""
+        return point_variables(cls.variables, cls.output_coords)
+
+    @classmethod
+    def point_specs(cls) -> tuple[EstimateSpec, ...]:
+        """The estimates of one point's values: one spec per cell of each estimate."""
+        return point_specs(cls.estimate_specs, cls.variables, cls.output_coords)
 
     @classmethod
     def estimate_spec(cls, name: str) -> EstimateSpec:

@@ -9,13 +9,21 @@ The sweep, the storage and the reports never parse variable names. They read:
 
 The storage writes each spec onto its variable as attributes (:func:`spec_attrs`), so a
 dataset describes its own estimates; :func:`spec_from_attrs` reads them back.
+
+A variable may have output dimensions of its own (``Variable.dims``, e.g. ``ipi_policy``
+when one run computes every policy on common random numbers), with coordinates the model
+declares (``Model.output_coords``). The dataset stores it with those dimensions after the
+sweep's. A point's values hold one entry per cell, keyed :func:`cell_name` (built from the
+declarations, never parsed); :func:`point_variables` and :func:`point_specs` give the
+per-cell view that per-point code (findings, agreement checks) reads.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 #: what an estimate is
@@ -38,11 +46,13 @@ SPEC_ATTR = "mcstudy_estimate"
 
 @dataclass(frozen=True)
 class Variable:
-    """A stored output variable: netCDF ``units`` and ``long_name``, and its dtype."""
+    """A stored output variable: netCDF ``units`` and ``long_name``, its dtype, and its
+    output dimensions (after the sweep's; their coordinates: ``Model.output_coords``)."""
 
     units: str
     long_name: str
     dtype: str = "float64"
+    dims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,12 +144,76 @@ def spec_from_attrs(name: str, attrs: Mapping[str, Any]) -> EstimateSpec | None:
     )
 
 
+def cell_name(name: str, dims: Sequence[str], at: Mapping[str, Any]) -> str:
+    """The key of one cell of variable ``name`` in a point's values: ``name`` itself for a
+    variable without output dimensions, else ``name[dim=value,...]`` in ``dims`` order."""
+    if not dims:
+        return name
+    return f"{name}[" + ",".join(f"{d}={at[d]}" for d in dims) + "]"
+
+
+def cells(
+    dims: Sequence[str], coords: Mapping[str, Sequence[Any]]
+) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
+    """Every cell of ``dims``: (index tuple, {dim: coordinate value}), in C order."""
+    for idx in itertools.product(*(range(len(coords[d])) for d in dims)):
+        yield idx, {d: coords[d][i] for d, i in zip(dims, idx, strict=True)}
+
+
+def point_variables(
+    variables: Mapping[str, Variable], coords: Mapping[str, Sequence[Any]]
+) -> dict[str, Variable]:
+    """One scalar variable per cell of every variable (the keys of a point's values)."""
+    out: dict[str, Variable] = {}
+    for name, var in variables.items():
+        for _, at in cells(var.dims, coords):
+            out[cell_name(name, var.dims, at)] = replace(var, dims=())
+    return out
+
+
+def point_specs(
+    specs: Iterable[EstimateSpec],
+    variables: Mapping[str, Variable],
+    coords: Mapping[str, Sequence[Any]],
+) -> tuple[EstimateSpec, ...]:
+    """One spec per cell of every estimate, naming the same cell of each companion (a
+    companion without those dimensions, like the sample size, is shared)."""
+    out: list[EstimateSpec] = []
+    for spec in specs:
+        dims = variables[spec.name].dims
+        for _, at in cells(dims, coords):
+
+            def c(v: str | None, at: dict[str, Any] = at) -> str | None:
+                return None if v is None else cell_name(v, variables[v].dims, at)
+
+            out.append(
+                EstimateSpec(
+                    name=cell_name(spec.name, dims, at),
+                    kind=spec.kind,
+                    interval=spec.interval,
+                    stderr=c(spec.stderr),
+                    ci=(c(spec.ci[0]), c(spec.ci[1])) if spec.ci else None,  # type: ignore[arg-type]
+                    exact=c(spec.exact),
+                    exact_var=c(spec.exact_var),
+                    n=c(spec.n) or spec.n,
+                )
+            )
+    return tuple(out)
+
+
 def check_declarations(
     owner: str, variables: Mapping[str, Variable], specs: Iterable[EstimateSpec]
 ) -> None:
     """ValueError unless every variable a spec names is declared (and once)."""
     seen: set[str] = set()
     for spec in specs:
+        dims = variables[spec.name].dims if spec.name in variables else ()
+        for v in spec.companions():
+            if v in variables and v != spec.n and variables[v].dims != dims:
+                raise ValueError(
+                    f"{owner}: estimate {spec.name} has dimensions {dims} but its companion "
+                    f"{v} has {variables[v].dims}"
+                )
         if spec.name in seen:
             raise ValueError(f"{owner}: estimate {spec.name} declared twice")
         seen.add(spec.name)

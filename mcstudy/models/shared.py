@@ -15,21 +15,34 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticUndefined
 
-from mcstudy.kernel.ipi import IPI_POLICIES, IpiTargets, ipi_targets
+from mcstudy.kernel.ipi import IpiTargets, ipi_targets
+from mcstudy.kernel.policies import MAINLINE_IPI, IpiPolicyName
 from mcstudy.kernel.profiles import KERNEL_NAMES, KernelProfile, get_profile
 from mcstudy.models.base import ModelParams
 
 
-def units(unit: str, description: str, **bounds: Any) -> Any:
-    """A pydantic ``Field`` (no default) with a unit, a description and bounds."""
-    return Field(json_schema_extra={"units": unit}, description=description, **bounds)
+def units(unit: str, description: str, default: Any = PydanticUndefined, **bounds: Any) -> Any:
+    """A pydantic ``Field`` with a unit, a description, bounds, and a default if given (the
+    one helper every parameter schema declares its fields with)."""
+    return Field(default, json_schema_extra={"units": unit}, description=description, **bounds)
+
+
+def real_field(default: Any, unit: str, description: str, **bounds: Any) -> Any:
+    """A float parameter (finite: no inf or NaN) with a default, unit and bounds."""
+    return units(unit, description, default, allow_inf_nan=False, **bounds)
+
+
+def int_field(default: Any, unit: str, description: str, **bounds: Any) -> Any:
+    """An integer parameter with a default, unit and bounds."""
+    return units(unit, description, default, **bounds)
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Kernel = Annotated[Literal[KERNEL_NAMES], Field(description="kernel profile")]  # type: ignore[valid-type]
 IpiPolicy = Annotated[
-    Literal[IPI_POLICIES],  # type: ignore[valid-type]
+    IpiPolicyName,
     Field(description="who receives a synchronous IPI round"),
 ]
 MaxTableBatch = Annotated[
@@ -62,7 +75,7 @@ class KernelIpiParams(ModelParams):
 
     kernel: Kernel = "v6.3-kvm-pv"
     max_table_batch: MaxTableBatch = None
-    ipi_policy: IpiPolicy = "broadcast"
+    ipi_policy: IpiPolicy = MAINLINE_IPI
     online_cpus: OnlineCpus = 64
     mm_cpus: MmCpus = 8
     kernel_mode_fraction: KernelModeFraction = 0.1

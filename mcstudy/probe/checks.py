@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE
 from mcstudy.probe.noise import Background, background, burst_size, row_level
 from mcstudy.probe.predict import (
     ProfileMatch,
@@ -42,7 +43,7 @@ def scope_of(source: str) -> str:
     return "machine"
 
 
-COLLAPSE_POLICY = "sync_ipi"
+COLLAPSE_POLICY = MAINLINE_COLLAPSE
 
 Window = dict[str, Any]
 Statistic = Callable[[Window], float]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE
 from mcstudy.probe.checks import SCOPES, Check
 from mcstudy.probe.host import HostFacts, ProbeRequest
 from mcstudy.probe.noise import FAMILY_ALPHA
@@ -241,7 +242,7 @@ def build_probe_dataset(
             "thps_requested": req.thps,
             "thps_mapped": int(fault["thps_mapped"]),
             "thps_collapsed": int(coll["collapsed"]),
-            "collapse_policy": "sync_ipi",
+            "collapse_policy": MAINLINE_COLLAPSE,
             "baselines": k,
             "family_alpha": FAMILY_ALPHA,
             "row_level": float(c[0].background.level) if c else float("nan"),

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from mcstudy.exact.gather import gather_exact
 from mcstudy.kernel.ipi import ipi_targets
 from mcstudy.kernel.pgtable import MIB, FreedTables, free_pgd_range_tables, munmap_tables
+from mcstudy.kernel.policies import MAINLINE_IPI, collapse_policy
 from mcstudy.kernel.profiles import KernelProfile, get_profile
 from mcstudy.models.gather.params import GatherParams
 from mcstudy.probe.host import kernel_version
-
-COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")
-"""khugepaged collapse policies (docs/model.md §5.6); ``sync_ipi`` is the kernel's behaviour."""
-
 
 # ----------------------------------------------------------------- kernel profile
 
@@ -152,25 +149,24 @@ def collapse_sync_rounds(
 ) -> float:
     """Mean synchronous IPI rounds per anonymous collapse under a collapse policy (docs/model.md §5.6).
 
-    ``sync_ipi``: one ``tlb_remove_table_sync_one()`` per collapse (when the build has
-    RCU table freeing, ``profile.khugepaged_sync_ipi``). ``fresh_table``: the old table
-    goes through the mmu_gather, so a round only on a GFP_NOWAIT fallback that sends an
-    IPI. ``rcu_free``: none.
+    Without a fresh table (mainline): one ``tlb_remove_table_sync_one()`` per collapse
+    (when the build has RCU table freeing, ``profile.khugepaged_sync_ipi``). With one, the
+    old table is freed by ``call_rcu()`` (no round) or goes through the mmu_gather, so a
+    round only on a GFP_NOWAIT fallback that sends an IPI.
     """
-    if policy == "sync_ipi":
+    col = collapse_policy(policy)
+    if not col.fresh_table:
         return 1.0 if profile.khugepaged_sync_ipi else 0.0
-    if policy == "fresh_table":
-        if not (profile.uses_tlb_remove_table and profile.fallback_sends_ipi):
-            return 0.0
-        return gather_exact(1, gfp_nowait_fail_p, profile.max_table_batch).fallbacks_mean
-    if policy == "rcu_free":
+    if col.old_table_by_rcu:
         return 0.0
-    raise ValueError(f"unknown collapse policy {policy!r}; known: {', '.join(COLLAPSE_POLICIES)}")
+    if not (profile.uses_tlb_remove_table and profile.fallback_sends_ipi):
+        return 0.0
+    return gather_exact(1, gfp_nowait_fail_p, profile.max_table_batch).fallbacks_mean
 
 
 def broadcast_per_other_cpu(online_cpus: int) -> float:
     """Deliveries of one ``smp_call_function()`` round to each other online CPU."""
-    targets = ipi_targets("broadcast", online_cpus, 1, 0.0)
+    targets = ipi_targets(MAINLINE_IPI, online_cpus, 1, 0.0)
     return targets.mean / (online_cpus - 1)
 
 
@@ -205,7 +201,7 @@ def munmap_prediction(
         vma_offset_kib=offset // 1024,
         gfp_nowait_fail_p=0.0,
         kernel=profile_name,
-        ipi_policy="broadcast",
+        ipi_policy=MAINLINE_IPI,
         online_cpus=online_cpus,
         mm_cpus=1,
     )

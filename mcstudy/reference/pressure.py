@@ -89,7 +89,7 @@ def simulate_trajectory(
             ("atomic", z.atomic_alloc_rate),
             ("phase", (z.burst_end_rate if burst else z.burst_start_rate) if bursty else 0.0),
             ("boost", z.boost_rate if z.max_boost > 0 else 0.0),
-            ("rcu", 1.0 / z.rcu_grace_period_s if z.rcu_grace_period_s > 0 else 0.0),
+            ("grace_period", 1.0 / z.rcu_grace_period_s if z.rcu_grace_period_s > 0 else 0.0),
         ]
         total = sum(r for _, r in rates)
         dt = -math.log(1.0 - rng.random()) / total
@@ -160,7 +160,7 @@ def simulate_trajectory(
         elif name == "boost":
             boost = min(boost + z.boost_pages, z.max_boost)
             wake(counting)
-        elif name == "rcu":
+        elif name == "grace_period":
             f += held
             held = 0
 

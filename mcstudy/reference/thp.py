@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from mcstudy.kernel.policies import collapse_policy, ipi_policy, table_policy
 from mcstudy.kernel.profiles import get_profile
 from mcstudy.models.thp.params import ThpParams
 
@@ -64,6 +65,9 @@ def _draw_lifetime(rng: random.Random, p: ThpParams) -> float:
 def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
     """One sequence of the THP model, event by event."""
     prof = get_profile(p.kernel)
+    ipol = ipi_policy(p.ipi_policy)
+    cpol = collapse_policy(p.collapse_policy)
+    tpol = table_policy(p.table_policy)
     t0 = p.warmup_s
     t1 = p.warmup_s + p.horizon_s
     out = ThpOutcome()
@@ -118,14 +122,9 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
 
     def deliver_rounds(now: float, rounds: int, in_rt_mm: bool) -> None:
         for r in range(rounds):
-            if p.ipi_policy == "broadcast":
-                ok = True
-            elif p.ipi_policy == "mm_cpumask":
-                ok = in_rt_mm
-            elif p.ipi_policy == "kernel_mode":
-                ok = in_rt_mm and rng.random() < 1.0 - p.rt_user_fraction
-            else:
-                ok = False
+            ok = ipol.sends_rounds and (in_rt_mm or not ipol.mm_only)
+            if ok and ipol.kernel_mode_only:
+                ok = rng.random() < 1.0 - p.rt_user_fraction
             if ok:
                 out.isolated_ipis += 1
                 k = int((now + r * spacing - t0) / cycle)
@@ -136,26 +135,26 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
         counting = now >= t0
         in_rt_mm = rng.random() < p.rt_mm_share
         sync = fallback = False
-        if p.collapse_policy == "sync_ipi":
+        if not cpol.fresh_table:
             sync = True
         else:
             fresh_ok = True
-            if p.table_policy == "deposit" and p.fresh_table_gfp == "nowait":
+            if tpol.deposit and p.fresh_table_gfp == "nowait":
                 fresh_ok = rng.random() >= nowait[env]
             if not fresh_ok:
                 if counting:
                     out.fresh_failures += 1
                 sync = True
-            elif p.collapse_policy == "rcu_free":
+            elif cpol.old_table_by_rcu:
                 if counting:
                     out.rcu_frees += 1
             elif prof.uses_tlb_remove_table:
                 fallback = rng.random() < nowait[env]  # the gather's batch page
         rounds = 0
-        if sync and prof.khugepaged_sync_ipi and p.ipi_policy != "rcu":
+        if sync and prof.khugepaged_sync_ipi and ipol.sends_rounds:
             rounds = 1
         if fallback:
-            if prof.fallback_sends_ipi and p.ipi_policy != "rcu":
+            if prof.fallback_sends_ipi and ipol.sends_rounds:
                 rounds = 1
             elif counting:
                 out.rcu_frees += 1
@@ -183,7 +182,7 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
             if held == batch:
                 have_batch = False
         out.fallbacks += fallbacks
-        if prof.fallback_sends_ipi and p.ipi_policy != "rcu":
+        if prof.fallback_sends_ipi and ipol.sends_rounds:
             out.fallback_rounds += fallbacks
             deliver_rounds(now, fallbacks, in_rt_mm)
         else:
@@ -193,7 +192,7 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
     while True:
         n = [len(m) for m in members]
         refill_cpus = (
-            [j for j in range(cpus) if levels[j] < p.cache_k] if p.table_policy == "cache_k" else []
+            [j for j in range(cpus) if levels[j] < p.cache_k] if tpol.per_cpu_cache else []
         )
         rates = {
             "env": to_calm if env == 1 else to_pressure,
@@ -227,9 +226,9 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
             total_n = sum(n)
             out.thp_time_avg += total_n * dt
             out.deposit_time_avg += deposits * dt
-            if p.table_policy == "deposit":
+            if tpol.deposit:
                 out.reserve_time_avg += deposits * dt
-            elif p.table_policy == "cache_k":
+            elif tpol.per_cpu_cache:
                 out.reserve_time_avg += cached * dt
             out.deposit_peak = max(out.deposit_peak, deposits)
         now = t_next
@@ -268,9 +267,9 @@ def simulate_thp_reference(rng: random.Random, p: ThpParams) -> ThpOutcome:
             remove(i)
             miss = False
             failed = False
-            if p.table_policy == "on_demand":
+            if not tpol.deposit and not tpol.per_cpu_cache:
                 miss = True
-            elif p.table_policy == "cache_k":
+            elif tpol.per_cpu_cache:
                 j = rng.randrange(cpus)
                 if levels[j] > 0:
                     levels[j] -= 1

@@ -15,6 +15,13 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.kernel.policies import (
+    COLLAPSE_POLICIES,
+    IPI_TABLE,
+    MAINLINE_COLLAPSE,
+    MAINLINE_IPI,
+    IpiPolicy,
+)
 from mcstudy.kernel.profiles import get_profile
 from mcstudy.models.host.outputs import COLLAPSE_ROWS, RESERVE_ROWS, ipi_name, table_name
 from mcstudy.models.host.scenarios import LOADS
@@ -247,31 +254,46 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
 def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
     cost = float(r.param("ipi_cost_us", 4.0))
     mx, lo, hi = r.triple("rt_cycle_ipis_max", **at)
-    share = float(r.param("rt_mm_share", 0.0))
-    reasons = {
-        "mm_cpumask": "the RT CPU is in no housekeeping mm's cpumask"
-        if share == 0.0
-        else f"{num(share, 3)} of the events are in the RT application's mm",
-        "kernel_mode": "it is moreover in user mode "
-        f"{num(float(r.param('rt_user_fraction', 0.95)) * 100, 3)} % of the time",
-        "rcu": "no round at all: tables freed after an RCU grace period, khugepaged waiting "
-        "in synchronize_rcu()",
-    }
     parts = []
-    for ipi in ("mm_cpumask", "kernel_mode", "rcu"):
-        name = ipi_name("isolated_cpu_ipis_per_hour", ipi, "sync_ipi")
+    for pol in IPI_TABLE:
+        if pol.mainline:
+            continue
+        name = ipi_name("isolated_cpu_ipis_per_hour", pol.name, MAINLINE_COLLAPSE)
         if r.has(name):
-            parts.append(f"`{ipi}` to {r.quote(name, 'per hour', **at)} ({reasons[ipi]})")
+            why = ipi_reason(r, pol)
+            parts.append(f"`{pol.name}` to {r.quote(name, 'per hour', **at)} ({why})")
     cut = (" Instead, " + "; ".join(parts) + ".") if parts else ""
     latency = f"; {num(mx * cost, 3)} us at {num(cost, 2)} us each" if mx > 0.0 else ""
     return Item(
         "How many synchronous IPIs reach an isolated RT CPU, under each IPI policy?",
-        f"With `broadcast` (mainline), {r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at)}"
+        f"With `{MAINLINE_IPI}` (mainline), "
+        f"{r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at)}"
         f" ({condition(r, at)}): {r.quote('collapse_ipis_per_hour', **at)} from khugepaged, "
         f"{r.quote('fallback_ipis_per_hour', **at)} from fallbacks; the worst "
         f"{cycle_text(r)} RT cycle of a {horizon(r)} sequence holds {quote(mx, lo, hi)} of "
         f"them (mean over sequences{latency}).{cut}",
     )
+
+
+def ipi_reason(r: Reader, pol: IpiPolicy) -> str:
+    """Why an IPI policy spares the isolated CPU, from its flags (``mcstudy.kernel.policies``)."""
+    if not pol.sends_rounds:
+        return (
+            "no round at all: tables freed after an RCU grace period, khugepaged waiting "
+            "in synchronize_rcu()"
+        )
+    bits = []
+    if pol.mm_only:
+        share = float(r.param("rt_mm_share", 0.0))
+        bits.append(
+            "the RT CPU is in no housekeeping mm's cpumask"
+            if share == 0.0
+            else f"{num(share, 3)} of the events are in the RT application's mm"
+        )
+    if pol.kernel_mode_only:
+        user = num(float(r.param("rt_user_fraction", 0.95)) * 100, 3)
+        bits.append(f"it is {'moreover ' if bits else ''}in user mode {user} % of the time")
+    return "; ".join(bits) or pol.prose
 
 
 def fresh_table_text(r: Reader, at: dict[str, Any]) -> str:
@@ -324,7 +346,7 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
     alt = [
         f"`{col}` leaves {r.quote(name, 'per hour', **at)}"
         for name, col in COLLAPSE_ROWS.items()
-        if col != "sync_ipi" and r.has(name)
+        if col != MAINLINE_COLLAPSE and r.has(name)
     ]
     coll = r.value("collapse_ipis_per_hour", **at)
     fb = r.value("fallback_ipis_per_hour", **at)
@@ -452,9 +474,9 @@ def summary_table(r: Reader, at: dict[str, Any]) -> Table:
 
 def policy_table(r: Reader, at: dict[str, Any]) -> Table:
     """Isolated-CPU IPIs per hour: rows IPI policy, columns collapse policy."""
-    cols = ["sync_ipi", "fresh_table", "rcu_free"]
+    cols = list(COLLAPSE_POLICIES)
     rows = []
-    for ipi in ("broadcast", "mm_cpumask", "kernel_mode", "rcu"):
+    for ipi in (p.name for p in IPI_TABLE):
         row: list[tuple[str, str | None]] = [(ipi, None)]
         for col in cols:
             row.append(r.cell(ipi_name("isolated_cpu_ipis_per_hour", ipi, col), **at))

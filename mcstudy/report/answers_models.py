@@ -15,6 +15,7 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, ipi_policy
 from mcstudy.kernel.profiles import get_profile
 from mcstudy.report.answers import (
     MIB,
@@ -390,9 +391,9 @@ def _thp_ipi_answers(r: Reader) -> Answers:
     at: dict[str, Any] = {}
     for d, pref in (
         ("pressure_fraction", ()),
-        ("collapse_policy", ("sync_ipi",)),
+        ("collapse_policy", (MAINLINE_COLLAPSE,)),
         ("rt_mm_share", ()),
-        ("ipi_policy", ("broadcast",)),
+        ("ipi_policy", (MAINLINE_IPI,)),
     ):
         if d in r.dims:
             at[d] = r.pick(d, *pref)
@@ -404,7 +405,7 @@ def _thp_ipi_answers(r: Reader) -> Answers:
         f"`{pol}` {_per_hour(r, 'isolated_cpu_ipis_per_s', **{**at, 'ipi_policy': pol})}"
         for pol in policies
     ]
-    worst_pol = r.pick("ipi_policy", "broadcast")
+    worst_pol = r.pick("ipi_policy", MAINLINE_IPI)
     here = {**at, "ipi_policy": worst_pol} if "ipi_policy" in r.dims else at
     items = [
         Item(
@@ -419,7 +420,7 @@ def _thp_ipi_answers(r: Reader) -> Answers:
             f"{r.quote('rt_cycle_ipis_max', **here)} IPIs (mean over sequences).",
         )
     ]
-    if any(c != "sync_ipi" for c in cols):
+    if any(c != MAINLINE_COLLAPSE for c in cols):
         here = {**at, "ipi_policy": worst_pol} if "ipi_policy" in r.dims else dict(at)
         cparts = [
             f"`{c}` {_per_hour(r, 'isolated_collapse_ipis_per_s', **{**here, 'collapse_policy': c})}"
@@ -465,7 +466,12 @@ def _thp_collapse_text(r: Reader, at: dict[str, Any]) -> str:
     kernel = r.value_of("kernel", at)
     prof = _profile(kernel)
     uses_trt = prof is not None and prof.uses_tlb_remove_table
-    sends = uses_trt and prof.fallback_sends_ipi and r.value_of("ipi_policy", at) != "rcu"
+    ipol = r.value_of("ipi_policy", at)
+    sends = (
+        uses_trt
+        and prof.fallback_sends_ipi
+        and (ipol is None or ipi_policy(str(ipol)).sends_rounds)
+    )
     gfp = str(r.value_of("fresh_table_gfp", at))
     deposit = r.value_of("table_policy", at) == "deposit"
     p_calm = num(float(r.value_of("gfp_nowait_fail_p", at) or 0.0), 3)

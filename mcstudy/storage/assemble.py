@@ -34,6 +34,7 @@ from mcstudy.storage.dataset import (
     REL_ERR,
     TARGET_MET,
     build_dataset,
+    column_cells,
     empty_columns,
     fill_columns,
 )
@@ -135,21 +136,29 @@ def dataset_provenance(
 
 
 class ColumnRow(Mapping[str, Any]):
-    """One point's values in the columns of a :class:`Collector`: a variable not computed
+    """One point's values in the columns of a :class:`Collector`, keyed as the point's own
+    values (one key per cell of a variable with output dimensions): a value not computed
     there (NaN, or -1 for an integer) is absent."""
 
-    def __init__(self, columns: Mapping[str, np.ndarray], index: int) -> None:
+    def __init__(
+        self,
+        columns: Mapping[str, np.ndarray],
+        index: int,
+        where: Mapping[str, tuple[str, tuple[int, ...]]] | None = None,
+    ) -> None:
         self._columns = columns
         self._index = index
+        self._where = where if where is not None else {n: (n, ()) for n in columns}
 
     def __getitem__(self, name: str) -> Any:
-        x = self._columns[name][self._index]
+        column, idx = self._where[name]
+        x = self._columns[column][(self._index, *idx)]
         if (x != x) if x.dtype.kind == "f" else x == -1:
             raise KeyError(name)
         return x.item()
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name in self._columns if name in self)
+        return (name for name in self._where if name in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -170,6 +179,7 @@ class Collector:
         n = study.n_points
         self.model = study.model
         self.columns = empty_columns(study.model, n)
+        self.where = column_cells(study.model)
         self.running: dict[int, np.ndarray] = {}
         """each done point's running main estimate (``running.running_series``)"""
         self.adaptive = study.section.target_rel_err is not None
@@ -179,14 +189,14 @@ class Collector:
     def rows(self, indices: Iterable[int]) -> dict[int, Mapping[str, Any]]:
         """The values of points ``indices`` as read-only mappings over the columns (what
         ``mcstudy.findings.study_findings`` reads), without a dictionary per point."""
-        return {i: ColumnRow(self.columns, i) for i in indices}
+        return {i: ColumnRow(self.columns, i, self.where) for i in indices}
 
     def add(self, index: int, body: dict[str, Any]) -> None:
         run = running_series(self.model, body)
         if run is not None:
             self.running[index] = run
         res = values_of(body)
-        fill_columns(self.columns, index, res)
+        fill_columns(self.columns, index, res, self.where)
         if self.adaptive and REL_ERR in res:
             self.rel[index] = res[REL_ERR]  # type: ignore[index]
             self.met[index] = res[TARGET_MET]  # type: ignore[index]

@@ -23,7 +23,7 @@ import xarray as xr
 
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
-from mcstudy.models.contract import spec_attrs
+from mcstudy.models.contract import cell_name, cells, spec_attrs
 from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_kind
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
@@ -34,23 +34,44 @@ ENGINE = "h5netcdf"
 
 
 def empty_columns(model: Model, n_points: int) -> dict[str, np.ndarray]:
-    """One flat array per variable of ``model`` for ``n_points`` points, every point not
-    computed (NaN, or -1 for an integer): filled point by point with :func:`fill_columns`,
-    so assembling a sweep never holds a dictionary per point."""
-    return {
-        name: np.full(n_points, -1, dtype=np.int64)
-        if var.dtype == "int64"
-        else np.full(n_points, np.nan, dtype=np.float64)
-        for name, var in model.variables.items()
-    }
+    """One array per variable of ``model`` for ``n_points`` points (first axis; then the
+    variable's output dimensions), every point not computed (NaN, or -1 for an integer):
+    filled point by point with :func:`fill_columns`, so assembling a sweep never holds a
+    dictionary per point."""
+    out = {}
+    for name, var in model.variables.items():
+        shape = (n_points, *(len(model.output_coords[d]) for d in var.dims))
+        out[name] = (
+            np.full(shape, -1, dtype=np.int64)
+            if var.dtype == "int64"
+            else np.full(shape, np.nan, dtype=np.float64)
+        )
+    return out
 
 
-def fill_columns(columns: dict[str, np.ndarray], index: int, values: Mapping[str, Any]) -> None:
-    """Put the decoded values of point ``index`` into its place in every column."""
-    for name, arr in columns.items():
-        v = values.get(name)
+def column_cells(model: Model) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Where each key of a point's values lives in the columns: (variable, cell index)."""
+    out = {}
+    for name, var in model.variables.items():
+        for idx, at in cells(var.dims, model.output_coords):
+            out[cell_name(name, var.dims, at)] = (name, idx)
+    return out
+
+
+def fill_columns(
+    columns: dict[str, np.ndarray],
+    index: int,
+    values: Mapping[str, Any],
+    where: Mapping[str, tuple[str, tuple[int, ...]]] | None = None,
+) -> None:
+    """Put the decoded values of point ``index`` into its place in every column
+    (``where``: :func:`column_cells` of the model, for variables with output dimensions)."""
+    if where is None:
+        where = {name: (name, ()) for name in columns}
+    for key, (name, idx) in where.items():
+        v = values.get(key)
         if v is not None:
-            arr[index] = v
+            columns[name][(index, *idx)] = v
 
 
 def _check_repeats_coordinate(
@@ -81,10 +102,17 @@ def build_dataset(
         if len(results) != study.n_points:
             raise ValueError("one result per sweep point is required")
         columns = empty_columns(model, study.n_points)
+        where = column_cells(model)
         for i, res in enumerate(results):
-            fill_columns(columns, i, res)
+            fill_columns(columns, i, res, where)
     data_vars = {}
     specs = {spec.name: spec for spec in model.estimate_specs}
+    clash = sorted(set(model.output_coords) & set(dims))
+    if clash:
+        raise ValueError(
+            f"cannot sweep {', '.join(clash)}: model {model.name} computes every value of it "
+            "in one run (an output dimension)"
+        )
     for name, var in model.variables.items():
         arr = columns[name]
         if name in study.sweep:  # an output that repeats a swept parameter (host zone_scale)
@@ -95,7 +123,7 @@ def build_dataset(
             attrs["missing_value_note"] = "-1 where not computed"
         if name in specs:
             attrs.update(spec_attrs(specs[name]))
-        data_vars[name] = (dims, arr.reshape(shape), attrs)
+        data_vars[name] = ([*dims, *var.dims], arr.reshape(shape + arr.shape[1:]), attrs)
     coords = {}
     fields = model.Params.model_fields
     for key, values in study.sweep.items():
@@ -104,6 +132,10 @@ def build_dataset(
         if isinstance(extra, dict) and "units" in extra:
             attrs["units"] = str(extra["units"])
         coords[key] = (key, np.asarray(values), attrs)
+    used = {d for var in model.variables.values() for d in var.dims}
+    for key in model.output_coords:
+        if key in used:
+            coords[key] = (key, np.asarray(model.output_coords[key]), {"long_name": key})
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
     ds.attrs.update(
         {

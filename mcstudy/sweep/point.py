@@ -246,7 +246,7 @@ def few_events(model: Model, values: dict[str, Any]) -> list[Finding]:
     effective events (for a proportion p: p^2 / se^2 = p x its effective sample size,
     near p = 0)."""
     out = []
-    for spec in model.estimate_specs:
+    for spec in model.point_specs():
         if spec.interval not in FEW_EVENTS_INTERVALS:
             continue
         est, se = _number(values, spec.name), _number(values, spec.stderr)

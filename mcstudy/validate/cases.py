@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mcstudy.kernel.policies import ipi_with
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
 
 
@@ -75,7 +76,7 @@ CASES: tuple[Case, ...] = (
             gfp_nowait_fail_p=0.002,
             pressure_episode_prob=0.01,
             pressure_fail_p=0.5,
-            ipi_policy="kernel_mode",
+            ipi_policy=ipi_with(kernel_mode_only=True),
         ),
         2000,
         2000,

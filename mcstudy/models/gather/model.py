@@ -20,6 +20,7 @@ from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.gather import gather_exact_mixture
 from mcstudy.findings import Finding
 from mcstudy.kernel.ipi import IpiTargets
+from mcstudy.kernel.policies import ipi_with
 from mcstudy.models.base import Model
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.gather import kernels as K
@@ -134,7 +135,7 @@ class GatherModel(Model):
             "tables_per_gather": 3,
             "gfp_nowait_fail_p": 0.5,
             "max_table_batch": 2,
-            "ipi_policy": "kernel_mode",
+            "ipi_policy": ipi_with(kernel_mode_only=True),
             "kernel_mode_fraction": 0.5,
             "pressure_episode_prob": 0.5,
         }

@@ -17,8 +17,9 @@ import math
 
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.thp import PAGE_TABLE_BYTES
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI
 from mcstudy.models.host import kernels as KH
-from mcstudy.models.host.outputs import COLLAPSE_ROWS, ipi_name, table_name
+from mcstudy.models.host.outputs import COLLAPSE_ROWS, FRESH_COLLAPSE, ipi_name, table_name
 from mcstudy.models.host.prepare import PreparedHost
 from mcstudy.stats.interval import Z95, score_interval, t_inflation
 from mcstudy.stats.mean import mean_from_sums
@@ -131,12 +132,12 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
         _mean(out, name, t[pre + "rt_max_sum"], t[pre + "rt_max_sq"], n, 1.0)
         lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, bound_max)
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
-        if ipi != "broadcast":
+        if ipi != MAINLINE_IPI:
             continue
         if col in COLLAPSE_ROWS.values():
             name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
             count_rate(out, name, t[pre + "collapse_iso"], t[pre + "collapse_iso_sq"], n, hours)
-        if col == "sync_ipi":
+        if col == MAINLINE_COLLAPSE:
             count_rate(
                 out, "fallbacks_per_hour", t[pre + "fallbacks"], t[pre + "fallbacks_sq"], n, hours
             )
@@ -159,7 +160,7 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
             out["rt_cycle_hit_prob_stderr"] = se
             lo, hi = wilson_design_interval(est, se, n, float(cycles))
             out["rt_cycle_hit_prob_ci_low"], out["rt_cycle_hit_prob_ci_high"] = lo, hi
-        if col == "fresh_table":
+        if col == FRESH_COLLAPSE:
             count_rate(
                 out,
                 "fresh_alloc_failures_per_hour",

@@ -22,19 +22,23 @@ from numba import njit, prange
 
 from mcstudy.engine.rng import stream_new
 from mcstudy.engine.tallies import TallyLayout
-from mcstudy.kernel.ipi import IPI_POLICIES
+from mcstudy.kernel.policies import (
+    COLLAPSE_POLICIES,
+    HOST_CACHE_SIZES,
+    IPI_POLICIES,
+    SPLIT_TABLE_VARIANTS,
+)
 from mcstudy.models.host import thps as T
 from mcstudy.models.host import zone as Z
 from mcstudy.models.pressure.events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
 from mcstudy.models.thp import rt as R
 from mcstudy.models.thp.paths import poisson_times
 
-COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")  # = rt.COLLAPSE_* order
 IPI_VARIANTS = tuple((i, c) for i in IPI_POLICIES for c in COLLAPSE_POLICIES)
 """(ipi_policy, collapse_policy) pairs; the first, (broadcast, sync_ipi), is mainline."""
-CACHE_SIZES = (1, 2, 4, 8, 16, 64)
-TABLE_VARIANTS = ("on_demand", "on_demand_atomic", *(f"cache_{k}" for k in CACHE_SIZES))
-TABLE_KS = (0, 0, *CACHE_SIZES)
+CACHE_SIZES = HOST_CACHE_SIZES
+TABLE_VARIANTS = tuple(v.name for v in SPLIT_TABLE_VARIANTS)
+TABLE_KS = tuple(v.cache_k for v in SPLIT_TABLE_VARIANTS)
 RT_HIST = 1
 """Per-cycle histogram of the IPI side: cycles with 0 IPIs, and with at least one."""
 

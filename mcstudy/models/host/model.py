@@ -29,11 +29,13 @@ from mcstudy.exact.thp import (
     ipi_exact,
 )
 from mcstudy.exact.timed import zone_fallbacks_mean
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, ipi_policy
 from mcstudy.models.base import Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
 from mcstudy.models.host.outputs import (
     COLLAPSE_ROWS,
+    FRESH_COLLAPSE,
     RESERVE_ROWS,
     SPECS,
     VARIABLES,
@@ -159,7 +161,7 @@ def _ipi_input(
     p: HostParams, tables: int, gathers: float, ipi: str, col: str, below_min: float
 ) -> IpiInput:
     prof = p.profile()
-    sends = prof.uses_tlb_remove_table and prof.fallback_sends_ipi and ipi != "rcu"
+    sends = prof.uses_tlb_remove_table and prof.fallback_sends_ipi and ipi_policy(ipi).sends_rounds
     below = float(tables)
     if sends and below_min > 0.0 and tables <= p.batch():
         below = below_min_fallbacks(p.setup().chain, tables, p.batch(), p.spacing_us() * 1e-6)
@@ -245,14 +247,14 @@ def host_exact(p: HostParams) -> dict[str, float]:
             if (ipi, col) == KH.IPI_VARIANTS[0]:
                 out["rt_cycle_hit_prob_exact"] = calm.hit_prob
         out[f"{ipi_name('rt_cycle_ipis_max', ipi, col)}_exact"] = mx
-        if ipi != "broadcast":
+        if ipi != MAINLINE_IPI:
             continue
         name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
         out[f"{name}_exact"] = ex.isolated_collapse_per_s * hours
-        if col == "sync_ipi":
+        if col == MAINLINE_COLLAPSE:
             out["fallbacks_per_hour_exact"] = ex.fallbacks_per_s * hours
             out["fallback_ipis_per_hour_exact"] = ex.isolated_fallback_per_s * hours
-        if col == "fresh_table":
+        if col == FRESH_COLLAPSE:
             out["fresh_alloc_failures_per_hour_exact"] = ex.fresh_failures_per_s * hours
     out.setdefault("rt_cycle_hit_prob_exact", nan)
     return {k: float(v) for k, v in out.items()}

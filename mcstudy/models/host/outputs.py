@@ -9,6 +9,13 @@ are built here once (:func:`ipi_name`, :func:`table_name`) and :data:`IPI_ROWS`,
 
 from __future__ import annotations
 
+from mcstudy.kernel.policies import (
+    COLLAPSE_POLICIES,
+    MAINLINE_COLLAPSE,
+    MAINLINE_IPI,
+    SPLIT_TABLE_VARIANTS,
+    collapse_with,
+)
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.host.kernels import CACHE_SIZES, IPI_VARIANTS, TABLE_VARIANTS
 
@@ -19,7 +26,7 @@ def ipi_name(base: str, ipi: str, collapse: str) -> str:
     """Variable of ``base`` under (``ipi``, ``collapse``); mainline keeps the bare name."""
     if (ipi, collapse) == MAINLINE:
         return base
-    return f"{base}_{ipi}" + ("" if collapse == "sync_ipi" else f"_{collapse}")
+    return f"{base}_{ipi}" + ("" if collapse == MAINLINE_COLLAPSE else f"_{collapse}")
 
 
 def table_name(base: str, variant: str) -> str:
@@ -40,11 +47,12 @@ TABLE_ROWS: dict[str, str] = {
 """split_alloc_failures_per_hour variable -> table variant."""
 RESERVE_ROWS: dict[str, int] = {f"reserve_bytes_mean_cache_{k}": k for k in CACHE_SIZES}
 COLLAPSE_ROWS: dict[str, str] = {
-    "collapse_ipis_per_hour": "sync_ipi",
-    "collapse_ipis_per_hour_fresh_table": "fresh_table",
-    "collapse_ipis_per_hour_rcu_free": "rcu_free",
+    "collapse_ipis_per_hour" + ("" if c == MAINLINE_COLLAPSE else f"_{c}"): c
+    for c in COLLAPSE_POLICIES
 }
-"""khugepaged IPIs at the isolated CPU under broadcast, per collapse policy."""
+"""khugepaged IPIs at the isolated CPU under the mainline IPI policy, per collapse policy."""
+FRESH_COLLAPSE = collapse_with(fresh_table=True, old_table_by_rcu=False)
+"""The collapse policy whose fresh-table failures the host study reports."""
 
 _V: dict[str, Variable] = {}
 _S: list[EstimateSpec] = []
@@ -137,7 +145,8 @@ def _build() -> None:
         _add(
             name,
             "IPIs/h",
-            f"khugepaged IPIs reaching one isolated CPU per hour (broadcast, collapse_policy {c})",
+            f"khugepaged IPIs reaching one isolated CPU per hour ({MAINLINE_IPI}, "
+            f"collapse_policy {c})",
             "rate",
             gw,
         )
@@ -180,13 +189,11 @@ def _build() -> None:
         exact=False,
     )
     _add("splits_per_hour", "splits/h", "PMD splits per hour", "rate", gw)
-    for v in TABLE_VARIANTS:
-        how = {"on_demand": "on demand, GFP_NOWAIT", "on_demand_atomic": "on demand, GFP_ATOMIC"}
-        label = how.get(v, f"per-CPU cache of {v.removeprefix('cache_')} tables, then GFP_NOWAIT")
+    for tv in SPLIT_TABLE_VARIANTS:
         _add(
-            table_name("split_alloc_failures_per_hour", v),
+            table_name("split_alloc_failures_per_hour", tv.name),
             "failures/h",
-            f"split-time table allocations that failed per hour ({label})",
+            f"split-time table allocations that failed per hour ({tv.prose})",
             "rate",
             gw,
         )

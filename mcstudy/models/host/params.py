@@ -40,6 +40,8 @@ from mcstudy.models.shared import (
     MmCpus,
     OnlineCpus,
 )
+from mcstudy.models.shared import int_field as _i
+from mcstudy.models.shared import real_field as _f
 
 GFPS = ("nowait", "kernel")
 MAX_EVENTS_PER_SEQUENCE = 1e11
@@ -52,20 +54,6 @@ at most 256 MiB of them."""
 MAX_SIMULATED_PAGES = 1 << 19
 """Auto scale: the simulated zone has at most this many pages (its exact stationary law
 takes a few seconds; docs/model.md §11.5)."""
-
-
-def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(
-        default,
-        allow_inf_nan=False,
-        json_schema_extra={"units": units},
-        description=description,
-        **kw,
-    )
-
-
-def _i(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(default, json_schema_extra={"units": units}, description=description, **kw)
 
 
 def _load_rate(units: str, what: str) -> Any:

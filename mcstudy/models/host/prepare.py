@@ -16,7 +16,7 @@ import numpy as np
 from mcstudy.engine.rng import probability_threshold
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
 from mcstudy.exact.thp import cache_level_law
-from mcstudy.kernel.ipi import IPI_POLICIES
+from mcstudy.kernel.policies import collapse_policy, ipi_policy
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import thps as T
 from mcstudy.models.host.params import HostParams, HostSetup
@@ -118,13 +118,13 @@ def ipi_rows(p: HostParams) -> np.ndarray:
     rows = np.zeros((len(KH.IPI_VARIANTS), R.N_RIP), dtype=np.int64)
     for v, (ipi, col) in enumerate(KH.IPI_VARIANTS):
         r = rows[v]
-        r[R.R_COLLAPSE_POLICY] = KH.COLLAPSE_POLICIES.index(col)
+        r[R.R_COLLAPSE_POLICY] = collapse_policy(col).code
         r[R.R_DEPOSIT] = 1  # mainline deposits: khugepaged's fresh table is a deposit
         r[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
         r[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
         r[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
         r[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
-        r[R.R_IPI_POLICY] = IPI_POLICIES.index(ipi)
+        r[R.R_IPI_POLICY] = ipi_policy(ipi).code
         r[R.R_TABLES] = 0  # set below
         r[R.R_BATCH] = p.batch()
         r[R.R_CYCLES] = rt_cycles(p)

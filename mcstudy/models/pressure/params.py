@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, WarmupSeconds
+from mcstudy.models.shared import int_field as _i
+from mcstudy.models.shared import real_field as _f
 
 MAX_EVENTS_PER_SEQUENCE = 1e12
 """Expected events of one sequence (uniformised, warm-up included) a run may ask for:
 far inside the exact range of the event counters (docs/model.md §7.5)."""
 EVENTS_PER_SECOND = 1e8
 """Uniformised chain events one core simulates per second (measured, docs/model.md §7.5)."""
-
-
-def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(
-        default,
-        allow_inf_nan=False,
-        json_schema_extra={"units": units},
-        description=description,
-        **kw,
-    )
-
-
-def _i(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(default, json_schema_extra={"units": units}, description=description, **kw)
 
 
 class PressureParams(KernelIpiParams):

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from mcstudy.findings import Finding
+from mcstudy.kernel.policies import table_policy
 from mcstudy.models.thp.prepare import PreparedThp
 from mcstudy.stats.agreement import Z_FLAG
 
@@ -38,7 +39,7 @@ def thp_findings(prepared: PreparedThp, values: dict[str, Any]) -> list[Finding]
                 )
             )
     p = prepared.params
-    if values.get("splits") == 0 and p.table_policy != "deposit":
+    if values.get("splits") == 0 and not table_policy(p.table_policy).deposit:
         if not any(r > 0.0 for rates in p.split_rates() for r in rates):
             out.append(
                 Finding(

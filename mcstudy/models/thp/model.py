@@ -48,6 +48,7 @@ from mcstudy.exact.thp import (
 )
 from mcstudy.findings import Finding
 from mcstudy.kernel.ipi import ipi_targets
+from mcstudy.kernel.policies import collapse_with, ipi_with, table_policy
 from mcstudy.models.base import Model, Warmup
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp.checks import thp_findings
@@ -93,11 +94,11 @@ class ThpModel(Model):
             "gfp_nowait_fail_p": 0.5,
             "table_policy": "cache_k",
             "cache_k": 2,
-            "collapse_policy": "fresh_table",
+            "collapse_policy": collapse_with(fresh_table=True, old_table_by_rcu=False),
             "fresh_table_gfp": "nowait",
             "gather_rate": 5.0,
             "tables_per_gather": 3,
-            "ipi_policy": "kernel_mode",
+            "ipi_policy": ipi_with(kernel_mode_only=True),
             "rt_mm_share": 0.5,
             "rt_cycle_us": 100_000.0,
             "online_cpus": 4,
@@ -157,14 +158,15 @@ def _mmpp_values(p: ThpParams, pop: Any, pi: np.ndarray) -> dict[str, float]:
     cpus = p.n_split_cpus()
     use = tuple(float(sig[:, e] @ cond[:, e]) / cpus for e in range(2))
     fail = p.split_fail_p()
-    if p.table_policy == "deposit":
+    tpol = table_policy(p.table_policy)
+    if tpol.deposit:
         return {"split_alloc_failures_per_hour_mmpp": 0.0, "split_cache_miss_prob_mmpp": 0.0}
     if not pop.exact:
         return {
             "split_alloc_failures_per_hour_mmpp": math.nan,
             "split_cache_miss_prob_mmpp": math.nan,
         }
-    k = 0 if p.table_policy == "on_demand" else p.cache_k
+    k = p.cache_k if tpol.per_cpu_cache else 0
     f, miss, _ = cache_chain_mmpp(
         k, p.cache_refill_rate, use, fail, p.pressure_fraction, p.pressure_episode_s
     )
@@ -194,11 +196,12 @@ def thp_exact(params: ThpParams) -> dict[str, float]:
         splits_s = ondemand_fail_s = nan
     out["splits_per_hour_exact"] = splits_s * SECONDS_PER_HOUR
     split_cpus = p.n_split_cpus()
-    if p.table_policy == "deposit":
+    tpol = table_policy(p.table_policy)
+    if tpol.deposit:
         out["split_alloc_failures_per_hour_exact"] = 0.0
         out["split_cache_miss_prob_exact"] = 0.0
         out["reserve_bytes_mean_exact"] = mean * PAGE_TABLE_BYTES
-    elif p.table_policy == "on_demand" or p.cache_k == 0:
+    elif not tpol.per_cpu_cache or p.cache_k == 0:
         # cache_k with an empty cache is on_demand (the same code path)
         out["split_alloc_failures_per_hour_exact"] = ondemand_fail_s * SECONDS_PER_HOUR
         out["split_cache_miss_prob_exact"] = 1.0

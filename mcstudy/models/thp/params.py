@@ -11,10 +11,19 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from mcstudy.kernel.policies import (
+    COLLAPSE_POLICIES,
+    MAINLINE_COLLAPSE,
+    MAINLINE_TABLE,
+    TABLE_POLICIES,
+    CollapsePolicyName,
+    TablePolicyName,
+    table_policy,
+)
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, OnlineCpus, WarmupSeconds
+from mcstudy.models.shared import real_field as _f
 
-TABLE_POLICIES = ("deposit", "on_demand", "cache_k")
-COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")
+__all__ = ["COLLAPSE_POLICIES", "TABLE_POLICIES", "ThpParams"]
 LIFETIME_DISTS = ("exponential", "lognormal", "pareto")
 SPLIT_GFPS = ("nowait", "atomic")
 FRESH_GFPS = ("kernel", "nowait")
@@ -23,16 +32,6 @@ MAX_EVENTS_PER_SEQUENCE = 2e9
 """Expected events of one sequence a run may ask for (docs/model.md §7.5)."""
 EVENTS_PER_SECOND = 5e6
 """THP-model events one core simulates per second (measured, docs/model.md §7.5)."""
-
-
-def _f(default: Any, units: str, description: str, **kw: Any) -> Any:
-    return Field(
-        default,
-        allow_inf_nan=False,
-        json_schema_extra={"units": units},
-        description=description,
-        **kw,
-    )
 
 
 def _rate(default: float, description: str, units: str = "1/s") -> Any:
@@ -123,8 +122,8 @@ class ThpParams(KernelIpiParams):
     )
 
     # ---- page-table policy for splits
-    table_policy: Literal[TABLE_POLICIES] = Field(  # type: ignore[valid-type]
-        "deposit", description="deposit (mainline), on_demand, or cache_k"
+    table_policy: TablePolicyName = Field(  # type: ignore[valid-type]
+        MAINLINE_TABLE, description=f"{', '.join(TABLE_POLICIES)} (mainline: {MAINLINE_TABLE})"
     )
     cache_k: int = _f(4, "tables", "per-CPU cache of page tables (cache_k)", ge=0, le=1 << 16)
     cache_refill_rate: float = _rate(
@@ -135,8 +134,9 @@ class ThpParams(KernelIpiParams):
     )
 
     # ---- khugepaged (docs/model.md §2.9)
-    collapse_policy: Literal[COLLAPSE_POLICIES] = Field(  # type: ignore[valid-type]
-        "sync_ipi", description="sync_ipi (mainline), fresh_table, rcu_free"
+    collapse_policy: CollapsePolicyName = Field(  # type: ignore[valid-type]
+        MAINLINE_COLLAPSE,
+        description=f"{', '.join(COLLAPSE_POLICIES)} (mainline: {MAINLINE_COLLAPSE})",
     )
     fresh_table_gfp: Literal[FRESH_GFPS] = Field(  # type: ignore[valid-type]
         "kernel", description="fresh deposit table: blocking (kernel) or GFP_NOWAIT"
@@ -238,7 +238,9 @@ class ThpParams(KernelIpiParams):
         arrivals = self.fault_rate + self.zero_fault_rate + self.collapse_rate
         pop = arrivals * (1.0 + self.fork_copy_prob * self.fork_rate * self.lifetime_s)
         refill = (
-            self.n_split_cpus() * self.cache_refill_rate if self.table_policy == "cache_k" else 0
+            self.n_split_cpus() * self.cache_refill_rate
+            if table_policy(self.table_policy).per_cpu_cache
+            else 0
         )
         f = self.pressure_fraction
         mean_p = (1.0 - f) * self.gfp_nowait_fail_p + f * self.pressure_fail_p

@@ -38,6 +38,7 @@ from numba import njit
 from mcstudy.engine.rng import next_double
 from mcstudy.engine.sampling import binomial, poisson
 from mcstudy.engine.tallies import TallyLayout
+from mcstudy.kernel.policies import TABLE_CACHE_CODE, TABLE_DEPOSIT_CODE, TABLE_ON_DEMAND_CODE
 from mcstudy.models.thp.paths import split_hazard_table, split_time
 from mcstudy.models.thp.sampling import (
     bernoulli,
@@ -60,10 +61,10 @@ SUBSTREAM_GATHER_ALLOC = 8
 SUBSTREAM_KHUGEPAGED = 9
 SUBSTREAM_IPI = 10
 
-# table policies
-POLICY_DEPOSIT = 0
-POLICY_ON_DEMAND = 1
-POLICY_CACHE = 2
+# table policies (codes of mcstudy.kernel.policies.TABLE_POLICY_TABLE)
+POLICY_DEPOSIT = TABLE_DEPOSIT_CODE
+POLICY_ON_DEMAND = TABLE_ON_DEMAND_CODE
+POLICY_CACHE = TABLE_CACHE_CODE
 
 # float parameters (fp)
 F_T0 = 0  # start of the measured window (= warmup), s

@@ -18,11 +18,12 @@ from mcstudy.exact.thp import (
     population_exact,
     sojourn_mean,
 )
-from mcstudy.kernel.ipi import IPI_POLICIES, ipi_targets
+from mcstudy.kernel.ipi import ipi_targets
+from mcstudy.kernel.policies import collapse_policy, ipi_policy, table_policy
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp import population as K
 from mcstudy.models.thp import rt as R
-from mcstudy.models.thp.params import COLLAPSE_POLICIES, LIFETIME_DISTS, TABLE_POLICIES, ThpParams
+from mcstudy.models.thp.params import LIFETIME_DISTS, ThpParams
 
 
 def _threshold_rows(probs: list[float]) -> np.ndarray:
@@ -70,7 +71,7 @@ def ipi_input(p: ThpParams, cycles: int) -> IpiInput:
     return IpiInput(
         collapse_rate=p.collapse_rate,
         collapse_policy=p.collapse_policy,
-        deposit=p.table_policy == "deposit",
+        deposit=table_policy(p.table_policy).deposit,
         fresh_nowait=p.fresh_table_gfp == "nowait",
         khugepaged_sync=prof.khugepaged_sync_ipi,
         uses_trt=prof.uses_tlb_remove_table,
@@ -154,7 +155,7 @@ def prepare(params: ThpParams) -> PreparedThp:
     ip = np.zeros(K.N_IP, dtype=np.int64)
     ip[K.I_INDIVIDUAL] = int(individual)
     ip[K.I_DIST] = LIFETIME_DISTS.index(p.lifetime_dist)
-    ip[K.I_POLICY] = TABLE_POLICIES.index(p.table_policy)
+    ip[K.I_POLICY] = table_policy(p.table_policy).code
     ip[K.I_CACHE_K] = p.cache_k
     ip[K.I_SPLIT_CPUS] = split_cpus
     lam = np.array([p.fault_rate, p.zero_fault_rate, 0.0])
@@ -162,13 +163,13 @@ def prepare(params: ThpParams) -> PreparedThp:
     th = _threshold_rows(list(p.split_fail_p()))
     cycles = rt_cycles(p)
     rip = np.zeros(R.N_RIP, dtype=np.int64)
-    rip[R.R_COLLAPSE_POLICY] = COLLAPSE_POLICIES.index(p.collapse_policy)
-    rip[R.R_DEPOSIT] = int(p.table_policy == "deposit")
+    rip[R.R_COLLAPSE_POLICY] = collapse_policy(p.collapse_policy).code
+    rip[R.R_DEPOSIT] = int(table_policy(p.table_policy).deposit)
     rip[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
     rip[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
     rip[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
     rip[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
-    rip[R.R_IPI_POLICY] = IPI_POLICIES.index(p.ipi_policy)
+    rip[R.R_IPI_POLICY] = ipi_policy(p.ipi_policy).code
     rip[R.R_TABLES] = p.tables_per_gather
     rip[R.R_BATCH] = p.batch()
     rip[R.R_CYCLES] = cycles

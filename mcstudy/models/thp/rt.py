@@ -44,16 +44,14 @@ from numba import njit
 
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.mmu_gather import tlb_remove_table_gather
+from mcstudy.kernel.policies import (
+    COLLAPSE_FRESH,
+    COLLAPSE_OLD_RCU,
+    IPI_KERNEL_ONLY,
+    IPI_MM_ONLY,
+    IPI_SENDS,
+)
 from mcstudy.models.thp.sampling import bernoulli, exponential
-
-COLLAPSE_SYNC_IPI = 0
-COLLAPSE_FRESH_TABLE = 1
-COLLAPSE_RCU_FREE = 2
-
-IPI_BROADCAST = 0
-IPI_MM_CPUMASK = 1
-IPI_KERNEL_MODE = 2
-IPI_RCU = 3
 
 # integer parameters (rip)
 R_COLLAPSE_POLICY = 0
@@ -220,9 +218,11 @@ def rt_sequence(
     g_rate = rfp[Q_GATHER_RATE]
     cycle = rfp[Q_CYCLE]
     spacing = rfp[Q_SPACING]
-    per_event_mm = ipol == IPI_MM_CPUMASK or ipol == IPI_KERNEL_MODE
+    per_event_mm = IPI_MM_ONLY[ipol]
+    sends = IPI_SENDS[ipol]
+    kernel_only = IPI_KERNEL_ONLY[ipol]
     # a fallback waits for its sync round; call_rcu() (no IPI) returns at once
-    step = spacing if (fb_ipi and ipol != IPI_RCU) else 0.0
+    step = spacing if (fb_ipi and sends) else 0.0
 
     # first collapse in the window, and the pressure segment at t0
     ic = 0
@@ -253,7 +253,7 @@ def rt_sequence(
             collapses += 1
             sync = False  # khugepaged's own tlb_remove_table_sync_one()
             fallback = False  # a tlb_remove_table_one() of the old table
-            if cpol == COLLAPSE_SYNC_IPI:
+            if not COLLAPSE_FRESH[cpol]:
                 sync = True
             else:
                 fresh_ok = True
@@ -262,24 +262,24 @@ def rt_sequence(
                 if not fresh_ok:
                     fresh_fail += 1
                     sync = True  # mainline fallback: sync, deposit the old table
-                elif cpol == COLLAPSE_RCU_FREE:
+                elif COLLAPSE_OLD_RCU[cpol]:
                     rcu_frees += 1
                 elif uses_trt:
                     fallback = gather_fallbacks(kh_st, 1, batch, rth, row) > 0
             rounds = 0
-            if sync and kh_sync and ipol != IPI_RCU:
+            if sync and kh_sync and sends:
                 rounds = 1
             if fallback:
-                if fb_ipi and ipol != IPI_RCU:
+                if fb_ipi and sends:
                     rounds = 1
                 else:
                     rcu_frees += 1
             c_rounds += rounds
             if rounds > 0 and rt_mm:
                 deliver = True
-                if ipol == IPI_RCU:
+                if not sends:
                     deliver = False
-                elif ipol == IPI_KERNEL_MODE:
+                elif kernel_only:
                     deliver = bernoulli(ipi_st, rth, H_KERNEL)
                 if deliver:
                     c_iso += 1
@@ -295,14 +295,14 @@ def rt_sequence(
             fallbacks += f
             if f == 0:
                 continue
-            if not fb_ipi or ipol == IPI_RCU:
+            if not fb_ipi or not sends:
                 rcu_frees += f
                 continue
             f_rounds += f
             if not rt_mm:
                 continue
             for i in range(f):
-                if ipol == IPI_KERNEL_MODE and not bernoulli(ipi_st, rth, H_KERNEL):
+                if kernel_only and not bernoulli(ipi_st, rth, H_KERNEL):
                     continue
                 f_iso += 1
                 k = int((t + i * spacing - t0) / cycle)

@@ -50,13 +50,13 @@ def answer_blocks(ans: Answers) -> list[Block]:
 
 def host_figures(ctx: ReportContext) -> list[Block]:
     """IPIs per policy and the deposit/on-demand frontier at the reference point."""
-    from mcstudy.models.host.kernels import COLLAPSE_POLICIES
+    from mcstudy.kernel.policies import COLLAPSE_POLICIES, IPI_POLICIES
     from mcstudy.models.host.outputs import RESERVE_ROWS, ipi_name, table_name
     from mcstudy.report.answers_host import condition, reference
 
     r = Reader(ctx.ds)
     at = reference(r)
-    ipis = ("broadcast", "mm_cpumask", "kernel_mode", "rcu")
+    ipis = IPI_POLICIES
     vals = np.array(
         [
             [r.triple(ipi_name("isolated_cpu_ipis_per_hour", i, c), **at) for i in ipis]
