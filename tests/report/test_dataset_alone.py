@@ -105,7 +105,9 @@ def test_a_kernel_sweep_records_the_facts_of_each_kernel(stored) -> None:
         pytest.skip("the default study sweeps the kernel")
     ds = xr.open_dataset(path)
     m = Meaning(ds)
-    flags = {str(k): m.value("kernel_fallback_sends_ipi", {"kernel": k}) for k in ds["kernel"].values}
+    flags = {
+        str(k): m.value("kernel_fallback_sends_ipi", {"kernel": k}) for k in ds["kernel"].values
+    }
     assert flags["v6.14-pt-reclaim"] is False and flags["v6.15"] is True
     assert ds["kernel_fallback_sends_ipi"].dims == ("kernel",)
     assert ds["kernel_fallback_sends_ipi"].attrs["mcstudy_role"] == "kernel_fact"

@@ -95,7 +95,9 @@ def kernel_findings(ctx: ReportContext) -> list[str]:
             elif total_fb > 0:
                 per = float(np.nansum(ipi)) / total_fb
                 policy = (
-                    "per `ipi_policy`" if "ipi_policy" in dims else f"`{meaning.value('ipi_policy')}`"
+                    "per `ipi_policy`"
+                    if "ipi_policy" in dims
+                    else f"`{meaning.value('ipi_policy')}`"
                 )
                 text += f"; each fallback sends {num(per, 3)} sync IPI deliveries ({policy})"
         out.append(text + ".")
