@@ -73,6 +73,17 @@ class Cost:
         return self.events_per_sequence * sequences / self.events_per_second
 
 
+@dataclass(frozen=True)
+class Fact:
+    """A fact a point's simulation used that its parameters do not state: a kernel
+    profile's behaviour flag, its description. Stored in the dataset with the point
+    (``mcstudy.storage.meaning``), so reports never look it up again."""
+
+    value: bool | int | float | str
+    units: str
+    long_name: str
+
+
 class ModelParams(BaseModel):
     """Base of every model's parameter schema: strict types, unknown keys rejected.
 
@@ -121,6 +132,11 @@ class ModelParams(BaseModel):
         """What the model uses for the parameters left unset (None) that it derives from
         others: name -> (value, what it was derived from). A model lists the values its
         own resolution computes (never a second derivation); reports show them."""
+        return {}
+
+    def facts(self) -> dict[str, Fact]:
+        """The facts this point uses beyond its parameters (kernel profile flags, the
+        load's description): name -> :class:`Fact`. Stored in the dataset."""
         return {}
 
 

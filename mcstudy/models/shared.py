@@ -20,7 +20,7 @@ from pydantic_core import PydanticUndefined
 from mcstudy.kernel.ipi import IpiTargets, ipi_targets
 from mcstudy.kernel.policies import MAINLINE_IPI, IpiPolicyName
 from mcstudy.kernel.profiles import KERNEL_NAMES, KernelProfile, get_profile
-from mcstudy.models.base import ModelParams
+from mcstudy.models.base import Fact, ModelParams
 
 
 def units(unit: str, description: str, default: Any = PydanticUndefined, **bounds: Any) -> Any:
@@ -70,6 +70,32 @@ HorizonSeconds = Annotated[
 ]
 
 
+def profile_facts(profile: KernelProfile) -> dict[str, Fact]:
+    """A kernel profile's behaviour as facts stored with every point that uses it."""
+    flag = "1 (true) or 0 (false): "
+    return {
+        "kernel_description": Fact(profile.description, "", "what the kernel profile is"),
+        "kernel_uses_tlb_remove_table": Fact(
+            profile.uses_tlb_remove_table,
+            "1",
+            flag + "page tables freed by munmap go through tlb_remove_table()",
+        ),
+        "kernel_fallback_sends_ipi": Fact(
+            profile.fallback_sends_ipi,
+            "1",
+            flag + "tlb_remove_table_one() sends a synchronous IPI round (0: call_rcu())",
+        ),
+        "kernel_khugepaged_sync_ipi": Fact(
+            profile.khugepaged_sync_ipi,
+            "1",
+            flag + "collapse_huge_page() sends a synchronous IPI round per collapse",
+        ),
+        "kernel_max_table_batch": Fact(
+            profile.max_table_batch, "1", "MAX_TABLE_BATCH of the kernel profile (entries)"
+        ),
+    }
+
+
 class KernelIpiParams(ModelParams):
     """The kernel profile and the IPI policy of a model (``docs/model.md`` §2.3, §2.10)."""
 
@@ -103,6 +129,9 @@ class KernelIpiParams(ModelParams):
         if self.max_table_batch is None:
             out["max_table_batch"] = (self.batch(), "kernel (its profile)")
         return out
+
+    def facts(self) -> dict[str, Fact]:
+        return {**super().facts(), **profile_facts(self.profile())}
 
     def round_targets(self) -> IpiTargets:
         """Deliveries of one synchronous IPI round under ``ipi_policy`` (CPUs)."""

@@ -11,7 +11,6 @@ three never disagree. Numbers are read through the estimates' declarations
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from mcstudy.report.fmt import (
 )
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.variables import Estimate, bounds, find_estimates
+from mcstudy.storage.meaning import Meaning
 
 __all__ = [
     "GIB",
@@ -111,41 +111,31 @@ class Reader:
         self._index: dict[str, dict[Any, int]] = {}
         self._vars: dict[str, xr.DataArray] = {}
         self._bounds_cache: dict[str, tuple[xr.DataArray, xr.DataArray]] = {}
-        try:
-            self.params: dict[str, Any] = json.loads(str(ds.attrs.get("params", "{}")))
-        except json.JSONDecodeError:
-            self.params = {}
+        self.meaning = Meaning(ds)
 
     def values(self, dim: str) -> list[Any]:
-        """The swept values of ``dim`` (or its fixed value: the config's, else the model's
-        default; [] when it has none)."""
+        """The swept values of ``dim`` (or its one value as the dataset records it; []
+        when it is not set or not a parameter of this dataset)."""
         if dim in self.dims:
             return [plain(v) for v in self.ds[dim].values]
-        if dim in self.params:
-            return [self.params[dim]]
-        default = self.default(dim)
-        return [] if default is None else [default]
+        v = self.meaning.value(dim)
+        return [] if v is None else [v]
 
-    def default(self, name: str) -> Any:
-        """The model's default of parameter ``name`` (None when it has none)."""
-        try:
-            from mcstudy.models.registry import get_model
-
-            field = get_model(str(self.ds.attrs.get("model", ""))).Params.model_fields.get(name)
-        except KeyError:
-            return None
-        if field is None or field.is_required():
-            return None
-        return field.get_default(call_default_factory=True)
-
-    def param(self, name: str, fallback: Any = None) -> Any:
-        """A parameter's value when it is not swept (config, else model default)."""
-        vals = self.values(name) if name not in self.dims else []
-        return vals[0] if vals else fallback
+    def param(self, name: str) -> Any:
+        """A parameter's or kernel fact's value as the dataset records it, at the first
+        point (None: not set, or not a parameter of this model). KeyError for a dataset
+        that records no parameters (written by an mcstudy from before they were)."""
+        if not self.meaning.recorded:
+            raise KeyError(f"the resolved parameters ({name} among them)")
+        return self.meaning.value(name)
 
     def value_of(self, name: str, at: dict[str, Any]) -> Any:
-        """Parameter ``name`` at point ``at``: its coordinate there, else its fixed value."""
-        return at[name] if name in at else self.param(name)
+        """Parameter or kernel fact ``name`` at point ``at``."""
+        if name in at:
+            return at[name]
+        if not self.meaning.recorded:
+            raise KeyError(f"the resolved parameters ({name} among them)")
+        return self.meaning.value(name, at)
 
     def swept(self, dim: str) -> bool:
         """``dim`` is a sweep dimension with more than one value."""
@@ -294,7 +284,7 @@ def sample_text(r: Reader, at: dict[str, Any]) -> str:
         return "an unknown number of sequences"
     units = str(r.ds["sequences"].attrs.get("units", "sequences")) if r.has("sequences") else ""
     word = units[:-1] if units.endswith("s") and units != "sequences" else "sequence"
-    h = r.param("horizon_s")
+    h = r.value_of("horizon_s", at)
     if h is None or word != "sequence":
         return plural(int(n), word)
     h = float(h)
@@ -353,7 +343,8 @@ def unseen(r: Reader, name: str, at: dict[str, Any], per: str = "time") -> Unsee
     est = r.estimates.get(name)
     units = est.units if est is not None else ""
     n = r.value("sequences", **at)
-    h = float(r.param("horizon_s", 3600.0) or 3600.0)
+    horizon = r.value_of("horizon_s", at)
+    h = math.nan if horizon is None else float(horizon)
     run_hours = n * h / 3600.0 if math.isfinite(n) else math.nan
     saw = f"these {sample_text(r, at)} saw none ({r.quote(name, **at)})"
     if units.endswith("/h") or units.endswith("/s"):

@@ -22,9 +22,7 @@ from mcstudy.kernel.policies import (
     MAINLINE_IPI,
     IpiPolicy,
 )
-from mcstudy.kernel.profiles import get_profile
 from mcstudy.models.host.outputs import COLLAPSE_ROWS, RESERVE_ROWS, ipi_name, table_name
-from mcstudy.models.host.scenarios import LOADS
 from mcstudy.report.answers import (
     Answers,
     Item,
@@ -49,28 +47,32 @@ def reference(r: Reader) -> dict[str, Any]:
         at["load"] = r.pick("load", "bursts")
     kernels = r.values("kernel")
     if kernels:
-        sends = [k for k in kernels if _sends(k)]
+        sends = [k for k in kernels if _sends(r, k)]
         at["kernel"] = sends[0] if sends else kernels[0]
     for d in r.dims:
         at.setdefault(d, r.values(d)[0])
     return at
 
 
-def _profile(name: Any) -> Any:
-    try:
-        return get_profile(str(name))
-    except KeyError:
+def _flag(r: Reader, kernel: Any, name: str) -> bool | None:
+    """Kernel fact ``name`` (a profile's behaviour flag) of ``kernel`` as the dataset
+    records it (None: not recorded)."""
+    if kernel is None:
         return None
+    v = r.value_of(name, {"kernel": kernel})
+    return None if v is None else bool(v)
 
 
-def _sends(kernel: Any) -> bool:
-    prof = _profile(kernel)
-    return prof is not None and prof.uses_tlb_remove_table and prof.fallback_sends_ipi
+def _uses_trt(r: Reader, kernel: Any) -> bool:
+    return bool(_flag(r, kernel, "kernel_uses_tlb_remove_table"))
 
 
-def _rcu(kernel: Any) -> bool:
-    prof = _profile(kernel)
-    return prof is not None and prof.uses_tlb_remove_table and not prof.fallback_sends_ipi
+def _sends(r: Reader, kernel: Any) -> bool:
+    return _uses_trt(r, kernel) and bool(_flag(r, kernel, "kernel_fallback_sends_ipi"))
+
+
+def _rcu(r: Reader, kernel: Any) -> bool:
+    return _uses_trt(r, kernel) and _flag(r, kernel, "kernel_fallback_sends_ipi") is False
 
 
 def condition(r: Reader, at: dict[str, Any]) -> str:
@@ -85,12 +87,12 @@ def condition(r: Reader, at: dict[str, Any]) -> str:
 
 
 def cycle_text(r: Reader) -> str:
-    us = float(r.param("rt_cycle_us", 1000.0))
+    us = float(r.param("rt_cycle_us"))
     return f"{num(us / 1000, 3)} ms" if us >= 1000 else f"{num(us, 3)} us"
 
 
 def horizon(r: Reader) -> str:
-    return duration(float(r.param("horizon_s", 3600.0)))
+    return duration(float(r.param("horizon_s")))
 
 
 def _exact(x: float) -> str:
@@ -100,12 +102,9 @@ def _exact(x: float) -> str:
 
 
 def _load_value(r: Reader, here: dict[str, Any], name: str) -> float | None:
-    """A load parameter at a point: swept, set in the config, else the load's preset."""
-    v = here[name] if name in here else r.param(name)
-    if v is None:
-        load = here.get("load", r.param("load", "steady"))
-        preset = getattr(LOADS[load], name, None) if load in LOADS else None
-        v = None if preset is None else preset.value
+    """A load parameter at a point as the model resolved it (the load's preset unless
+    set)."""
+    v = r.value_of(name, here)
     return None if v is None else float(v)
 
 
@@ -114,7 +113,7 @@ def _unreached(r: Reader, here: dict[str, Any]) -> str:
     why the run was too short, and what run would be expected to show it."""
     p = r.exact("nowait_fail_prob", **here)
     n = r.value("sequences", **here)
-    h = float(r.param("horizon_s", 3600.0))
+    h = float(r.value_of("horizon_s", here))
     text = (
         f"the exact P(GFP_NOWAIT fails) is {num(p, 2)}, but none of these "
         f"{sample_text(r, here)} reached min ({r.quote('nowait_fail_prob', **here)}): the run "
@@ -168,8 +167,8 @@ def pressure_item(r: Reader, at: dict[str, Any]) -> Item:
 def _kernel_reason(r: Reader, at: dict[str, Any], kernels: list[Any]) -> str:
     """Why fallbacks per hour differ between a kernel whose fallback waits for its IPI
     round and one that frees by call_rcu() (docs/model.md §11.8)."""
-    sends = [k for k in kernels if _sends(k)]
-    rcu = [k for k in kernels if _rcu(k)]
+    sends = [k for k in kernels if _sends(r, k)]
+    rcu = [k for k in kernels if _rcu(r, k)]
     if not (sends and rcu):
         return ""
     here_s, here_r = {**at, "kernel": sends[0]}, {**at, "kernel": rcu[0]}
@@ -177,7 +176,7 @@ def _kernel_reason(r: Reader, at: dict[str, Any], kernels: list[Any]) -> str:
     ex_r = r.exact("fallbacks_per_hour", **here_r)
     if not (math.isfinite(ex_s) and math.isfinite(ex_r)) or ex_r <= 0.0:
         return ""
-    round_us = float(r.param("sync_round_us") or r.param("ipi_cost_us", 4.0))
+    round_us = float(r.value_of("sync_round_us", at))  # resolved: ipi_cost_us unless set
     return (
         f" The kernels differ in the model by {num(100.0 * (1.0 - ex_s / ex_r), 2)} % "
         f"(exact {num(ex_s, 4)} on `{sends[0]}` against {num(ex_r, 4)} on `{rcu[0]}` per "
@@ -198,11 +197,10 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
     u = unseen(r, name, at)
     ipi = (
         ", each a synchronous IPI round to every other online CPU under broadcast"
-        if _sends(ref)
-        else (", each freed by call_rcu() (no IPI)" if _rcu(ref) else "")
+        if _sends(r, ref)
+        else (", each freed by call_rcu() (no IPI)" if _rcu(r, ref) else "")
     )
-    prof = _profile(ref)
-    if prof is not None and not prof.uses_tlb_remove_table:
+    if _flag(r, ref, "kernel_uses_tlb_remove_table") is False:
         head = f"On `{ref}` never: page tables bypass tlb_remove_table()"
     elif u.status == "seen":
         head = f"Under the {load} load on `{ref}`, {r.quote(name, 'per hour', **at)}{ipi}"
@@ -225,11 +223,10 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
     for k in kernels:
         if k == ref:
             continue
-        p = _profile(k)
         here = {**at, "kernel": k}
-        if p is not None and not p.uses_tlb_remove_table:
+        if _flag(r, k, "kernel_uses_tlb_remove_table") is False:
             rest.append(f"`{k}` none (page tables bypass tlb_remove_table())")
-        elif p is not None and not p.fallback_sends_ipi:
+        elif _flag(r, k, "kernel_fallback_sends_ipi") is False:
             rest.append(f"`{k}` {r.quote(name, **here)}, freed by call_rcu() (no IPI)")
         else:
             rest.append(f"`{k}` {r.quote(name, **here)}")
@@ -252,7 +249,7 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
 
 
 def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
-    cost = float(r.param("ipi_cost_us", 4.0))
+    cost = float(r.value_of("ipi_cost_us", at))
     mx, lo, hi = r.triple("rt_cycle_ipis_max", **at)
     parts = []
     for pol in IPI_TABLE:
@@ -260,7 +257,7 @@ def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
             continue
         name = ipi_name("isolated_cpu_ipis_per_hour", pol.name, MAINLINE_COLLAPSE)
         if r.has(name):
-            why = ipi_reason(r, pol)
+            why = ipi_reason(r, pol, at)
             parts.append(f"`{pol.name}` to {r.quote(name, 'per hour', **at)} ({why})")
     cut = (" Instead, " + "; ".join(parts) + ".") if parts else ""
     latency = f"; {num(mx * cost, 3)} us at {num(cost, 2)} us each" if mx > 0.0 else ""
@@ -275,7 +272,7 @@ def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
     )
 
 
-def ipi_reason(r: Reader, pol: IpiPolicy) -> str:
+def ipi_reason(r: Reader, pol: IpiPolicy, at: dict[str, Any]) -> str:
     """Why an IPI policy spares the isolated CPU, from its flags (``mcstudy.kernel.policies``)."""
     if not pol.sends_rounds:
         return (
@@ -284,14 +281,14 @@ def ipi_reason(r: Reader, pol: IpiPolicy) -> str:
         )
     bits = []
     if pol.mm_only:
-        share = float(r.param("rt_mm_share", 0.0))
+        share = float(r.value_of("rt_mm_share", at))
         bits.append(
             "the RT CPU is in no housekeeping mm's cpumask"
             if share == 0.0
             else f"{num(share, 3)} of the events are in the RT application's mm"
         )
     if pol.kernel_mode_only:
-        user = num(float(r.param("rt_user_fraction", 0.95)) * 100, 3)
+        user = num(float(r.value_of("rt_user_fraction", at)) * 100, 3)
         bits.append(f"it is {'moreover ' if bits else ''}in user mode {user} % of the time")
     return "; ".join(bits) or pol.prose
 
@@ -301,10 +298,9 @@ def fresh_table_text(r: Reader, at: dict[str, Any]) -> str:
     (``mcstudy/models/thp/rt.py``, docs/model.md §5.6, §11.8), and why the two give
     the same number when the fresh table is a GFP_NOWAIT allocation."""
     kernel = at.get("kernel")
-    gfp = str(r.param("fresh_table_gfp", "nowait"))
-    prof = _profile(kernel)
-    uses_trt = prof is not None and prof.uses_tlb_remove_table
-    sends = uses_trt and prof.fallback_sends_ipi
+    gfp = str(r.value_of("fresh_table_gfp", at))
+    uses_trt = _uses_trt(r, kernel)
+    sends = _sends(r, kernel)
     mainline = (
         "Mainline collapse_huge_page() sends tlb_remove_table_sync_one() after "
         "pmdp_collapse_flush() on every anonymous collapse. "
@@ -360,7 +356,7 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
         compare = f"fewer than the {r.quote('fallback_ipis_per_hour', **at)} from fallbacks"
     ex_text = r.exact_text("collapse_ipis_per_hour", **at)
     exact = f", {ex_text}" if ex_text else ""
-    if float(r.param("khugepaged_collapse_rate", 0.8)) == 0.0:
+    if float(r.value_of("khugepaged_collapse_rate", at)) == 0.0:
         verdict, compare = "No", "khugepaged_collapse_rate = 0: this study collapses nothing"
     return Item(
         "Does khugepaged's synchronous IPI matter; does a fresh table or RCU freeing remove it?",
@@ -512,7 +508,7 @@ def memory_table(r: Reader, at: dict[str, Any]) -> Table:
             + [r.cell(fname, **{**at, "load": x}) for x in loads]
         )
     pinned = condition(r, {k: v for k, v in at.items() if k != "load"})
-    refill = "GFP_NOWAIT" if r.param("refill_gfp", "nowait") == "nowait" else "blocking allocations"
+    refill = "GFP_NOWAIT" if r.value_of("refill_gfp", at) == "nowait" else "blocking allocations"
     return Table(
         "Deposit against on-demand: page-table memory held for splits and split-time "
         f"allocations that failed per hour, by load ({pinned}; caches refill with {refill}, "
@@ -526,7 +522,7 @@ def host_answers(ds: xr.Dataset) -> Answers:
     r = Reader(ds)
     at = reference(r)
     load = at.get("load")
-    desc = LOADS[load].description if load in LOADS else ""
+    desc = r.value_of("load_description", at) or ""
     items = [
         pressure_item(r, at),
         fallback_item(r, at),

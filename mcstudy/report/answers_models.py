@@ -16,7 +16,6 @@ from typing import Any
 import xarray as xr
 
 from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, ipi_policy
-from mcstudy.kernel.profiles import get_profile
 from mcstudy.report.answers import (
     MIB,
     Answers,
@@ -36,18 +35,21 @@ FREQUENT = 1e-3
 """P(GFP_NOWAIT fails) from which a pressure study calls the failure frequent."""
 
 
-def _profile(name: Any) -> Any:
-    try:
-        return get_profile(str(name))
-    except KeyError:
-        return None
+def _flag(r: Reader, kernel: Any, name: str) -> bool:
+    """Kernel fact ``name`` (a profile's behaviour flag) of ``kernel``, as the dataset
+    records it."""
+    return bool(r.value_of(name, {"kernel": kernel}))
 
 
-def _kernel_ref(r: Reader, uses_trt: bool = True) -> Any:
+def _kernel_ref(r: Reader, sends: bool = True) -> Any:
+    """The first kernel that frees through tlb_remove_table() and whose fallback sends
+    (or, with ``sends`` False, does not send) an IPI round; else the first kernel."""
     kernels = r.values("kernel")
     for k in kernels:
-        prof = _profile(k)
-        if prof is not None and prof.uses_tlb_remove_table and prof.fallback_sends_ipi == uses_trt:
+        if (
+            _flag(r, k, "kernel_uses_tlb_remove_table")
+            and _flag(r, k, "kernel_fallback_sends_ipi") == sends
+        ):
             return k
     return kernels[0] if kernels else None
 
@@ -98,9 +100,7 @@ def gather_answers(ds: xr.Dataset) -> Answers:
     size = _size_dim(r)
     ns = r.values(size) if size else []
     _pin(r, at)
-    kernel = at.get("kernel", r.param("kernel"))
-    prof = _profile(kernel)
-    batch = prof.max_table_batch if prof is not None else 509
+    batch = int(r.value_of("max_table_batch", at))  # resolved: the profile's unless set
     episodes = float(r.value_of("pressure_episode_prob", at) or 0.0)
     skip = ("gfp_nowait_fail_p", size or "")
     pinned = _swept_condition(r, at, skip)
@@ -127,7 +127,8 @@ def gather_answers(ds: xr.Dataset) -> Answers:
         )
         + "."
     )
-    if prof is not None and not prof.uses_tlb_remove_table:
+    kernel = r.value_of("kernel", at)
+    if not _flag(r, kernel, "kernel_uses_tlb_remove_table"):
         formula = (
             f"On `{kernel}` page tables bypass tlb_remove_table(): no batch page, no fallback "
             "(P = 0)."
@@ -302,7 +303,7 @@ def thp_answers(ds: xr.Dataset) -> Answers:
     dims = set(r.dims)
     if dims & set(IPI_DIMS) and not dims & set(MEMORY_DIMS):
         return _thp_ipi_answers(r)
-    if not dims & set(MEMORY_DIMS) and float(r.param("gather_rate", 0.0) or 0.0) > 0.0:
+    if not dims & set(MEMORY_DIMS) and float(r.param("gather_rate") or 0.0) > 0.0:
         return _thp_ipi_answers(r)  # an IPI study (rt.toml-like) that sweeps neither
     return _thp_memory_answers(r)
 
@@ -383,7 +384,7 @@ def _failures(r: Reader, here: dict[str, Any]) -> str:
 
 
 def _cycle(r: Reader) -> str:
-    us = float(r.param("rt_cycle_us", 1000.0))
+    us = float(r.param("rt_cycle_us"))
     return f"{num(us / 1000, 3)} ms" if us >= 1000 else f"{num(us, 3)} us"
 
 
@@ -416,7 +417,7 @@ def _thp_ipi_answers(r: Reader) -> Answers:
             + f". Under `{worst_pol}`, {_per_hour(r, 'isolated_collapse_ipis_per_s', **here)} "
             f"come from khugepaged and {_per_hour(r, 'isolated_fallback_ipis_per_s', **here)} "
             f"from tlb_remove_table_one() fallbacks; the worst {_cycle(r)} RT cycle of a "
-            f"{duration(float(r.param('horizon_s', 3600.0)))} sequence holds "
+            f"{duration(float(r.value_of('horizon_s', here)))} sequence holds "
             f"{r.quote('rt_cycle_ipis_max', **here)} IPIs (mean over sequences).",
         )
     ]
@@ -464,12 +465,11 @@ def _thp_collapse_text(r: Reader, at: dict[str, Any]) -> str:
     """What a collapse does under ``fresh_table`` and ``rcu_free`` in the THP model
     (``mcstudy/models/thp/rt.py``, docs/model.md §5.6)."""
     kernel = r.value_of("kernel", at)
-    prof = _profile(kernel)
-    uses_trt = prof is not None and prof.uses_tlb_remove_table
+    uses_trt = _flag(r, kernel, "kernel_uses_tlb_remove_table")
     ipol = r.value_of("ipi_policy", at)
     sends = (
         uses_trt
-        and prof.fallback_sends_ipi
+        and _flag(r, kernel, "kernel_fallback_sends_ipi")
         and (ipol is None or ipi_policy(str(ipol)).sends_rounds)
     )
     gfp = str(r.value_of("fresh_table_gfp", at))

@@ -26,6 +26,7 @@ from mcstudy.report.meta import provenance
 from mcstudy.report.variables import find_estimates
 from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.storage.dataset import open_dataset
+from mcstudy.storage.meaning import MAIN_ESTIMATE_ATTR
 
 FORMATS = ("html", "pdf")
 
@@ -62,12 +63,16 @@ def write_report(
             raise OutputError(f"{figures_dir}: figures path exists and is not a directory")
     ds = open_dataset(dataset_path)
     model_name = str(ds.attrs.get("model", ""))
+    # the model is needed only to draw exact curves between sweep points (and for the
+    # estimates of a dataset written before they were stored with it): the report reads
+    # everything else from the dataset
     model = get_model(model_name) if model_name in model_names() else None
+    main = ds.attrs.get(MAIN_ESTIMATE_ATTR)
     ctx = ReportContext(
         ds=ds,
         path=dataset_path,
         model=model,
-        estimates=find_estimates(ds, model.main_estimate if model is not None else None, model),
+        estimates=find_estimates(ds, None if main is None else str(main), model),
         provenance=provenance(ds),
         options={"convergence": convergence_seconds != 0, "out_path": out},
     )

@@ -18,6 +18,7 @@ from mcstudy.report.convergence import Trace, convergence_traces, has_running
 from mcstudy.report.curves import ExactCurves
 from mcstudy.report.document import Section
 from mcstudy.report.variables import Agreement, Estimate, agreement, apply_family
+from mcstudy.storage.meaning import MAIN_ESTIMATE_ATTR
 
 GENERIC = "*"
 
@@ -85,11 +86,13 @@ class ReportContext:
         return self.traces
 
     def main_estimate(self) -> Estimate | None:
-        """The model's main estimate, else the first estimate."""
-        if self.model is not None:
-            found = self.estimate(self.model.main_estimate)
-            if found is not None:
-                return found
+        """The model's main estimate (as the dataset records it), else the first."""
+        main = self.ds.attrs.get(MAIN_ESTIMATE_ATTR)
+        if main is None and self.model is not None:  # a dataset from before it was recorded
+            main = self.model.main_estimate
+        found = self.estimate(str(main)) if main is not None else None
+        if found is not None:
+            return found
         return self.estimates[0] if self.estimates else None
 
     def estimate(self, name: str) -> Estimate | None:

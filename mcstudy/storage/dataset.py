@@ -10,6 +10,7 @@ renamed over the target, so a killed run never leaves a half file under the real
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -25,6 +26,7 @@ from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import cell_name, cells, spec_attrs
 from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_kind
+from mcstudy.storage.meaning import DESCRIPTION_ATTR, MAIN_ESTIMATE_ATTR, describe, field_info
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
@@ -125,17 +127,20 @@ def build_dataset(
             attrs.update(spec_attrs(specs[name]))
         data_vars[name] = ([*dims, *var.dims], arr.reshape(shape + arr.shape[1:]), attrs)
     coords = {}
-    fields = model.Params.model_fields
     for key, values in study.sweep.items():
-        extra = fields[key].json_schema_extra or {}
-        attrs = {"long_name": fields[key].description or key}
-        if isinstance(extra, dict) and "units" in extra:
-            attrs["units"] = str(extra["units"])
+        units, long_name = field_info(model.Params, key)
+        attrs = {"long_name": long_name}
+        if units:
+            attrs["units"] = units
         coords[key] = (key, np.asarray(values), attrs)
     used = {d for var in model.variables.values() for d in var.dims}
     for key in model.output_coords:
         if key in used:
             coords[key] = (key, np.asarray(model.output_coords[key]), {"long_name": key})
+    meaning, per_point = describe(
+        study.points(), model.Params, study.params, study.sweep, taken=data_vars
+    )
+    data_vars.update(per_point)
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
     ds.attrs.update(
         {
@@ -150,9 +155,20 @@ def build_dataset(
             "params": json.dumps(study.params, sort_keys=True),
             "sweep_dims": json.dumps(dims),
             "provenance": json.dumps(provenance, sort_keys=True, default=str),
+            MAIN_ESTIMATE_ATTR: model.main_estimate,
+            DESCRIPTION_ATTR: model_description(model),
+            **meaning,
         }
     )
     return ds
+
+
+def model_description(model: Model) -> str:
+    """The first two paragraphs of the model module's docstring (what the report's design
+    section says the model is)."""
+    doc = inspect.getdoc(inspect.getmodule(type(model))) or ""
+    paras = [" ".join(p.split()) for p in doc.split("\n\n") if p.strip()]
+    return "\n\n".join(paras[:2])
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from mcstudy.exact.pressure import ZoneChain, atomic_min_mark
 from mcstudy.kernel.profiles import KernelProfile, get_profile
 from mcstudy.kernel.watermarks import kernel_watermarks
-from mcstudy.models.base import ModelParams
+from mcstudy.models.base import Fact, ModelParams
 from mcstudy.models.host.scenarios import (
     GIB,
     LOAD_NAMES,
@@ -39,6 +39,7 @@ from mcstudy.models.shared import (
     MaxTableBatch,
     MmCpus,
     OnlineCpus,
+    profile_facts,
 )
 from mcstudy.models.shared import int_field as _i
 from mcstudy.models.shared import real_field as _f
@@ -447,6 +448,12 @@ class HostParams(ModelParams):
                 "thp_memory_fraction of the memory in THPs"
             )
         return faults, sigma, thps
+
+    def facts(self) -> dict[str, Fact]:
+        return {
+            **profile_facts(self.profile()),
+            "load_description": Fact(LOADS[self.load].description, "", "what the load is"),
+        }
 
     def resolved(self) -> dict[str, tuple[Any, str]]:
         """The real-host numbers :meth:`setup` resolves for the parameters left unset."""

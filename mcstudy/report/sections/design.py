@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import itertools
-import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -15,13 +13,13 @@ from mcstudy.report.curves import dataset_params, plain
 from mcstudy.report.document import Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count, num
 from mcstudy.report.layout import sweep_dims
+from mcstudy.storage.meaning import DESCRIPTION_ATTR, Meaning
 
 
 def model_summary(ctx: ReportContext) -> list[str]:
-    """The first paragraphs of the model module's docstring, as plain text."""
-    if ctx.model is None:
-        return []
-    doc = inspect.getdoc(inspect.getmodule(type(ctx.model))) or ""
+    """What the model is: the description the dataset stores (the first paragraphs of
+    the model module's docstring when it was written)."""
+    doc = str(ctx.ds.attrs.get(DESCRIPTION_ATTR, ""))
     paras = [" ".join(p.split()) for p in doc.split("\n\n") if p.strip()]
     return [p.replace("``", "`") for p in paras[:2]]
 
@@ -37,33 +35,18 @@ def study_description(ctx: ReportContext) -> str:
         return ""
 
 
-def _field_info(ctx: ReportContext, name: str) -> tuple[str, str]:
-    if ctx.model is None:
-        return "", ""
-    f = ctx.model.Params.model_fields.get(name)
-    if f is None:
-        return "", ""
-    extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
-    units = str(extra.get("units", ""))
-    return ("" if units == "1" else units), (f.description or "")
+def _field_info(meaning: Meaning, name: str) -> tuple[str, str]:
+    units = meaning.units(name)
+    return ("" if units == "1" else units), meaning.long_name(name)
 
 
 def resolved_params(ctx: ReportContext) -> dict[str, Any]:
-    """All model parameters at the first point (defaults filled in by the schema)."""
-    given = dataset_params(ctx.ds)
-    if ctx.model is None:
-        return given
-    dims = sweep_dims(ctx.ds)
-    first = {d: plain(ctx.ds[d].values[0]) for d in dims}
-    try:
-        return ctx.model.Params.model_validate({**given, **first}).model_dump()
-    except Exception:  # a dataset from another version of the model
-        return given
-
-
-MAX_RESOLVED_POINTS = 2000
-"""Derived values are resolved at every point of sweeps up to this size (else at the
-first point only, and said so)."""
+    """Every model parameter at the first point, as the dataset records it (a dataset
+    written before mcstudy recorded them: the parameters its config gave)."""
+    meaning = Meaning(ctx.ds)
+    if not meaning.recorded:
+        return dataset_params(ctx.ds)
+    return {name: meaning.value(name) for name in meaning.parameters()}
 
 
 @dataclass
@@ -75,29 +58,16 @@ class Derived:
     points: list[dict[str, Any]]
 
 
-def derived_params(ctx: ReportContext) -> tuple[dict[str, Derived], bool]:
-    """The model's own resolution (``ModelParams.resolved``) of the unset parameters at
-    every point; and whether every point was resolved."""
-    if ctx.model is None:
-        return {}, True
-    ds = ctx.ds
-    given = dataset_params(ds)
-    dims = sweep_dims(ds)
-    levels = [[plain(v) for v in ds[d].values] for d in dims]
-    combos = list(itertools.islice(itertools.product(*levels), MAX_RESOLVED_POINTS))
-    n_points = math.prod(len(lv) for lv in levels)
-    out: dict[str, Derived] = {}
-    for combo in combos:
-        at = dict(zip(dims, combo, strict=True))
-        try:
-            params = ctx.model.Params.model_validate({**given, **at})
-        except Exception:  # a dataset from another version of the model
-            return {}, True
-        for name, (value, source) in params.resolved().items():
-            d = out.setdefault(name, Derived(source, [], []))
-            d.values.append(value)
-            d.points.append(at)
-    return out, len(combos) == n_points
+def derived_values(meaning: Meaning, name: str) -> Derived:
+    """The values the model derived for ``name`` at the points of the dataset (one when
+    it is the same everywhere)."""
+    source = meaning.source(name).removeprefix("derived from ")
+    if not meaning.varying(name):
+        return Derived(source, [meaning.value(name)], [{}])
+    da = meaning.ds[name]
+    levels = [[plain(v) for v in meaning.ds[d].values] for d in da.dims]
+    points = [dict(zip(da.dims, c, strict=True)) for c in itertools.product(*levels)]
+    return Derived(source, [meaning.value(name, p) for p in points], points)
 
 
 def _value_text(value: Any, units: str) -> str:
@@ -127,6 +97,7 @@ def derived_text(d: Derived, units: str, dims: list[str]) -> str:
     texts = [_value_text(v, units) for v in d.values]
     if len(set(texts)) == 1:
         return texts[0]
+    dims = [dim for dim in dims if all(dim in p for p in d.points)]
     for dim in dims:
         by: dict[str, str] = {}
         if all(by.setdefault(coord(p[dim]), t) == t for p, t in zip(d.points, texts, strict=True)):
@@ -143,16 +114,12 @@ def derived_text(d: Derived, units: str, dims: list[str]) -> str:
     return f"varies with {', '.join(varying)}"
 
 
-def _profiles_text(values: list[Any]) -> list[str]:
-    try:
-        from mcstudy.kernel.profiles import PROFILES
-    except ImportError:  # pragma: no cover
-        return []
+def _profiles_text(meaning: Meaning, values: list[Any]) -> list[str]:
     out = []
     for v in values:
-        p = PROFILES.get(str(v))
-        if p is not None:
-            out.append(f"`{p.name}`: {p.description}.")
+        desc = meaning.value("kernel_description", {"kernel": v})
+        if desc:
+            out.append(f"`{v}`: {desc}.")
     return out
 
 
@@ -173,7 +140,7 @@ def design(ctx: ReportContext) -> list[Section]:
         blocks.append(Paragraph(f"Study: {desc}."))
     for p in model_summary(ctx):
         blocks.append(Paragraph(p))
-    given = dataset_params(ds)
+    stored = Meaning(ds)
     resolved = resolved_params(ctx)
     facts = [
         f"Study `{ds.attrs.get('study_name', '?')}`: {count(n_points)} point(s), "
@@ -200,14 +167,14 @@ def design(ctx: ReportContext) -> list[Section]:
     if not kernels and "kernel" in resolved:
         kernels = [resolved["kernel"]]
     blocks.append(Bullets(facts))
-    prof = _profiles_text(kernels)
+    prof = _profiles_text(stored, kernels)
     if prof:
         blocks.append(Paragraph("Kernel profiles:"))
         blocks.append(Bullets(prof))
     if dims:
         rows = []
         for d in dims:
-            units, meaning = _field_info(ctx, d)
+            units, meaning = _field_info(stored, d)
             values = ", ".join(coord(v) for v in ds[d].values)
             rows.append([cell(f"`{d}`"), cell(values), cell(units), cell(meaning)])
         blocks.append(
@@ -216,15 +183,13 @@ def design(ctx: ReportContext) -> list[Section]:
             )
         )
     rows = []
-    derived, every_point = derived_params(ctx)
     for name, value in resolved.items():
         if name in dims:
             continue
-        units, meaning = _field_info(ctx, name)
-        source = "config" if name in given else "default"
-        if value is None and name in derived:
-            shown = derived_text(derived[name], units, dims)
-            source = f"derived from {derived[name].source}"
+        units, meaning = _field_info(stored, name)
+        source = stored.source(name) or "config"
+        if source.startswith("derived from "):
+            shown = derived_text(derived_values(stored, name), units, dims)
         else:
             shown = "not set" if value is None else coord(value)
         rows.append([cell(f"`{name}`"), cell(shown), cell(units), cell(source), cell(meaning)])
@@ -238,13 +203,6 @@ def design(ctx: ReportContext) -> list[Section]:
                 key="fixed",
             )
         )
-        if derived and not every_point:
-            blocks.append(
-                Paragraph(
-                    f"Derived values are shown for the first {count(MAX_RESOLVED_POINTS)} "
-                    "points of the sweep."
-                )
-            )
     return [Section("design", "What was simulated", blocks, order=10, lead=_plain(lead))]
 
 

@@ -21,9 +21,9 @@ from mcstudy.report.curves import plain
 from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
 from mcstudy.report.fmt import coord, count, estimate, num
 from mcstudy.report.layout import select, sweep_dims
-from mcstudy.report.sections.design import resolved_params
 from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
 from mcstudy.report.variables import bounds
+from mcstudy.storage.meaning import Meaning
 
 P_DIM = "gfp_nowait_fail_p"
 N_DIM = "tables_per_gather"
@@ -35,15 +35,9 @@ def _where(coords: dict[str, Any]) -> str:
 
 
 def _batch(ctx: ReportContext, kernel: str | None) -> int | None:
-    params = resolved_params(ctx)
-    if params.get("max_table_batch"):
-        return int(params["max_table_batch"])
-    try:
-        from mcstudy.kernel.profiles import get_profile
-
-        return get_profile(str(kernel or params.get("kernel"))).max_table_batch
-    except KeyError:
-        return None
+    """MAX_TABLE_BATCH in force on ``kernel`` (as the dataset records it)."""
+    v = Meaning(ctx.ds).value("max_table_batch", {} if kernel is None else {"kernel": kernel})
+    return None if v is None else int(v)
 
 
 def _at_ends(da: xr.DataArray, lo: xr.DataArray, hi: xr.DataArray) -> str:
@@ -68,8 +62,8 @@ def kernel_findings(ctx: ReportContext) -> list[str]:
     (smallest and largest gather) and the IPIs per fallback."""
     ds = ctx.ds
     dims = sweep_dims(ds)
-    params = resolved_params(ctx)
-    kernels = list(ds["kernel"].values) if "kernel" in dims else [params.get("kernel")]
+    meaning = Meaning(ds)
+    kernels = list(ds["kernel"].values) if "kernel" in dims else [meaning.value("kernel")]
     out = []
     for k in kernels:
         sub = ds.sel(kernel=k) if "kernel" in dims else ds
@@ -101,7 +95,9 @@ def kernel_findings(ctx: ReportContext) -> list[str]:
             elif total_fb > 0:
                 per = float(np.nansum(ipi)) / total_fb
                 policy = (
-                    "per `ipi_policy`" if "ipi_policy" in dims else f"`{params.get('ipi_policy')}`"
+                    "per `ipi_policy`"
+                    if "ipi_policy" in dims
+                    else f"`{meaning.value('ipi_policy')}`"
                 )
                 text += f"; each fallback sends {num(per, 3)} sync IPI deliveries ({policy})"
         out.append(text + ".")
