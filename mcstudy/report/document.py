@@ -57,6 +57,11 @@ class Cell:
     """A short warning shown with the cell (e.g. ``|z| > 4``)."""
 
 
+MAX_TABLE_ROWS = 2_000
+"""Most rows of a per-point table in a report (a 1e5-point sweep made 60 MB pages that
+no browser shows; the dataset and ``mcstudy show`` keep every point)."""
+
+
 @dataclass
 class TableBlock:
     """A table. ``kind="estimates"`` tables carry an interval in every estimate cell."""

@@ -173,3 +173,24 @@ def test_report_of_a_single_point_study(tmp_path: Path) -> None:
     assert [(r[0].text.strip(), r[-1].text.strip()) for r in table.rows] == [
         ("the single point", "yes")
     ]
+
+
+def test_per_point_tables_of_a_large_sweep_are_capped(
+    gather_dataset: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Above MAX_TABLE_ROWS a per-point table shows its flagged points first, then the
+    first in sweep order, and says how many of how many (here with a cap of 3 of 9)."""
+    from mcstudy.report.build import write_report
+
+    monkeypatch.setattr("mcstudy.report.sections.estimates.MAX_TABLE_ROWS", 3)
+    ds = open_dataset(gather_dataset)
+    bad = ds.sel(kernel=["v6.3-kvm-pv"]).copy(deep=True)
+    sel = {"kernel": "v6.3-kvm-pv", "gfp_nowait_fail_p": 0.05, "tables_per_gather": 510}
+    bad["fallback_prob_exact"].loc[sel] = 0.2  # flagged: the last point in sweep order
+    path = write_dataset(bad, tmp_path / "bad.nc")
+    out = write_report(path, tmp_path / "bad.html", convergence_seconds=0)
+    html = out.read_text()
+    assert "Shown: 3 of 9 points (the flagged ones, then the first in sweep order)" in html
+    tables = [t[: t.index("</table>")] for t in html.split("Shown: 3 of 9 points")[1:]]
+    assert tables and all(t.count("<tr") == 4 for t in tables)  # header + 3 rows each
+    assert sum("disagrees with exact" in t for t in tables) == 1  # fallback_prob's table

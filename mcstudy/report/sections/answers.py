@@ -16,6 +16,7 @@ from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import Answers, Reader
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
+    MAX_TABLE_ROWS,
     Block,
     Bullets,
     Cell,
@@ -24,7 +25,7 @@ from mcstudy.report.document import (
     Section,
     TableBlock,
 )
-from mcstudy.report.fmt import findings_count
+from mcstudy.report.fmt import count, findings_count
 
 ORDER = 5
 
@@ -33,11 +34,18 @@ def answer_blocks(ans: Answers) -> list[Block]:
     """Sentences, then tables, then notes."""
     blocks: list[Block] = [Bullets([f"{i.question} — {i.answer}" for i in ans.items])]
     for k, t in enumerate(ans.tables):
+        rows = t.rows[:MAX_TABLE_ROWS]
+        caption = t.caption
+        if len(t.rows) > len(rows):
+            caption += (
+                f" Shown: the first {count(len(rows))} of {count(len(t.rows))} rows; all are in "
+                "`mcstudy show`."
+            )
         blocks.append(
             TableBlock(
-                t.caption,
+                caption,
                 list(t.header),
-                [[Cell(text, ci) for text, ci in row] for row in t.rows],
+                [[Cell(text, ci) for text, ci in row] for row in rows],
                 kind="answers",
                 key=f"answers-{k + 1}",
             )

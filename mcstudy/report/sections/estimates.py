@@ -14,6 +14,7 @@ import numpy as np
 from mcstudy.models.contract import INTERVALS
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import (
+    MAX_TABLE_ROWS,
     Block,
     Bullets,
     Cell,
@@ -183,8 +184,19 @@ def estimate_table(ctx: ReportContext, est: Estimate, collapsed: bool = True) ->
     if ex is not None:
         header += ["exact", "z"]
     flagged = set(ag.flagged.tolist()) if ag is not None else set()
+    shown = range(y.size)
+    more = ""
+    if y.size > MAX_TABLE_ROWS:  # a page, not a dump: the flagged points, then the first
+        keep = sorted(flagged)[:MAX_TABLE_ROWS]
+        room = MAX_TABLE_ROWS - len(keep)
+        first = [i for i in range(room + len(keep)) if i not in flagged][:room]
+        shown = sorted(set(keep) | set(first))
+        more = (
+            f" Shown: {count(len(shown))} of {count(y.size)} points (the flagged ones, then "
+            "the first in sweep order); all are in the dataset and in `mcstudy show`."
+        )
     rows = []
-    for flat in range(y.size):
+    for flat in shown:
         idx = np.unravel_index(flat, shape) if dims else ()
         row = [Cell(coord(c[i])) for c, i in zip(coords, idx, strict=True)]
         n_text = count(n[flat]) if n is not None and int(n[flat]) >= 0 else "missing"
@@ -199,7 +211,8 @@ def estimate_table(ctx: ReportContext, est: Estimate, collapsed: bool = True) ->
     return TableBlock(
         caption=f"`{est.name}`: {est.long_name}"
         + (f" ({est.units})" if est.units not in ("", "1") else "")
-        + f", every point; {interval_kind(est)}.",
+        + f", every point; {interval_kind(est)}."
+        + more,
         header=header,
         rows=rows,
         kind="estimates",
