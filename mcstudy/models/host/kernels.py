@@ -1,4 +1,4 @@
-"""Block kernel of the coupled host study (``docs/model.md`` §11): ``prange`` over blocks.
+"""Block kernel of the coupled host study (``docs/model.md`` §11): one block of sequences.
 
 Per sequence, from keyed streams of its own (sub-stream ``base + SUB_STRIDE x j`` for the
 ``j``-th sequence of a block, so every policy variant re-reads the same numbers):
@@ -18,7 +18,7 @@ one group per IPI variant.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mcstudy.engine.rng import stream_new
 from mcstudy.engine.tallies import TallyLayout
@@ -175,8 +175,8 @@ def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
         out_f[of + 4] += reserve[v] ** 2
 
 
-@njit(cache=True)
-def _host_block(
+@njit(cache=True, nogil=True)
+def host_block(
     k0,
     k1,
     block,
@@ -193,7 +193,14 @@ def _host_block(
     out_i,
     out_f,
 ):
-    """``n_seq`` sequences of one block."""
+    """``n_seq`` sequences of one block into its tally rows ``out_i``, ``out_f``
+    (``TALLIES``); without the GIL, so blocks run in Python threads
+    (``mcstudy.engine.parallel``).
+
+    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
+    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
+    their initial laws, IPI variant rows, IPI floats, thresholds).
+    """
     tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
     cdf, zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
     nf = zi[Z_NF]
@@ -278,53 +285,3 @@ def _host_block(
                 out_f[of : of + N_RF],
             )
     out_i[I_SEQ] += n_seq
-
-
-@njit(cache=True, parallel=True)
-def simulate_host_blocks(
-    k0,
-    k1,
-    first_block,
-    n_blocks,
-    block_size,
-    sequences,
-    P,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    agg,
-    arrays,
-):
-    """Per-block tallies (``TALLIES``) of blocks [first_block, first_block + n_blocks).
-
-    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
-    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
-    their initial laws, IPI variant rows, IPI floats, thresholds): arrays only, so the
-    parallel region takes few arguments.
-    """
-    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
-    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
-    for b in prange(n_blocks):
-        block = first_block + b
-        n_seq = min(block_size, sequences - block * block_size)
-        _host_block(
-            k0,
-            k1,
-            block,
-            n_seq,
-            P,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            agg,
-            arrays,
-            out_i[b],
-            out_f[b],
-        )
-    return out_i, out_f

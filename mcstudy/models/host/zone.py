@@ -114,8 +114,9 @@ def _push(idx, codes, n, i, code):
     if n == idx.shape[0]:
         ni = np.empty(2 * n, dtype=np.int64)
         nc = np.empty(2 * n, dtype=np.int64)
-        ni[:n] = idx[:n]
-        nc[:n] = codes[:n]
+        for a in range(n):  # a loop: an array slice assignment compiles Numba's error text
+            ni[a] = idx[a]
+            nc[a] = codes[a]
         idx, codes = ni, nc
     idx[n] = i
     codes[n] = code

@@ -176,7 +176,8 @@ def gather_fallbacks_timed(st, n_tables, batch, rth, t, spacing, e0, sw, isw, n_
 def _push(buf, nb, cycle):
     if nb == buf.shape[0]:
         new = np.empty(2 * nb, dtype=np.int64)
-        new[:nb] = buf[:nb]
+        for i in range(nb):  # a loop: a slice assignment compiles Numba's error text
+            new[i] = buf[i]
         buf = new
     buf[nb] = cycle
     return buf, nb + 1
