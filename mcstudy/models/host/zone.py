@@ -25,7 +25,6 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.engine.rng import next_double, next_double_open0
 from mcstudy.engine.sampling import poisson
 from mcstudy.models.pressure.events import (
     C_AFAIL,
@@ -38,6 +37,7 @@ from mcstudy.models.pressure.events import (
     choose_exact,
     zone_event,
 )
+from mcstudy.models.thp.sampling import standard_normal, uniform, uniform_open0
 
 CODE_BELOW_MIN = 1
 CODE_BELOW_ATOMIC = 2
@@ -45,25 +45,19 @@ CODE_AWAKE = 4
 
 
 @njit(cache=True)
-def standard_normal(st):
-    """Standard normal variate (Box-Muller, cosine branch)."""
-    r = math.sqrt(-2.0 * math.log(next_double_open0(st)))
-    return r * math.cos(2.0 * math.pi * next_double(st))
-
-
-@njit(cache=True)
 def gamma_int(st, k):
     """Sum of ``k`` standard exponentials (Gamma(k, 1)), exactly in law.
 
     Small ``k``: minus the log of a product of ``k`` uniforms in (0, 1]. Large ``k``:
-    Marsaglia and Tsang's rejection method (2000) with its squeeze.
+    Marsaglia and Tsang's rejection method (2000) with its squeeze. The draws are
+    called samplers, not inlined ones (each inlined draw site costs compile time).
     """
     if k <= 0:
         return 0.0
     if k < 12:
         prod = 1.0
         for _ in range(k):
-            prod *= next_double_open0(st)
+            prod *= uniform_open0(st)
         return -math.log(prod)
     d = k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
@@ -73,7 +67,7 @@ def gamma_int(st, k):
         if v <= 0.0:
             continue
         v = v * v * v
-        u = next_double_open0(st)
+        u = uniform_open0(st)
         x2 = x * x
         if u < 1.0 - 0.0331 * x2 * x2:
             return d * v
@@ -85,7 +79,7 @@ def gamma_int(st, k):
 def stationary_state(st, cdf, nf):
     """(phase, kswapd, free pages) drawn from the stationary law (``cdf`` over the states
     in the order phase, kswapd, free pages)."""
-    u = next_double(st)
+    u = uniform(st)
     i = np.searchsorted(cdf, u, side="right")
     if i >= cdf.shape[0]:
         i = cdf.shape[0] - 1
