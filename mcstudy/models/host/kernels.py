@@ -8,7 +8,7 @@ Per sequence, from keyed streams of its own (sub-stream ``base + SUB_STRIDE x j`
 2. khugepaged's collapse times (Poisson);
 3. the THPs and every table policy on that path (``thps.py``);
 4. for every (IPI policy, collapse policy) pair, the IPI side of the THP model
-   (``mcstudy.models.thp.rt.rt_sequence``) on the same path, gathers and collapses: a
+   (``mcstudy.mechanisms.rt_ipi.rt_sequence``) on the same path, gathers and collapses: a
    batch-page or fresh-table GFP_NOWAIT allocation fails exactly while free <= min.
 
 ``TALLIES`` names every column: zone, shared population, one group per table variant,
@@ -23,11 +23,11 @@ from numba import njit
 from mcstudy.engine.rng import stream_new
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.ipi import IPI_POLICIES
+from mcstudy.mechanisms import rt_ipi as R
+from mcstudy.mechanisms.paths import poisson_times
+from mcstudy.mechanisms.zone_events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
 from mcstudy.models.host import thps as T
 from mcstudy.models.host import zone as Z
-from mcstudy.models.pressure.events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
-from mcstudy.models.thp import rt as R
-from mcstudy.models.thp.paths import poisson_times
 
 COLLAPSE_POLICIES = ("sync_ipi", "fresh_table", "rcu_free")  # = rt.COLLAPSE_* order
 IPI_VARIANTS = tuple((i, c) for i in IPI_POLICIES for c in COLLAPSE_POLICIES)

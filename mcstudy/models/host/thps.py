@@ -29,9 +29,8 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_double, next_double_open0
-from mcstudy.engine.sampling import poisson
+from mcstudy.engine.sampling import exponential, poisson, uniform
 from mcstudy.models.host.zone import CODE_AWAKE, CODE_BELOW_ATOMIC, CODE_BELOW_MIN
-from mcstudy.models.thp.sampling import exponential, uniform
 
 _INF = math.inf
 

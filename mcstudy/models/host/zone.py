@@ -1,7 +1,7 @@
 """The zone's path for the host study (``@njit``; ``docs/model.md`` §11.6).
 
 One sequence of the zone pressure chain (the rules of
-``mcstudy.models.pressure.events``: allocations, frees, kswapd, GFP_ATOMIC, burst phases)
+``mcstudy.mechanisms.zone_events``: allocations, frees, kswapd, GFP_ATOMIC, burst phases)
 over ``[0, horizon)``, started from the chain's exact stationary law, and the times at
 which it crosses the marks that decide allocation failures:
 
@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.engine.sampling import poisson
-from mcstudy.models.pressure.events import (
+from mcstudy.engine.sampling import poisson, standard_normal, uniform, uniform_open0
+from mcstudy.mechanisms.zone_events import (
     C_AFAIL,
     C_STALL,
     C_WAKE,
@@ -37,7 +37,6 @@ from mcstudy.models.pressure.events import (
     choose_exact,
     zone_event,
 )
-from mcstudy.models.thp.sampling import standard_normal, uniform, uniform_open0
 
 CODE_BELOW_MIN = 1
 CODE_BELOW_ATOMIC = 2
@@ -212,7 +211,7 @@ def zone_path(ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables
 @njit(cache=True)
 def bit_path(code0, codes, times, n_sw, bit, out):
     """The flips of one bit of the code: (initial state, switch times, count) in the form
-    ``mcstudy.models.thp.rt`` takes a pressure path."""
+    ``mcstudy.mechanisms.rt_ipi`` takes a pressure path."""
     if out.shape[0] < n_sw + 1:
         out = np.empty(n_sw + 1, dtype=np.float64)
     e0 = 1 if code0 & bit else 0

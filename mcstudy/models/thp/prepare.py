@@ -19,9 +19,9 @@ from mcstudy.exact.thp import (
     sojourn_mean,
 )
 from mcstudy.kernel.ipi import IPI_POLICIES, ipi_targets
+from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp import population as K
-from mcstudy.models.thp import rt as R
 from mcstudy.models.thp.params import COLLAPSE_POLICIES, LIFETIME_DISTS, TABLE_POLICIES, ThpParams
 
 

@@ -42,9 +42,9 @@ import math
 import numpy as np
 from numba import njit
 
+from mcstudy.engine.sampling import bernoulli, exponential
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.mmu_gather import tlb_remove_table_gather
-from mcstudy.models.thp.sampling import bernoulli, exponential
 
 COLLAPSE_SYNC_IPI = 0
 COLLAPSE_FRESH_TABLE = 1

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.models.thp.sampling import exponential, uniform
+from mcstudy.engine.sampling import exponential, uniform
 
 _INF = math.inf
 
