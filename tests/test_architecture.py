@@ -115,24 +115,55 @@ def test_no_module_holds_both_jit_kernels_and_a_schema():
 
 def test_kernel_modules_import_only_the_engine_and_kernel_facts():
     """A model's ``kernels.py`` (and its other ``@njit`` modules) see arrays and scalars:
-    nothing but numpy, numba, ``mcstudy.engine``, ``mcstudy.kernel`` and other ``@njit``
-    modules of the models (its own package's, or another model's that it couples, as the
-    host study runs the pressure chain's and the THP model's kernels)."""
+    nothing but numpy, numba, ``mcstudy.engine``, ``mcstudy.kernel``, the mechanisms and
+    its own package's ``@njit`` modules."""
     mods = _modules()
     for name, path in mods.items():
         if not name.startswith("mcstudy.models.") or "@njit" not in path.read_text():
             continue
         own = name.rpartition(".")[0]
-        model_packages = {m.rpartition(".")[0] for m in mods if m.startswith("mcstudy.models.")}
-        packages = {"mcstudy", "mcstudy.models", own} | model_packages
-        allowed = ("mcstudy.engine", "mcstudy.kernel", "mcstudy.models.")
+        packages = {"mcstudy", "mcstudy.models", own}
+        allowed = ("mcstudy.engine", "mcstudy.kernel", "mcstudy.mechanisms", own + ".")
         bad = [
             m for m in _imports(name, path, mods) if m not in packages and not m.startswith(allowed)
         ]
         assert bad == [], (name, bad)
         for m in _imports(name, path, mods):
-            if m.startswith("mcstudy.models.") and m not in packages:
+            if m.startswith(own + "."):
                 assert "@njit" in mods[m].read_text(), f"{name} imports {m}, which is no kernel"
+
+
+def _model_package(module: str) -> str | None:
+    parts = module.split(".")
+    if len(parts) > 2 and parts[1] == "models" and (PACKAGE / "models" / parts[2]).is_dir():
+        return parts[2]
+    return None
+
+
+def test_no_model_package_imports_another():
+    """Models compose mechanisms (``mcstudy.mechanisms``); none imports another model."""
+    mods = _modules()
+    arrows = sorted(
+        (name, m)
+        for name, path in mods.items()
+        if (own := _model_package(name)) is not None
+        for m in _imports(name, path, mods)
+        if _model_package(m) not in (None, own)
+    )
+    assert arrows == []
+
+
+def test_mechanisms_import_only_the_engine_and_kernel_facts():
+    mods = _modules()
+    allowed = ("mcstudy.engine", "mcstudy.kernel", "mcstudy.mechanisms")
+    for name, path in mods.items():
+        if name.startswith("mcstudy.mechanisms"):
+            bad = [
+                m
+                for m in _imports(name, path, mods)
+                if m != "mcstudy" and not m.startswith(allowed)
+            ]
+            assert bad == [], (name, bad)
 
 
 @pytest.mark.parametrize("model", ["gather", "pressure", "thp", "host"])

@@ -149,11 +149,13 @@ def render(doc: dict[str, Any]) -> str:
             if "skipped" in j
             else ("ERROR" if "error" in j else _g(j.get("wall_seconds"))),
             _g(j.get("compile_seconds")),
+            _g(j.get("first_simulation_seconds")),
             _g(j.get("first_point_seconds")),
         ]
         for j in doc["jit"]
     ]
-    lines += _table(["model", "cache", "wall s", "compile s", "first point s"], rows)
+    head = ["model", "cache", "wall s", "compile s", "first simulation s", "first point s"]
+    lines += _table(head, rows)
     ld = doc.get("load") or {}
     unreliable = bool(ld.get("loaded"))
     lines += ["", "Targets" + (" (* unreliable: the machine was loaded)" if unreliable else "")]

@@ -353,7 +353,9 @@ def _mg1_levels(tl, ts, tr, n, c_lo, rmax):
             if tot > 0.0:
                 for j in range(m):
                     g[i, j] /= tot
-        g_mats[c] = g
+        for i in range(m):  # element-wise: an array assignment compiles Numba's error text
+            for j in range(m):
+                g_mats[c, i, j] = g[i, j]
     return np.zeros((n + 1, m)), g_mats, True
 
 

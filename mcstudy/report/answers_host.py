@@ -295,7 +295,7 @@ def ipi_reason(r: Reader, pol: IpiPolicy, at: dict[str, Any]) -> str:
 
 def fresh_table_text(r: Reader, at: dict[str, Any]) -> str:
     """What a collapse does under ``fresh_table`` and ``rcu_free`` in the host model
-    (``mcstudy/models/thp/rt.py``, docs/model.md §5.6, §11.8), and why the two give
+    (``mcstudy/mechanisms/rt_ipi.py``, docs/model.md §5.6, §11.8), and why the two give
     the same number when the fresh table is a GFP_NOWAIT allocation."""
     kernel = at.get("kernel")
     gfp = str(r.value_of("fresh_table_gfp", at))

@@ -463,7 +463,7 @@ def _thp_ipi_answers(r: Reader) -> Answers:
 
 def _thp_collapse_text(r: Reader, at: dict[str, Any]) -> str:
     """What a collapse does under ``fresh_table`` and ``rcu_free`` in the THP model
-    (``mcstudy/models/thp/rt.py``, docs/model.md §5.6)."""
+    (``mcstudy/mechanisms/rt_ipi.py``, docs/model.md §5.6)."""
     kernel = r.value_of("kernel", at)
     uses_trt = _flag(r, kernel, "kernel_uses_tlb_remove_table")
     ipol = r.value_of("ipi_policy", at)

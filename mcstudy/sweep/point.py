@@ -100,6 +100,8 @@ class PointResult:
     seconds: float
     findings: list[Finding] = field(default_factory=list)
     running: Running | None = None
+    simulation_started: float | None = None
+    """wall-clock time (epoch s) of the point's first kernel call (None: none ran)"""
 
 
 def _recorder(model: Model, prepared: Any, plan: BlockPlan, running: Running) -> Any:
@@ -195,7 +197,11 @@ def run_point(
         section.block_size,
     )
 
+    started: list[float] = []
+
     def kernel(first: int, n: int) -> Any:
+        if not started:
+            started.append(time.time())
         return model.simulate(prepared, key, plan, first, n)
 
     values: dict[str, Any] = {}
@@ -226,6 +232,7 @@ def run_point(
         time.perf_counter() - t0,
         found,
         running,
+        started[0] if started else None,
     )
 
 

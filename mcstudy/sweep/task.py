@@ -97,8 +97,16 @@ def _worker_name(task: PointTask) -> str:
     return f"{platform.node()}:{os.getpid()}"
 
 
-def run_facts(task: PointTask, started: datetime, seconds: float, compile_seconds: float):
-    """Where, when and how the point ran (varies between runs; never compared)."""
+def run_facts(
+    task: PointTask,
+    started: datetime,
+    seconds: float,
+    compile_seconds: float,
+    simulation_started: float | None = None,
+):
+    """Where, when and how the point ran (varies between runs; never compared).
+    ``simulation_started`` (epoch s): when its first kernel call began (what
+    ``mcstudy bench`` measures a start up to)."""
     import numba
 
     return {
@@ -111,6 +119,9 @@ def run_facts(task: PointTask, started: datetime, seconds: float, compile_second
         "started_utc": started.isoformat(timespec="milliseconds"),
         "seconds": seconds,
         "compile_seconds": compile_seconds,
+        "simulation_started_utc": None
+        if simulation_started is None
+        else datetime.fromtimestamp(simulation_started, UTC).isoformat(timespec="milliseconds"),
         "shard": task.shard,
         "slurm": slurm_facts(os.environ),
         **task.extra,
@@ -142,9 +153,11 @@ def compute_point(task: PointTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     body = base_body(task)
     compile_seconds = 0.0
+    simulation_started = None
     try:
         compile_seconds = warm_model(task.model, [task.point.params])
         res = run_point(task.study, task.model, task.point)
+        simulation_started = res.simulation_started
         body.update(
             status=DONE,
             values=encode_mapping(res.values),
@@ -163,7 +176,9 @@ def compute_point(task: PointTask) -> dict[str, Any]:
                 "traceback": traceback.format_exc(),
             },
         )
-    body["provenance"] = run_facts(task, started, time.perf_counter() - t0, compile_seconds)
+    body["provenance"] = run_facts(
+        task, started, time.perf_counter() - t0, compile_seconds, simulation_started
+    )
     return body
 
 

@@ -100,9 +100,12 @@ def test_jit_cached_start_measured(quick):
     assert modes[(first, "uncached")]["skipped"] == "--quick"
     assert modes[("default study", "cached")]["compile_seconds"] >= 0
     assert _positive(modes[("default study", "first point")]["first_point_seconds"])
+    sim = modes[("default study", "first point")]["first_simulation_seconds"]
+    assert _positive(sim) and sim < modes[("default study", "first point")]["first_point_seconds"]
     targets = {t["name"]: t for t in doc["targets"]}
     assert targets["default.compile.uncached"]["met"] is None  # not measured by --quick
-    assert targets["default.first_point.cached"]["met"] in (True, False)
+    assert targets["default.first_simulation.cached"]["met"] in (True, False)
+    assert targets["default.compile.vs_gather"]["met"] is None  # not measured by --quick
     assert isinstance(doc["load"]["loaded"], bool) and "other processes" in text
 
 

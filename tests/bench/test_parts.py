@@ -117,8 +117,14 @@ def _doc(seq_rate, eff, start):
         "baselines": [{"model": "gather", "baseline": "python-per-table", "speedup": 5000.0}],
         "jit": [
             {"model": "gather", "mode": "cached", "wall_seconds": start},
+            {"model": "gather", "mode": "uncached", "compile_seconds": 3 * start},
             {"model": "default study", "mode": "uncached", "compile_seconds": 5 * start},
-            {"model": "default study", "mode": "first point", "first_point_seconds": start / 3},
+            {
+                "model": "default study",
+                "mode": "first point",
+                "first_simulation_seconds": start / 3,
+                "first_point_seconds": 10 * start,
+            },
         ],
     }
 
@@ -130,14 +136,19 @@ def test_targets_report_met_missed_and_unmeasured():
     assert by["gather.speedup.numpy-per-attempt"]["met"] is None
     assert by["gather.parallel_efficiency"]["met"] is True
     assert by["default.compile.uncached"]["met"] is True  # 15 s < 20 s
-    assert by["default.first_point.cached"]["met"] is True  # 1 s < 1.5 s
+    assert by["default.first_simulation.cached"]["met"] is True  # 1 s < 1.5 s
+    assert by["default.compile.vs_gather"]["value"] == pytest.approx(5 / 3)
+    assert by["default.compile.vs_gather"]["met"] is True
     assert by["pressure.events_per_draw_time"]["met"] is None
     assert all(t["reliable"] for t in by.values())
     by = {t["name"]: t for t in evaluate(_doc(5e7, 0.5, 6.0))}
     assert by["gather.sequences_per_second"]["met"] is False
     assert by["gather.parallel_efficiency"]["met"] is False
     assert by["default.compile.uncached"]["met"] is False
-    assert by["default.first_point.cached"]["met"] is False
+    assert by["default.first_simulation.cached"]["met"] is False
+    slow = _doc(2e8, 0.9, 3.0)
+    slow["jit"][2]["compile_seconds"] = 30.0  # 3.3 x the gather model's 9 s
+    assert {t["name"]: t for t in evaluate(slow)}["default.compile.vs_gather"]["met"] is False
     loaded = {**_doc(2e8, 0.9, 3.0), "load": {"loaded": True, "reason": "busy"}}
     assert not any(t["reliable"] for t in evaluate(loaded))
 

@@ -1,4 +1,4 @@
-"""Block kernel of the coupled host study (``docs/model.md`` §11): ``prange`` over blocks.
+"""Block kernel of the coupled host study (``docs/model.md`` §11): one block of sequences.
 
 Per sequence, from keyed streams of its own (sub-stream ``base + SUB_STRIDE x j`` for the
 ``j``-th sequence of a block, so every policy variant re-reads the same numbers):
@@ -8,7 +8,7 @@ Per sequence, from keyed streams of its own (sub-stream ``base + SUB_STRIDE x j`
 2. khugepaged's collapse times (Poisson);
 3. the THPs and every table policy on that path (``thps.py``);
 4. for every (IPI policy, collapse policy) pair, the IPI side of the THP model
-   (``mcstudy.models.thp.rt.rt_sequence``) on the same path, gathers and collapses: a
+   (``mcstudy.mechanisms.rt_ipi.rt_sequence``) on the same path, gathers and collapses: a
    batch-page or fresh-table GFP_NOWAIT allocation fails exactly while free <= min.
 
 ``TALLIES`` names every column: zone, shared population, one group per table variant,
@@ -18,7 +18,7 @@ one group per IPI variant.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mcstudy.engine.rng import stream_new
 from mcstudy.engine.tallies import TallyLayout
@@ -28,11 +28,11 @@ from mcstudy.kernel.policies import (
     IPI_POLICIES,
     SPLIT_TABLE_VARIANTS,
 )
+from mcstudy.mechanisms import rt_ipi as R
+from mcstudy.mechanisms.paths import poisson_times
+from mcstudy.mechanisms.zone_events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
 from mcstudy.models.host import thps as T
 from mcstudy.models.host import zone as Z
-from mcstudy.models.pressure.events import C_AFAIL, C_STALL, C_WAKE, N_COUNTERS
-from mcstudy.models.thp import rt as R
-from mcstudy.models.thp.paths import poisson_times
 
 IPI_VARIANTS = tuple((i, c) for i in IPI_POLICIES for c in COLLAPSE_POLICIES)
 """(ipi_policy, collapse_policy) pairs; the first, (broadcast, sync_ipi), is mainline."""
@@ -179,8 +179,8 @@ def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
         out_f[of + 4] += reserve[v] ** 2
 
 
-@njit(cache=True)
-def _host_block(
+@njit(cache=True, nogil=True)
+def host_block(
     k0,
     k1,
     block,
@@ -197,7 +197,14 @@ def _host_block(
     out_i,
     out_f,
 ):
-    """``n_seq`` sequences of one block."""
+    """``n_seq`` sequences of one block into its tally rows ``out_i``, ``out_f``
+    (``TALLIES``); without the GIL, so blocks run in Python threads
+    (``mcstudy.engine.parallel``).
+
+    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
+    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
+    their initial laws, IPI variant rows, IPI floats, thresholds).
+    """
     tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
     cdf, zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
     nf = zi[Z_NF]
@@ -282,53 +289,3 @@ def _host_block(
                 out_f[of : of + N_RF],
             )
     out_i[I_SEQ] += n_seq
-
-
-@njit(cache=True, parallel=True)
-def simulate_host_blocks(
-    k0,
-    k1,
-    first_block,
-    n_blocks,
-    block_size,
-    sequences,
-    P,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    agg,
-    arrays,
-):
-    """Per-block tallies (``TALLIES``) of blocks [first_block, first_block + n_blocks).
-
-    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
-    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
-    their initial laws, IPI variant rows, IPI floats, thresholds): arrays only, so the
-    parallel region takes few arguments.
-    """
-    out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
-    out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
-    for b in prange(n_blocks):
-        block = first_block + b
-        n_seq = min(block_size, sequences - block * block_size)
-        _host_block(
-            k0,
-            k1,
-            block,
-            n_seq,
-            P,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            agg,
-            arrays,
-            out_i[b],
-            out_f[b],
-        )
-    return out_i, out_f

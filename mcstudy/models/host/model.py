@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.parallel import blocks_in_threads
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.exact.thp import (
@@ -118,16 +119,13 @@ class HostModel(Model):
         first_block: int,
         n_blocks: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return KH.simulate_host_blocks(
-            key[0],
-            key[1],
-            first_block,
-            n_blocks,
-            plan.block_size,
-            plan.sequences,
-            *prepared.zone,
-            prepared.arrays,
-        )
+        k0, k1 = key
+        zone, arrays = prepared.zone, prepared.arrays
+
+        def block(b: int, n_seq: int, out_i: np.ndarray, out_f: np.ndarray) -> None:
+            KH.host_block(k0, k1, b, n_seq, *zone, arrays, out_i, out_f)
+
+        return blocks_in_threads(block, plan, first_block, n_blocks, KH.N_INT, KH.N_FLOAT)
 
     def estimates(self, prepared: PreparedHost, tallies: Tallies) -> dict[str, float]:
         return host_estimates(prepared, tallies)

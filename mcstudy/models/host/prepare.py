@@ -17,13 +17,12 @@ from mcstudy.engine.rng import probability_threshold
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
 from mcstudy.exact.thp import cache_level_law
 from mcstudy.kernel.policies import collapse_policy, ipi_policy
+from mcstudy.mechanisms import rt_ipi as R
+from mcstudy.mechanisms import zone_events as E
+from mcstudy.mechanisms.zone_tables import EventTables, ZoneRates, event_tables
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import thps as T
 from mcstudy.models.host.params import HostParams, HostSetup
-from mcstudy.models.pressure import events as E
-from mcstudy.models.pressure.params import PressureParams
-from mcstudy.models.pressure.tables import EventTables, event_tables
-from mcstudy.models.thp import rt as R
 
 
 @dataclass(frozen=True)
@@ -50,26 +49,25 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
     return z, cdf
 
 
-def pressure_params(p: HostParams, s: HostSetup) -> PressureParams:
-    """The simulated zone as the pressure model's parameters (for its event tables)."""
-    c = s.chain
-    return PressureParams(
-        managed_pages=c.managed_pages,
-        wmark_min=c.wmark_min,
-        wmark_low=c.wmark_low,
-        wmark_high=c.wmark_high,
+def zone_rates(chain: ZoneChain) -> ZoneRates:
+    """The simulated zone's rates as its event tables take them (gathers are the IPI
+    side's, not zone events; no watermark boost or RCU-held batch pages)."""
+    c = chain
+    return ZoneRates(
         alloc_rate=float(c.alloc_rate),
+        burst_alloc_rate=0.0 if c.burst_alloc_rate is None else float(c.burst_alloc_rate),
+        alloc_batch_pages=1,
         free_rate=float(c.free_rate),
         kswapd_rate=float(c.kswapd_rate),
-        reclaim_batch=c.reclaim_batch,
-        direct_reclaim_batch=c.direct_reclaim_batch,
         gather_rate=0.0,
-        burst_alloc_rate=None if c.burst_alloc_rate is None else float(c.burst_alloc_rate),
+        atomic_alloc_rate=float(c.atomic_alloc_rate),
+        bursty=c.bursty,
         burst_start_rate=float(c.burst_start_rate),
         burst_end_rate=float(c.burst_end_rate) if c.bursty else 1.0,
-        atomic_alloc_rate=float(c.atomic_alloc_rate),
-        horizon_s=p.horizon_s,
-        kernel=p.kernel,
+        boost_rate=0.0,
+        rcu_gp_rate=0.0,
+        reclaim_batch=c.reclaim_batch,
+        reference=not c.bursty and float(c.atomic_alloc_rate) == 0.0,
     )
 
 
@@ -137,7 +135,7 @@ def prepare(params: HostParams) -> PreparedHost:
     p = params
     s = p.setup()
     stat, cdf = zone_stationary(s.chain)
-    tables: EventTables = event_tables(pressure_params(p, s))
+    tables: EventTables = event_tables(zone_rates(s.chain))
     zone = (
         pack_zone(s),
         tables.guide,

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_double, next_double_open0
-from mcstudy.engine.sampling import poisson
+from mcstudy.engine.sampling import exponential, poisson, uniform
 from mcstudy.models.host.zone import CODE_AWAKE, CODE_BELOW_ATOMIC, CODE_BELOW_MIN
 
 _INF = math.inf
@@ -80,7 +80,7 @@ def init_caches(st, levels, ks, cdfs):
     cached = np.zeros(nv, dtype=np.int64)
     for v in range(FIRST_CACHE, nv):
         for j in range(cpus):
-            u = next_double(st)
+            u = uniform(st)
             k = 0
             while k < ks[v] and u >= cdfs[v, k]:
                 k += 1
@@ -136,7 +136,7 @@ def host_population(
     n = poisson(init_st, pf[P_M0])
     cached = init_caches(cache_st, levels, ks, cdfs)
     refill_total = cpus * pf[P_REFILL] if nv > FIRST_CACHE else 0.0
-    t_ref = _exp(cache_st, refill_total) if refill_total > 0.0 else _INF
+    t_ref = exponential(cache_st, refill_total) if refill_total > 0.0 else _INF
     sig = pf[P_SIG] + (pf[P_SIG_R] if code & CODE_AWAKE else 0.0)
     since = np.zeros(nv)  # reserve integrals are settled when a cache level changes
     t = 0.0
@@ -173,7 +173,7 @@ def host_population(
             need = True
             continue
         if t == t_ref:
-            j = int(next_double(cache_st) * cpus)
+            j = int(uniform(cache_st) * cpus)
             for v in range(FIRST_CACHE, nv):
                 if levels[v, j] < ks[v]:
                     if refill_nowait and code & CODE_BELOW_MIN:
@@ -182,7 +182,7 @@ def host_population(
                         _settle(reserve, since, cached, v, t)
                         levels[v, j] += 1
                         cached[v] += 1
-            t_ref = t + _exp(cache_st, refill_total)
+            t_ref = t + exponential(cache_st, refill_total)
             continue
         need = True
         u = next_double(pop_st) * total
@@ -203,7 +203,7 @@ def host_population(
         misses[V_ATOMIC] += 1
         if code & CODE_BELOW_ATOMIC:
             fails[V_ATOMIC] += 1
-        j = int(next_double(cache_st) * cpus)
+        j = int(uniform(cache_st) * cpus)
         for v in range(FIRST_CACHE, nv):
             if levels[v, j] > 0:
                 _settle(reserve, since, cached, v, t)

@@ -1,7 +1,7 @@
 """The zone's path for the host study (``@njit``; ``docs/model.md`` §11.6).
 
 One sequence of the zone pressure chain (the rules of
-``mcstudy.models.pressure.events``: allocations, frees, kswapd, GFP_ATOMIC, burst phases)
+``mcstudy.mechanisms.zone_events``: allocations, frees, kswapd, GFP_ATOMIC, burst phases)
 over ``[0, horizon)``, started from the chain's exact stationary law, and the times at
 which it crosses the marks that decide allocation failures:
 
@@ -25,9 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.engine.rng import next_double, next_double_open0
-from mcstudy.engine.sampling import poisson
-from mcstudy.models.pressure.events import (
+from mcstudy.engine.sampling import poisson, standard_normal, uniform, uniform_open0
+from mcstudy.mechanisms.zone_events import (
     C_AFAIL,
     C_STALL,
     C_WAKE,
@@ -45,25 +44,19 @@ CODE_AWAKE = 4
 
 
 @njit(cache=True)
-def standard_normal(st):
-    """Standard normal variate (Box-Muller, cosine branch)."""
-    r = math.sqrt(-2.0 * math.log(next_double_open0(st)))
-    return r * math.cos(2.0 * math.pi * next_double(st))
-
-
-@njit(cache=True)
 def gamma_int(st, k):
     """Sum of ``k`` standard exponentials (Gamma(k, 1)), exactly in law.
 
     Small ``k``: minus the log of a product of ``k`` uniforms in (0, 1]. Large ``k``:
-    Marsaglia and Tsang's rejection method (2000) with its squeeze.
+    Marsaglia and Tsang's rejection method (2000) with its squeeze. The draws are
+    called samplers, not inlined ones (each inlined draw site costs compile time).
     """
     if k <= 0:
         return 0.0
     if k < 12:
         prod = 1.0
         for _ in range(k):
-            prod *= next_double_open0(st)
+            prod *= uniform_open0(st)
         return -math.log(prod)
     d = k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
@@ -73,7 +66,7 @@ def gamma_int(st, k):
         if v <= 0.0:
             continue
         v = v * v * v
-        u = next_double_open0(st)
+        u = uniform_open0(st)
         x2 = x * x
         if u < 1.0 - 0.0331 * x2 * x2:
             return d * v
@@ -85,7 +78,7 @@ def gamma_int(st, k):
 def stationary_state(st, cdf, nf):
     """(phase, kswapd, free pages) drawn from the stationary law (``cdf`` over the states
     in the order phase, kswapd, free pages)."""
-    u = next_double(st)
+    u = uniform(st)
     i = np.searchsorted(cdf, u, side="right")
     if i >= cdf.shape[0]:
         i = cdf.shape[0] - 1
@@ -114,8 +107,9 @@ def _push(idx, codes, n, i, code):
     if n == idx.shape[0]:
         ni = np.empty(2 * n, dtype=np.int64)
         nc = np.empty(2 * n, dtype=np.int64)
-        ni[:n] = idx[:n]
-        nc[:n] = codes[:n]
+        for a in range(n):  # a loop: an array slice assignment compiles Numba's error text
+            ni[a] = idx[a]
+            nc[a] = codes[a]
         idx, codes = ni, nc
     idx[n] = i
     codes[n] = code
@@ -217,7 +211,7 @@ def zone_path(ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables
 @njit(cache=True)
 def bit_path(code0, codes, times, n_sw, bit, out):
     """The flips of one bit of the code: (initial state, switch times, count) in the form
-    ``mcstudy.models.thp.rt`` takes a pressure path."""
+    ``mcstudy.mechanisms.rt_ipi`` takes a pressure path."""
     if out.shape[0] < n_sw + 1:
         out = np.empty(n_sw + 1, dtype=np.float64)
     e0 = 1 if code0 & bit else 0

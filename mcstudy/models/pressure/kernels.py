@@ -3,7 +3,7 @@
 * plain trajectories (``simulate_pressure_blocks``): per sequence an initial state drawn
   from the exact stationary law (or a fixed one), a Poisson number of warm-up events,
   then a Poisson number of counted events of the uniformised chain
-  (``mcstudy.models.pressure.events``) in two halves, tallying counts, Rao-Blackwellised
+  (``mcstudy.mechanisms.zone_events``) in two halves, tallying counts, Rao-Blackwellised
   time fractions, the products the ratio estimator needs and, per trajectory, the change
   of the time fractions from the first half to the second (the transient check);
 * regenerative importance sampling (``simulate_importance_blocks``): per sequence one
@@ -20,7 +20,7 @@ from numba import njit, prange
 from mcstudy.engine.rng import next_double, stream_new
 from mcstudy.engine.sampling import poisson
 from mcstudy.engine.tallies import TallyLayout
-from mcstudy.models.pressure.events import (
+from mcstudy.mechanisms.zone_events import (
     C_AFAIL,
     C_FALLBACK,
     C_GATHER,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mcstudy.exact.pressure import ZoneChain
+from mcstudy.mechanisms.zone_tables import ZoneRates
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, WarmupSeconds
 from mcstudy.models.shared import int_field as _i
 from mcstudy.models.shared import real_field as _f
@@ -159,6 +160,25 @@ class PressureParams(KernelIpiParams):
             and self.rcu_grace_period_s == 0.0
             and self.alloc_batch_pages == 1
             and self.atomic_alloc_rate == 0.0
+        )
+
+    def zone_rates(self) -> ZoneRates:
+        """The chain's rates as its event tables take them (``mechanisms.zone_tables``)."""
+        return ZoneRates(
+            alloc_rate=self.lam,
+            burst_alloc_rate=self.lam_burst,
+            alloc_batch_pages=self.alloc_batch_pages,
+            free_rate=self.free_rate,
+            kswapd_rate=self.kswapd_rate,
+            gather_rate=self.gather_rate,
+            atomic_alloc_rate=self.atomic_alloc_rate,
+            bursty=self.bursty,
+            burst_start_rate=self.burst_start_rate,
+            burst_end_rate=self.burst_end_rate,
+            boost_rate=self.boost_rate if self.max_boost() > 0 else 0.0,
+            rcu_gp_rate=1.0 / self.rcu_grace_period_s if self.rcu_grace_period_s > 0.0 else 0.0,
+            reclaim_batch=self.reclaim_batch,
+            reference=self.is_reference(),
         )
 
     def exact_chain(self) -> ZoneChain | None:

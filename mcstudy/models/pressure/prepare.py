@@ -9,7 +9,7 @@ import numpy as np
 
 from mcstudy.exact.pressure import atomic_min_mark
 from mcstudy.kernel.ipi import IpiTargets
-from mcstudy.models.pressure.events import (
+from mcstudy.mechanisms.zone_events import (
     IP_AMARK,
     IP_BATCH,
     IP_BOOST_PAGES,
@@ -26,9 +26,9 @@ from mcstudy.models.pressure.events import (
     IP_TABLES,
     N_IP,
 )
+from mcstudy.mechanisms.zone_tables import EventTables, event_tables
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.start import StartPlan, start_plan
-from mcstudy.models.pressure.tables import EventTables, event_tables
 
 
 def pack_ip(p: PressureParams) -> tuple[int, ...]:
@@ -68,7 +68,7 @@ class PreparedPressure:
 
 def prepare(params: PressureParams) -> PreparedPressure:
     """Pack ``params`` for the kernels."""
-    tables = event_tables(params)
+    tables = event_tables(params.zone_rates())
     return PreparedPressure(
         params=params,
         ip=pack_ip(params),

@@ -41,8 +41,7 @@ import numpy as np
 
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.errors import McStudyError
-from mcstudy.models.pressure import kernels as K
-from mcstudy.models.pressure.events import (
+from mcstudy.mechanisms.zone_events import (
     EV_ALLOC,
     EV_ATOMIC,
     EV_BOOST,
@@ -51,9 +50,10 @@ from mcstudy.models.pressure.events import (
     EV_KSWAPD,
     N_EVENT_TYPES,
 )
+from mcstudy.mechanisms.zone_tables import TWO64, EventTables, build_tables
+from mcstudy.models.pressure import kernels as K
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.prepare import PreparedPressure
-from mcstudy.models.pressure.tables import TWO64, EventTables, build_tables
 
 # --------------------------------------------------------------------------- tilting
 

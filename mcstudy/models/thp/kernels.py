@@ -12,9 +12,9 @@ import numpy as np
 from numba import njit, prange
 
 from mcstudy.engine.rng import stream_new
-from mcstudy.models.thp import paths as P
+from mcstudy.mechanisms import paths as P
+from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.models.thp import population as K
-from mcstudy.models.thp import rt as R
 
 RT_HIST = 1024
 """Per-cycle IPI counts 0 .. RT_HIST - 1 are counted exactly, then one overflow bin."""

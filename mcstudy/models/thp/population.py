@@ -36,18 +36,19 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_double
-from mcstudy.engine.sampling import binomial, poisson
-from mcstudy.engine.tallies import TallyLayout
-from mcstudy.kernel.policies import TABLE_CACHE_CODE, TABLE_DEPOSIT_CODE, TABLE_ON_DEMAND_CODE
-from mcstudy.models.thp.paths import split_hazard_table, split_time
-from mcstudy.models.thp.sampling import (
+from mcstudy.engine.sampling import (
     bernoulli,
+    binomial,
     exponential,
     exponential_inline,
     lifetime,
+    poisson,
     stationary_age_and_lifetime,
     uniform,
 )
+from mcstudy.engine.tallies import TallyLayout
+from mcstudy.kernel.policies import TABLE_CACHE_CODE, TABLE_DEPOSIT_CODE, TABLE_ON_DEMAND_CODE
+from mcstudy.mechanisms.paths import split_hazard_table, split_time
 
 # named sub-streams (counter word 3); each source of randomness has its own
 SUBSTREAM_ENV = 1

@@ -20,9 +20,9 @@ from mcstudy.exact.thp import (
 )
 from mcstudy.kernel.ipi import ipi_targets
 from mcstudy.kernel.policies import collapse_policy, ipi_policy, table_policy
+from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp import population as K
-from mcstudy.models.thp import rt as R
 from mcstudy.models.thp.params import LIFETIME_DISTS, ThpParams
 
 

@@ -14,13 +14,13 @@ from scipy.linalg import expm
 
 from mcstudy.engine.rng import stream_new
 from mcstudy.exact.pressure import ZoneChain, generator, solve
+from mcstudy.mechanisms.zone_events import N_COUNTERS
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import zone as Z
 from mcstudy.models.host.model import host_exact
 from mcstudy.models.host.params import HostParams
 from mcstudy.models.host.prepare import prepare
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
-from mcstudy.models.pressure.events import N_COUNTERS
 from mcstudy.reference.host import HostRef, simulate
 from tests.simulate import simulate_model
 

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key, stream_new
 from mcstudy.engine.sampling import poisson
-from mcstudy.models.pressure.events import GUIDE_AMBIGUOUS, choose_exact
+from mcstudy.mechanisms.zone_events import GUIDE_AMBIGUOUS, choose_exact
+from mcstudy.mechanisms.zone_tables import event_tables
 from mcstudy.models.pressure.model import PressureModel
-from mcstudy.models.pressure.tables import event_tables
 from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
 MODEL = PressureModel()
@@ -201,7 +201,7 @@ def test_thread_count_does_not_change_results():
 
 def test_event_selection_guide_matches_exact_comparison():
     p = MODEL.Params.model_validate(dict(REFERENCE_CASES["heavy"], atomic_alloc_rate=0.1))
-    t = event_tables(p)
+    t = event_tables(p.zone_rates())
     # every guide bucket either is ambiguous or agrees with the exact 64-bit comparison
     # at both ends of the bucket
     st = stream_new(1, 2, 3, 4)
@@ -270,7 +270,7 @@ def test_khugepaged_ipis_and_profiles():
 def test_aggregated_steps_are_the_exact_multinomial():
     from itertools import product
 
-    from mcstudy.models.pressure.events import (
+    from mcstudy.mechanisms.zone_events import (
         AGG_STEPS,
         EV_ALLOC,
         EV_FREE,
@@ -279,7 +279,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
     )
 
     p = MODEL.Params.model_validate(REFERENCE_CASES["medium"])
-    t = event_tables(p)
+    t = event_tables(p.zone_rates())
     on, _guide, n, types, hi, lo, always, df, g, steps = t.agg
     assert on and tuple(steps) == AGG_STEPS
     for r in (0, 1):
@@ -307,7 +307,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
             assert got[key] == pytest.approx(v, rel=1e-9, abs=1e-18), (r, key)
     # off the reference chain the aggregation is off
     q = MODEL.Params.model_validate(dict(REFERENCE_CASES["medium"], atomic_alloc_rate=0.1))
-    assert event_tables(q).agg[0] is False
+    assert event_tables(q.zone_rates()).agg[0] is False
 
 
 _NOJIT_CASES = {

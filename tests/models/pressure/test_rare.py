@@ -8,10 +8,10 @@ import pytest
 
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key
-from mcstudy.models.pressure.events import EV_ALLOC, EV_FREE, EV_KSWAPD
+from mcstudy.mechanisms.zone_events import EV_ALLOC, EV_FREE, EV_KSWAPD
+from mcstudy.mechanisms.zone_tables import event_tables
 from mcstudy.models.pressure.model import PressureModel
 from mcstudy.models.pressure.rare import cramer_root, tilted_tables
-from mcstudy.models.pressure.tables import event_tables
 
 MODEL = PressureModel()
 
@@ -92,7 +92,7 @@ def test_cramer_root():
 
 def test_tilt_keeps_dummy_mass_and_ratios_are_exact():
     p = MODEL.Params.model_validate(RARE)
-    t = event_tables(p)
+    t = event_tables(p.zone_rates())
     tilt = tilted_tables(p, t)
     assert tilt.thetas[0] == 0.0  # asleep: allocations outrun frees already
     assert tilt.thetas[1] > 0.0

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from mcstudy.models.thp.sampling import exponential, uniform
+from mcstudy.engine.sampling import exponential, uniform
 
 _INF = math.inf
 
@@ -41,7 +41,8 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
         if n == cap:
             cap *= 2
             new = np.empty(cap, dtype=np.float64)
-            new[:n] = sw[:n]
+            for i in range(n):  # a loop: a slice assignment compiles Numba's error text
+                new[i] = sw[i]
             sw = new
         sw[n] = t
         n += 1
@@ -65,7 +66,8 @@ def poisson_times(st, rate, t_start, t_end):
         if n == cap:
             cap *= 2
             new = np.empty(cap, dtype=np.float64)
-            new[:n] = out[:n]
+            for i in range(n):
+                new[i] = out[i]
             out = new
         out[n] = t
         n += 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.models.pressure.events import (
+from mcstudy.mechanisms.zone_events import (
     AGG_STEPS,
     EV_ALLOC,
     EV_ATOMIC,
@@ -31,9 +31,35 @@ from mcstudy.models.pressure.events import (
     GUIDE_BITS,
     N_EVENT_TYPES,
 )
-from mcstudy.models.pressure.params import PressureParams
 
 TWO64 = 1 << 64
+
+
+@dataclass(frozen=True)
+class ZoneRates:
+    """What the zone chain's event tables are built from: every event rate (events/s or
+    pages/s) and the reclaim batch. The pressure model (``PressureParams.zone_rates()``)
+    and the host study (its zone chain) each give one."""
+
+    alloc_rate: float
+    """blocking allocations in the calm phase, pages/s"""
+    burst_alloc_rate: float
+    """blocking allocations in the burst phase, pages/s (unused when not ``bursty``)"""
+    alloc_batch_pages: int
+    free_rate: float
+    kswapd_rate: float
+    gather_rate: float
+    atomic_alloc_rate: float
+    bursty: bool
+    burst_start_rate: float
+    burst_end_rate: float
+    boost_rate: float
+    """watermark boosts per second (0: no boost, or a boost of 0 pages)"""
+    rcu_gp_rate: float
+    """RCU grace periods ending per second (0: batch pages are freed at once)"""
+    reclaim_batch: int
+    reference: bool
+    """no extension is active: the reference chain (``docs/model.md`` §4.1)"""
 
 
 @dataclass(frozen=True)
@@ -59,12 +85,12 @@ class EventTables:
         return self.mass[regime][ev] / TWO64
 
 
-def regime_rates(p: PressureParams) -> list[list[float]]:
+def regime_rates(p: ZoneRates) -> list[list[float]]:
     """rates[r][type] (events/s) for regimes r = kswapd + 2 x burst."""
     out = []
     for r in range(4):
         kw, bu = r & 1, r >> 1
-        lam = p.lam_burst if bu == 1 else p.lam
+        lam = p.burst_alloc_rate if bu == 1 else p.alloc_rate
         rates = [0.0] * N_EVENT_TYPES
         if bu == 1 and not p.bursty:
             out.append(rates)  # unreachable regime
@@ -76,10 +102,10 @@ def regime_rates(p: PressureParams) -> list[list[float]]:
         rates[EV_ATOMIC] = p.atomic_alloc_rate
         if p.bursty:
             rates[EV_PHASE] = p.burst_start_rate if bu == 0 else p.burst_end_rate
-        if p.max_boost() > 0:
+        if p.boost_rate > 0.0:
             rates[EV_BOOST] = p.boost_rate
-        if p.rcu_grace_period_s > 0.0:
-            rates[EV_RCU_GP] = 1.0 / p.rcu_grace_period_s
+        if p.rcu_gp_rate > 0.0:
+            rates[EV_RCU_GP] = p.rcu_gp_rate
         out.append(rates)
     return out
 
@@ -142,7 +168,7 @@ def _guide(ev_n, ev_type, thr_hi, thr_lo, thr_always) -> np.ndarray:
     return guide
 
 
-def event_tables(p: PressureParams) -> EventTables:
+def event_tables(p: ZoneRates) -> EventTables:
     """The uniformised chain of ``p``: Lambda = the largest total rate over regimes, and
     P(type j | regime r) = rate_j(r) / Lambda as floor(2**64 x exact ratio)."""
     rates = regime_rates(p)
@@ -194,7 +220,7 @@ def _multinomial_outcomes(
     return out
 
 
-def aggregate_tables(p: PressureParams, t: EventTables) -> tuple[Any, ...]:
+def aggregate_tables(p: ZoneRates, t: EventTables) -> tuple[Any, ...]:
     """Joint law of (net change of f, gathers) over AGG_STEPS[r] events of the calm
     regimes r = 0 (kswapd asleep) and 1 (awake), for the reference chain: the exact
     multinomial of the per-event fixed-point masses, as threshold tables.
@@ -203,7 +229,7 @@ def aggregate_tables(p: PressureParams, t: EventTables) -> tuple[Any, ...]:
     kernels; ``agg_on`` is False (placeholder tables) off the reference chain.
     """
     allowed = {EV_ALLOC, EV_FREE, EV_GATHER, EV_KSWAPD}
-    on = p.is_reference() and all(
+    on = p.reference and all(
         t.mass[r][e] == 0 for r in (0, 1) for e in range(N_EVENT_TYPES) if e not in allowed
     )
     steps = np.array(AGG_STEPS, dtype=np.int64)

@@ -42,6 +42,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mcstudy.engine.sampling import bernoulli, exponential
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.mmu_gather import tlb_remove_table_gather
 from mcstudy.kernel.policies import (
@@ -51,7 +52,6 @@ from mcstudy.kernel.policies import (
     IPI_MM_ONLY,
     IPI_SENDS,
 )
-from mcstudy.models.thp.sampling import bernoulli, exponential
 
 # integer parameters (rip)
 R_COLLAPSE_POLICY = 0
@@ -174,7 +174,8 @@ def gather_fallbacks_timed(st, n_tables, batch, rth, t, spacing, e0, sw, isw, n_
 def _push(buf, nb, cycle):
     if nb == buf.shape[0]:
         new = np.empty(2 * nb, dtype=np.int64)
-        new[:nb] = buf[:nb]
+        for i in range(nb):  # a loop: a slice assignment compiles Numba's error text
+            new[i] = buf[i]
         buf = new
     buf[nb] = cycle
     return buf, nb + 1
