@@ -202,7 +202,8 @@ def all_zero_finding(model: Any, values: Mapping[int, Mapping[str, Any]]) -> lis
         "longer sequences"
     )
     if exact:
-        units = getattr(model, "variables", {})
+        cells = getattr(model, "point_variables", None)  # keyed as the values: per cell
+        units = cells() if cells is not None else getattr(model, "variables", {})
         named = sorted(exact.items(), key=lambda kv: -kv[1])
         shown = [f"{k} {_g(x)}{_unit(units, k)}" for k, x in named[:6]]
         more = f" and {len(named) - 6} more" if len(named) > 6 else ""

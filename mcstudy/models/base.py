@@ -25,6 +25,7 @@ from mcstudy.findings import Finding
 from mcstudy.models.contract import (
     EstimateSpec,
     Variable,
+    cell_name,
     check_declarations,
     point_specs,
     point_variables,
@@ -146,8 +147,9 @@ class Model(ABC):
     Declarations (class attributes): ``name``; ``Params`` (the schema); ``tallies`` (the
     column layout its kernels write); ``variables`` (every stored output, in dataset
     order); ``estimate_specs`` (which variables form each estimate); ``main_estimate``
-    (the estimate whose relative error drives adaptive precision); ``output_coords``
-    (the coordinates of the variables' own output dimensions, ``Variable.dims``).
+    (the estimate whose relative error drives adaptive precision) and ``main_at`` (its
+    cell when it has output dimensions); ``output_coords`` (the coordinates of the
+    variables' own output dimensions, ``Variable.dims``).
     """
 
     name: ClassVar[str]
@@ -156,6 +158,7 @@ class Model(ABC):
     variables: ClassVar[dict[str, Variable]]
     estimate_specs: ClassVar[tuple[EstimateSpec, ...]]
     main_estimate: ClassVar[str]
+    main_at: ClassVar[dict[str, Any]] = {}
     output_coords: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -186,6 +189,14 @@ class Model(ABC):
             main = cls.__dict__.get("main_estimate")
             if main is not None and main not in names:
                 raise ValueError(f"model {cls.__name__}: main estimate {main} is not declared")
+            if main is not None:
+                at = cls.__dict__.get("main_at", cls.main_at)
+                dims = cls.variables[main].dims
+                if set(at) != set(dims) or any(at[d] not in coords[d] for d in dims):
+                    raise ValueError(
+                        f"model {cls.__name__}: main_at {at} must give one coordinate of "
+                        f"each dimension of {main} {dims}"
+                    )
 
     @classmethod
     def point_variables(cls) -> dict[str, Variable]:
@@ -196,6 +207,17 @@ class Model(ABC):
     def point_specs(cls) -> tuple[EstimateSpec, ...]:
         """The estimates of one point's values: one spec per cell of each estimate."""
         return point_specs(cls.estimate_specs, cls.variables, cls.output_coords)
+
+    @classmethod
+    def main_key(cls) -> str:
+        """The key of the main estimate in a point's values (its cell ``main_at``)."""
+        return cell_name(cls.main_estimate, cls.variables[cls.main_estimate].dims, cls.main_at)
+
+    @classmethod
+    def main_spec(cls) -> EstimateSpec:
+        """The main estimate's spec over a point's values (its cell's companions)."""
+        key = cls.main_key()
+        return next(s for s in cls.point_specs() if s.name == key)
 
     @classmethod
     def estimate_spec(cls, name: str) -> EstimateSpec:

@@ -16,13 +16,12 @@ from typing import Any
 import xarray as xr
 
 from mcstudy.kernel.policies import (
-    COLLAPSE_POLICIES,
-    IPI_TABLE,
     MAINLINE_COLLAPSE,
     MAINLINE_IPI,
+    SPLIT_TABLE_VARIANTS,
     IpiPolicy,
+    ipi_policy,
 )
-from mcstudy.models.host.outputs import COLLAPSE_ROWS, RESERVE_ROWS, ipi_name, table_name
 from mcstudy.report.answers import (
     Answers,
     Item,
@@ -30,6 +29,7 @@ from mcstudy.report.answers import (
     Table,
     grid,
     human_bytes,
+    plain,
     quote,
     quote_bytes,
     round2,
@@ -37,6 +37,27 @@ from mcstudy.report.answers import (
     unseen,
 )
 from mcstudy.report.fmt import coord, count, duration, num
+
+MAINLINE = {"ipi_policy": MAINLINE_IPI, "collapse_policy": MAINLINE_COLLAPSE}
+"""The mainline cell of the IPI outputs (dimensions ``ipi_policy``, ``collapse_policy``)."""
+MAINLINE_COL = {"collapse_policy": MAINLINE_COLLAPSE}
+ON_DEMAND = {"table_policy": next(v.name for v in SPLIT_TABLE_VARIANTS if not v.cache_k)}
+"""On demand with GFP_NOWAIT: the split-time source the summary reports."""
+ATOMIC = next(v.name for v in SPLIT_TABLE_VARIANTS if v.atomic)
+CACHE_OF = {v.cache_k: v.name for v in SPLIT_TABLE_VARIANTS if v.cache_k}
+"""cache_k -> the ``table_policy`` coordinate of a per-CPU cache of that many tables."""
+
+
+def coords(r: Reader, dim: str) -> list[Any]:
+    """The coordinates of output dimension ``dim`` as the dataset stores them ([] without)."""
+    return [plain(v) for v in r.ds[dim].values] if dim in r.ds.coords else []
+
+
+def caches(r: Reader) -> list[int]:
+    """The per-CPU cache sizes whose failures and memory the dataset holds."""
+    return [
+        int(k) for k in coords(r, "cache_k") if CACHE_OF.get(int(k)) in coords(r, "table_policy")
+    ]
 
 
 def reference(r: Reader) -> dict[str, Any]:
@@ -250,22 +271,23 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
 
 def ipi_item(r: Reader, at: dict[str, Any]) -> Item:
     cost = float(r.value_of("ipi_cost_us", at))
-    mx, lo, hi = r.triple("rt_cycle_ipis_max", **at)
+    mx, lo, hi = r.triple("rt_cycle_ipis_max", **at, **MAINLINE)
     parts = []
-    for pol in IPI_TABLE:
-        if pol.mainline:
+    name = "isolated_cpu_ipis_per_hour"
+    for ipi in coords(r, "ipi_policy"):
+        if ipi == MAINLINE_IPI:
             continue
-        name = ipi_name("isolated_cpu_ipis_per_hour", pol.name, MAINLINE_COLLAPSE)
-        if r.has(name):
-            why = ipi_reason(r, pol, at)
-            parts.append(f"`{pol.name}` to {r.quote(name, 'per hour', **at)} ({why})")
+        pol = ipi_policy(ipi)
+        here = {**at, **MAINLINE, "ipi_policy": ipi}
+        parts.append(f"`{ipi}` to {r.quote(name, 'per hour', **here)} ({ipi_reason(r, pol, at)})")
     cut = (" Instead, " + "; ".join(parts) + ".") if parts else ""
     latency = f"; {num(mx * cost, 3)} us at {num(cost, 2)} us each" if mx > 0.0 else ""
     return Item(
         "How many synchronous IPIs reach an isolated RT CPU, under each IPI policy?",
         f"With `{MAINLINE_IPI}` (mainline), "
-        f"{r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at)}"
-        f" ({condition(r, at)}): {r.quote('collapse_ipis_per_hour', **at)} from khugepaged, "
+        f"{r.quote('isolated_cpu_ipis_per_hour', 'per hour', **at, **MAINLINE)}"
+        f" ({condition(r, at)}): {r.quote('collapse_ipis_per_hour', **at, **MAINLINE_COL)} "
+        "from khugepaged, "
         f"{r.quote('fallback_ipis_per_hour', **at)} from fallbacks; the worst "
         f"{cycle_text(r)} RT cycle of a {horizon(r)} sequence holds {quote(mx, lo, hi)} of "
         f"them (mean over sequences{latency}).{cut}",
@@ -339,12 +361,14 @@ def fresh_table_text(r: Reader, at: dict[str, Any]) -> str:
 
 
 def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
+    name = "collapse_ipis_per_hour"
     alt = [
-        f"`{col}` leaves {r.quote(name, 'per hour', **at)}"
-        for name, col in COLLAPSE_ROWS.items()
-        if col != MAINLINE_COLLAPSE and r.has(name)
+        f"`{col}` leaves {r.quote(name, 'per hour', **at, collapse_policy=col)}"
+        for col in coords(r, "collapse_policy")
+        if col != MAINLINE_COLLAPSE
     ]
-    coll = r.value("collapse_ipis_per_hour", **at)
+    main = {**at, **MAINLINE_COL}
+    coll = r.value(name, **main)
     fb = r.value("fallback_ipis_per_hour", **at)
     if coll == 0.0:
         verdict, compare = "No", "none at this point"
@@ -354,14 +378,14 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
     else:
         verdict = "It is second to the fallbacks"
         compare = f"fewer than the {r.quote('fallback_ipis_per_hour', **at)} from fallbacks"
-    ex_text = r.exact_text("collapse_ipis_per_hour", **at)
+    ex_text = r.exact_text(name, **main)
     exact = f", {ex_text}" if ex_text else ""
     if float(r.value_of("khugepaged_collapse_rate", at)) == 0.0:
         verdict, compare = "No", "khugepaged_collapse_rate = 0: this study collapses nothing"
     return Item(
         "Does khugepaged's synchronous IPI matter; does a fresh table or RCU freeing remove it?",
         f"{verdict}: tlb_remove_table_sync_one() in collapse_huge_page() reaches each isolated "
-        f"CPU {r.quote('collapse_ipis_per_hour', 'times per hour', **at)} ({condition(r, at)}"
+        f"CPU {r.quote(name, 'times per hour', **main)} ({condition(r, at)}"
         f"{exact}; {compare}). Collapses do not depend on the zone, so under mainline this "
         "rate is the same at every load. "
         + (f"With a fresh table per collapse, {' and '.join(alt)}. " if alt else "")
@@ -376,7 +400,7 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
     name = "split_alloc_failures_per_hour"
     fails, never = [], []
     for x in loads:
-        here = {**at, "load": x}
+        here = {**at, **ON_DEMAND, "load": x}
         u = unseen(r, name, here)
         if u.status == "seen":
             fails.append(f"{r.quote(name, 'per hour', **here)} under {x}")
@@ -391,22 +415,23 @@ def memory_item(r: Reader, at: dict[str, Any]) -> Item:
         if r.exact("splits_per_hour", **at) == 0.0:
             why = " (no THP is split here: thp_split_rate = 0)"
         fails.append(f"never fails under {' and '.join(never)}{why}")
+    at_worst = {**at, "load": worst}
     atomic = ""
-    if r.has("split_alloc_failures_per_hour_on_demand_atomic"):
+    if ATOMIC in coords(r, "table_policy"):
         atomic = (
             "; with GFP_ATOMIC, which may take the zone down to 3/8 of min, "
-            f"{r.quote('split_alloc_failures_per_hour_on_demand_atomic', 'per hour', **{**at, 'load': worst})}"
-            f" under {worst}"
+            f"{r.quote(name, 'per hour', **at_worst, table_policy=ATOMIC)} under {worst}"
         )
     cache = ""
-    if r.value(name, **{**at, "load": worst}) > 0.0:
-        for rname, k in RESERVE_ROWS.items():
-            fname = table_name(name, f"cache_{k}")
-            if r.value(fname, **{**at, "load": worst}) == 0.0:
+    if r.value(name, **at_worst, **ON_DEMAND) > 0.0:
+        for k in caches(r):
+            here = {**at_worst, "table_policy": CACHE_OF[k]}
+            if r.value(name, **here) == 0.0:
+                held = r.value("reserve_bytes_mean", **at, cache_k=k)
                 cache = (
                     f" A per-CPU cache of {k} table{'s' if k > 1 else ''} "
-                    f"({human_bytes(r.value(rname, **at))} on all split CPUs) failed "
-                    f"{r.quote(fname, 'per hour', **{**at, 'load': worst})} under {worst}."
+                    f"({human_bytes(held)} on all split CPUs) failed "
+                    f"{r.quote(name, 'per hour', **here)} under {worst}."
                 )
                 break
     return Item(
@@ -448,9 +473,9 @@ def summary_table(r: Reader, at: dict[str, Any]) -> Table:
                 (label, None),
                 r.cell("nowait_fail_prob", **here),
                 r.cell("fallbacks_per_hour", **here),
-                r.cell("isolated_cpu_ipis_per_hour", **here),
-                r.cell("rt_cycle_ipis_max", **here),
-                r.cell("split_alloc_failures_per_hour", **here),
+                r.cell("isolated_cpu_ipis_per_hour", **here, **MAINLINE),
+                r.cell("rt_cycle_ipis_max", **here, **MAINLINE),
+                r.cell("split_alloc_failures_per_hour", **here, **ON_DEMAND),
             ]
         )
     shown = len(points)
@@ -469,13 +494,15 @@ def summary_table(r: Reader, at: dict[str, Any]) -> Table:
 
 
 def policy_table(r: Reader, at: dict[str, Any]) -> Table:
-    """Isolated-CPU IPIs per hour: rows IPI policy, columns collapse policy."""
-    cols = list(COLLAPSE_POLICIES)
+    """Isolated-CPU IPIs per hour: rows IPI policy, columns collapse policy (the cells of
+    ``isolated_cpu_ipis_per_hour`` along its ``ipi_policy`` and ``collapse_policy``)."""
+    cols = coords(r, "collapse_policy")
     rows = []
-    for ipi in (p.name for p in IPI_TABLE):
+    for ipi in coords(r, "ipi_policy"):
         row: list[tuple[str, str | None]] = [(ipi, None)]
         for col in cols:
-            row.append(r.cell(ipi_name("isolated_cpu_ipis_per_hour", ipi, col), **at))
+            here = {**at, "ipi_policy": ipi, "collapse_policy": col}
+            row.append(r.cell("isolated_cpu_ipis_per_hour", **here))
         rows.append(row)
     return Table(
         f"IPIs per hour reaching one isolated CPU, by IPI policy and collapse policy "
@@ -486,27 +513,26 @@ def policy_table(r: Reader, at: dict[str, Any]) -> Table:
 
 
 def memory_table(r: Reader, at: dict[str, Any]) -> Table:
-    """Deposit against on-demand: memory held and failures per hour, per table policy."""
+    """Deposit against on-demand: memory held and failures per hour, per table policy
+    (the cells of ``split_alloc_failures_per_hour`` along ``table_policy`` and of
+    ``reserve_bytes_mean`` along ``cache_k``)."""
     loads = r.values("load") or [at.get("load")]
     zero = ("0", None)
+    name = "split_alloc_failures_per_hour"
+
+    def fails(tp: str) -> list[tuple[str, str | None]]:
+        return [r.cell(name, **{**at, "load": x, "table_policy": tp}) for x in loads]
+
     rows: list[list[tuple[str, str | None]]] = [
         [("deposit (mainline)", None), (human_bytes(r.value("deposit_bytes_mean", **at)), None)]
         + [zero for _ in loads],
-        [("on demand, GFP_NOWAIT", None), zero]
-        + [r.cell("split_alloc_failures_per_hour", **{**at, "load": x}) for x in loads],
+        [("on demand, GFP_NOWAIT", None), zero, *fails(ON_DEMAND["table_policy"])],
     ]
-    if r.has("split_alloc_failures_per_hour_on_demand_atomic"):
-        name = "split_alloc_failures_per_hour_on_demand_atomic"
-        rows.append(
-            [("on demand, GFP_ATOMIC", None), zero]
-            + [r.cell(name, **{**at, "load": x}) for x in loads]
-        )
-    for name, k in RESERVE_ROWS.items():
-        fname = table_name("split_alloc_failures_per_hour", f"cache_{k}")
-        rows.append(
-            [(f"cache of {k} per CPU", None), (human_bytes(r.value(name, **at)), None)]
-            + [r.cell(fname, **{**at, "load": x}) for x in loads]
-        )
+    if ATOMIC in coords(r, "table_policy"):
+        rows.append([("on demand, GFP_ATOMIC", None), zero, *fails(ATOMIC)])
+    for k in caches(r):
+        held = human_bytes(r.value("reserve_bytes_mean", **at, cache_k=k))
+        rows.append([(f"cache of {k} per CPU", None), (held, None), *fails(CACHE_OF[k])])
     pinned = condition(r, {k: v for k, v in at.items() if k != "load"})
     refill = "GFP_NOWAIT" if r.value_of("refill_gfp", at) == "nowait" else "blocking allocations"
     return Table(

@@ -23,7 +23,7 @@ from mcstudy.report.figures import png_bytes, svg_bytes
 from mcstudy.report.files import write_atomic
 from mcstudy.report.fmt import coord, findings_count
 from mcstudy.report.meta import provenance
-from mcstudy.report.variables import find_estimates
+from mcstudy.report.variables import cell_view, find_estimates
 from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.storage.dataset import open_dataset
 from mcstudy.storage.meaning import MAIN_ESTIMATE_ATTR
@@ -61,7 +61,8 @@ def write_report(
         figures_dir = Path(figures_dir)
         if figures_dir.exists() and not figures_dir.is_dir():
             raise OutputError(f"{figures_dir}: figures path exists and is not a directory")
-    ds = open_dataset(dataset_path)
+    stored = open_dataset(dataset_path)
+    ds = cell_view(stored)  # generic sections: one estimate per cell of an output dimension
     model_name = str(ds.attrs.get("model", ""))
     # the model is needed only to draw exact curves between sweep points (and for the
     # estimates of a dataset written before they were stored with it): the report reads
@@ -70,6 +71,7 @@ def write_report(
     main = ds.attrs.get(MAIN_ESTIMATE_ATTR)
     ctx = ReportContext(
         ds=ds,
+        stored=stored,
         path=dataset_path,
         model=model,
         estimates=find_estimates(ds, None if main is None else str(main), model),

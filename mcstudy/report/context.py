@@ -41,6 +41,9 @@ class ReportContext:
     trust: list[str] = field(default_factory=list)
     """One-line evidence for the summary box (exact checks, reproduction)."""
     convergence_note: str = ""
+    stored: xr.Dataset | None = None
+    """The dataset as stored, output dimensions kept (``ds`` is its per-cell view,
+    ``mcstudy.report.variables.cell_view``): what the Answers select from by coordinate."""
     _agreements: list[Agreement] | None = None
 
     @property

@@ -23,7 +23,7 @@ from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import plain, quote, render_text
 from mcstudy.report.fmt import alike, coord, count, findings_count, num, text_width
 from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import bounds, find_estimates
+from mcstudy.report.variables import bounds, cell_view, find_estimates
 
 MAX_POINTS = 12
 """Points listed per estimate; the rest are counted (the report lists them all)."""
@@ -121,7 +121,9 @@ def findings_lines(ds: xr.Dataset, width: int | None = None) -> list[str]:
 def estimate_lines(
     ds: xr.Dataset, max_points: int = MAX_POINTS, width: int | None = None
 ) -> list[str]:
-    """Every estimate with its interval and sample size, point by point."""
+    """Every estimate with its interval and sample size, point by point (one per cell of
+    an output dimension, named by its coordinates)."""
+    ds = cell_view(ds)
     ests = find_estimates(ds)
     if not ests:
         return []

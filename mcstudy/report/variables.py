@@ -9,16 +9,19 @@ sample size. Nothing here parses variable names. Comparisons with the exact valu
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from mcstudy.models.base import Model
-from mcstudy.models.contract import spec_from_attrs
+from mcstudy.models.contract import SPEC_ATTR, cell_name, cells, spec_attrs, spec_from_attrs
 from mcstudy.stats.agreement import FAMILY_ALPHA, check_exact, holm
 from mcstudy.stats.interval import Z95
+from mcstudy.storage.meaning import MAIN_AT_ATTR, MAIN_ESTIMATE_ATTR, OUTPUT_DIMENSION, ROLE_ATTR
 
 STATUS_VAR = "point_status"
 SAMPLE_SIZE_VAR = "sequences"
@@ -61,6 +64,76 @@ class Estimate:
         if self.ci is not None:
             out.extend(self.ci)
         return out
+
+
+def output_dims(ds: xr.Dataset) -> list[str]:
+    """The dataset's output dimensions: computed in one run, not swept (e.g. the host
+    study's ``ipi_policy``), recognised by their coordinate's ``mcstudy_role``."""
+    return [
+        str(d) for d in ds.dims if d in ds.coords and ds[d].attrs.get(ROLE_ATTR) == OUTPUT_DIMENSION
+    ]
+
+
+def cell_of(ds: xr.Dataset, name: str, at: dict[str, Any]) -> str:
+    """The name, in :func:`cell_view`, of variable ``name`` of ``ds`` at cell ``at``
+    (``name`` itself when it has no output dimension)."""
+    extra = output_dims(ds)
+    own = [d for d in ds[name].dims if d in extra] if name in ds.variables else []
+    return cell_name(name, own, at)
+
+
+def cell_view(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every variable over output dimensions split into one variable per cell
+    (named ``mcstudy.models.contract.cell_name``, as a point's values and the findings
+    name it), each estimate's declaration naming the same cell of its companions: what
+    the generic sections read (every estimate at every sweep point). The Answers and the
+    model sections select by coordinate in ``ds`` itself. ``ds`` when it has none."""
+    extra = output_dims(ds)
+    if not extra:
+        return ds
+    coords = {d: [v.item() if hasattr(v, "item") else v for v in ds[d].values] for d in extra}
+
+    def dims_of(name: str) -> list[str]:
+        return [d for d in ds[name].dims if d in extra] if name in ds.variables else []
+
+    def key(name: str | None, at: dict[str, Any]) -> str | None:
+        return None if name is None else cell_name(name, dims_of(name), at)
+
+    data: dict[str, xr.DataArray] = {}
+    for name in ds.data_vars:
+        da = ds[name]
+        own = dims_of(str(name))
+        if not own:
+            data[str(name)] = da
+            continue
+        spec = spec_from_attrs(str(name), da.attrs)
+        for idx, at in cells(own, coords):
+            part = da.isel(dict(zip(own, idx, strict=True))).drop_vars(own, errors="ignore")
+            where = ", ".join(f"{d} {v}" for d, v in at.items())
+            part.attrs = {**da.attrs, "long_name": f"{da.attrs.get('long_name', name)} ({where})"}
+            if spec is not None:
+                part.attrs.pop(SPEC_ATTR, None)
+                part.attrs.update(
+                    spec_attrs(
+                        replace(
+                            spec,
+                            name=str(key(spec.name, at)),
+                            stderr=key(spec.stderr, at),
+                            ci=(str(key(spec.ci[0], at)), str(key(spec.ci[1], at)))
+                            if spec.ci
+                            else None,
+                            exact=key(spec.exact, at),
+                            exact_var=key(spec.exact_var, at),
+                            n=str(key(spec.n, at)),
+                        )
+                    )
+                )
+            data[cell_name(str(name), own, at)] = part
+    out = xr.Dataset(data, attrs=dict(ds.attrs)).drop_vars(extra, errors="ignore")
+    main = ds.attrs.get(MAIN_ESTIMATE_ATTR)
+    if main is not None and str(main) in ds.data_vars and MAIN_AT_ATTR in ds.attrs:
+        out.attrs[MAIN_ESTIMATE_ATTR] = key(str(main), json.loads(str(ds.attrs[MAIN_AT_ATTR])))
+    return out
 
 
 def find_estimates(

@@ -50,7 +50,7 @@ def _shape(v: Any) -> str:
 
 
 def _values_problem(values: dict[str, Any], model: Model, adaptive: bool) -> str | None:
-    allowed = dict(model.variables)
+    allowed = model.point_variables()
     for name, v in values.items():
         if name in (REL_ERR, TARGET_MET):
             if not adaptive:
@@ -70,7 +70,7 @@ def _values_problem(values: dict[str, Any], model: Model, adaptive: bool) -> str
                 return f"value {name} = {v}: a count cannot be negative"
         elif not _is_float(v):
             return f"value {name} = {_shape(v)}: expected a number ({var.units})"
-    for spec in model.estimate_specs:
+    for spec in model.point_specs():
         for name in (spec.name, spec.n):
             if name in allowed and name not in values:
                 return f"value {name} (of estimate {spec.name}) is missing"
@@ -227,7 +227,7 @@ def content_problem(
                 f"{tallies['sequences']}"
             )
     if why is None:
-        for spec in model.estimate_specs:
+        for spec in model.point_specs():
             if why := _range_problem(values, spec):
                 break
     if why is None and study is not None:

@@ -26,7 +26,15 @@ from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import cell_name, cells, spec_attrs
 from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_kind
-from mcstudy.storage.meaning import DESCRIPTION_ATTR, MAIN_ESTIMATE_ATTR, describe, field_info
+from mcstudy.storage.meaning import (
+    DESCRIPTION_ATTR,
+    MAIN_AT_ATTR,
+    MAIN_ESTIMATE_ATTR,
+    OUTPUT_DIMENSION,
+    ROLE_ATTR,
+    describe,
+    field_info,
+)
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 
@@ -136,7 +144,11 @@ def build_dataset(
     used = {d for var in model.variables.values() for d in var.dims}
     for key in model.output_coords:
         if key in used:
-            coords[key] = (key, np.asarray(model.output_coords[key]), {"long_name": key})
+            attrs = {
+                "long_name": f"{key}: every value computed in one run, on the same sequences",
+                ROLE_ATTR: OUTPUT_DIMENSION,
+            }
+            coords[key] = (key, np.asarray(model.output_coords[key]), attrs)
     meaning, per_point = describe(
         study.points(), model.Params, study.params, study.sweep, taken=data_vars
     )
@@ -156,6 +168,7 @@ def build_dataset(
             "sweep_dims": json.dumps(dims),
             "provenance": json.dumps(provenance, sort_keys=True, default=str),
             MAIN_ESTIMATE_ATTR: model.main_estimate,
+            **({MAIN_AT_ATTR: json.dumps(model.main_at)} if model.main_at else {}),
             DESCRIPTION_ATTR: model_description(model),
             **meaning,
         }

@@ -35,6 +35,10 @@ FACTS_ATTR = "kernel_facts"
 FACT_INFO_ATTR = "fact_info"
 ROLE_ATTR = "mcstudy_role"
 MAIN_ESTIMATE_ATTR = "main_estimate"
+MAIN_AT_ATTR = "main_estimate_at"
+"""JSON of the main estimate's cell when it has output dimensions ({dimension: value})."""
+OUTPUT_DIMENSION = "output_dimension"
+"""``mcstudy_role`` of the coordinate of an output dimension (``Variable.dims``)."""
 DESCRIPTION_ATTR = "model_description"
 
 

@@ -37,7 +37,7 @@ def running_series(model: Model, body: dict[str, Any]) -> np.ndarray | None:
     low, high; one column per checkpoint), or None when it has none: what a sweep keeps
     of it per point (about 0.5 KB) until the dataset is assembled."""
     run = running_of(body)
-    if run is None or run["estimate"] != model.main_estimate:
+    if run is None or run["estimate"] != model.main_key():
         return None
     return np.array([run["sequences"], run["value"], run["low"], run["high"]], dtype=np.float64)
 
@@ -48,7 +48,7 @@ def running_variables(
     """The ``running_*`` variables of the dataset from each point's
     :func:`running_series` (empty when no point has one)."""
     n = study.n_points
-    main = model.main_estimate
+    main = model.main_key()
     k = max((r.shape[1] for r in runs.values()), default=0)
     if k == 0:
         return {}
@@ -62,7 +62,8 @@ def running_variables(
         high[i, :m] = r[3]
     dims = [*study.sweep, CHECKPOINT_DIM]
     shape = (*study.shape, k)
-    units = model.variables[main].units if main in model.variables else ""
+    cells = model.point_variables()
+    units = cells[main].units if main in cells else ""
     what = f"{main} on the first running_sequences sequences of the point (its running estimate)"
     return {
         SEQUENCES: (

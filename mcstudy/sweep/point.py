@@ -47,7 +47,7 @@ _GROWTH_SAFETY = 1.1
 def main_interval(model: Model, values: dict[str, Any]) -> tuple[float, float, float]:
     """The main estimate and the ends of its 95 % interval (the declared interval, else
     +-1.96 declared standard errors)."""
-    spec = model.estimate_spec(model.main_estimate)
+    spec = model.main_spec()
     y = float(values[spec.name])
     if spec.ci is not None:
         return y, float(values[spec.ci[0]]), float(values[spec.ci[1]])
@@ -120,7 +120,7 @@ def relative_error(model: Model, estimates: dict[str, Any]) -> float:
     not finite: with no events seen the precision is unknown, so adaptive precision
     keeps sampling.
     """
-    spec = model.estimate_spec(model.main_estimate)
+    spec = model.main_spec()
     est = float(estimates[spec.name])
     if spec.stderr is not None:
         se = float(estimates[spec.stderr])
@@ -205,7 +205,7 @@ def run_point(
         return model.simulate(prepared, key, plan, first, n)
 
     values: dict[str, Any] = {}
-    running = Running(model.main_estimate)
+    running = Running(model.main_key())
     observe = _recorder(model, prepared, plan, running)
     if adaptive:
         min_blocks = -(-section.sequences // section.block_size)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcstudy.kernel.policies import ipi_with
+from mcstudy.models.host.outputs import key
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
 
 
@@ -175,7 +176,7 @@ CASES: tuple[Case, ...] = (
         "by 20 ms rounds), 16 host-sequences of 20 s; on-demand GFP_ATOMIC split "
         "failures are 1.1 per replication, where every interval with 2.5 % tails covers "
         "about 97 % (a Poisson count: P(N <= 3) = 97.3 %; not judged)",
-        discrete=("split_alloc_failures_per_hour_on_demand_atomic",),
+        discrete=(key("split_alloc_failures_per_hour", {"table_policy": "on_demand_atomic"}),),
     ),
     Case(
         "thp-reference-host",

@@ -114,7 +114,7 @@ def coverage_of(case: Case, runs: list[dict], quick: bool = False) -> list[Cover
     (``quick``: judged by the lenient rule of ``--quick``)."""
     model = get_model(case.model)
     rows = []
-    for spec in model.estimate_specs:
+    for spec in model.point_specs():
         if spec.exact is None or spec.exact not in runs[0]:
             continue
         exact = float(runs[0][spec.exact])

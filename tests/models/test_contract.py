@@ -19,14 +19,18 @@ def test_what_a_model_returns_is_what_it_declares(name):
     assert set(tallies.as_dict()) == set(model.tallies.ints + model.tallies.floats)
     params = model.Params.model_validate(model.warmup_params())
     returned = set(est) | set(exact) | set(model.derived(params))
-    assert returned <= set(model.variables), returned - set(model.variables)
-    for spec in model.estimate_specs:
+    cells = model.point_variables()  # one key per cell of an output dimension
+    assert returned <= set(cells), returned - set(cells)
+    for spec in model.point_specs():
         assert spec.name in est, spec.name
         for companion in (spec.stderr, *(spec.ci or ())):
             if companion is not None:
                 assert companion in est, (spec.name, companion)
-        assert spec.n in est or spec.n in model.variables
+        if spec.exact is not None:
+            assert spec.exact in exact, (spec.name, spec.exact)
+        assert spec.n in est or spec.n in cells
     assert model.estimate_spec(model.main_estimate).name == model.main_estimate
+    assert model.main_spec().name == model.main_key() and model.main_key() in est
 
 
 @pytest.mark.parametrize("name", builtin_model_names())
@@ -54,6 +58,30 @@ def test_bad_declarations_are_refused_when_the_model_is_defined():
             main_estimate = "not_declared"
             variables = GatherModel.variables
             estimate_specs = GatherModel.estimate_specs
+
+    per_policy = {
+        **GatherModel.variables,
+        "y": Variable("1", "y", dims=("policy",)),
+        "y_stderr": Variable("1", "y", dims=("policy",)),
+    }
+    with pytest.raises(ValueError, match="main_at"):
+
+        class NoCell(GatherModel):  # a main estimate with a dimension and no cell of it
+            name = "no-cell"
+            main_estimate = "y"
+            output_coords = {"policy": ("a", "b")}
+            variables = per_policy
+            estimate_specs = (EstimateSpec("y", "mean", "normal", stderr="y_stderr"),)
+
+    class Cell(GatherModel):
+        name = "cell"
+        main_estimate = "y"
+        main_at = {"policy": "b"}
+        output_coords = {"policy": ("a", "b")}
+        variables = per_policy
+        estimate_specs = (EstimateSpec("y", "mean", "normal", stderr="y_stderr"),)
+
+    assert Cell.main_key() == "y[policy=b]" and Cell.main_spec().stderr == "y_stderr[policy=b]"
 
 
 def test_tally_layouts_name_every_column_once():

@@ -104,8 +104,59 @@ def test_show_prints_a_readable_summary_not_the_repr(host_dataset, capsys):
     assert "Data variables" not in out and "<xarray" not in out
     for part in ("Answers:", "Findings", "Estimates (", "Provenance:", "fallbacks_per_hour"):
         assert part in out
-    assert "isolated_cpu_ipis_per_hour (" in out and "load=bursts, kernel=v6.15:" in out
+    main = "isolated_cpu_ipis_per_hour[ipi_policy=broadcast,collapse_policy=sync_ipi] ("
+    assert main in out and "load=bursts, kernel=v6.15:" in out
     _lines_fit(out)
+
+
+def test_host_policies_are_dimensions_that_show_answers_and_report_select(host_dataset, tmp_path):
+    """One run computes every policy on the same sequences: the dataset holds them along
+    ``ipi_policy``, ``collapse_policy``, ``table_policy`` and ``cache_k``, not in variable
+    names; the Answers' per-policy table, ``mcstudy show`` and the report select each cell
+    by coordinate."""
+    from mcstudy.kernel.policies import COLLAPSE_POLICIES, IPI_POLICIES, SPLIT_TABLE_VARIANTS
+    from mcstudy.report.build import write_report
+    from tests.report.htmlcheck import parse
+
+    ds = open_dataset(host_dataset)
+    iso = ds["isolated_cpu_ipis_per_hour"]
+    assert iso.dims == ("load", "kernel", "ipi_policy", "collapse_policy")
+    assert list(ds["ipi_policy"].values) == list(IPI_POLICIES)
+    assert list(ds["collapse_policy"].values) == list(COLLAPSE_POLICIES)
+    assert ds["rt_cycle_ipis_max_exact"].dims[-2:] == ("ipi_policy", "collapse_policy")
+    assert ds["collapse_ipis_per_hour"].dims[-1] == "collapse_policy"
+    assert ds["split_alloc_failures_per_hour_ci_high"].dims[-1] == "table_policy"
+    assert list(ds["table_policy"].values) == [v.name for v in SPLIT_TABLE_VARIANTS]
+    assert ds["reserve_bytes_mean"].dims[-1] == "cache_k"
+    assert ds.attrs["main_estimate"] == "isolated_cpu_ipis_per_hour"
+    policies = (*IPI_POLICIES, *COLLAPSE_POLICIES, *(v.name for v in SPLIT_TABLE_VARIANTS))
+    assert not [n for n in ds.data_vars if any(str(n).endswith(f"_{p}") for p in policies)]
+
+    ans = answers_for(ds)
+    assert ans is not None
+    table = next(t for t in ans.tables if t.header[0] == "ipi_policy \\ collapse_policy")
+    assert table.header[1:] == list(COLLAPSE_POLICIES)
+    assert [row[0][0] for row in table.rows] == list(IPI_POLICIES)
+    for row in table.rows:
+        for col, got in zip(COLLAPSE_POLICIES, row[1:], strict=True):
+            at = dict(load="bursts", kernel="v6.15", ipi_policy=row[0][0], collapse_policy=col)
+            y = float(iso.sel(at))
+            lo = float(ds["isolated_cpu_ipis_per_hour_ci_low"].sel(at))
+            hi = float(ds["isolated_cpu_ipis_per_hour_ci_high"].sel(at))
+            assert got == cell(y, max(lo, 0.0), hi), (at, got)
+    assert len({c for row in table.rows for c in row[1:]}) > 1  # the cells differ
+
+    text = summarize(ds, host_dataset, width=WIDTH)
+    assert (
+        "isolated_cpu_ipis_per_hour[ipi_policy=kernel_mode,collapse_policy=fresh_table] (" in text
+    )
+    assert "reserve_bytes_mean[cache_k=64] (" in text
+
+    out = write_report(host_dataset, tmp_path / "h.html", convergence_seconds=0)
+    html = next(t for t in parse(out).tables if t.header[:1] == ["ipi_policy \\ collapse_policy"])
+    assert [[c.text.strip() for c in r] for r in html.rows] == [
+        [c[0] for c in r] for r in table.rows
+    ]
 
 
 def test_run_ends_with_the_answers_block(tmp_path):

@@ -101,7 +101,7 @@ def test_show_answers_and_report_work_from_the_file_alone(
 
 @pytest.mark.parametrize("stored", ["default"], indirect=True)  # it sweeps the kernel
 def test_a_kernel_sweep_records_the_facts_of_each_kernel(stored) -> None:
-    name, path = stored
+    _name, path = stored
     ds = xr.open_dataset(path)
     m = Meaning(ds)
     flags = {

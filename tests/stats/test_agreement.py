@@ -133,12 +133,14 @@ def test_a_different_value_at_zero_exact_variance_is_always_flagged():
 def _host_values(zero: bool = True, exact: float = 123.4776) -> dict:
     """One host point's values: every estimate 0 (or one event) with positive exact values."""
     values: dict = {"sequences": 4}
-    for spec in HOST.estimate_specs:
+    for spec in HOST.point_specs():  # one per cell of an output dimension
         values[spec.name] = 0.0 if spec.interval != "normal" else 19_000.0
         if spec.exact is not None:
             values[spec.exact] = 0.0
     values["fallbacks_per_hour_exact"] = exact
     values["nowait_fail_prob_exact"] = 5.4e-5 if exact > 0 else 0.0
+    mainline = HOST.main_spec()  # a cell of isolated_cpu_ipis_per_hour
+    values[mainline.exact] = 2.0 * exact
     if not zero:
         values["fallbacks_per_hour"] = 7.5
     return values
@@ -152,6 +154,7 @@ def test_a_study_whose_every_event_estimate_is_0_gets_its_vacuous_finding():
     assert "every event estimate is 0 at all 4 points" in msg and "4 sequences per point" in msg
     assert "too short" in msg
     assert "fallbacks_per_hour 123 tables/h" in msg and "nowait_fail_prob 5.4e-05" in msg
+    assert f"{HOST.main_key()} 247 IPIs/h" in msg  # a cell, with its variable's units
     # one event anywhere, or events that cannot happen: no such finding
     assert all_zero_finding(HOST, {**values, 2: _host_values(zero=False)}) == []
     assert all_zero_finding(HOST, {i: _host_values(exact=0.0) for i in range(4)}) == []

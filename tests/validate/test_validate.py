@@ -65,7 +65,7 @@ def test_quick_gather_validation(tmp_path):
 def test_the_table_never_cuts_a_name():
     from mcstudy.validate.results import dataset, rows_of, summary_lines
 
-    long = "isolated_cpu_ipis_per_hour_kernel_mode_fresh_table"
+    long = "isolated_cpu_ipis_per_hour[ipi_policy=kernel_mode,collapse_policy=fresh_table]"
     rows = [_row(950), Coverage("c", long, "score", 1.0, 1000, 750, 0, 0.0, 1.0, 1.0)]
     lines = summary_lines(rows_of(dataset(rows, {})))
     assert any(long in line and line.endswith("LOW") for line in lines)

@@ -14,30 +14,46 @@ the normal interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.thp import PAGE_TABLE_BYTES
 from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI
 from mcstudy.models.host import kernels as KH
-from mcstudy.models.host.outputs import COLLAPSE_ROWS, FRESH_COLLAPSE, ipi_name, table_name
+from mcstudy.models.host.outputs import FRESH_COLLAPSE, key
 from mcstudy.models.host.prepare import PreparedHost
 from mcstudy.stats.interval import Z95, score_interval, t_inflation
 from mcstudy.stats.mean import mean_from_sums
 from mcstudy.stats.proportion import wilson_design_interval
 
 SECONDS_PER_HOUR = 3600.0
+Cell = Mapping[str, Any] | None
+"""The cell of a variable with output dimensions (``outputs.key``); None: no dimension."""
 
 
-def _mean(out: dict[str, float], name: str, total: float, sq: float, n: int, scale: float) -> None:
+def _mean(
+    out: dict[str, float],
+    name: str,
+    total: float,
+    sq: float,
+    n: int,
+    scale: float,
+    at: Cell = None,
+) -> None:
     m = mean_from_sums(total, sq, n)
-    out[name] = m.estimate * scale
-    out[f"{name}_stderr"] = m.stderr * scale
+    out[key(name, at)] = m.estimate * scale
+    out[key(f"{name}_stderr", at)] = m.stderr * scale
 
 
-def _normal_ci(out: dict[str, float], name: str, n: int) -> None:
+def _normal_ci(out: dict[str, float], name: str, n: int, at: Cell = None) -> None:
     """Student's t interval from ``n`` sequences, cut at 0 (a mean of non-negative values)."""
-    m, se = out[name], out[f"{name}_stderr"] * t_inflation(n)
-    out[f"{name}_ci_low"], out[f"{name}_ci_high"] = max(0.0, m - Z95 * se), m + Z95 * se
+    m, se = out[key(name, at)], out[key(f"{name}_stderr", at)] * t_inflation(n)
+    _ci(out, name, at, max(0.0, m - Z95 * se), m + Z95 * se)
+
+
+def _ci(out: dict[str, float], name: str, at: Cell, lo: float, hi: float) -> None:
+    out[key(f"{name}_ci_low", at)], out[key(f"{name}_ci_high", at)] = lo, hi
 
 
 def _zero_rate(n: int, hours: float) -> float:
@@ -53,13 +69,14 @@ def count_rate(
     n: int,
     hours: float,
     scale: float = 1.0,
+    at: Cell = None,
 ) -> None:
     """Events per hour: mean of per-sequence counts x ``scale`` / ``hours``; score
     interval (``scale``: real events per simulated one)."""
-    _mean(out, name, count, sq, n, scale / hours)
+    _mean(out, name, count, sq, n, scale / hours, at)
     zero = _zero_rate(n, hours) * scale
-    lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, zero)
-    out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+    lo, hi = score_interval(out[key(name, at)], out[key(f"{name}_stderr", at)], n, zero)
+    _ci(out, name, at, lo, hi)
 
 
 def time_fraction(
@@ -107,36 +124,36 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
     count_rate(out, "splits_per_hour", t["splits"], t["splits_sq"], n, hours)
     for v, variant in enumerate(KH.TABLE_VARIANTS):
         pre = KH.table_prefix(v)
-        count_rate(
-            out,
-            table_name("split_alloc_failures_per_hour", variant),
-            t[pre + "fails"],
-            t[pre + "fails_sq"],
-            n,
-            hours,
-        )
+        here = {"table_policy": variant}
+        name = "split_alloc_failures_per_hour"
+        count_rate(out, name, t[pre + "fails"], t[pre + "fails_sq"], n, hours, at=here)
         if KH.TABLE_KS[v] > 0:
-            name = f"reserve_bytes_mean_{variant}"
-            _mean(out, name, t[pre + "reserve"], t[pre + "reserve_sq"], n, PAGE_TABLE_BYTES)
-            _normal_ci(out, name, n)
+            name, k = "reserve_bytes_mean", {"cache_k": KH.TABLE_KS[v]}
+            _mean(out, name, t[pre + "reserve"], t[pre + "reserve_sq"], n, PAGE_TABLE_BYTES, k)
+            _normal_ci(out, name, n, k)
 
     # the IPI side, per (ipi_policy, collapse_policy)
     bound_max = _zero_rate(n, hours) * hours
     for v, (ipi, col) in enumerate(KH.IPI_VARIANTS):
         pre = KH.ipi_prefix(v)
+        cell = {"ipi_policy": ipi, "collapse_policy": col}
         iso = t[pre + "collapse_iso"] + t[pre + "fallback_iso"]
-        count_rate(
-            out, ipi_name("isolated_cpu_ipis_per_hour", ipi, col), iso, t[pre + "iso_sq"], n, hours
-        )
-        name = ipi_name("rt_cycle_ipis_max", ipi, col)
-        _mean(out, name, t[pre + "rt_max_sum"], t[pre + "rt_max_sq"], n, 1.0)
-        lo, hi = score_interval(out[name], out[f"{name}_stderr"], n, bound_max)
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+        count_rate(out, "isolated_cpu_ipis_per_hour", iso, t[pre + "iso_sq"], n, hours, at=cell)
+        name = "rt_cycle_ipis_max"
+        _mean(out, name, t[pre + "rt_max_sum"], t[pre + "rt_max_sq"], n, 1.0, cell)
+        se = out[key(f"{name}_stderr", cell)]
+        _ci(out, name, cell, *score_interval(out[key(name, cell)], se, n, bound_max))
         if ipi != MAINLINE_IPI:
             continue
-        if col in COLLAPSE_ROWS.values():
-            name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
-            count_rate(out, name, t[pre + "collapse_iso"], t[pre + "collapse_iso_sq"], n, hours)
+        count_rate(
+            out,
+            "collapse_ipis_per_hour",
+            t[pre + "collapse_iso"],
+            t[pre + "collapse_iso_sq"],
+            n,
+            hours,
+            at={"collapse_policy": col},
+        )
         if col == MAINLINE_COLLAPSE:
             count_rate(
                 out, "fallbacks_per_hour", t[pre + "fallbacks"], t[pre + "fallbacks_sq"], n, hours

@@ -30,18 +30,22 @@ from mcstudy.exact.thp import (
     ipi_exact,
 )
 from mcstudy.exact.timed import zone_fallbacks_mean
-from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, ipi_policy
+from mcstudy.kernel.policies import (
+    MAINLINE_COLLAPSE,
+    MAINLINE_IPI,
+    SPLIT_TABLE_VARIANTS,
+    ipi_policy,
+)
 from mcstudy.models.base import Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
 from mcstudy.models.host.outputs import (
-    COLLAPSE_ROWS,
     FRESH_COLLAPSE,
-    RESERVE_ROWS,
+    MAINLINE_AT,
+    OUTPUT_COORDS,
     SPECS,
     VARIABLES,
-    ipi_name,
-    table_name,
+    key,
 )
 from mcstudy.models.host.params import HostParams
 from mcstudy.models.host.prepare import PreparedHost, prepare, rt_cycles, zone_stationary
@@ -58,8 +62,10 @@ class HostModel(Model):
     Params = HostParams
     tallies = KH.TALLIES
     main_estimate = "isolated_cpu_ipis_per_hour"
+    main_at = MAINLINE_AT
     variables = VARIABLES
     estimate_specs = SPECS
+    output_coords = OUTPUT_COORDS
 
     @classmethod
     def warmup_params(cls) -> dict[str, Any]:
@@ -216,39 +222,41 @@ def host_exact(p: HostParams) -> dict[str, float]:
     out["thp_mean_exact"] = thp
     out["deposit_bytes_mean_exact"] = thp * PAGE_TABLE_BYTES
     out["splits_per_hour_exact"] = splits_s * hours
-    out["split_alloc_failures_per_hour_exact"] = splits_s * p_min * hours
-    out["split_alloc_failures_per_hour_on_demand_atomic_exact"] = splits_s * p_atomic * hours
     cpus = p.n_split_cpus()
     blocking = p.refill_gfp == "kernel"
-    for name, k in RESERVE_ROWS.items():
-        variant = f"cache_{k}"
-        if blocking and plain:
+    for tv in SPLIT_TABLE_VARIANTS:
+        k = tv.cache_k
+        if k == 0:  # on demand: a split allocates, failing while the zone is at the mark
+            fails = splits_s * (p_atomic if tv.atomic else p_min) * hours
+        elif blocking and plain:
             law = cache_level_law(k, p.cache_refill_rate, splits_s / cpus)
             fails = splits_s * float(law[0]) * p_min * hours
             reserve = cpus * float(np.arange(k + 1) @ law) * PAGE_TABLE_BYTES
         else:
             fails = reserve = nan
-        out[f"{table_name('split_alloc_failures_per_hour', variant)}_exact"] = fails
-        out[f"{name}_exact"] = reserve
+        out[key("split_alloc_failures_per_hour_exact", {"table_policy": tv.name})] = fails
+        if k > 0:
+            out[key("reserve_bytes_mean_exact", {"cache_k": k})] = reserve
     tables = s.tables_per_gather
     rare = p_min * s.gather_rate * tables * p.horizon_s < NEGLIGIBLE_EVENTS
     cycles = rt_cycles(p)
     for ipi, col in KH.IPI_VARIANTS:
         ex = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, p_min))
         iso = ex.isolated_collapse_per_s + ex.isolated_fallback_per_s
-        out[f"{ipi_name('isolated_cpu_ipis_per_hour', ipi, col)}_exact"] = iso * hours
+        cell = {"ipi_policy": ipi, "collapse_policy": col}
+        out[key("isolated_cpu_ipis_per_hour_exact", cell)] = iso * hours
         mx = nan
         if rare:
             calm = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, 0.0))
             if calm.cycle_pmf is not None:
                 mx = expected_max_of_iid(calm.cycle_pmf, cycles)
-            if (ipi, col) == KH.IPI_VARIANTS[0]:
+            if cell == MAINLINE_AT:
                 out["rt_cycle_hit_prob_exact"] = calm.hit_prob
-        out[f"{ipi_name('rt_cycle_ipis_max', ipi, col)}_exact"] = mx
+        out[key("rt_cycle_ipis_max_exact", cell)] = mx
         if ipi != MAINLINE_IPI:
             continue
-        name = next(k for k, c in COLLAPSE_ROWS.items() if c == col)
-        out[f"{name}_exact"] = ex.isolated_collapse_per_s * hours
+        here = {"collapse_policy": col}
+        out[key("collapse_ipis_per_hour_exact", here)] = ex.isolated_collapse_per_s * hours
         if col == MAINLINE_COLLAPSE:
             out["fallbacks_per_hour_exact"] = ex.fallbacks_per_s * hours
             out["fallback_ipis_per_hour_exact"] = ex.isolated_fallback_per_s * hours

@@ -1,61 +1,68 @@
 """What the host study stores (``docs/model.md`` §11.9): variables, units, estimates.
 
 Policies are not sweep dimensions: every sequence evaluates every IPI policy x collapse
-policy and every table policy on the same zone path, THPs, gathers and collapses
-(common random numbers). Each variant's estimates are separate variables; the names
-are built here once (:func:`ipi_name`, :func:`table_name`) and :data:`IPI_ROWS`,
-:data:`TABLE_ROWS` map them back to their policies, so nothing parses a name.
+policy and every split-time table source on the same zone path, THPs, gathers and
+collapses (common random numbers). An output that varies by policy has output
+dimensions (``contract.Variable.dims``) with the coordinates of :data:`OUTPUT_COORDS`:
+
+* ``ipi_policy`` x ``collapse_policy``: IPIs reaching an isolated CPU and the most in one
+  RT cycle (``isolated_cpu_ipis_per_hour``, ``rt_cycle_ipis_max``);
+* ``collapse_policy``: khugepaged's IPIs under the mainline IPI policy
+  (``collapse_ipis_per_hour``);
+* ``table_policy``: where a split finds its table when nothing was deposited (on demand
+  with GFP_NOWAIT or GFP_ATOMIC, or a per-CPU cache of k tables; the rows of
+  ``mcstudy.kernel.policies.SPLIT_TABLE_VARIANTS``): ``split_alloc_failures_per_hour``;
+* ``cache_k``: tables held in the per-CPU caches (``reserve_bytes_mean``). A cache has a
+  size; an on-demand source holds nothing by construction (no estimate to store), and
+  the deposit's memory is ``deposit_bytes_mean``: so the memory held has its own
+  dimension, numeric, and not the failures' ``table_policy`` grid.
+
+A point's values name one cell as :func:`key` builds it (``mcstudy.models.contract.cell_name``);
+nothing parses a name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from mcstudy.kernel.policies import (
     COLLAPSE_POLICIES,
+    HOST_CACHE_SIZES,
+    IPI_POLICIES,
     MAINLINE_COLLAPSE,
     MAINLINE_IPI,
     SPLIT_TABLE_VARIANTS,
     collapse_with,
 )
-from mcstudy.models.contract import EstimateSpec, Variable
-from mcstudy.models.host.kernels import CACHE_SIZES, IPI_VARIANTS, TABLE_VARIANTS
+from mcstudy.models.contract import EstimateSpec, Variable, cell_name
 
-MAINLINE = IPI_VARIANTS[0]  # (broadcast, sync_ipi)
-
-
-def ipi_name(base: str, ipi: str, collapse: str) -> str:
-    """Variable of ``base`` under (``ipi``, ``collapse``); mainline keeps the bare name."""
-    if (ipi, collapse) == MAINLINE:
-        return base
-    return f"{base}_{ipi}" + ("" if collapse == MAINLINE_COLLAPSE else f"_{collapse}")
-
-
-def table_name(base: str, variant: str) -> str:
-    """Variable of ``base`` under a table variant; ``on_demand`` keeps the bare name."""
-    return base if variant == "on_demand" else f"{base}_{variant}"
-
-
-IPI_ROWS: dict[str, tuple[str, str]] = {
-    ipi_name("isolated_cpu_ipis_per_hour", i, c): (i, c) for i, c in IPI_VARIANTS
+IPI_DIMS = ("ipi_policy", "collapse_policy")
+COLLAPSE_DIMS = ("collapse_policy",)
+TABLE_DIMS = ("table_policy",)
+CACHE_DIMS = ("cache_k",)
+OUTPUT_COORDS: dict[str, tuple[Any, ...]] = {
+    "ipi_policy": IPI_POLICIES,
+    "collapse_policy": COLLAPSE_POLICIES,
+    "table_policy": tuple(v.name for v in SPLIT_TABLE_VARIANTS),
+    "cache_k": HOST_CACHE_SIZES,
 }
-"""isolated_cpu_ipis_per_hour variable -> (ipi_policy, collapse_policy)."""
-MAX_ROWS: dict[str, tuple[str, str]] = {
-    ipi_name("rt_cycle_ipis_max", i, c): (i, c) for i, c in IPI_VARIANTS
-}
-TABLE_ROWS: dict[str, str] = {
-    table_name("split_alloc_failures_per_hour", v): v for v in TABLE_VARIANTS
-}
-"""split_alloc_failures_per_hour variable -> table variant."""
-RESERVE_ROWS: dict[str, int] = {f"reserve_bytes_mean_cache_{k}": k for k in CACHE_SIZES}
-COLLAPSE_ROWS: dict[str, str] = {
-    "collapse_ipis_per_hour" + ("" if c == MAINLINE_COLLAPSE else f"_{c}"): c
-    for c in COLLAPSE_POLICIES
-}
-"""khugepaged IPIs at the isolated CPU under the mainline IPI policy, per collapse policy."""
+"""The coordinates of the host study's output dimensions."""
+MAINLINE_AT: dict[str, Any] = {"ipi_policy": MAINLINE_IPI, "collapse_policy": MAINLINE_COLLAPSE}
+"""The mainline cell of the IPI outputs: where the main estimate is taken."""
+ON_DEMAND = SPLIT_TABLE_VARIANTS[0].name
+"""The split-time table source of the summary: on demand with GFP_NOWAIT."""
 FRESH_COLLAPSE = collapse_with(fresh_table=True, old_table_by_rcu=False)
 """The collapse policy whose fresh-table failures the host study reports."""
 
 _V: dict[str, Variable] = {}
 _S: list[EstimateSpec] = []
+
+
+def key(name: str, at: Mapping[str, Any] | None = None) -> str:
+    """The key of variable ``name`` at cell ``at`` in a point's values (``name`` itself
+    for a variable without output dimensions)."""
+    return cell_name(name, _V[name].dims, at or {})
 
 
 def _add(
@@ -67,13 +74,16 @@ def _add(
     *,
     exact: bool = True,
     n: str = "sequences",
+    dims: tuple[str, ...] = (),
 ) -> None:
-    _V[name] = Variable(units, long_name)
-    _V[f"{name}_stderr"] = Variable(units, f"standard error of {name}")
-    _V[f"{name}_ci_low"] = Variable(units, f"95% interval low end of {name}")
-    _V[f"{name}_ci_high"] = Variable(units, f"95% interval high end of {name}")
+    """Declare estimate ``name`` and its companions, all with output dimensions ``dims``
+    (the sample size is per point)."""
+    _V[name] = Variable(units, long_name, dims=dims)
+    _V[f"{name}_stderr"] = Variable(units, f"standard error of {name}", dims=dims)
+    _V[f"{name}_ci_low"] = Variable(units, f"95% interval low end of {name}", dims=dims)
+    _V[f"{name}_ci_high"] = Variable(units, f"95% interval high end of {name}", dims=dims)
     if exact:
-        _V[f"{name}_exact"] = Variable(units, f"{long_name} (exact)")
+        _V[f"{name}_exact"] = Variable(units, f"{long_name} (exact)", dims=dims)
     _S.append(
         EstimateSpec(
             name,
@@ -125,31 +135,30 @@ def _build() -> None:
         "rate",
         gw,
     )
-    for i, c in IPI_VARIANTS:
-        where = f"ipi_policy {i}, collapse_policy {c}"
-        _add(
-            ipi_name("isolated_cpu_ipis_per_hour", i, c),
-            "IPIs/h",
-            f"synchronous IPIs reaching one isolated CPU per hour ({where})",
-            "rate",
-            gw,
-        )
-        _add(
-            ipi_name("rt_cycle_ipis_max", i, c),
-            "IPIs",
-            f"most IPIs in one RT cycle over a horizon, mean over sequences ({where})",
-            "mean",
-            gw,
-        )
-    for name, c in COLLAPSE_ROWS.items():
-        _add(
-            name,
-            "IPIs/h",
-            f"khugepaged IPIs reaching one isolated CPU per hour ({MAINLINE_IPI}, "
-            f"collapse_policy {c})",
-            "rate",
-            gw,
-        )
+    _add(
+        "isolated_cpu_ipis_per_hour",
+        "IPIs/h",
+        "synchronous IPIs reaching one isolated CPU per hour",
+        "rate",
+        gw,
+        dims=IPI_DIMS,
+    )
+    _add(
+        "rt_cycle_ipis_max",
+        "IPIs",
+        "most IPIs in one RT cycle over a horizon, mean over sequences",
+        "mean",
+        gw,
+        dims=IPI_DIMS,
+    )
+    _add(
+        "collapse_ipis_per_hour",
+        "IPIs/h",
+        f"khugepaged IPIs reaching one isolated CPU per hour (ipi_policy {MAINLINE_IPI})",
+        "rate",
+        gw,
+        dims=COLLAPSE_DIMS,
+    )
     _add(
         "fallback_ipis_per_hour",
         "IPIs/h",
@@ -189,18 +198,22 @@ def _build() -> None:
         exact=False,
     )
     _add("splits_per_hour", "splits/h", "PMD splits per hour", "rate", gw)
-    for tv in SPLIT_TABLE_VARIANTS:
-        _add(
-            table_name("split_alloc_failures_per_hour", tv.name),
-            "failures/h",
-            f"split-time table allocations that failed per hour ({tv.prose})",
-            "rate",
-            gw,
-        )
-    for name, k in RESERVE_ROWS.items():
-        _add(
-            name, "bytes", f"tables held in per-CPU caches of {k} (time average)", "mean", "normal"
-        )
+    _add(
+        "split_alloc_failures_per_hour",
+        "failures/h",
+        "split-time table allocations that failed per hour (no deposited table)",
+        "rate",
+        gw,
+        dims=TABLE_DIMS,
+    )
+    _add(
+        "reserve_bytes_mean",
+        "bytes",
+        "tables held in per-CPU caches of cache_k tables (time average)",
+        "mean",
+        "normal",
+        dims=CACHE_DIMS,
+    )
     for name, units, long_name, dtype in (
         ("sequences", "sequences", "simulated sequences of horizon_s each (sample size)", "int64"),
         ("rt_cycles", "cycles", "RT cycles observed (sample size of rt_cycle_hit_prob)", "int64"),

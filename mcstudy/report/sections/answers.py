@@ -9,6 +9,7 @@ kernel developer compares: IPIs per policy, and deposit against on-demand. The e
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from mcstudy.findings import format_findings, read_findings
 from mcstudy.report.answer_figures import plot_frontier, plot_grouped
@@ -56,20 +57,25 @@ def answer_blocks(ans: Answers) -> list[Block]:
     return blocks
 
 
-def host_figures(ctx: ReportContext) -> list[Block]:
-    """IPIs per policy and the deposit/on-demand frontier at the reference point."""
-    from mcstudy.kernel.policies import COLLAPSE_POLICIES, IPI_POLICIES
-    from mcstudy.models.host.outputs import RESERVE_ROWS, ipi_name, table_name
-    from mcstudy.report.answers_host import condition, reference
+def host_figures(ds: xr.Dataset) -> list[Block]:
+    """IPIs per policy and the deposit/on-demand frontier at the reference point, selected
+    by coordinate along the outputs' ``ipi_policy``, ``collapse_policy``, ``table_policy``
+    and ``cache_k`` dimensions."""
+    from mcstudy.report.answers_host import (
+        CACHE_OF,
+        ON_DEMAND,
+        caches,
+        condition,
+        coords,
+        reference,
+    )
 
-    r = Reader(ctx.ds)
+    r = Reader(ds)
     at = reference(r)
-    ipis = IPI_POLICIES
+    ipis, cols = coords(r, "ipi_policy"), coords(r, "collapse_policy")
+    name = "isolated_cpu_ipis_per_hour"
     vals = np.array(
-        [
-            [r.triple(ipi_name("isolated_cpu_ipis_per_hour", i, c), **at) for i in ipis]
-            for c in COLLAPSE_POLICIES
-        ]
+        [[r.triple(name, **at, ipi_policy=i, collapse_policy=c) for i in ipis] for c in cols]
     )
     out: list[Block] = [
         FigureBlock(
@@ -77,20 +83,20 @@ def host_figures(ctx: ReportContext) -> list[Block]:
             "IPIs per hour reaching one isolated CPU, per IPI policy and collapse policy",
             f"{condition(r, at)}; the same simulated sequences for every policy; error bars "
             "are 95 % intervals, a zero bar is labelled with its upper bound.",
-            plot_grouped(ipis, COLLAPSE_POLICIES, vals, "IPIs per hour", "collapse_policy"),
+            plot_grouped(ipis, cols, vals, "IPIs per hour", "collapse_policy"),
         )
     ]
-    labels = ["on demand"] + [f"cache {k}/CPU" for k in RESERVE_ROWS.values()] + ["deposit"]
-    held = [0.0] + [r.value(n, **at) for n in RESERVE_ROWS] + [r.value("deposit_bytes_mean", **at)]
+    ks = caches(r)
+    labels = ["on demand"] + [f"cache {k}/CPU" for k in ks] + ["deposit"]
+    held = [0.0] + [r.value("reserve_bytes_mean", **at, cache_k=k) for k in ks]
+    held.append(r.value("deposit_bytes_mean", **at))
     loads = [str(x) for x in r.values("load")] or [str(at.get("load"))]
     fails = np.zeros((len(loads), len(labels), 3))
+    name = "split_alloc_failures_per_hour"
     for li, load in enumerate(loads):
         here = {**at, "load": load}
-        row = [r.triple("split_alloc_failures_per_hour", **here)]
-        row += [
-            r.triple(table_name("split_alloc_failures_per_hour", f"cache_{k}"), **here)
-            for k in RESERVE_ROWS.values()
-        ]
+        row = [r.triple(name, **here, **ON_DEMAND)]
+        row += [r.triple(name, **here, table_policy=CACHE_OF[k]) for k in ks]
         row.append((0.0, 0.0, 0.0))
         fails[li] = np.array(row)
     out.append(
@@ -108,7 +114,8 @@ def host_figures(ctx: ReportContext) -> list[Block]:
 
 
 def answers(ctx: ReportContext) -> list[Section]:
-    ans = answers_for(ctx.ds)
+    ds = ctx.stored if ctx.stored is not None else ctx.ds  # output dimensions kept
+    ans = answers_for(ds)
     if ans is None or not (ans.items or ans.tables or ans.notes):
         return []
     blocks: list[Block] = []
@@ -122,7 +129,7 @@ def answers(ctx: ReportContext) -> list[Section]:
         )
     blocks += answer_blocks(ans)
     if ctx.ds.attrs.get("model") == "host":
-        blocks += host_figures(ctx)
+        blocks += host_figures(ds)
     return [
         Section(
             "answers",

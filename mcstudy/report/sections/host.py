@@ -5,10 +5,12 @@ the generic estimates section lists them in tables only."""
 
 from __future__ import annotations
 
+from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, SPLIT_TABLE_VARIANTS
 from mcstudy.report.context import ReportContext
 from mcstudy.report.document import Block, Bullets, Section
 from mcstudy.report.layout import sweep_dims
 from mcstudy.report.sections.estimates import estimate_figures
+from mcstudy.report.variables import cell_of
 
 COUPLING = [
     "One simulation per host-hour: the zone pressure chain (docs/model.md §4.1) started "
@@ -23,7 +25,19 @@ COUPLING = [
     "sees the zone's time average (PASTA): their exact rates follow from the exact "
     "stationary law, and the next sections compare the Monte Carlo with them.",
 ]
-DRAWN = ("isolated_cpu_ipis_per_hour", "fallbacks_per_hour", "split_alloc_failures_per_hour")
+DRAWN = (
+    (
+        "isolated_cpu_ipis_per_hour",
+        {"ipi_policy": MAINLINE_IPI, "collapse_policy": MAINLINE_COLLAPSE},
+    ),
+    ("fallbacks_per_hour", {}),
+    (
+        "split_alloc_failures_per_hour",
+        {"table_policy": next(v.name for v in SPLIT_TABLE_VARIANTS if not v.cache_k)},
+    ),
+)
+"""The mainline IPIs, the fallbacks and the on-demand (GFP_NOWAIT) split failures, each
+at its cell of the output dimensions."""
 
 
 def host_headline(ctx: ReportContext) -> list[Section]:
@@ -32,8 +46,9 @@ def host_headline(ctx: ReportContext) -> list[Section]:
     dims = sweep_dims(ctx.ds)
     prefer = tuple(d for d in ("load", "kernel") if d in dims)
     blocks: list[Block] = [Bullets(COUPLING)]
-    for name in DRAWN:
-        est = ctx.estimate(name)
+    stored = ctx.stored if ctx.stored is not None else ctx.ds
+    for name, at in DRAWN:
+        est = ctx.estimate(cell_of(stored, name, at))
         if est is not None:
             blocks += estimate_figures(ctx, est, prefer, key_prefix="headline-")
     # the policy variants are shown by the Answers; only their tables below

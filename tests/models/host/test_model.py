@@ -15,9 +15,11 @@ from scipy.linalg import expm
 from mcstudy.engine.rng import stream_new
 from mcstudy.exact.pressure import ZoneChain, generator, solve
 from mcstudy.mechanisms.zone_events import N_COUNTERS
+from mcstudy.models.contract import EstimateSpec
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import zone as Z
-from mcstudy.models.host.model import host_exact
+from mcstudy.models.host.model import HostModel, host_exact
+from mcstudy.models.host.outputs import MAINLINE_AT, key
 from mcstudy.models.host.params import HostParams
 from mcstudy.models.host.prepare import prepare
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
@@ -28,10 +30,15 @@ SMALL = dict(SMALL_BURSTY_HOST)
 Z_TOL = 4.0
 
 
-def _agree(est: dict, exact: dict, name: str) -> tuple[bool, str]:
-    y, e = est[name], exact[f"{name}_exact"]
-    lo, hi = est.get(f"{name}_ci_low", math.nan), est.get(f"{name}_ci_high", math.nan)
-    se = est[f"{name}_stderr"]
+SPECS = {s.name: s for s in HostModel.point_specs()}
+"""Every estimate's cell (``ipi_policy``, ``collapse_policy``, ... as a point names it)."""
+
+
+def _agree(est: dict, exact: dict, spec: EstimateSpec) -> tuple[bool, str]:
+    name = spec.name
+    y, e = est[name], exact[spec.exact]
+    lo, hi = (est[spec.ci[0]], est[spec.ci[1]]) if spec.ci else (math.nan, math.nan)
+    se = est[spec.stderr]
     if lo <= e <= hi:
         return True, ""
     z = (y - e) / se if se > 0 else math.inf
@@ -55,11 +62,10 @@ def test_every_coupled_rate_matches_the_exact_chain(refill_gfp, round_us):
     else:
         assert exact["fallbacks_per_hour_exact"] < 0.9 * all_or_nothing
     checked, bad = 0, []
-    for key, e in exact.items():
-        name = key.removesuffix("_exact")
-        if not math.isfinite(e) or f"{name}_stderr" not in est:
+    for spec in SPECS.values():
+        if spec.exact is None or not math.isfinite(exact[spec.exact]):
             continue
-        ok, msg = _agree(est, exact, name)
+        ok, msg = _agree(est, exact, spec)
         checked += 1
         if not ok:
             bad.append(msg)
@@ -143,18 +149,21 @@ def test_kernel_agrees_with_the_event_by_event_reference(round_us):
     def compare(name: str, values: list[float]) -> None:
         v = np.array(values)
         m, se_ref = v.mean(), v.std(ddof=1) / math.sqrt(len(v))
-        se = math.hypot(se_ref, est[f"{name}_stderr"])
+        se = math.hypot(se_ref, est[SPECS[name].stderr])
         assert abs(est[name] - m) <= Z_TOL * se, (name, est[name], m, se)
 
     compare("nowait_fail_prob", [r.below_min_s / r.horizon_s for r in runs])
     compare("kswapd_awake_frac", [r.awake_s / r.horizon_s for r in runs])
     compare("thp_mean", [r.thp_s / r.horizon_s for r in runs])
     compare("splits_per_hour", [r.splits / hours for r in runs])
-    compare("split_alloc_failures_per_hour", [r.ondemand_fails / hours for r in runs])
-    compare("split_alloc_failures_per_hour_cache_2", [r.cache_fails / hours for r in runs])
+    fails = "split_alloc_failures_per_hour"
+    compare(key(fails, {"table_policy": "on_demand"}), [r.ondemand_fails / hours for r in runs])
+    compare(key(fails, {"table_policy": "cache_2"}), [r.cache_fails / hours for r in runs])
     compare("fallbacks_per_hour", [r.fallbacks / hours for r in runs])
-    compare("isolated_cpu_ipis_per_hour", [r.iso_broadcast / hours for r in runs])
-    compare("isolated_cpu_ipis_per_hour_kernel_mode", [r.iso_kernel_mode / hours for r in runs])
+    iso = "isolated_cpu_ipis_per_hour"
+    compare(key(iso, MAINLINE_AT), [r.iso_broadcast / hours for r in runs])
+    kernel_mode = {**MAINLINE_AT, "ipi_policy": "kernel_mode"}
+    compare(key(iso, kernel_mode), [r.iso_kernel_mode / hours for r in runs])
     compare("fresh_alloc_failures_per_hour", [r.fresh_fails / hours for r in runs])
 
 
