@@ -15,6 +15,7 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.fmt import coord, count, duration, num
 from mcstudy.kernel.policies import (
     COLLAPSE_POLICIES,
     IPI_TABLE,
@@ -36,7 +37,6 @@ from mcstudy.report.answers import (
     sample_text,
     unseen,
 )
-from mcstudy.report.fmt import coord, count, duration, num
 
 
 def reference(r: Reader) -> dict[str, Any]:

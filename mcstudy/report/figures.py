@@ -28,12 +28,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from mcstudy.report.fmt import coord
-from mcstudy.report.layout import Layout, is_numeric, select, wants_log
-from mcstudy.report.variables import Estimate, bounds
+from mcstudy.document.layout import Layout, is_numeric, select, wants_log
+from mcstudy.document.variables import Estimate, bounds
+from mcstudy.fmt import coord
 
 if TYPE_CHECKING:
-    from mcstudy.report.curves import ExactCurves
+    from mcstudy.document.curves import ExactCurves
 
 P = ParamSpec("P")
 R = TypeVar("R")

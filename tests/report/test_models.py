@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import find_estimates
 from mcstudy.models.registry import get_model
 from mcstudy.report.build import write_report
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import find_estimates
 from mcstudy.storage.dataset import open_dataset
 from tests.report.htmlcheck import check_report
 

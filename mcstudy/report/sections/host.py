@@ -5,9 +5,9 @@ the generic estimates section lists them in tables only."""
 
 from __future__ import annotations
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Bullets, Section
-from mcstudy.report.layout import sweep_dims
+from mcstudy.document.blocks import Block, Bullets, Section
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
 from mcstudy.report.sections.estimates import estimate_figures
 
 COUPLING = [
