@@ -19,6 +19,7 @@ from mcstudy.models.base import Model
 from mcstudy.models.contract import spec_from_attrs
 from mcstudy.stats.agreement import FAMILY_ALPHA, check_exact, holm
 from mcstudy.stats.interval import Z95
+from mcstudy.units import shown_units
 
 STATUS_VAR = "point_status"
 SAMPLE_SIZE_VAR = "sequences"
@@ -85,7 +86,7 @@ def find_estimates(
             Estimate(
                 name=spec.name,
                 long_name=str(attrs.get("long_name", spec.name)),
-                units=str(attrs.get("units", "")),
+                units=shown_units(attrs),
                 kind=spec.kind,
                 interval=spec.interval,
                 stderr=spec.stderr if spec.stderr in names else None,

@@ -39,6 +39,7 @@ from mcstudy.fmt import (
     text_width,
 )
 from mcstudy.storage.meaning import Meaning
+from mcstudy.units import shown_units
 
 __all__ = [
     "GIB",
@@ -255,7 +256,7 @@ def sample_text(r: Reader, at: dict[str, Any]) -> str:
     n = r.value("sequences", **at)
     if not math.isfinite(n) or n < 0:
         return "an unknown number of sequences"
-    units = str(r.ds["sequences"].attrs.get("units", "sequences")) if r.has("sequences") else ""
+    units = shown_units(r.ds["sequences"].attrs) or "sequences" if r.has("sequences") else ""
     word = units[:-1] if units.endswith("s") and units != "sequences" else "sequence"
     h = r.value_of("horizon_s", at)
     if h is None or word != "sequence":

@@ -31,6 +31,7 @@ from matplotlib.ticker import NullLocator
 from mcstudy.document.layout import Layout, is_numeric, select, wants_log
 from mcstudy.document.variables import Estimate, bounds
 from mcstudy.fmt import coord
+from mcstudy.units import shown_units
 
 if TYPE_CHECKING:
     from mcstudy.document.curves import ExactCurves
@@ -521,7 +522,7 @@ def plot_estimates_panels(
 
 
 def _units(ds: xr.Dataset, dim: str) -> str:
-    units = str(ds[dim].attrs.get("units", ""))
+    units = shown_units(ds[dim].attrs)
     return "" if units in ("", "1") else f" ({units})"
 
 
