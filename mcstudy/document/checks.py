@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import xarray as xr
 
@@ -118,34 +119,42 @@ def checks_table(ds: xr.Dataset, caption: str, key: str) -> TableBlock:
     return TableBlock(caption=caption, header=list(HEADER), rows=rows, key=key)
 
 
+@dataclass(frozen=True)
+class ChecksSection:
+    """What the probe's or the lab's report section says besides its rows: its id, title,
+    order, table caption and key, method, and the caption of the command that measures
+    again."""
+
+    section_id: str
+    title: str
+    order: int
+    caption: str
+    key: str
+    method: str
+    command_caption: str
+
+
 def checks_section(
     ds: xr.Dataset,
-    *,
-    section_id: str,
-    title: str,
-    order: int,
+    kind: ChecksSection,
     lead: str,
     summary: list[str],
-    caption: str,
-    key: str,
     verdict: list[str],
-    method: str,
     command: str,
-    command_caption: str,
 ) -> Section:
     """The report section of a probe or lab dataset: summary, table, verdict, method and
     the command that measures again."""
     return Section(
-        id=section_id,
-        title=title,
-        order=order,
+        id=kind.section_id,
+        title=kind.title,
+        order=kind.order,
         lead=lead,
         blocks=[
             Bullets(summary),
-            checks_table(ds, caption, key),
+            checks_table(ds, kind.caption, kind.key),
             Bullets(verdict),
-            Paragraph(method),
-            Code(command, caption=command_caption),
+            Paragraph(kind.method),
+            Code(command, caption=kind.command_caption),
         ],
     )
 

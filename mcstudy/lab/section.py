@@ -13,12 +13,10 @@ import shlex
 import xarray as xr
 
 from mcstudy.document.blocks import Section
-from mcstudy.document.checks import checks_section, record_verdict
+from mcstudy.document.checks import ChecksSection, checks_section, record_verdict
 from mcstudy.document.context import ReportContext, SectionEntry
 from mcstudy.lab.dataset import MODEL_NAME, is_lab_dataset
 from mcstudy.lab.table import summary_lines, verdict
-
-SECTION_ORDER = 26
 
 METHOD = (
     "A Debian cloud kernel booted in QEMU (software emulation) into a busybox initramfs. "
@@ -32,6 +30,17 @@ METHOD = (
     "`tlb_remove_table()` call and the sync callback per CPU. No-work windows after each "
     "block of gathers give the background. The zone chain is calibrated from the guest's "
     "own `/proc/zoneinfo` and `/proc/vmstat` (docs/lab.md)."
+)
+
+LAB = ChecksSection(
+    section_id="lab",
+    title="Kernel lab: the model against a real kernel under memory pressure",
+    order=26,
+    caption="Guest kernel against the model; `noise ±` is the half-width of the row's "
+    "interval (background of no-work windows, or the statistic's standard error).",
+    key="lab-checks",
+    method=METHOD,
+    command_caption="Run it again",
 )
 
 
@@ -57,21 +66,7 @@ def lab_section(ds: xr.Dataset, dataset_name: str = "lab.nc") -> Section:
         "--out",
         dataset_name,
     ]
-    return checks_section(
-        ds,
-        section_id="lab",
-        title="Kernel lab: the model against a real kernel under memory pressure",
-        order=SECTION_ORDER,
-        lead=lead,
-        summary=summary_lines(ds),
-        caption="Guest kernel against the model; `noise ±` is the half-width of the row's "
-        "interval (background of no-work windows, or the statistic's standard error).",
-        key="lab-checks",
-        verdict=verdict(ds),
-        method=METHOD,
-        command=shlex.join(cmd),
-        command_caption="Run it again",
-    )
+    return checks_section(ds, LAB, lead, summary_lines(ds), verdict(ds), shlex.join(cmd))
 
 
 def build(ctx: ReportContext) -> list[Section]:

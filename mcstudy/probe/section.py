@@ -15,12 +15,10 @@ import shlex
 import xarray as xr
 
 from mcstudy.document.blocks import Section
-from mcstudy.document.checks import checks_section, record_verdict
+from mcstudy.document.checks import ChecksSection, checks_section, record_verdict
 from mcstudy.document.context import ReportContext, SectionEntry
 from mcstudy.probe.dataset import MODEL_NAME, is_probe_dataset
 from mcstudy.probe.table import summary_lines, verdict
-
-SECTION_ORDER = 25
 
 METHOD = (
     "A fresh single-threaded worker process, pinned to the probe CPU from its first "
@@ -35,6 +33,19 @@ METHOD = (
     "Sync IPIs are `CAL - TLB` (on x86 a TLB shootdown also arrives as a function-call "
     "interrupt). Page tables are counted in 4 KiB tables; `this mm` rows read the worker's "
     "own exact counter, `machine` rows a counter every process on the machine moves."
+)
+
+
+PROBE = ChecksSection(
+    section_id="measured",
+    title="Measured on this machine",
+    order=25,
+    caption="Live kernel against the model: each phase's counter change minus the "
+    "background of no-work windows of the same length, next to the model's "
+    "prediction; `noise ±` is the half-width of the background interval.",
+    key="probe-checks",
+    method=METHOD,
+    command_caption="Re-measure on this machine",
 )
 
 
@@ -65,22 +76,7 @@ def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
             str(params["baselines"]),
         ]
     cmd += ["--out", dataset_name]
-    return checks_section(
-        ds,
-        section_id="measured",
-        title="Measured on this machine",
-        order=SECTION_ORDER,
-        lead=lead,
-        summary=summary_lines(ds),
-        caption="Live kernel against the model: each phase's counter change minus the "
-        "background of no-work windows of the same length, next to the model's "
-        "prediction; `noise ±` is the half-width of the background interval.",
-        key="probe-checks",
-        verdict=verdict(ds),
-        method=METHOD,
-        command=shlex.join(cmd),
-        command_caption="Re-measure on this machine",
-    )
+    return checks_section(ds, PROBE, lead, summary_lines(ds), verdict(ds), shlex.join(cmd))
 
 
 def build(ctx: ReportContext) -> list[Section]:
