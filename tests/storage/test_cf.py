@@ -85,3 +85,12 @@ def test_a_small_dataset_of_each_model_passes_the_cf_checker(model, tmp_path):
     ]
     assert failing == []
     assert result["scored_points"] == result["possible_points"]
+    # `mcstudy show` prints the declared units, not the CF ones
+    from mcstudy.report.summary import summarize
+
+    text = summarize(ds, path)
+    assert not any(cf in text for cf in (" h-1", " s-1", "(h-1", "(s-1", "1048576 byte"))
+    declared = {
+        str(ds[v].attrs[DECLARED_ATTR]) for v in ds.data_vars if DECLARED_ATTR in ds[v].attrs
+    }
+    assert any(u in text for u in declared), declared
