@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mcstudy.report.fmt import num
+from mcstudy.fmt import num
 from mcstudy.stats.agreement import FAMILY_ALPHA, TESTS, check_spec, holm
 
 KINDS = ("disagreement", "transient", "vacuous", "warning", "note")

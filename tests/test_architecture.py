@@ -93,6 +93,43 @@ def test_no_import_cycles():
     assert _cycles(graph) == []
 
 
+def _first_level(name: str) -> str:
+    """``mcstudy.report.sections.host`` -> ``report``; a module of the top level is its
+    own package (``mcstudy.fmt`` -> ``fmt``)."""
+    return name.split(".")[1] if "." in name else ""
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which first-level packages of mcstudy import which (imports inside functions
+    included)."""
+    mods = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        a = _first_level(name)
+        if not a:
+            continue
+        for target in _imports(name, path, mods):
+            b = _first_level(target)
+            if b and b != a:
+                graph.setdefault(a, set()).add(b)
+    return graph
+
+
+def test_no_package_cycles():
+    """The first-level packages form no cycle: the report finds the probe's and the lab's
+    sections through entry points, and they import the base package ``document``."""
+    graph = package_graph()
+    assert _cycles(graph) == []
+    # the base of the report sits below every package that draws a section
+    assert "report" not in graph["document"] and "report" not in graph["probe"]
+    assert not {"lab", "probe"} & graph["report"]
+    assert graph.get("fmt", set()) == set()
+
+
+def test_the_package_check_sees_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
 def test_no_module_over_700_lines():
     long = {
         str(p.relative_to(REPO)): n

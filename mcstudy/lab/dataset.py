@@ -26,8 +26,7 @@ import xarray as xr
 
 from mcstudy.lab.experiment import LabResult, law_verdict
 from mcstudy.lab.guestrun import WORK_CPU
-from mcstudy.probe.dataset import check_variables
-from mcstudy.probe.noise import FAMILY_ALPHA
+from mcstudy.probe.dataset import check_attrs, check_variables
 from mcstudy.storage.dataset import FORMAT_NAME, FORMAT_VERSION
 
 MODEL_NAME = "lab"
@@ -220,9 +219,7 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
                 }
             ),
             "zone_notes": json.dumps(res.zone_notes),
-            "family_alpha": FAMILY_ALPHA,
-            "row_level": float(rows[0].background.level) if rows else float("nan"),
-            "disagreements": int(sum(not r.agrees for r in rows)),
+            **check_attrs(rows),
             "guest_seconds": float(res.guest_seconds),
             "provenance": json.dumps(provenance, sort_keys=True, default=str),
         }

@@ -1,8 +1,8 @@
 """The "Kernel lab" report section for a lab dataset.
 
-Listed for datasets of kind ``"lab"`` in ``mcstudy.report.catalog``; the table is the
-probe's (:func:`mcstudy.probe.section.checks_table`), the summary and verdict the lab's
-(:mod:`mcstudy.lab.table`).
+Its entry point (:data:`SECTION`) declares it for datasets of kind ``"lab"``; the table
+and the section's shape are shared with the probe (:mod:`mcstudy.document.checks`), the
+summary and verdict are the lab's (:mod:`mcstudy.lab.table`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import shlex
 
 import xarray as xr
 
-from mcstudy.lab.dataset import is_lab_dataset
+from mcstudy.document.blocks import Section
+from mcstudy.document.checks import ChecksSection, checks_section, record_verdict
+from mcstudy.document.context import ReportContext, SectionEntry
+from mcstudy.lab.dataset import MODEL_NAME, is_lab_dataset
 from mcstudy.lab.table import summary_lines, verdict
-from mcstudy.probe.section import checks_table
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Bullets, Code, Paragraph, Section
-
-SECTION_ORDER = 26
 
 METHOD = (
     "A Debian cloud kernel booted in QEMU (software emulation) into a busybox initramfs. "
@@ -32,6 +30,17 @@ METHOD = (
     "`tlb_remove_table()` call and the sync callback per CPU. No-work windows after each "
     "block of gathers give the background. The zone chain is calibrated from the guest's "
     "own `/proc/zoneinfo` and `/proc/vmstat` (docs/lab.md)."
+)
+
+LAB = ChecksSection(
+    section_id="lab",
+    title="Kernel lab: the model against a real kernel under memory pressure",
+    order=26,
+    caption="Guest kernel against the model; `noise ±` is the half-width of the row's "
+    "interval (background of no-work windows, or the statistic's standard error).",
+    key="lab-checks",
+    method=METHOD,
+    command_caption="Run it again",
 )
 
 
@@ -57,24 +66,7 @@ def lab_section(ds: xr.Dataset, dataset_name: str = "lab.nc") -> Section:
         "--out",
         dataset_name,
     ]
-    return Section(
-        id="lab",
-        title="Kernel lab: the model against a real kernel under memory pressure",
-        order=SECTION_ORDER,
-        lead=lead,
-        blocks=[
-            Bullets(summary_lines(ds)),
-            checks_table(
-                ds,
-                "Guest kernel against the model; `noise ±` is the half-width of the row's "
-                "interval (background of no-work windows, or the statistic's standard error).",
-                "lab-checks",
-            ),
-            Bullets(verdict(ds)),
-            Paragraph(METHOD),
-            Code(shlex.join(cmd), caption="Run it again"),
-        ],
-    )
+    return checks_section(ds, LAB, lead, summary_lines(ds), verdict(ds), shlex.join(cmd))
 
 
 def build(ctx: ReportContext) -> list[Section]:
@@ -82,10 +74,13 @@ def build(ctx: ReportContext) -> list[Section]:
     ds = ctx.ds
     if not is_lab_dataset(ds):
         return []
-    ctx.covered.update(str(v) for v in ds.data_vars)
-    bad = int(ds.attrs["disagreements"])
-    if bad:
-        ctx.health.append(f"{bad} kernel-lab row(s) beyond their noise interval")
-    else:
-        ctx.trust.append(f"all {ds.sizes['check']} kernel-lab rows agree within noise")
+    record_verdict(
+        ctx,
+        "{bad} kernel-lab row(s) beyond their noise interval",
+        "all {n} kernel-lab rows agree within noise",
+    )
     return [lab_section(ds, ctx.path.name)]
+
+
+SECTION = SectionEntry(build, kinds=(MODEL_NAME,), rank=20)
+"""The section's entry point (group ``mcstudy.report_sections``, ``pyproject.toml``)."""

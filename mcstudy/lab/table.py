@@ -1,8 +1,8 @@
 """The lab's result as text: a summary, the probe's measured-vs-predicted table, the verdict.
 
 Everything is read back from the dataset (:mod:`mcstudy.lab.dataset`), so ``mcstudy lab``
-and a report built from the stored file show the same numbers. The table itself is the
-probe's (:func:`mcstudy.probe.table.render_table`).
+and a report built from the stored file show the same numbers. The table itself is shared
+with the probe (:func:`mcstudy.document.checks.render_table`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 
 import xarray as xr
 
-from mcstudy.probe.table import render_table, scope_agreement
+from mcstudy.document.checks import render_table, scope_lines
 
 SCOPE_ORDER = ("this mm", "other CPUs", "law", "zone")
 
@@ -49,14 +49,7 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
 
 def verdict(ds: xr.Dataset) -> list[str]:
     """Agreement per scope, the law the kernel follows, and an overall line."""
-    lines = []
-    for scope, idx, bad in scope_agreement(ds, SCOPE_ORDER):
-        line = f"{scope}: {len(idx) - len(bad)} of {len(idx)} rows agree"
-        if bad:
-            line += "; beyond noise: " + "; ".join(
-                f"{ds.check_phase.values[i]} {ds.quantity.values[i]}" for i in bad
-            )
-        lines.append(line)
+    lines = scope_lines(ds, SCOPE_ORDER, "beyond noise", "quantity")
     law = ds.attrs.get("law_followed", "none")
     facts = json.loads(ds.attrs.get("law_facts", "{}"))
     if law == "undetermined":
@@ -84,4 +77,4 @@ def verdict(ds: xr.Dataset) -> list[str]:
 
 def render_lab_table(ds: xr.Dataset) -> str:
     """What ``mcstudy lab`` prints."""
-    return render_table(ds, summary=summary_lines(ds), verdict_lines=verdict(ds))
+    return render_table(ds, summary_lines(ds), verdict(ds))

@@ -90,7 +90,7 @@ def probe(
 ) -> None:
     """Measure THP deposits, PMD splits, collapse IPIs and munmap page-table frees on this
     kernel, and compare each with the model's prediction within the measured noise."""
-    from mcstudy.probe.table import render_table
+    from mcstudy.probe.table import render_probe_table
     from mcstudy.storage.atomic import check_output_file
     from mcstudy.storage.dataset import write_dataset
 
@@ -109,5 +109,5 @@ def probe(
     except McStudyError as exc:
         click.echo(f"mcstudy: error: {exc}", err=True)
         sys.exit(2)
-    click.echo(render_table(ds))
+    click.echo(render_probe_table(ds))
     click.echo(f"\nwrote {out}")

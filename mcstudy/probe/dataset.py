@@ -127,6 +127,16 @@ def check_variables(checks: list[Check]) -> dict[str, tuple]:
     }
 
 
+def check_attrs(checks: list[Check]) -> dict[str, float | int]:
+    """The verdict of the ``check`` rows as dataset attributes (the lab's use the same):
+    the family-wise level, each row's level (Bonferroni) and how many rows disagree."""
+    return {
+        "family_alpha": FAMILY_ALPHA,
+        "row_level": float(checks[0].background.level) if checks else float("nan"),
+        "disagreements": int(sum(not x.agrees for x in checks)),
+    }
+
+
 def build_probe_dataset(
     raw: dict[str, Any],
     checks: list[Check],
@@ -244,9 +254,7 @@ def build_probe_dataset(
             "thps_collapsed": int(coll["collapsed"]),
             "collapse_policy": MAINLINE_COLLAPSE,
             "baselines": k,
-            "family_alpha": FAMILY_ALPHA,
-            "row_level": float(c[0].background.level) if c else float("nan"),
-            "disagreements": int(sum(not x.agrees for x in c)),
+            **check_attrs(c),
             "disagreements_by_scope": json.dumps(
                 {sc: sum(not x.agrees for x in c if x.scope == sc) for sc in SCOPES}
             ),

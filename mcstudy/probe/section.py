@@ -1,11 +1,10 @@
 """The "Measured on this machine" report section for a probe dataset.
 
 :func:`probe_section` turns a dataset written by ``mcstudy probe`` into a
-:class:`mcstudy.report.document.Section` (kernel and profile facts, the
-measured-vs-predicted table, the verdict per scope, the method). It is listed for
-datasets of kind ``"probe"`` (``attrs["model"] == "probe"``) in
-``mcstudy.report.catalog``, so ``mcstudy report outputs/probe.nc`` shows it at order 25
-("measured").
+:class:`mcstudy.document.blocks.Section` (kernel and profile facts, the
+measured-vs-predicted table, the verdict per scope, the method). Its entry point
+(:data:`SECTION`) declares it for datasets of kind ``"probe"`` (``attrs["model"] ==
+"probe"``), so ``mcstudy report outputs/probe.nc`` shows it at order 25 ("measured").
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ import shlex
 
 import xarray as xr
 
-from mcstudy.probe.dataset import is_probe_dataset
-from mcstudy.probe.table import HEADER, probe_rows, summary_lines, verdict
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Bullets, Code, Paragraph, Section, TableBlock, cell
-
-SECTION_ORDER = 25
+from mcstudy.document.blocks import Section
+from mcstudy.document.checks import ChecksSection, checks_section, record_verdict
+from mcstudy.document.context import ReportContext, SectionEntry
+from mcstudy.probe.dataset import MODEL_NAME, is_probe_dataset
+from mcstudy.probe.table import summary_lines, verdict
 
 METHOD = (
     "A fresh single-threaded worker process, pinned to the probe CPU from its first "
@@ -38,16 +36,17 @@ METHOD = (
 )
 
 
-def checks_table(ds: xr.Dataset, caption: str, key: str) -> TableBlock:
-    """The measured-vs-predicted rows of a probe or lab dataset as a report table, rows
-    beyond the noise flagged."""
-    rows = []
-    for r in probe_rows(ds):
-        cells = [cell(x) for x in r]
-        if r[-1] != "yes":
-            cells[-1] = cell(r[-1], flag="beyond noise")
-        rows.append(cells)
-    return TableBlock(caption=caption, header=list(HEADER), rows=rows, key=key)
+PROBE = ChecksSection(
+    section_id="measured",
+    title="Measured on this machine",
+    order=25,
+    caption="Live kernel against the model: each phase's counter change minus the "
+    "background of no-work windows of the same length, next to the model's "
+    "prediction; `noise ±` is the half-width of the background interval.",
+    key="probe-checks",
+    method=METHOD,
+    command_caption="Re-measure on this machine",
+)
 
 
 def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
@@ -77,25 +76,7 @@ def probe_section(ds: xr.Dataset, dataset_name: str = "probe.nc") -> Section:
             str(params["baselines"]),
         ]
     cmd += ["--out", dataset_name]
-    return Section(
-        id="measured",
-        title="Measured on this machine",
-        order=SECTION_ORDER,
-        lead=lead,
-        blocks=[
-            Bullets(summary_lines(ds)),
-            checks_table(
-                ds,
-                "Live kernel against the model: each phase's counter change minus the "
-                "background of no-work windows of the same length, next to the model's "
-                "prediction; `noise ±` is the half-width of the background interval.",
-                "probe-checks",
-            ),
-            Bullets(verdict(ds)),
-            Paragraph(METHOD),
-            Code(shlex.join(cmd), caption="Re-measure on this machine"),
-        ],
-    )
+    return checks_section(ds, PROBE, lead, summary_lines(ds), verdict(ds), shlex.join(cmd))
 
 
 def build(ctx: ReportContext) -> list[Section]:
@@ -103,15 +84,21 @@ def build(ctx: ReportContext) -> list[Section]:
     ds = ctx.ds
     if not is_probe_dataset(ds):
         return []
-    ctx.covered.update(str(v) for v in ds.data_vars)
-    bad = int(ds.attrs["disagreements"])
-    if bad:
-        ctx.health.append(
-            f"{bad} live-kernel measurement(s) disagree with the model beyond the measured noise"
-        )
-    else:
-        ctx.trust.append(
-            f"all {ds.sizes['check']} live-kernel measurements on Linux "
-            f"{ds.attrs['kernel_release']} agree with the model within the measured noise"
-        )
+    record_verdict(
+        ctx,
+        "{bad} live-kernel measurement(s) disagree with the model beyond the measured noise",
+        f"all {{n}} live-kernel measurements on Linux {ds.attrs['kernel_release']} agree "
+        "with the model within the measured noise",
+    )
     return [probe_section(ds, ctx.path.name)]
+
+
+SECTION = SectionEntry(
+    build,
+    kinds=(MODEL_NAME,),
+    rank=20,
+    # measurements, not a Monte Carlo run: no simulated design, estimates with
+    # intervals, exact checks, re-runs, sensitivity or point health
+    skip=("design", "estimates", "exact_check", "convergence", "sensitivity", "health"),
+)
+"""The section's entry point (group ``mcstudy.report_sections``, ``pyproject.toml``)."""

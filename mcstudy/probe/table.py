@@ -1,4 +1,5 @@
-"""The probe's result as text: a summary header and the measured-vs-predicted table.
+"""The probe's result as text: its summary header and verdict around the
+measured-vs-predicted table (:mod:`mcstudy.document.checks`, shared with the lab).
 
 Everything is read back from the dataset, so ``mcstudy probe`` and a report built from
 the stored file show the same numbers.
@@ -7,42 +8,12 @@ the stored file show the same numbers.
 from __future__ import annotations
 
 import json
-import math
 
 import xarray as xr
 
-HEADER = ("phase", "quantity", "scope", "unit", "measured", "predicted", "noise ±", "agrees")
+from mcstudy.document.checks import render_table, scope_lines
+
 SCOPE_ORDER = ("this mm", "other CPUs", "machine")
-
-
-def fmt_number(x: float, unit: str) -> str:
-    """A value in a row's unit: 3 decimals for per-unit rates, 1 for counts."""
-    if math.isnan(x):
-        return "nan"
-    if "/" in unit:
-        return f"{x:.3f}"
-    r = round(x, 1)
-    return f"{int(r)}" if r.is_integer() else f"{r:.1f}"
-
-
-def probe_rows(ds: xr.Dataset) -> list[list[str]]:
-    """One list of strings per row, in :data:`HEADER` order."""
-    rows = []
-    for i in range(ds.sizes["check"]):
-        unit = str(ds.unit.values[i])
-        rows.append(
-            [
-                str(ds.check_phase.values[i]),
-                str(ds.label.values[i]),
-                str(ds.scope.values[i]),
-                unit,
-                fmt_number(float(ds.measured.values[i]), unit),
-                fmt_number(float(ds.predicted.values[i]), unit),
-                fmt_number(float(ds.noise_halfwidth.values[i]), unit),
-                "yes" if bool(ds.agrees.values[i]) else "NO",
-            ]
-        )
-    return rows
 
 
 def summary_lines(ds: xr.Dataset) -> list[str]:
@@ -80,36 +51,20 @@ def _khugepaged(a: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in k.items())
 
 
-def scope_agreement(
-    ds: xr.Dataset, order: tuple[str, ...]
-) -> list[tuple[str, list[int], list[int]]]:
-    """Per scope of ``order`` that has rows: (scope, its check rows, those that disagree)."""
-    scopes = [str(x) for x in ds.scope.values]
-    out = []
-    for scope in order:
-        idx = [i for i in range(ds.sizes["check"]) if scopes[i] == scope]
-        if idx:
-            out.append((scope, idx, [i for i in idx if not bool(ds.agrees.values[i])]))
-    return out
-
-
 def verdict(ds: xr.Dataset) -> list[str]:
     """Agreement per scope, naming every row that disagrees, and an overall line."""
     n = ds.sizes["check"]
-    lines = []
-    for scope, idx, bad in scope_agreement(ds, SCOPE_ORDER):
-        line = f"{scope}: {len(idx) - len(bad)} of {len(idx)} rows agree"
-        if bad:
-            line += "; DISAGREE: " + "; ".join(
-                f"{ds.check_phase.values[i]} {ds.label.values[i]}" for i in bad
-            )
-            if scope == "machine":
-                burst = max(float(ds.background_burst.values[i]) for i in idx)
-                line += (
-                    " (machine-wide counters move with every process; the largest jump of "
-                    f"PageTables in one no-work window was {burst:g} tables)"
-                )
-        lines.append(line)
+
+    def burst(scope: str, idx: list[int]) -> str:
+        if scope != "machine":
+            return ""
+        most = max(float(ds.background_burst.values[i]) for i in idx)
+        return (
+            " (machine-wide counters move with every process; the largest jump of "
+            f"PageTables in one no-work window was {most:g} tables)"
+        )
+
+    lines = scope_lines(ds, SCOPE_ORDER, "DISAGREE", "label", burst)
     total = int(ds.attrs["disagreements"])
     profile = ds.attrs["kernel_profile"]
     if total == 0:
@@ -123,24 +78,6 @@ def verdict(ds: xr.Dataset) -> list[str]:
     return lines
 
 
-def render_table(
-    ds: xr.Dataset,
-    summary: list[str] | None = None,
-    verdict_lines: list[str] | None = None,
-) -> str:
-    """The summary, the fixed-width table and the verdict, as printed by ``mcstudy probe``
-    (``mcstudy lab`` passes its own summary and verdict lines)."""
-    rows = probe_rows(ds)
-    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(HEADER)]
-    right = {4, 5, 6}
-
-    def line(cells: list[str] | tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(widths[j]) if j in right else c.ljust(widths[j]) for j, c in enumerate(cells)
-        ).rstrip()
-
-    head = summary_lines(ds) if summary is None else summary
-    out = [*head, "", line(HEADER), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows]
-    out += ["", *(verdict(ds) if verdict_lines is None else verdict_lines)]
-    return "\n".join(out)
+def render_probe_table(ds: xr.Dataset) -> str:
+    """What ``mcstudy probe`` prints."""
+    return render_table(ds, summary_lines(ds), verdict(ds))

@@ -1,31 +1,32 @@
-"""Which answers a dataset gives: the builder of its model (``answers_host`` for the host
-study, ``answers_models`` for the others and the live-kernel probe)."""
+"""Which answers a dataset gives: the builder its model names in the entry-point group
+``mcstudy.answers`` (``pyproject.toml``): ``answers_host`` for the host study,
+``answers_models`` for the other models, the probe's own for its measurements."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import xarray as xr
 
-from mcstudy.report.answers import Answers
-from mcstudy.report.answers_host import host_answers
-from mcstudy.report.answers_models import (
-    gather_answers,
-    pressure_answers,
-    probe_answers,
-    thp_answers,
-)
+from mcstudy.document.answers import Answers
+from mcstudy.plugins import ANSWERS, load_group
 
-BUILDERS = {
-    "host": host_answers,
-    "gather": gather_answers,
-    "pressure": pressure_answers,
-    "thp": thp_answers,
-    "probe": probe_answers,
-}
+AnswerBuilder = Callable[[xr.Dataset], Answers]
+
+_BUILDERS: dict[str, AnswerBuilder] = {}
+
+
+def builders() -> dict[str, AnswerBuilder]:
+    """The answer builder of each dataset kind (a model name, ``probe``), read from the
+    entry points on first use."""
+    if not _BUILDERS:
+        _BUILDERS.update({p.name: p.value for p in load_group(ANSWERS)})
+    return _BUILDERS
 
 
 def answers_for(ds: xr.Dataset) -> Answers | None:
     """The answers of any mcstudy dataset (None for a model this mcstudy does not know)."""
-    build = BUILDERS.get(str(ds.attrs.get("model", "")))
+    build = builders().get(str(ds.attrs.get("model", "")))
     if build is None:
         return None
     try:

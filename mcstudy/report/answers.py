@@ -5,7 +5,7 @@
 The same :class:`Answers` feed the report's first section (``sections/answers.py``), the
 block ``mcstudy run`` prints at its end and ``mcstudy show`` (``summary.py``), so the
 three never disagree. Numbers are read through the estimates' declarations
-(``mcstudy.report.variables``), never by parsing names; a zero estimate is written
+(``mcstudy.document.variables``), never by parsing names; a zero estimate is written
 "0 (upper bound X)", never "[0, 0]".
 """
 
@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from mcstudy.report.fmt import (
+from mcstudy.document.answers import Answers, Item, Table
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import Estimate, bounds, find_estimates
+from mcstudy.fmt import (
     GIB,
     MIB,
     WIDTH,
@@ -35,9 +38,8 @@ from mcstudy.report.fmt import (
     quote_bytes,
     text_width,
 )
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import Estimate, bounds, find_estimates
 from mcstudy.storage.meaning import Meaning
+from mcstudy.units import shown_units
 
 __all__ = [
     "GIB",
@@ -66,34 +68,6 @@ __all__ = [
 NEVER = 1e9
 """A value that a run of more than this many sequences would be expected to show once
 is "never in practice" (the sentence still gives the exact value and that length)."""
-
-
-@dataclass
-class Item:
-    """One question of the review and its answer (backticks mark code)."""
-
-    question: str
-    answer: str
-
-
-@dataclass
-class Table:
-    """A summary table: cells are (estimate, interval or None)."""
-
-    caption: str
-    header: list[str]
-    rows: list[list[tuple[str, str | None]]]
-    note: str = ""
-
-
-@dataclass
-class Answers:
-    """What a dataset answers, first."""
-
-    title: str
-    items: list[Item]
-    tables: list[Table] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def plain(value: Any) -> Any:
@@ -282,7 +256,7 @@ def sample_text(r: Reader, at: dict[str, Any]) -> str:
     n = r.value("sequences", **at)
     if not math.isfinite(n) or n < 0:
         return "an unknown number of sequences"
-    units = str(r.ds["sequences"].attrs.get("units", "sequences")) if r.has("sequences") else ""
+    units = shown_units(r.ds["sequences"].attrs) or "sequences" if r.has("sequences") else ""
     word = units[:-1] if units.endswith("s") and units != "sequences" else "sequence"
     h = r.value_of("horizon_s", at)
     if h is None or word != "sequence":
@@ -445,7 +419,7 @@ def table_text(t: Table, width: int = WIDTH) -> list[str]:
 
 def render_text(ans: Answers, width: int | None = None) -> str:
     """The answers as plain text of at most ``width`` columns (default: the terminal's,
-    :func:`mcstudy.report.fmt.text_width`; tables may shrink)."""
+    :func:`mcstudy.fmt.text_width`; tables may shrink)."""
     width = text_width() if width is None else width
     title = textwrap.wrap(_plain(ans.title), width) or [""]
     out = [*title, "=" * min(max(len(x) for x in title), width)]

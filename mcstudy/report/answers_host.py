@@ -15,6 +15,7 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.fmt import coord, count, duration, num
 from mcstudy.kernel.policies import (
     MAINLINE_COLLAPSE,
     MAINLINE_IPI,
@@ -36,7 +37,6 @@ from mcstudy.report.answers import (
     sample_text,
     unseen,
 )
-from mcstudy.report.fmt import coord, count, duration, num
 
 MAINLINE = {"ipi_policy": MAINLINE_IPI, "collapse_policy": MAINLINE_COLLAPSE}
 """The mainline cell of the IPI outputs (dimensions ``ipi_policy``, ``collapse_policy``)."""

@@ -1,4 +1,4 @@
-"""Answers first for the gather, pressure and THP models and the live-kernel probe: the
+"""Answers first for the gather, pressure and THP models: the
 question, the number with its 95 % interval, the condition, then one table.
 
 Sentences quote estimates at coordinates chosen by the sweep (its ends, a reference
@@ -15,6 +15,7 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.fmt import coord, count, duration, num
 from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, ipi_policy
 from mcstudy.report.answers import (
     MIB,
@@ -29,7 +30,6 @@ from mcstudy.report.answers import (
     sample_text,
     unseen,
 )
-from mcstudy.report.fmt import coord, count, duration, num
 
 FREQUENT = 1e-3
 """P(GFP_NOWAIT fails) from which a pressure study calls the failure frequent."""
@@ -509,30 +509,4 @@ def _thp_collapse_text(r: Reader, at: dict[str, Any]) -> str:
     return (
         "Mainline collapse_huge_page() sends tlb_remove_table_sync_one() after "
         "pmdp_collapse_flush() on every anonymous collapse. " + fresh
-    )
-
-
-# --------------------------------------------------------------------------- probe
-
-
-def probe_answers(ds: xr.Dataset) -> Answers:
-    from mcstudy.probe.table import HEADER, probe_rows, verdict
-
-    lines = verdict(ds)
-    items = [Item("Does the running kernel do what the model says?", " ".join(lines))]
-    rows = [[(c, None) for c in row] for row in probe_rows(ds)]
-    table = Table(
-        f"Measured on this machine against the model (profile {ds.attrs.get('kernel_profile')}; "
-        "noise: predictive half-width from the no-work windows).",
-        list(HEADER),
-        rows,
-    )
-    return Answers(
-        "Answers: the live kernel against the model",
-        items,
-        [table],
-        [
-            "The probe never creates memory pressure, so the fallback path itself is not "
-            "exercised here; the Monte Carlo studies are for that."
-        ],
     )

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcstudy.document.blocks import Report
+from mcstudy.document.context import ReportContext
+from mcstudy.document.convergence import point_coords
+from mcstudy.document.curves import ExactCurves
+from mcstudy.document.variables import cell_view, find_estimates
 from mcstudy.errors import OutputError
 from mcstudy.findings import FINDINGS_ATTR, Finding, format_findings, read_findings, read_notes
+from mcstudy.fmt import coord, findings_count
 from mcstudy.models.registry import get_model, model_names
 from mcstudy.report.catalog import builders_for
-from mcstudy.report.context import ReportContext
-from mcstudy.report.convergence import point_coords
-from mcstudy.report.curves import ExactCurves
-from mcstudy.report.document import Report
 from mcstudy.report.figures import png_bytes, svg_bytes
 from mcstudy.report.files import write_atomic
-from mcstudy.report.fmt import coord, findings_count
 from mcstudy.report.meta import provenance
-from mcstudy.report.variables import cell_view, find_estimates
 from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.storage.dataset import open_dataset
 from mcstudy.storage.meaning import MAIN_ESTIMATE_ATTR

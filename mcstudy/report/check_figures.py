@@ -25,9 +25,9 @@ from mcstudy.report.figures import (
 )
 
 if TYPE_CHECKING:
-    from mcstudy.report.convergence import Trace
+    from mcstudy.document.convergence import Trace
+    from mcstudy.document.variables import Agreement, Estimate
     from mcstudy.report.sensitivity import Sensitivity
-    from mcstudy.report.variables import Agreement, Estimate
 
 
 @styled

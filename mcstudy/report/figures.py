@@ -28,12 +28,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from mcstudy.report.fmt import coord
-from mcstudy.report.layout import Layout, is_numeric, select, wants_log
-from mcstudy.report.variables import Estimate, bounds
+from mcstudy.document.layout import Layout, is_numeric, select, wants_log
+from mcstudy.document.variables import Estimate, bounds
+from mcstudy.fmt import coord
+from mcstudy.units import shown_units
 
 if TYPE_CHECKING:
-    from mcstudy.report.curves import ExactCurves
+    from mcstudy.document.curves import ExactCurves
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -521,7 +522,7 @@ def plot_estimates_panels(
 
 
 def _units(ds: xr.Dataset, dim: str) -> str:
-    units = str(ds[dim].attrs.get("units", ""))
+    units = shown_units(ds[dim].attrs)
     return "" if units in ("", "1") else f" ({units})"
 
 

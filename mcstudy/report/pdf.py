@@ -15,8 +15,8 @@ import textwrap
 
 from matplotlib.backends.backend_pdf import PdfPages
 
+from mcstudy.document.blocks import Bullets, Code, FigureBlock, Paragraph, Report, TableBlock
 from mcstudy.report.answers import column_parts
-from mcstudy.report.document import Bullets, Code, FigureBlock, Paragraph, Report, TableBlock
 from mcstudy.report.figures import new_figure, png_bytes, styled
 
 A4 = (8.27, 11.69)

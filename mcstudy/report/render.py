@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     Bullets,
     Code,
     FigureBlock,

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import bounds, cell_view, find_estimates
 from mcstudy.findings import format_findings, read_findings, read_notes
+from mcstudy.fmt import alike, coord, count, findings_count, num, text_width
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import plain, quote, render_text
-from mcstudy.report.fmt import alike, coord, count, findings_count, num, text_width
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import bounds, cell_view, find_estimates
 
 MAX_POINTS = 12
 """Points listed per estimate; the rest are counted (the report lists them all)."""
@@ -188,7 +188,7 @@ def provenance_line(ds: xr.Dataset, width: int | None = None) -> list[str]:
 
 def summarize(ds: xr.Dataset, path: str | Path | None = None, width: int | None = None) -> str:
     """The readable summary of any mcstudy dataset, ``width`` columns wide (default: the
-    terminal's, :func:`mcstudy.report.fmt.text_width`)."""
+    terminal's, :func:`mcstudy.fmt.text_width`)."""
     width = width or text_width()
     if ds.attrs.get("model") == "validate":
         from mcstudy.validate.results import rows_of, summary_lines

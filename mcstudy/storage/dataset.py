@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcstudy import __version__
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
 from mcstudy.models.contract import cell_name, cells, spec_attrs
@@ -37,6 +38,7 @@ from mcstudy.storage.meaning import (
 )
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
+from mcstudy.units import CONVENTIONS, unit_attrs
 
 FORMAT_NAME = "mcstudy-dataset"
 FORMAT_VERSION = 1
@@ -128,7 +130,7 @@ def build_dataset(
         if name in study.sweep:  # an output that repeats a swept parameter (host zone_scale)
             _check_repeats_coordinate(name, arr.reshape(shape), study.sweep[name], dims)
             continue
-        attrs = {"units": var.units, "long_name": var.long_name}
+        attrs = {**unit_attrs(var.units), "long_name": var.long_name}
         if var.dtype == "int64":
             attrs["missing_value_note"] = "-1 where not computed"
         if name in specs:
@@ -137,9 +139,7 @@ def build_dataset(
     coords = {}
     for key, values in study.sweep.items():
         units, long_name = field_info(model.Params, key)
-        attrs = {"long_name": long_name}
-        if units:
-            attrs["units"] = units
+        attrs = {"long_name": long_name, **unit_attrs(units)}
         coords[key] = (key, np.asarray(values), attrs)
     used = {d for var in model.variables.values() for d in var.dims}
     for key in model.output_coords:
@@ -156,6 +156,8 @@ def build_dataset(
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
     ds.attrs.update(
         {
+            "Conventions": CONVENTIONS,
+            "history": f"written by mcstudy {__version__} (mcstudy run of study {study.name})",
             "mcstudy_format": FORMAT_NAME,
             "mcstudy_format_version": FORMAT_VERSION,
             "title": f"mcstudy {model.name} study {study.name}",
@@ -193,7 +195,9 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     check_output_file(path)
     buffer = io.BytesIO()
-    ds.to_netcdf(buffer, engine=ENGINE, invalid_netcdf=False)
+    # CF: a coordinate has no missing values, so no _FillValue (xarray gives floats one)
+    encoding = {str(c): {"_FillValue": None} for c in ds.coords if ds[c].dtype.kind == "f"}
+    ds.to_netcdf(buffer, engine=ENGINE, invalid_netcdf=False, encoding=encoding)
     atomic_write_bytes(path, buffer.getbuffer())
     return path
 

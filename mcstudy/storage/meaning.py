@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from mcstudy.models.base import ModelParams
+from mcstudy.units import unit_attrs
 
 PARAMETERS_ATTR = "parameters"
 PARAMETER_INFO_ATTR = "parameter_info"
@@ -157,8 +158,7 @@ def describe(
                     "long_name": meta[n]["long_name"],
                     ROLE_ATTR: role,
                 }
-                if meta[n]["units"]:
-                    attrs["units"] = meta[n]["units"]
+                attrs.update(unit_attrs(meta[n]["units"]))
                 variables[n] = (var_dims, arr, attrs)
     attrs = {
         PARAMETERS_ATTR: json.dumps(fixed, sort_keys=True),

@@ -23,6 +23,7 @@ import numpy as np
 from mcstudy.models.base import Model
 from mcstudy.storage.points import running_of
 from mcstudy.study import Study
+from mcstudy.units import unit_attrs
 
 CHECKPOINT_DIM = "checkpoint"
 SEQUENCES = "running_sequences"
@@ -63,7 +64,7 @@ def running_variables(
     dims = [*study.sweep, CHECKPOINT_DIM]
     shape = (*study.shape, k)
     cells = model.point_variables()
-    units = cells[main].units if main in cells else ""
+    units = unit_attrs(cells[main].units if main in cells else "")
     what = f"{main} on the first running_sequences sequences of the point (its running estimate)"
     return {
         SEQUENCES: (
@@ -75,15 +76,15 @@ def running_variables(
                 "missing_value_note": "-1 past the point's last checkpoint",
             },
         ),
-        VALUE: (dims, val.reshape(shape), {"units": units, "long_name": what, "estimate": main}),
+        VALUE: (dims, val.reshape(shape), {**units, "long_name": what, "estimate": main}),
         LOW: (
             dims,
             low.reshape(shape),
-            {"units": units, "long_name": f"low end of the 95 % interval of {what}"},
+            {**units, "long_name": f"low end of the 95 % interval of {what}"},
         ),
         HIGH: (
             dims,
             high.reshape(shape),
-            {"units": units, "long_name": f"high end of the 95 % interval of {what}"},
+            {**units, "long_name": f"high end of the 95 % interval of {what}"},
         ),
     }

@@ -342,7 +342,7 @@ def _echo_wrapped(*lines: str, err: bool = False) -> None:
     terminal); the lines after the first and continuations are indented."""
     import textwrap
 
-    from mcstudy.report.fmt import text_width
+    from mcstudy.fmt import text_width
 
     width = text_width(sys.stderr if err else sys.stdout)
     for i, line in enumerate(lines):
@@ -366,7 +366,7 @@ def _echo_findings(found: list, study: object) -> None:
     import textwrap
 
     from mcstudy.findings import format_findings, notes_of, real_findings
-    from mcstudy.report.fmt import findings_count, text_width
+    from mcstudy.fmt import findings_count, text_width
 
     points = list(study.points())  # type: ignore[attr-defined]
 

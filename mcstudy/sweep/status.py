@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from mcstudy.findings import Finding, format_findings, notes_of, real_findings, study_findings
-from mcstudy.report.fmt import findings_count, text_width
+from mcstudy.fmt import findings_count, text_width
 from mcstudy.storage.assemble import Collector
 from mcstudy.storage.errors import RunDirError
 from mcstudy.storage.points import DONE, FAILED, PENDING, error_line, findings_of

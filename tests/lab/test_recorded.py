@@ -77,9 +77,9 @@ def test_amd64_guest_never_calls_tlb_remove_table(amd64_run):
 
 
 def test_report_section(arm64_run, tmp_path):
+    from mcstudy.document.blocks import TableBlock
     from mcstudy.lab import section
     from mcstudy.report.catalog import builders_for
-    from mcstudy.report.document import TableBlock
 
     console, req, prep = arm64_run
     spec = get_arch("arm64")

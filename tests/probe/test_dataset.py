@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from mcstudy.document.checks import HEADER, check_rows
 from mcstudy.probe.checks import build_checks
 from mcstudy.probe.dataset import build_probe_dataset, is_probe_dataset
 from mcstudy.probe.host import ProbeRequest
-from mcstudy.probe.table import HEADER, probe_rows, render_table
+from mcstudy.probe.table import render_probe_table
 from mcstudy.storage.dataset import open_dataset, write_dataset
 
 from .conftest import MIB, fake_raw, linux_facts
@@ -50,9 +51,9 @@ def test_round_trip_through_the_store(stored):
 
 def test_table_lists_every_row(stored):
     ds, checks, _ = stored
-    rows = probe_rows(ds)
+    rows = check_rows(ds)
     assert len(rows) == len(checks) and all(len(r) == len(HEADER) for r in rows)
-    text = render_table(ds)
+    text = render_probe_table(ds)
     assert "deposited PTE tables per THP fault" in text
     assert "all 28 rows agree with the model (profile v6.14-pt-reclaim)" in text
     assert "kernel: Linux 6.18.4-test (x86_64), 2 online CPUs; probe pinned to CPU 0" in text
@@ -62,16 +63,16 @@ def test_disagreement_is_named(tmp_path, profile):
     ds, _ = _dataset(profile, ipis_per_collapse=0.0)
     ds = open_dataset(write_dataset(ds, tmp_path / "bad.nc"))
     assert ds.attrs["disagreements"] >= 1
-    text = render_table(ds)
+    text = render_probe_table(ds)
     assert "DISAGREE: collapse sync IPIs per collapse per other CPU" in text
     assert json.loads(ds.attrs["disagreements_by_scope"])["other CPUs"] >= 1
 
 
 def test_report_section(stored):
     pytest.importorskip("mcstudy.report.catalog")
+    from mcstudy.document.blocks import TableBlock
     from mcstudy.probe import section
     from mcstudy.report.catalog import builders_for
-    from mcstudy.report.document import TableBlock
 
     ds, checks, path = stored
     assert section.build in builders_for(("probe",))

@@ -314,7 +314,7 @@ def test_answers_that_cannot_be_built_say_why(monkeypatch):
     def broken(ds):
         raise TypeError("'int' object is not iterable")
 
-    monkeypatch.setitem(answering.BUILDERS, "thp", broken)
+    monkeypatch.setitem(answering.builders(), "thp", broken)
     ds = _dataset("thp", "fault_rate = 130.0", "pressure_fraction = [0.001]", zero=False)
     block = answers_block(ds)
     assert block is not None and "No answers: building them failed (TypeError" in block

@@ -224,7 +224,7 @@ def test_show_summarizes_every_shipped_study(config, overrides, tmp_path):
 def test_pdf_keeps_every_column_on_a4_pages():
     import re
 
-    from mcstudy.report.document import Cell, FigureBlock, Report, Section, TableBlock
+    from mcstudy.document.blocks import Cell, FigureBlock, Report, Section, TableBlock
     from mcstudy.report.figures import new_figure
     from mcstudy.report.pdf import WIDTH as PDF_WIDTH
     from mcstudy.report.pdf import _table_lines, render_pdf

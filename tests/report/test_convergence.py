@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mcstudy.document.convergence import point_coords, read_trace, select_points
+from mcstudy.document.variables import find_estimates
 from mcstudy.models.registry import get_model, model_names
-from mcstudy.report.convergence import point_coords, read_trace, select_points
-from mcstudy.report.variables import find_estimates
 from mcstudy.storage.dataset import open_dataset, write_dataset
 from mcstudy.storage.running import HIGH, LOW, RUNNING_VARS, SEQUENCES, VALUE
 from tests.report.conftest import GATHER_TOML, run_to_file

@@ -49,7 +49,7 @@ def _no_internals(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kw: object) -> None:
         raise AssertionError("a report read a model's internals")
 
-    monkeypatch.setattr(registry, "_REGISTRY", {})
+    monkeypatch.setattr(registry, "_registry", dict)
     monkeypatch.setattr(registry, "get_model", refuse)
     monkeypatch.setattr(profiles, "get_profile", refuse)
     monkeypatch.setattr(profiles, "PROFILES", {})
@@ -101,7 +101,7 @@ def test_show_answers_and_report_work_from_the_file_alone(
 
 @pytest.mark.parametrize("stored", ["default"], indirect=True)  # it sweeps the kernel
 def test_a_kernel_sweep_records_the_facts_of_each_kernel(stored) -> None:
-    _name, path = stored
+    _, path = stored
     ds = xr.open_dataset(path)
     m = Meaning(ds)
     flags = {

@@ -12,13 +12,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mcstudy.document.convergence import Trace
+from mcstudy.document.layout import Layout
+from mcstudy.document.variables import Agreement, Estimate, agreement
 from mcstudy.report.answer_figures import plot_frontier, plot_grouped
 from mcstudy.report.check_figures import plot_convergence, plot_sensitivity, plot_zscores
-from mcstudy.report.convergence import Trace
 from mcstudy.report.figures import plot_estimate, plot_estimates_panels, plot_tradeoff
-from mcstudy.report.layout import Layout
 from mcstudy.report.sensitivity import Index, Sensitivity
-from mcstudy.report.variables import Agreement, Estimate, agreement
 
 LOADS = ["idle", "steady", "bursts"]
 KERNELS = ["v6.3-baremetal", "v6.14-pt-reclaim", "v6.15"]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
 import pytest
 
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import cell_view, find_estimates
 from mcstudy.models.registry import get_model
 from mcstudy.report.build import write_report
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import cell_view, find_estimates
 from mcstudy.storage.dataset import open_dataset
 from tests.report.htmlcheck import check_report
 
@@ -39,3 +40,8 @@ def test_every_model_gets_a_complete_report(
     assert len(tables) == len(ests)
     assert all(len(t.rows) == n_points for t in tables)
     assert "sensitivity" in p.sections  # a 2 x 2 sweep
+    # units as the model declares them (IPIs/h, tables), never the stored CF form
+    text = html.unescape(re.sub(r"<[^>]+>", " ", out.read_text()))
+    assert not re.search(r"\((?:h-1|s-1|s h-1|\d+ byte)\)", text)
+    declared = {e.units for e in ests} - {"", "1"}
+    assert not declared or any(f"({u})" in text for u in declared), declared

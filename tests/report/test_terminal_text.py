@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mcstudy import fmt
 from mcstudy.cli import main
 from mcstudy.findings import Finding
-from mcstudy.report import fmt
-from mcstudy.report.fmt import findings_count, text_width
+from mcstudy.fmt import findings_count, text_width
 from mcstudy.storage.points import DONE
 from mcstudy.sweep.status import RunStatus, format_status
 from tests.report.conftest import load_study_from_text

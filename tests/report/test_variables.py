@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from mcstudy.document.variables import agreement, bounds, find_estimates, stderr
+from mcstudy.fmt import digits_for, estimate, interval, num
 from mcstudy.models.contract import EstimateSpec, spec_attrs
-from mcstudy.report.fmt import digits_for, estimate, interval, num
-from mcstudy.report.variables import agreement, bounds, find_estimates, stderr
 from mcstudy.stats.interval import Z95
 
 SPECS = (
@@ -145,7 +145,7 @@ def test_number_formatting() -> None:
 
 
 def test_an_exact_value_is_written_like_its_estimate() -> None:
-    from mcstudy.report.fmt import alike
+    from mcstudy.fmt import alike
 
     # beside "0.00048 [0.00007, 0.00309]": 0.0003098, not 3.098e-4
     assert alike(3.0981e-4, 4.8e-4, 7e-5, 3.09e-3) == "0.0003098"

@@ -11,12 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from mcstudy.findings import format_findings, read_findings
-from mcstudy.report.answer_figures import plot_frontier, plot_grouped
-from mcstudy.report.answering import answers_for
-from mcstudy.report.answers import Answers, Reader
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     MAX_TABLE_ROWS,
     Block,
     Bullets,
@@ -26,7 +21,12 @@ from mcstudy.report.document import (
     Section,
     TableBlock,
 )
-from mcstudy.report.fmt import count, findings_count
+from mcstudy.document.context import ReportContext
+from mcstudy.findings import format_findings, read_findings
+from mcstudy.fmt import count, findings_count
+from mcstudy.report.answer_figures import plot_frontier, plot_grouped
+from mcstudy.report.answering import answers_for
+from mcstudy.report.answers import Answers, Reader
 
 ORDER = 5
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mcstudy.report.check_figures import plot_convergence
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     Block,
     Bullets,
     FigureBlock,
@@ -15,7 +13,9 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.fmt import count, estimate, num
+from mcstudy.document.context import ReportContext
+from mcstudy.fmt import count, estimate, num
+from mcstudy.report.check_figures import plot_convergence
 
 
 def convergence(ctx: ReportContext) -> list[Section]:

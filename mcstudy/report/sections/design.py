@@ -8,11 +8,11 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.curves import dataset_params, plain
-from mcstudy.report.document import Bullets, Paragraph, Section, TableBlock, cell
-from mcstudy.report.fmt import coord, count, num
-from mcstudy.report.layout import sweep_dims
+from mcstudy.document.blocks import Bullets, Paragraph, Section, TableBlock, cell
+from mcstudy.document.context import ReportContext
+from mcstudy.document.curves import dataset_params, plain
+from mcstudy.document.layout import sweep_dims
+from mcstudy.fmt import coord, count, num
 from mcstudy.storage.meaning import DESCRIPTION_ATTR, Meaning
 
 

@@ -1,6 +1,6 @@
 """Generic estimates: a figure per estimate and a table of every point, for any model.
 
-Estimates are recognised by the naming conventions of ``mcstudy.report.variables``;
+Estimates are recognised by the naming conventions of ``mcstudy.document.variables``;
 variables already drawn by a model's headline section (``ctx.covered``) are not drawn
 again, but every estimate gets its full table.
 """
@@ -11,9 +11,7 @@ import math
 
 import numpy as np
 
-from mcstudy.models.contract import INTERVALS
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     MAX_TABLE_ROWS,
     Block,
     Bullets,
@@ -23,10 +21,12 @@ from mcstudy.report.document import (
     Section,
     TableBlock,
 )
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import Layout, choose_layouts, is_numeric, sweep_dims
+from mcstudy.document.variables import Estimate, agreement, bounds, sample_size
+from mcstudy.fmt import coord, count, estimate, num
+from mcstudy.models.contract import INTERVALS
 from mcstudy.report.figures import plot_estimate, plot_estimates_panels
-from mcstudy.report.fmt import coord, count, estimate, num
-from mcstudy.report.layout import Layout, choose_layouts, is_numeric, sweep_dims
-from mcstudy.report.variables import Estimate, agreement, bounds, sample_size
 
 
 def sample_size_text(ctx: ReportContext, est: Estimate) -> str:

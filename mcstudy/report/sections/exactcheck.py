@@ -6,10 +6,7 @@ import math
 
 import numpy as np
 
-from mcstudy.report.check_figures import ZSCORE_STACK, plot_zscores
-from mcstudy.report.context import ReportContext
-from mcstudy.report.convergence import point_coords
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     Block,
     Bullets,
     FigureBlock,
@@ -18,8 +15,11 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.fmt import coord, count, interval, num
-from mcstudy.report.variables import Agreement
+from mcstudy.document.context import ReportContext
+from mcstudy.document.convergence import point_coords
+from mcstudy.document.variables import Agreement
+from mcstudy.fmt import coord, count, interval, num
+from mcstudy.report.check_figures import ZSCORE_STACK, plot_zscores
 from mcstudy.stats.agreement import FAMILY_ALPHA
 from mcstudy.stats.proportion import wilson
 

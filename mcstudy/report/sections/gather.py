@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.curves import plain
-from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
-from mcstudy.report.fmt import coord, count, estimate, num
-from mcstudy.report.layout import select, sweep_dims
+from mcstudy.document.blocks import Block, Bullets, Paragraph, Section, TableBlock, cell
+from mcstudy.document.context import ReportContext
+from mcstudy.document.curves import plain
+from mcstudy.document.layout import select, sweep_dims
+from mcstudy.document.variables import bounds
+from mcstudy.fmt import coord, count, estimate, num
 from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
-from mcstudy.report.variables import bounds
 from mcstudy.storage.meaning import Meaning
 
 P_DIM = "gfp_nowait_fail_p"

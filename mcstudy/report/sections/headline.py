@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Cell, Paragraph, Section, TableBlock
-from mcstudy.report.fmt import coord, estimate
-from mcstudy.report.layout import sweep_dims
+from mcstudy.document.blocks import Block, Cell, Paragraph, Section, TableBlock
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import Estimate, bounds
+from mcstudy.fmt import coord, estimate
 from mcstudy.report.sections.estimates import estimate_figures, sample_size_text
-from mcstudy.report.variables import Estimate, bounds
 
 MAX_ROWS = 40
 

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.convergence import point_coords
-from mcstudy.report.document import Block, Bullets, Paragraph, Section, TableBlock, cell
-from mcstudy.report.fmt import coord, count, seconds
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import SAMPLE_SIZE_VAR, STATUS_VAR
+from mcstudy.document.blocks import Block, Bullets, Paragraph, Section, TableBlock, cell
+from mcstudy.document.context import ReportContext
+from mcstudy.document.convergence import point_coords
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import SAMPLE_SIZE_VAR, STATUS_VAR
+from mcstudy.fmt import coord, count, seconds
 from mcstudy.storage.running import CHECKPOINT_DIM
 
 DONE = frozenset({"done", "ok", "complete", "completed", "success", "succeeded"})

@@ -5,12 +5,12 @@ the generic estimates section lists them in tables only."""
 
 from __future__ import annotations
 
+from mcstudy.document.blocks import Block, Bullets, Section
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import cell_of
 from mcstudy.kernel.policies import MAINLINE_COLLAPSE, MAINLINE_IPI, SPLIT_TABLE_VARIANTS
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Bullets, Section
-from mcstudy.report.layout import sweep_dims
 from mcstudy.report.sections.estimates import estimate_figures
-from mcstudy.report.variables import cell_of
 
 COUPLING = [
     "One simulation per host-hour: the zone pressure chain (docs/model.md §4.1) started "

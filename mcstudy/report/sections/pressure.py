@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Bullets
-from mcstudy.report.layout import sweep_dims
+from mcstudy.document.blocks import Block, Bullets
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import bounds
 from mcstudy.report.sections.headline import headline_section
-from mcstudy.report.variables import bounds
 
 HEADLINE = [
     "nowait_fail_prob",

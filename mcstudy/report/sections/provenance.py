@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, Code, Paragraph, Section, TableBlock, cell
-from mcstudy.report.fmt import count
+from mcstudy.document.blocks import Block, Code, Paragraph, Section, TableBlock, cell
+from mcstudy.document.context import ReportContext
+from mcstudy.fmt import count
 from mcstudy.report.meta import file_sha256, regenerate_commands
 
 _ORDER = (

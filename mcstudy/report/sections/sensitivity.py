@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcstudy.report.check_figures import plot_sensitivity
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import (
+from mcstudy.document.blocks import (
     Block,
     Bullets,
     FigureBlock,
@@ -15,10 +13,12 @@ from mcstudy.report.document import (
     TableBlock,
     cell,
 )
-from mcstudy.report.fmt import count, estimate, num
-from mcstudy.report.layout import sweep_dims
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import stderr
+from mcstudy.fmt import count, estimate, num
+from mcstudy.report.check_figures import plot_sensitivity
 from mcstudy.report.sensitivity import BOOTSTRAP, Sensitivity, grid_sensitivity
-from mcstudy.report.variables import stderr
 
 MAX_PANELS = 6
 

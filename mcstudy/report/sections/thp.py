@@ -4,10 +4,10 @@ how many synchronous IPIs reach an isolated CPU under each policy."""
 
 from __future__ import annotations
 
-from mcstudy.report.context import ReportContext
-from mcstudy.report.document import Block, FigureBlock
+from mcstudy.document.blocks import Block, FigureBlock
+from mcstudy.document.context import ReportContext
+from mcstudy.document.layout import sweep_dims
 from mcstudy.report.figures import plot_tradeoff
-from mcstudy.report.layout import sweep_dims
 from mcstudy.report.sections.estimates import sample_size_text
 from mcstudy.report.sections.headline import headline_section
 

@@ -91,5 +91,6 @@ def test_small_study_runs_end_to_end(tmp_path):
     assert float(iso.sel(ipi_policy="broadcast", pressure_fraction=0.5)) > float(
         iso.sel(ipi_policy="broadcast", pressure_fraction=0.0)
     )
-    assert ds.isolated_cpu_ipis_per_s.attrs["units"] == "IPIs/s"
+    attrs = ds.isolated_cpu_ipis_per_s.attrs
+    assert attrs["units"] == "s-1" and attrs["mcstudy_units"] == "IPIs/s"  # CF, declared
     assert int(ds.sequences.max()) == 2

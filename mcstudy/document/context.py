@@ -1,7 +1,11 @@
-"""What a report section builder sees: the dataset, its model and estimates, computed once.
+"""What a report section builder sees (the dataset, its model and estimates, computed
+once), and how a builder is declared.
 
-A *section builder* is a function ``build(ctx: ReportContext) -> list[Section]``; the
-builders of each dataset kind are listed in ``mcstudy.report.catalog``.
+A *section builder* is a function ``build(ctx: ReportContext) -> list[Section]``,
+declared by a :class:`SectionEntry` that an entry point of the group
+``mcstudy.report_sections`` names (``pyproject.toml``); ``mcstudy.report.catalog`` finds
+them there, so the packages that provide sections (the report's own, the probe's, the
+lab's) import this base package, never the report.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from typing import Any
 
 import xarray as xr
 
+from mcstudy.document.blocks import Section
+from mcstudy.document.convergence import Trace, convergence_traces, has_running
+from mcstudy.document.curves import ExactCurves
+from mcstudy.document.variables import Agreement, Estimate, agreement, apply_family
 from mcstudy.models.base import Model
-from mcstudy.report.convergence import Trace, convergence_traces, has_running
-from mcstudy.report.curves import ExactCurves
-from mcstudy.report.document import Section
-from mcstudy.report.variables import Agreement, Estimate, agreement, apply_family
 from mcstudy.storage.meaning import MAIN_ESTIMATE_ATTR
 
 GENERIC = "*"
@@ -43,7 +47,7 @@ class ReportContext:
     convergence_note: str = ""
     stored: xr.Dataset | None = None
     """The dataset as stored, output dimensions kept (``ds`` is its per-cell view,
-    ``mcstudy.report.variables.cell_view``): what the Answers select from by coordinate."""
+    ``mcstudy.document.variables.cell_view``): what the Answers select from by coordinate."""
     _agreements: list[Agreement] | None = None
 
     @property
@@ -106,3 +110,22 @@ class ReportContext:
 
 
 SectionBuilder = Callable[[ReportContext], list[Section]]
+
+
+@dataclass(frozen=True)
+class SectionEntry:
+    """A section builder, the dataset kinds it is for and when it runs.
+
+    ``kinds``: dataset kinds (a model name, ``probe``, ``lab``) or ``GENERIC`` (every
+    dataset). ``rank``: builders run in increasing rank (the kind-specific ones, 10-90,
+    before the generic ones, 100 and up), so a headline marks the variables it covered
+    (``ctx.covered``) before the generic sections look. Where a section shows in the
+    report is its ``Section.order``, not the rank. ``skip``: names of generic sections
+    that do not apply to this builder's kinds (a probe dataset is measurements, not a
+    Monte Carlo run: no design, estimates, exact checks, re-runs or point health).
+    """
+
+    build: SectionBuilder
+    kinds: tuple[str, ...]
+    rank: int
+    skip: tuple[str, ...] = ()

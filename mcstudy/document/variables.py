@@ -22,6 +22,7 @@ from mcstudy.models.contract import SPEC_ATTR, cell_name, cells, spec_attrs, spe
 from mcstudy.stats.agreement import FAMILY_ALPHA, check_exact, holm
 from mcstudy.stats.interval import Z95
 from mcstudy.storage.meaning import MAIN_AT_ATTR, MAIN_ESTIMATE_ATTR, OUTPUT_DIMENSION, ROLE_ATTR
+from mcstudy.units import shown_units
 
 STATUS_VAR = "point_status"
 SAMPLE_SIZE_VAR = "sequences"
@@ -158,7 +159,7 @@ def find_estimates(
             Estimate(
                 name=spec.name,
                 long_name=str(attrs.get("long_name", spec.name)),
-                units=str(attrs.get("units", "")),
+                units=shown_units(attrs),
                 kind=spec.kind,
                 interval=spec.interval,
                 stderr=spec.stderr if spec.stderr in names else None,

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from mcstudy.report.curves import plain
-from mcstudy.report.fmt import coord
-from mcstudy.report.layout import sweep_dims
-from mcstudy.report.variables import Estimate, stderr
+from mcstudy.document.curves import plain
+from mcstudy.document.layout import sweep_dims
+from mcstudy.document.variables import Estimate, stderr
+from mcstudy.fmt import coord
 from mcstudy.stats.interval import Z95
 from mcstudy.storage.running import CHECKPOINT_DIM, HIGH, LOW, SEQUENCES, VALUE
 

@@ -31,7 +31,7 @@ class Layout:
     """Remaining dimensions held at one level each (coordinate values)."""
 
     def fixed_text(self) -> str:
-        from mcstudy.report.fmt import coord
+        from mcstudy.fmt import coord
 
         return ", ".join(f"{k} = {coord(v)}" for k, v in self.fixed.items())
 
