@@ -17,10 +17,9 @@ import os
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from mcstudy.errors import OutputError
 from mcstudy.models.base import Model
@@ -29,6 +28,9 @@ from mcstudy.storage.atomic import atomic_write_bytes, check_output_file, file_k
 from mcstudy.storage.meaning import DESCRIPTION_ATTR, MAIN_ESTIMATE_ATTR, describe, field_info
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
+
+if TYPE_CHECKING:
+    import xarray as xr  # imported where used: a run needs it only at its end
 
 FORMAT_NAME = "mcstudy-dataset"
 FORMAT_VERSION = 1
@@ -141,6 +143,8 @@ def build_dataset(
         study.points(), model.Params, study.params, study.sweep, taken=data_vars
     )
     data_vars.update(per_point)
+    import xarray as xr
+
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
     ds.attrs.update(
         {
@@ -200,6 +204,8 @@ def open_dataset(path: str | Path) -> xr.Dataset:
             f"{path}: is {file_kind(st.st_mode)}, not a regular file; expected an mcstudy "
             "dataset (.nc)"
         )
+    import xarray as xr
+
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             ds = ds.load()
