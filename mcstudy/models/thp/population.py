@@ -388,19 +388,19 @@ def population_aggregate(
                 continue
             u -= fork_rate
             # a departure: class c, zap or split
-            r0 = n0 * (mu[0] + sig[0, e])
-            r1 = n1 * (mu[1] + sig[1, e])
-            if u < r0:
+            rate0 = n0 * (mu[0] + sig[0, e])
+            rate1 = n1 * (mu[1] + sig[1, e])
+            if u < rate0:
                 c = 0
                 n = n0
-            elif u - r0 < r1:
+            elif u - rate0 < rate1:
                 c = 1
                 n = n1
-                u -= r0
+                u -= rate0
             else:
                 c = 2
                 n = n2
-                u -= r0 + r1
+                u -= rate0 + rate1
             is_split = u < n * sig[c, e]
             if c == 0:
                 n0 -= 1
