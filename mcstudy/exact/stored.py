@@ -4,8 +4,9 @@ Solving a zone chain's stationary law (``mcstudy.exact.pressure.solve``) takes s
 for the default host study's zone, and every run of the same chain gets the same law
 bit for bit. :func:`zone_law` keeps each solved law in a file named after a SHA-256 of
 the chain's parameters, the solver's source file and the numpy, scipy and Numba versions,
-in ``exact/`` under the Numba cache directory of the kernels (``mcstudy.engine.jitcache``,
-whose name already changes with any kernel source); with no such directory it just solves.
+in ``zone-laws/`` beside the Numba caches of the kernels (``mcstudy.engine.jitcache.
+cache_base()``; not in the cache of one kernel hash: editing a kernel elsewhere does not
+make the laws solve again); when that directory cannot be made it just solves.
 
 Each file holds the law and a SHA-256 of it; it is written to a temporary file in the
 same directory and renamed into place, so concurrent writers and a kill at any instant
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcstudy.engine.jitcache import cache_base
 from mcstudy.exact import pressure as _pressure
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
 
@@ -62,12 +64,9 @@ def chain_key(chain: ZoneChain) -> str:
     return hashlib.sha256((solver_version() + "\0" + text).encode()).hexdigest()[:32]
 
 
-def store_dir() -> Path | None:
-    """``exact/`` in the kernels' Numba cache directory, or None when there is none."""
-    import numba
-
-    base = numba.config.CACHE_DIR
-    return Path(base) / "exact" if base else None
+def store_dir() -> Path:
+    """``zone-laws/`` beside the kernels' Numba caches."""
+    return cache_base() / "zone-laws"
 
 
 def _encode(law: ZoneStationary) -> bytes:
@@ -113,8 +112,6 @@ def zone_law(chain: ZoneChain, directory: Path | None = None) -> ZoneStationary:
     """``solve(chain)``, read from the store when an intact copy is there, else solved and
     stored. ``directory`` overrides :func:`store_dir` (tests)."""
     where = directory if directory is not None else store_dir()
-    if where is None:
-        return solve(chain)
     path = where / f"{chain_key(chain)}.npz"
     try:
         law = _decode(path.read_bytes(), chain)

@@ -95,9 +95,15 @@ def test_a_flipped_bit_in_the_law_fails_its_checksum():
     assert stored._decode(bytes(blob), PLAIN) is None
 
 
-def test_no_store_directory_just_solves(monkeypatch):
-    monkeypatch.setattr(stored, "store_dir", lambda: None)
-    _same(stored.zone_law(PLAIN), solve(PLAIN))
+def test_an_unwritable_store_just_solves(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the directory should be: mkdir fails
+    _same(stored.zone_law(PLAIN, blocked / "zone-laws"), solve(PLAIN))
+
+
+def test_the_store_sits_beside_the_kernel_caches(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert stored.store_dir() == tmp_path / "zone-laws"
 
 
 def test_concurrent_writers_leave_one_whole_file(tmp_path):
