@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,20 @@ class BlockPlan:
         start = first_block * self.block_size
         stop = min((first_block + n_blocks) * self.block_size, self.sequences)
         return stop - start
+
+
+def run_driver(
+    driver: Callable[..., Any],
+    key: tuple[int, int],
+    plan: BlockPlan,
+    first_block: int,
+    n_blocks: int,
+    *args: Any,
+) -> Any:
+    """Blocks ``[first_block, first_block + n_blocks)`` of a model's ``@njit`` block
+    driver, which takes the stream key, the blocks and the plan first, in this order:
+    ``driver(k0, k1, first_block, n_blocks, block_size, sequences, *args)``."""
+    return driver(key[0], key[1], first_block, n_blocks, plan.block_size, plan.sequences, *args)
 
 
 BlockKernel = Callable[[int, int], tuple[np.ndarray, np.ndarray]]

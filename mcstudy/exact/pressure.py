@@ -178,9 +178,10 @@ def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tl, ts, tr
 
 
-def _transitions(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source, target, rate) of every off-diagonal transition; index = s (N+1) + f."""
-    tl, ts, tr = level_events(c)
+def _transitions(c: ZoneChain, events=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, rate) of every off-diagonal transition; index = s (N+1) + f.
+    ``events``: ``level_events(c)`` when the caller has it already."""
+    tl, ts, tr = level_events(c) if events is None else events
     nf = c.managed_pages + 1
     f = np.arange(nf)[:, None, None]
     sub = np.arange(2 * c.phases)[None, :, None]
@@ -190,12 +191,13 @@ def _transitions(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return src[keep], dst[keep], tr[keep]
 
 
-def generator(c: ZoneChain) -> sp.csr_matrix:
-    """The generator Q (CSR, rows sum to 0); state (b, k, f) has index (2b + k)(N+1) + f."""
+def generator(c: ZoneChain, events=None) -> sp.csr_matrix:
+    """The generator Q (CSR, rows sum to 0); state (b, k, f) has index (2b + k)(N+1) + f.
+    ``events``: ``level_events(c)`` when the caller has it already."""
     import scipy.sparse as sp
 
     size = c.phases * 2 * (c.managed_pages + 1)
-    s, d, r = _transitions(c)
+    s, d, r = _transitions(c, events)
     q = sp.coo_matrix((r, (s, d)), shape=(size, size)).tocsr()  # duplicates are summed
     q = q - sp.diags(np.asarray(q.sum(axis=1)).ravel())
     return q.tocsr()
@@ -396,12 +398,13 @@ def _ramaswami(x, g_mats, tl, ts, tr, n, c_lo, rmax):
 MG1_MAX_PAGES = 1 << 24
 
 
-def _stationary_mg1(c: ZoneChain, cls: np.ndarray) -> np.ndarray | None:
-    """pi by the level recursion (single-page allocations only); None if it fails."""
+def _stationary_mg1(c: ZoneChain, cls: np.ndarray, events=None) -> np.ndarray | None:
+    """pi by the level recursion (single-page allocations only); None if it fails.
+    ``events``: ``level_events(c)`` when the caller has it already."""
     n = c.managed_pages
     nf = n + 1
     m = 2 * c.phases
-    tl, ts, tr = level_events(c)
+    tl, ts, tr = level_events(c) if events is None else events
     up = np.where(tr > 0.0, tl - np.arange(nf)[:, None, None], 0)
     rmax = int(max(up.max(), 1))
     levels = cls % nf
@@ -438,7 +441,8 @@ def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
-    q = generator(c)
+    events = level_events(c)
+    q = generator(c, events)
     nf = c.managed_pages + 1
     start = c.managed_pages  # (calm, asleep, f = N)
     cls = _closed_class(q, start)
@@ -455,7 +459,7 @@ def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
     elif method == "mg1":
         if c.alloc_batch_pages != 1:
             raise ValueError("the level recursion needs alloc_batch_pages = 1")
-        res = _stationary_mg1(c, cls)
+        res = _stationary_mg1(c, cls, events)
         if res is None:
             raise ValueError("level recursion failed (singular censored level)")
         pi = res

@@ -21,9 +21,6 @@ state ``x`` obey
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.linalg import expm
-from scipy.sparse.linalg import expm_multiply
 
 from mcstudy.exact.pressure import ZoneChain, generator
 
@@ -39,6 +36,8 @@ def env_fallbacks_mean(
     """Mean fallbacks of one gather of ``n_tables`` tables, per starting state of a small
     environment chain (dense generator ``q``, 1/s; ``fail_p`` per state)."""
     p = np.asarray(fail_p, dtype=float)
+    from scipy.linalg import expm  # imported here: scipy is slow to import
+
     m = expm(np.asarray(q, dtype=float) * round_s) if round_s > 0.0 else np.eye(p.size)
     e = np.zeros((n_tables + 1, p.size))
     for r in range(1, n_tables + 1):
@@ -76,6 +75,9 @@ def zone_fallbacks_mean(
     keep_f[: top + 1] = True
     keep = np.tile(keep_f, v.size // nf)
     idx = np.flatnonzero(keep)
+    import scipy.sparse as sp  # imported here: scipy is slow to import
+    from scipy.sparse.linalg import expm_multiply
+
     q = generator(chain)[idx][:, idx]
     qt = sp.csr_matrix(q.T) * round_s
     mask = np.tile(below[: top + 1], v.size // nf)

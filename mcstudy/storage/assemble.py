@@ -24,10 +24,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from mcstudy.findings import FINDINGS_ATTR, encode_findings, study_findings
 from mcstudy.storage.dataset import (
@@ -44,6 +43,9 @@ from mcstudy.storage.rundir import RunDir
 from mcstudy.storage.running import running_series, running_variables
 from mcstudy.storage.version import same_code
 from mcstudy.study import Study
+
+if TYPE_CHECKING:
+    import xarray as xr  # imported where used: a run needs it only at its end
 
 POINT_STATUS_CODES = {PENDING: 0, DONE: 1, FAILED: 2}
 RUN_PROVENANCE_KEYS = frozenset(

@@ -17,10 +17,9 @@ import os
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from mcstudy import __version__
 from mcstudy.errors import OutputError
@@ -39,6 +38,9 @@ from mcstudy.storage.meaning import (
 from mcstudy.storage.points import REL_ERR, TARGET_MET  # noqa: F401 (re-exported)
 from mcstudy.study import Study
 from mcstudy.units import CONVENTIONS, unit_attrs
+
+if TYPE_CHECKING:
+    import xarray as xr  # imported where used: a run needs it only at its end
 
 FORMAT_NAME = "mcstudy-dataset"
 FORMAT_VERSION = 1
@@ -153,6 +155,8 @@ def build_dataset(
         study.points(), model.Params, study.params, study.sweep, taken=data_vars
     )
     data_vars.update(per_point)
+    import xarray as xr
+
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
     ds.attrs.update(
         {
@@ -217,6 +221,8 @@ def open_dataset(path: str | Path) -> xr.Dataset:
             f"{path}: is {file_kind(st.st_mode)}, not a regular file; expected an mcstudy "
             "dataset (.nc)"
         )
+    import xarray as xr
+
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             ds = ds.load()

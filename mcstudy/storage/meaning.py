@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from mcstudy.models.base import ModelParams
 from mcstudy.units import unit_attrs
+
+if TYPE_CHECKING:
+    import xarray as xr  # imported where used: a run needs it only at its end
 
 PARAMETERS_ATTR = "parameters"
 PARAMETER_INFO_ATTR = "parameter_info"

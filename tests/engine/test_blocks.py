@@ -116,3 +116,10 @@ def test_observed_folding_sees_every_checkpoint_and_sums_the_same():
         ints, fl = kernel(first, min(37, plan.n_blocks - first))
         fold_observed(t, ints, fl, lambda tt: again.append(tt.as_dict()))
     assert again == seen and t.as_dict() == plain.as_dict()
+
+
+def test_run_driver_passes_key_blocks_and_plan_first():
+    from mcstudy.engine.blocks import BlockPlan, run_driver
+
+    seen = run_driver(lambda *a: a, (7, 9), BlockPlan(100, 8), 3, 2, "x", 5)
+    assert seen == (7, 9, 3, 2, 8, 100, "x", 5)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.rng import probability_threshold
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.gather import gather_exact_mixture
@@ -177,13 +177,12 @@ class GatherModel(Model):
         first_block: int,
         n_blocks: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return K.simulate_gather_blocks(
-            key[0],
-            key[1],
+        return run_driver(
+            K.simulate_gather_blocks,
+            key,
+            plan,
             first_block,
             n_blocks,
-            plan.block_size,
-            plan.sequences,
             prepared.ip,
             prepared.th,
             prepared.log_q,

@@ -1,7 +1,7 @@
 """One point of the host study packed for its kernel (``docs/model.md`` §11.5-§11.8).
 
 The zone chain's exact stationary law (``mcstudy.exact.pressure``) is solved once per
-distinct chain and process (the start of every sequence is drawn from it, and the exact
+distinct chain (and kept on disk, ``mcstudy.exact.stored``) (the start of every sequence is drawn from it, and the exact
 columns use it); the event tables are the pressure model's (``tables.event_tables``).
 """
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcstudy.engine.rng import probability_threshold
-from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
+from mcstudy.exact.pressure import ZoneChain, ZoneStationary
+from mcstudy.exact.stored import zone_law
 from mcstudy.exact.thp import cache_level_law
 from mcstudy.kernel.policies import collapse_policy, ipi_policy
 from mcstudy.mechanisms import rt_ipi as R
@@ -42,8 +43,9 @@ class PreparedHost:
 @functools.lru_cache(maxsize=8)
 def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
     """The chain's exact stationary law and its cumulative distribution over the states
-    (phase, kswapd, free pages), memoised per chain."""
-    z = solve(chain)
+    (phase, kswapd, free pages), memoised per chain (and kept on disk between runs:
+    ``mcstudy.exact.stored``)."""
+    z = zone_law(chain)
     cdf = np.cumsum(z.pi.ravel())
     cdf /= cdf[-1]
     return z, cdf

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
@@ -187,13 +187,12 @@ class PressureModel(Model):
         if p.estimator == "importance":
             return simulate_importance(prepared, key, plan, first_block, n_blocks)
         t = prepared.tables
-        return K.simulate_pressure_blocks(
-            key[0],
-            key[1],
+        return run_driver(
+            K.simulate_pressure_blocks,
+            key,
+            plan,
             first_block,
             n_blocks,
-            plan.block_size,
-            plan.sequences,
             prepared.ip,
             t.rate * prepared.start.warmup_s,
             t.rate * p.horizon_s,

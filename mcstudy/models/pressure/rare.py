@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.errors import McStudyError
 from mcstudy.mechanisms.zone_events import (
     EV_ALLOC,
@@ -190,13 +190,12 @@ def simulate_importance(
     reg = regeneration(prepared, key)
     t = prepared.tables
     tt = reg.tilt.tables
-    out_i, out_f, oks = K.simulate_importance_blocks(
-        key[0],
-        key[1],
+    out_i, out_f, oks = run_driver(
+        K.simulate_importance_blocks,
+        key,
+        plan,
         first_block,
         n_blocks,
-        plan.block_size,
-        plan.sequences,
         prepared.params.plain_cycles,
         reg.state,
         prepared.ip,

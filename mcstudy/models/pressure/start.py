@@ -21,7 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
+from mcstudy.exact.pressure import ZoneChain, ZoneStationary
+from mcstudy.exact.stored import zone_law
 from mcstudy.models.pressure.params import PressureParams
 
 EXACT_MAX_PAGES = 2_000_000
@@ -36,8 +37,8 @@ to it, and the point reports that its transient may not be over."""
 @lru_cache(maxsize=8)
 def stationary(chain: ZoneChain) -> ZoneStationary:
     """The exact stationary law of ``chain`` (cached: the start and the exact column of a
-    point both need it)."""
-    return solve(chain)
+    point both need it; kept on disk between runs: ``mcstudy.exact.stored``)."""
+    return zone_law(chain)
 
 
 TRUNCATION_MASS = 1e-12

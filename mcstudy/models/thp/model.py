@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.thp import (
     PAGE_TABLE_BYTES,
@@ -127,13 +127,12 @@ class ThpModel(Model):
         first_block: int,
         n_blocks: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return KB.simulate_thp_blocks(
-            key[0],
-            key[1],
+        return run_driver(
+            KB.simulate_thp_blocks,
+            key,
+            plan,
             first_block,
             n_blocks,
-            plan.block_size,
-            plan.sequences,
             prepared.arrays,
         )
 

@@ -207,14 +207,47 @@ def first_half(t_prev, t_next, t0, t1):
     return hi - lo if hi > lo else 0.0
 
 
+A_THP, A_DEP, A_RES, A_DEP_H1, A_RES_H1 = 0, 1, 2, 3, 4
+"""time integrals of one sequence over its counted window (``window_integrals``):
+PMD-mapped THPs, deposited tables, reserved tables, and the deposit's and the reserve's
+integrals over the first half of the window"""
+N_ACC = 5
+
+
 @njit(cache=True)
-def finish_population(
-    fp, ip, splits, failures, misses, n_end, peak, s_thp, s_dep, s_res, d1, r1, mom, out_i,
-    out_f,
-):  # fmt: skip
-    """Fold one sequence's population results into the block's tallies; ``d1`` and ``r1``
-    are the deposit and reserve integrals over the first half of the window, ``mom`` the
-    integrals of y and y^2 with y = deposit - F_CENTER."""
+def window_integrals(acc, mom, t, tn, t0, t1, n_thp, dep, cached, policy, center):
+    """Add the interval ``(t, tn]``, cut to the counted window ``[t0, t1]``, to the time
+    integrals ``acc`` (``A_*``) and ``mom`` (of y and y^2, y = deposit - ``center``),
+    with ``n_thp`` mappings, ``dep`` deposited and ``cached`` cached tables held
+    throughout. True if any time was added (the deposit is then part of the window)."""
+    if tn <= t0:
+        return False
+    dt = tn - (t if t > t0 else t0)
+    if dt <= 0.0:
+        return False
+    h1 = first_half(t, tn, t0, t1)
+    acc[A_THP] += n_thp * dt
+    acc[A_DEP] += dep * dt
+    acc[A_DEP_H1] += dep * h1
+    if policy == POLICY_DEPOSIT:
+        acc[A_RES] += dep * dt
+        acc[A_RES_H1] += dep * h1
+    elif policy == POLICY_CACHE:
+        acc[A_RES] += cached * dt
+        acc[A_RES_H1] += cached * h1
+    y = dep - center
+    mom[0] += y * dt
+    mom[1] += y * y * dt
+    return True
+
+
+@njit(cache=True)
+def finish_population(fp, ip, splits, failures, misses, n_end, peak, acc, mom, out_i, out_f):
+    """Fold one sequence's population results into the block's tallies; ``acc`` holds its
+    time integrals (``window_integrals``), ``mom`` the integrals of y and y^2 with
+    y = deposit - F_CENTER."""
+    s_thp, s_dep, s_res = acc[A_THP], acc[A_DEP], acc[A_RES]
+    d1, r1 = acc[A_DEP_H1], acc[A_RES_H1]
     h = fp[F_T1] - fp[F_T0]
     drift = (s_dep - 2.0 * d1) / (0.5 * h)  # (second half - first half) / half length
     out_f[U_DEPOSIT_DRIFT] += drift
@@ -314,8 +347,7 @@ def population_aggregate(
     total = 0.0
     splits = failures = misses = 0
     peak = 0
-    s_thp = s_dep = s_res = 0.0
-    d1 = r1 = 0.0
+    acc = np.zeros(N_ACC)
     while True:
         if need:
             total = (
@@ -329,24 +361,11 @@ def population_aggregate(
             t_pop = t + exponential_inline(pop_st, total) if total > 0.0 else _INF
             need = False
         tn = min(t_pop, t_sw, t_c, t_ref, t1)
-        if tn > t0:
-            dt = tn - (t if t > t0 else t0)
-            if dt > 0.0:
-                h1 = first_half(t, tn, t0, t1)
-                s_thp += (n0 + n1 + n2) * dt
-                s_dep += dep * dt
-                d1 += dep * h1
-                if policy == POLICY_DEPOSIT:
-                    s_res += dep * dt
-                    r1 += dep * h1
-                elif policy == POLICY_CACHE:
-                    s_res += cached * dt
-                    r1 += cached * h1
-                y = dep - center
-                mom[0] += y * dt
-                mom[1] += y * y * dt
-                if dep > peak:
-                    peak = dep
+        counted = window_integrals(
+            acc, mom, t, tn, t0, t1, n0 + n1 + n2, dep, cached, policy, center
+        )
+        if counted and dep > peak:
+            peak = dep
         t = tn
         if t >= t1:
             break
@@ -388,19 +407,19 @@ def population_aggregate(
                 continue
             u -= fork_rate
             # a departure: class c, zap or split
-            r0 = n0 * (mu[0] + sig[0, e])
-            r1 = n1 * (mu[1] + sig[1, e])
-            if u < r0:
+            rate0 = n0 * (mu[0] + sig[0, e])
+            rate1 = n1 * (mu[1] + sig[1, e])
+            if u < rate0:
                 c = 0
                 n = n0
-            elif u - r0 < r1:
+            elif u - rate0 < rate1:
                 c = 1
                 n = n1
-                u -= r0
+                u -= rate0
             else:
                 c = 2
                 n = n2
-                u -= r0 + r1
+                u -= rate0 + rate1
             is_split = u < n * sig[c, e]
             if c == 0:
                 n0 -= 1
@@ -420,23 +439,7 @@ def population_aggregate(
                         misses += 1
                     if failed:
                         failures += 1
-    finish_population(
-        fp,
-        ip,
-        splits,
-        failures,
-        misses,
-        n0 + n1 + n2,
-        peak,
-        s_thp,
-        s_dep,
-        s_res,
-        d1,
-        r1,
-        mom,
-        out_i,
-        out_f,
-    )
+    finish_population(fp, ip, splits, failures, misses, n0 + n1 + n2, peak, acc, mom, out_i, out_f)
 
 
 # --------------------------------------------------------------------------- individual
@@ -579,29 +582,13 @@ def population_individual(
     t_ref = exponential(cache_st, refill_rate) if refill_rate > 0.0 else _INF
     splits = failures = misses = 0
     peak = 0
-    s_thp = s_dep = s_res = 0.0
-    d1 = r1 = 0.0
+    acc = np.zeros(N_ACC)
     while True:
         t_dep = ht[0] if size > 0 else _INF
         tn = min(t_birth, t_dep, t_sw, t_c, t_ref, t1)
-        if tn > t0:
-            dt = tn - (t if t > t0 else t0)
-            if dt > 0.0:
-                h1 = first_half(t, tn, t0, t1)
-                s_thp += size * dt
-                s_dep += dep * dt
-                d1 += dep * h1
-                if policy == POLICY_DEPOSIT:
-                    s_res += dep * dt
-                    r1 += dep * h1
-                elif policy == POLICY_CACHE:
-                    s_res += cached * dt
-                    r1 += cached * h1
-                y = dep - center
-                mom[0] += y * dt
-                mom[1] += y * y * dt
-                if dep > peak:
-                    peak = dep
+        counted = window_integrals(acc, mom, t, tn, t0, t1, size, dep, cached, policy, center)
+        if counted and dep > peak:
+            peak = dep
         t = tn
         if t >= t1:
             break
@@ -664,8 +651,5 @@ def population_individual(
                 size = heap_push(ht, hc, size, zap, 2 * c)
         counts[c] += n_new
         dep += n_new
-    finish_population(
-        fp, ip, splits, failures, misses, size, peak, s_thp, s_dep, s_res, d1, r1, mom, out_i,
-        out_f,
-    )  # fmt: skip
+    finish_population(fp, ip, splits, failures, misses, size, peak, acc, mom, out_i, out_f)
     return ht, hc

@@ -420,3 +420,17 @@ def test_disable_jit_gives_identical_tallies():
     )
     nojit = json.loads(res.stdout.strip().splitlines()[-1])
     assert nojit == [_nojit_tallies("exponential"), _nojit_tallies("lognormal")]
+
+
+@pytest.mark.parametrize("lifetime", ["exponential", "lognormal"])
+def test_deposit_policy_reserve_integrals_are_the_deposits(lifetime):
+    """Under the deposit policy the reserve is the deposit: their time integrals, and so
+    their drift tallies, agree exactly, on both the aggregated (exponential lifetimes)
+    and the individual path. (The aggregated path once reused the reserve's first-half
+    integral as a departure rate.)"""
+    params = {**SMALL, "table_policy": "deposit", "fork_rate": 0.5, "fork_copy_prob": 0.3}
+    if lifetime != "exponential":
+        params |= {"lifetime_dist": lifetime, "lifetime_shape": 1.0}
+    _, est, _ = simulate(params, 64)
+    assert est["reserve_bytes_drift"] == est["deposit_bytes_drift"]
+    assert est["reserve_bytes_mean"] == est["deposit_bytes_mean"]
