@@ -192,6 +192,12 @@ def measure_default_compile(cache_dir: Path | None, label: str) -> dict[str, Any
     }
 
 
+def _sigint_default() -> None:
+    """In the child: SIGINT's default action (a bench started in the background of a
+    shell script inherits SIGINT ignored, and could not then stop the run it measures)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def measure_default_first_point(
     workdir: Path, cache_dir: Path | None, timeout: float = 600.0
 ) -> dict[str, Any]:
@@ -208,6 +214,7 @@ def measure_default_first_point(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,  # the bench interrupts it, even from a background job
     )
     first = None
     try:
@@ -218,7 +225,11 @@ def measure_default_first_point(
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a run behind
+            proc.kill()
+            _, err = proc.communicate()
     if first is None:
         tail = err.strip().splitlines()[-1:] or ["(no output)"]
         raise McStudyError(f"the default study committed no point: {tail[0]}")

@@ -49,6 +49,13 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _as_under_a_terminal() -> None:
+    """In the child: SIGINT's default action, as a terminal's foreground command has it
+    (a test run in the background of a shell script inherits SIGINT ignored, which
+    mcstudy rightly respects: its Ctrl-C is not meant for it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mcstudy", "run", *args],
@@ -57,6 +64,7 @@ def _start(args: list[str], **env: str) -> subprocess.Popen:
         text=True,
         env=_env(**env),
         start_new_session=True,  # its own process group, as under a terminal
+        preexec_fn=_as_under_a_terminal,
     )
 
 
@@ -207,6 +215,7 @@ def test_a_run_in_a_log_prints_lines_not_carriage_returns(tmp_path):
 
 
 def _block_sigint() -> None:
+    _as_under_a_terminal()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
@@ -222,7 +231,7 @@ def _sigint_at(args: list[str], offset: float, blocked: bool = True) -> tuple[in
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
-        preexec_fn=_block_sigint if blocked else None,
+        preexec_fn=_block_sigint if blocked else _as_under_a_terminal,
     )
     try:
         out, err = proc.communicate(timeout=offset)  # (ends early if the command does)
