@@ -19,14 +19,25 @@ _INF = math.inf
 
 
 @njit(cache=True)
+def _push(buf, n, t):
+    """``buf`` with ``t`` at index ``n`` (doubled when full), and ``n + 1``."""
+    if n == buf.shape[0]:
+        new = np.empty(2 * n, dtype=np.float64)
+        for i in range(n):  # a loop: a slice assignment compiles Numba's error text
+            new[i] = buf[i]
+        buf = new
+    buf[n] = t
+    return buf, n + 1
+
+
+@njit(cache=True)
 def env_path(st, t_end, phi, to_pressure, to_calm):
     """Pressure episodes on [0, t_end): (initial state, switch times, number of switches).
 
     A two-state Markov chain (0 calm, 1 pressure) started from its stationary law
     (P(pressure) = ``phi``); the state flips at each switch time.
     """
-    cap = 16
-    sw = np.empty(cap, dtype=np.float64)
+    sw = np.empty(16, dtype=np.float64)
     n = 0
     if phi <= 0.0:
         return 0, sw, 0
@@ -38,14 +49,7 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
         t += exponential(st, rate)
         if t >= t_end:
             break
-        if n == cap:
-            cap *= 2
-            new = np.empty(cap, dtype=np.float64)
-            for i in range(n):  # a loop: a slice assignment compiles Numba's error text
-                new[i] = sw[i]
-            sw = new
-        sw[n] = t
-        n += 1
+        sw, n = _push(sw, n, t)
         e = 1 - e
     return e0, sw, n
 
@@ -53,8 +57,7 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
 @njit(cache=True)
 def poisson_times(st, rate, t_start, t_end):
     """Arrival times of a Poisson process of ``rate`` on [t_start, t_end): (times, count)."""
-    cap = 16
-    out = np.empty(cap, dtype=np.float64)
+    out = np.empty(16, dtype=np.float64)
     n = 0
     if rate <= 0.0:
         return out, 0
@@ -63,14 +66,7 @@ def poisson_times(st, rate, t_start, t_end):
         t += exponential(st, rate)
         if t >= t_end:
             break
-        if n == cap:
-            cap *= 2
-            new = np.empty(cap, dtype=np.float64)
-            for i in range(n):
-                new[i] = out[i]
-            out = new
-        out[n] = t
-        n += 1
+        out, n = _push(out, n, t)
     return out, n
 
 
