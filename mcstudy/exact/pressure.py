@@ -252,17 +252,27 @@ def gth_stationary(q: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def _solve_small(a, b):
-    """X with a @ X = b for a small square matrix (Gauss, partial pivoting); NaN if singular."""
+    """X with (-a) @ X = b for a small square matrix (Gauss, partial pivoting); NaN if
+    singular. The negation is copied element by element: an array expression (``-a``)
+    would compile a ufunc kernel, at half a second of Numba's time."""
     m = a.shape[0]
-    aa = a.copy()
-    x = b.copy()
+    aa = np.empty((m, m))
+    for i in range(m):
+        for j in range(m):
+            aa[i, j] = -a[i, j]
+    x = np.empty(b.shape)
+    for i in range(b.shape[0]):
+        for j in range(b.shape[1]):
+            x[i, j] = b[i, j]
     for col in range(m):
         piv = col
         for r in range(col + 1, m):
             if abs(aa[r, col]) > abs(aa[piv, col]):
                 piv = r
         if aa[piv, col] == 0.0:
-            x[:, :] = np.nan
+            for i in range(x.shape[0]):
+                for j in range(x.shape[1]):
+                    x[i, j] = np.nan
             return x
         if piv != col:
             for j in range(m):
@@ -344,8 +354,8 @@ def _mg1_levels(tl, ts, tr, n, c_lo, rmax):
     for c in range(n, c_lo, -1):
         h = _descents(g_mats, c, n, rmax)
         a, down = _censored_level(c, h, tl, ts, tr)
-        g = _solve_small(-a, down)
-        if np.isnan(g[0, 0]):
+        g = _solve_small(a, down)
+        if math.isnan(g[0, 0]):
             return np.zeros((n + 1, m)), g_mats, False
         for i in range(m):  # rows are probability vectors: remove round-off drift
             tot = 0.0
@@ -383,7 +393,11 @@ def _ramaswami(x, g_mats, tl, ts, tr, n, c_lo, rmax):
                     s2 = ts[g, s, e]
                     for t in range(m):
                         rhs[t, 0] += xg * r * h[j - c, s2, t]
-        y = _solve_small(-a.T.copy(), rhs)
+        at = np.empty((m, m))  # the transpose, element by element (no array expression)
+        for i in range(m):
+            for j in range(m):
+                at[i, j] = a[j, i]
+        y = _solve_small(at, rhs)
         big = 0.0
         for t in range(m):
             x[c, t] = max(y[t, 0], 0.0)

@@ -108,11 +108,20 @@ def _write(path: Path, blob: bytes) -> None:
         raise
 
 
+def _law_path(chain: ZoneChain, directory: Path | None = None) -> Path:
+    where = directory if directory is not None else store_dir()
+    return where / f"{chain_key(chain)}.npz"
+
+
+def is_stored(chain: ZoneChain, directory: Path | None = None) -> bool:
+    """Whether a file for ``chain``'s law is in the store (not checked for damage)."""
+    return _law_path(chain, directory).is_file()
+
+
 def zone_law(chain: ZoneChain, directory: Path | None = None) -> ZoneStationary:
     """``solve(chain)``, read from the store when an intact copy is there, else solved and
     stored. ``directory`` overrides :func:`store_dir` (tests)."""
-    where = directory if directory is not None else store_dir()
-    path = where / f"{chain_key(chain)}.npz"
+    path = _law_path(chain, directory)
     try:
         law = _decode(path.read_bytes(), chain)
     except OSError:

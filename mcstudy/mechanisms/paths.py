@@ -13,21 +13,10 @@ import math
 import numpy as np
 from numba import njit
 
+from mcstudy.engine.buffers import push
 from mcstudy.engine.sampling import exponential, uniform
 
 _INF = math.inf
-
-
-@njit(cache=True)
-def _push(buf, n, t):
-    """``buf`` with ``t`` at index ``n`` (doubled when full), and ``n + 1``."""
-    if n == buf.shape[0]:
-        new = np.empty(2 * n, dtype=np.float64)
-        for i in range(n):  # a loop: a slice assignment compiles Numba's error text
-            new[i] = buf[i]
-        buf = new
-    buf[n] = t
-    return buf, n + 1
 
 
 @njit(cache=True)
@@ -38,7 +27,7 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
     (P(pressure) = ``phi``); the state flips at each switch time.
     """
     sw = np.empty(16, dtype=np.float64)
-    n = 0
+    n = np.int64(0)
     if phi <= 0.0:
         return 0, sw, 0
     e = 1 if uniform(st) < phi else 0
@@ -49,7 +38,7 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
         t += exponential(st, rate)
         if t >= t_end:
             break
-        sw, n = _push(sw, n, t)
+        sw, n = push(sw, n, t)
         e = 1 - e
     return e0, sw, n
 
@@ -58,7 +47,7 @@ def env_path(st, t_end, phi, to_pressure, to_calm):
 def poisson_times(st, rate, t_start, t_end):
     """Arrival times of a Poisson process of ``rate`` on [t_start, t_end): (times, count)."""
     out = np.empty(16, dtype=np.float64)
-    n = 0
+    n = np.int64(0)
     if rate <= 0.0:
         return out, 0
     t = t_start
@@ -66,7 +55,7 @@ def poisson_times(st, rate, t_start, t_end):
         t += exponential(st, rate)
         if t >= t_end:
             break
-        out, n = _push(out, n, t)
+        out, n = push(out, n, t)
     return out, n
 
 

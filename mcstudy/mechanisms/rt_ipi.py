@@ -42,6 +42,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mcstudy.engine.buffers import push
 from mcstudy.engine.sampling import bernoulli, exponential
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.mmu_gather import tlb_remove_table_gather
@@ -171,17 +172,6 @@ def gather_fallbacks_timed(st, n_tables, batch, rth, t, spacing, e0, sw, isw, n_
 
 
 @njit(cache=True)
-def _push(buf, nb, cycle):
-    if nb == buf.shape[0]:
-        new = np.empty(2 * nb, dtype=np.int64)
-        for i in range(nb):  # a loop: a slice assignment compiles Numba's error text
-            new[i] = buf[i]
-        buf = new
-    buf[nb] = cycle
-    return buf, nb + 1
-
-
-@njit(cache=True)
 def rt_sequence(
     gt_st,
     ga_st,
@@ -222,6 +212,9 @@ def rt_sequence(
     per_event_mm = IPI_MM_ONLY[ipol]
     sends = IPI_SENDS[ipol]
     kernel_only = IPI_KERNEL_ONLY[ipol]
+    # rows as int64 values, not literals: bernoulli compiles once, not once per row
+    row_mm = np.int64(H_RT_MM)
+    row_kernel = np.int64(H_KERNEL)
     # a fallback waits for its sync round; call_rcu() (no IPI) returns at once
     step = spacing if (fb_ipi and sends) else 0.0
 
@@ -234,7 +227,7 @@ def rt_sequence(
     isw = 0
     while isw < n_sw and sw[isw] <= t0:
         isw += 1
-    nb = 0
+    nb = np.int64(0)
     collapses = c_rounds = c_iso = fresh_fail = rcu_frees = 0
     gathers = fallbacks = f_rounds = f_iso = 0
     while True:
@@ -247,7 +240,7 @@ def rt_sequence(
         row = H_NOWAIT + e
         rt_mm = True
         if per_event_mm:
-            rt_mm = bernoulli(ipi_st, rth, H_RT_MM)
+            rt_mm = bernoulli(ipi_st, rth, row_mm)
         if t == t_c:
             ic += 1
             t_c = coll[ic] if ic < n_coll else math.inf
@@ -281,12 +274,12 @@ def rt_sequence(
                 if not sends:
                     deliver = False
                 elif kernel_only:
-                    deliver = bernoulli(ipi_st, rth, H_KERNEL)
+                    deliver = bernoulli(ipi_st, rth, row_kernel)
                 if deliver:
                     c_iso += 1
                     k = int((t - t0) / cycle)
                     if k < n_cycles:
-                        buf, nb = _push(buf, nb, k)
+                        buf, nb = push(buf, nb, k)
         else:
             t_g = t + exponential(gt_st, g_rate)
             gathers += 1
@@ -303,12 +296,12 @@ def rt_sequence(
             if not rt_mm:
                 continue
             for i in range(f):
-                if kernel_only and not bernoulli(ipi_st, rth, H_KERNEL):
+                if kernel_only and not bernoulli(ipi_st, rth, row_kernel):
                     continue
                 f_iso += 1
                 k = int((t + i * spacing - t0) / cycle)
                 if k < n_cycles:
-                    buf, nb = _push(buf, nb, k)
+                    buf, nb = push(buf, nb, k)
 
     # per-cycle counts: sort the cycle indices of the delivered rounds (insertion sort:
     # they arrive nearly in order, only overlapping gather bursts are out of order)

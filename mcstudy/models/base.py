@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -30,6 +30,14 @@ from mcstudy.models.contract import (
     point_specs,
     point_variables,
 )
+
+
+class Background(Protocol):
+    """Work started beside a warm-up (``Model.warmup_beside``)."""
+
+    def wait(self) -> bool: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -263,10 +271,32 @@ class Model(ABC):
         all take one code path does not pay for the others.
         """
         t0 = time.perf_counter()
-        chosen = self.all_warmup_variants() if params is None else self.warmup_variants(params)
-        for variant in chosen:
-            self.warmup_variant(variant)
+        if params is None:
+            self.run_warmups(self.all_warmup_variants(), [])
+        else:
+            params = list(params)
+            self.run_warmups(self.warmup_variants(params), params)
         return time.perf_counter() - t0
+
+    def run_warmups(self, variants: list[Warmup], params: list[ModelParams]) -> None:
+        """Run the warm-ups of ``variants``, with ``warmup_beside(params)`` working in
+        the background meanwhile (stopped if a warm-up fails or is interrupted, else
+        waited for: its time is part of the warm-up)."""
+        beside = self.warmup_beside(params) if variants else None
+        try:
+            for variant in variants:
+                self.warmup_variant(variant)
+        except BaseException:
+            if beside is not None:
+                beside.stop()
+            raise
+        if beside is not None:
+            beside.wait()
+
+    def warmup_beside(self, params: list[ModelParams]) -> Background | None:
+        """Work for another CPU while the kernels compile (the host study solves its
+        points' zone laws in a child process); None: nothing."""
+        return None
 
     def warmup_variants(self, params: Iterable[ModelParams]) -> list[Warmup]:
         """The kernel variants that points with these parameters run, each as a tiny

@@ -132,13 +132,13 @@ def warm_model(model: Model, params: Iterable[ModelParams]) -> float:
     """Compile (or load from Numba's cache) the kernel variants that points with these
     parameters need and that this process has not warmed yet; returns seconds (0.0 when
     there was nothing to do)."""
+    params = list(params)
     todo = [v for v in model.warmup_variants(params) if (type(model), v.key) not in _WARM]
     if not todo:
         return 0.0
     t0 = time.perf_counter()
-    for variant in todo:
-        model.warmup_variant(variant)
-        _WARM.add((type(model), variant.key))
+    model.run_warmups(todo, params)
+    _WARM.update((type(model), v.key) for v in todo)
     return time.perf_counter() - t0
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.parallel import blocks_in_threads
 from mcstudy.engine.tallies import Tallies
+from mcstudy.exact.beside import compile_level_recursion
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.exact.thp import (
     PAGE_TABLE_BYTES,
@@ -36,7 +37,7 @@ from mcstudy.kernel.policies import (
     SPLIT_TABLE_VARIANTS,
     ipi_policy,
 )
-from mcstudy.models.base import Model, Warmup
+from mcstudy.models.base import Background, Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
 from mcstudy.models.host.outputs import (
@@ -72,10 +73,10 @@ class HostModel(Model):
         return {
             "horizon_s": 2.0,
             "load": "bursts",
-            "managed_pages": 400,
-            "wmark_min": 20,
-            "wmark_low": 30,
-            "wmark_high": 40,
+            "managed_pages": 60,
+            "wmark_min": 5,
+            "wmark_low": 8,
+            "wmark_high": 12,
             "alloc_rate": 20.0,
             "free_rate": 18.0,
             "kswapd_rate": 1.0,
@@ -113,6 +114,12 @@ class HostModel(Model):
         if False in bursty:
             out.append(Warmup({**self.warmup_params(), **steady}))
         return out
+
+    def warmup_beside(self, params: list[HostParams]) -> Background | None:
+        """The zone's level recursion, compiled in a child process while the kernel
+        compiles, if the points' laws need it (``mcstudy.exact.beside``). The warm-up's
+        own zone is small enough for GTH elimination, which compiles nothing."""
+        return compile_level_recursion(p.setup().chain for p in params)
 
     def prepare(self, params: HostParams) -> PreparedHost:
         return prepare(params)

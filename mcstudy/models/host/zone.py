@@ -25,6 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
+from mcstudy.engine.buffers import push
 from mcstudy.engine.sampling import poisson, standard_normal, uniform, uniform_open0
 from mcstudy.mechanisms.zone_events import (
     C_AFAIL,
@@ -103,20 +104,6 @@ def state_code(f, kw, mn, amark):
 
 
 @njit(cache=True)
-def _push(idx, codes, n, i, code):
-    if n == idx.shape[0]:
-        ni = np.empty(2 * n, dtype=np.int64)
-        nc = np.empty(2 * n, dtype=np.int64)
-        for a in range(n):  # a loop: an array slice assignment compiles Numba's error text
-            ni[a] = idx[a]
-            nc[a] = codes[a]
-        idx, codes = ni, nc
-    idx[n] = i
-    codes[n] = code
-    return idx, codes, n + 1
-
-
-@njit(cache=True)
 def zone_run(st, n, f, kw, bu, P, amark, tables, cnt, idx, codes):
     """``n`` uniformised steps from (f, kw, bu); the epochs (1-based event indices) at
     which the state code changes go to ``idx``/``codes``.
@@ -129,7 +116,7 @@ def zone_run(st, n, f, kw, bu, P, amark, tables, cnt, idx, codes):
     agg_on, aguide, an, atype, ahi, alo, aalw, adf, _ag, asteps = agg
     mn = P[IP_MIN]
     code = state_code(f, kw, mn, amark)
-    n_sw = 0
+    n_sw = np.int64(0)
     below = 0
     below_a = 0
     awake = 0
@@ -163,7 +150,8 @@ def zone_run(st, n, f, kw, bu, P, amark, tables, cnt, idx, codes):
             i += 1
         new = state_code(f, kw, mn, amark)
         if new != code:
-            idx, codes, n_sw = _push(idx, codes, n_sw, i, new)
+            idx, _ = push(idx, n_sw, i)
+            codes, n_sw = push(codes, n_sw, new)
             code = new
     cnt[C_STALL] += stalls
     cnt[C_WAKE] += wakes
