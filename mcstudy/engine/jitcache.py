@@ -61,15 +61,3 @@ def configure() -> Path:
         return Path(numba.config.CACHE_DIR or "")
     numba.config.CACHE_DIR = str(path)
     return path
-
-
-def has_cache_index(dispatcher: object) -> bool:
-    """Whether ``dispatcher`` (a ``@njit(cache=True)`` function) has an index file in
-    Numba's cache, i.e. some process has compiled and saved it. This reads a private
-    attribute of Numba's ``FunctionCache``; when that is not there (another Numba), it
-    says False: the caller then assumes compiling is needed."""
-    try:
-        index = dispatcher._cache._cache_file._index_path  # type: ignore[attr-defined]
-    except AttributeError:
-        return False
-    return Path(index).is_file()

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -30,14 +30,6 @@ from mcstudy.models.contract import (
     point_specs,
     point_variables,
 )
-
-
-class Background(Protocol):
-    """Work started beside a warm-up (``Model.warmup_beside``)."""
-
-    def wait(self) -> bool: ...
-
-    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -279,24 +271,11 @@ class Model(ABC):
         return time.perf_counter() - t0
 
     def run_warmups(self, variants: list[Warmup], params: list[ModelParams]) -> None:
-        """Run the warm-ups of ``variants``, with ``warmup_beside(params)`` working in
-        the background meanwhile (stopped if a warm-up fails or is interrupted, else
-        waited for: its time is part of the warm-up)."""
-        beside = self.warmup_beside(params) if variants else None
-        try:
-            for variant in variants:
-                self.warmup_variant(variant)
-        except BaseException:
-            if beside is not None:
-                beside.stop()
-            raise
-        if beside is not None:
-            beside.wait()
-
-    def warmup_beside(self, params: list[ModelParams]) -> Background | None:
-        """Work for another CPU while the kernels compile (the host study solves its
-        points' zone laws in a child process); None: nothing."""
-        return None
+        """Run the warm-ups of ``variants`` for points with parameters ``params``. A model
+        that compiles more for some points (the host study: the zone's level recursion,
+        when a point's law is not stored) overrides this."""
+        for variant in variants:
+            self.warmup_variant(variant)
 
     def warmup_variants(self, params: Iterable[ModelParams]) -> list[Warmup]:
         """The kernel variants that points with these parameters run, each as a tiny

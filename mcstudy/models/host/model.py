@@ -21,7 +21,6 @@ import numpy as np
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.parallel import blocks_in_threads
 from mcstudy.engine.tallies import Tallies
-from mcstudy.exact.beside import compile_level_recursion
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.exact.thp import (
     PAGE_TABLE_BYTES,
@@ -31,13 +30,14 @@ from mcstudy.exact.thp import (
     ipi_exact,
 )
 from mcstudy.exact.timed import zone_fallbacks_mean
+from mcstudy.exact.warm import compile_level_recursion, recursion_needed
 from mcstudy.kernel.policies import (
     MAINLINE_COLLAPSE,
     MAINLINE_IPI,
     SPLIT_TABLE_VARIANTS,
     ipi_policy,
 )
-from mcstudy.models.base import Background, Model, Warmup
+from mcstudy.models.base import Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
 from mcstudy.models.host.outputs import (
@@ -70,6 +70,7 @@ class HostModel(Model):
 
     @classmethod
     def warmup_params(cls) -> dict[str, Any]:
+        """A tiny bursty host; its zone (60 pages, 244 states) is solved by GTH."""
         return {
             "horizon_s": 2.0,
             "load": "bursts",
@@ -115,11 +116,14 @@ class HostModel(Model):
             out.append(Warmup({**self.warmup_params(), **steady}))
         return out
 
-    def warmup_beside(self, params: list[HostParams]) -> Background | None:
-        """The zone's level recursion, compiled in a child process while the kernel
-        compiles, if the points' laws need it (``mcstudy.exact.beside``). The warm-up's
-        own zone is small enough for GTH elimination, which compiles nothing."""
-        return compile_level_recursion(p.setup().chain for p in params)
+    def run_warmups(self, variants: list[Warmup], params: list[HostParams]) -> None:
+        """The kernel's warm-ups, and the zone's level recursion if the points' laws
+        need it and are not stored (``mcstudy.exact.warm``): the warm-up's own zone is
+        small enough for GTH elimination, which compiles nothing, so the recursion
+        compiles only when a run will use it."""
+        if variants and recursion_needed(p.setup().chain for p in params):
+            compile_level_recursion()
+        super().run_warmups(variants, params)
 
     def prepare(self, params: HostParams) -> PreparedHost:
         return prepare(params)

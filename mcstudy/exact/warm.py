@@ -1,0 +1,50 @@
+"""Compiling the zone chain's level recursion only when a run will use it.
+
+A study whose zone laws need the level recursion of ``mcstudy.exact.pressure``
+(``_mg1_levels``, ``_ramaswami``) pays its compilation (about 4 s on an empty Numba
+cache) before its first point starts; a study whose laws are all in the store
+(``mcstudy.exact.stored``) never runs it. :func:`recursion_needed` says which;
+:func:`compile_level_recursion` compiles it in the warm-up, where the run says it is
+compiling (the host study's warm-up zone is solved by GTH, which compiles nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mcstudy.exact import pressure as _pressure
+from mcstudy.exact.pressure import ZoneChain
+from mcstudy.exact.stored import is_stored
+
+PROBE_CHAIN = ZoneChain(
+    managed_pages=200,
+    wmark_min=10,
+    wmark_low=15,
+    wmark_high=20,
+    alloc_rate=10.0,
+    free_rate=9.0,
+    kswapd_rate=1.0,
+    gather_rate=1.0,
+    reclaim_batch=8,
+    direct_reclaim_batch=8,
+)
+"""a chain the recursion solves in milliseconds (201 levels, single-page allocations);
+its argument types are those of every chain's"""
+
+
+def needs_recursion(chain: ZoneChain) -> bool:
+    """Whether solving ``chain`` runs the level recursion (``stationary_distribution``'s
+    "auto": single-page allocations and more states than GTH takes)."""
+    states = 2 * chain.phases * (chain.managed_pages + 1)
+    return chain.alloc_batch_pages == 1 and states > _pressure.GTH_MAX_STATES // 4
+
+
+def recursion_needed(chains: Iterable[ZoneChain]) -> bool:
+    """Whether solving ``chains`` runs the recursion: some law needs it and is not in
+    the store."""
+    return any(needs_recursion(c) and not is_stored(c) for c in chains)
+
+
+def compile_level_recursion() -> None:
+    """Compile (or load from Numba's cache) the recursion by solving ``PROBE_CHAIN``."""
+    _pressure.stationary_distribution(PROBE_CHAIN, method="mg1")
