@@ -179,6 +179,101 @@ def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
         out_f[of + 4] += reserve[v] ** 2
 
 
+@njit(cache=True)
+def sequence_work(arrays):
+    """Work arrays of ``sequence_consumers`` for the sizes in ``arrays`` (one set per
+    block, reused by its sequences): (THP work, pressure-bit switch times, IPI cycles)."""
+    qi, ks = arrays[4], arrays[5]
+    nv_t = ks.shape[0]
+    levels = np.zeros((nv_t, max(qi[T.Q_SPLIT_CPUS], 1)), dtype=np.int64)
+    misses = np.zeros(nv_t, dtype=np.int64)
+    fails = np.zeros(nv_t, dtype=np.int64)
+    rfails = np.zeros(nv_t, dtype=np.int64)
+    reserve = np.zeros(nv_t, dtype=np.float64)
+    res_i = np.zeros(T.N_RI, dtype=np.int64)
+    res_f = np.zeros(T.N_RF, dtype=np.float64)
+    work = (levels, misses, fails, rfails, reserve, res_i, res_f)
+    return work, np.empty(64, dtype=np.float64), np.empty(1024, dtype=np.int64)
+
+
+@njit(cache=True)
+def sequence_consumers(
+    k0, k1, block, base, arrays, code0, codes, times, n_sw, work, swbuf, rtbuf, out_i, out_f
+):
+    """Steps 2-4 of one sequence on its zone path (initial code ``code0``, ``n_sw``
+    switches to ``codes`` at ``times``): khugepaged's collapses, the THPs and every table
+    policy, every IPI variant; tallies into ``out_i``, ``out_f``. Returns the grown
+    ``swbuf``, ``rtbuf``.
+
+    A function of its own so that it compiles apart from the zone's path
+    (``compile_consumers``), while another process compiles that (``compile_zone_path``).
+    """
+    _cdf, _zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
+    levels, misses, fails, rfails, reserve, res_i, res_f = work
+    horizon = zf[Z_HORIZON]
+    coll_st = stream_new(k0, k1, block, base + SUB_COLLAPSE)
+    coll, n_coll = poisson_times(coll_st, zf[Z_COLLAPSE_RATE], 0.0, horizon)
+    T.host_population(
+        stream_new(k0, k1, block, base + SUB_POP),
+        stream_new(k0, k1, block, base + SUB_INIT),
+        stream_new(k0, k1, block, base + SUB_CACHE),
+        pf,
+        qi,
+        ks,
+        cdfs,
+        coll,
+        n_coll,
+        code0,
+        codes,
+        times,
+        n_sw,
+        levels,
+        misses,
+        fails,
+        rfails,
+        reserve,
+        res_i,
+        res_f,
+    )
+    _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve)
+    e0, swbuf, m = Z.bit_path(code0, codes, times, n_sw, Z.CODE_BELOW_MIN, swbuf)
+    for v in range(rips.shape[0]):
+        oi = I_RT0 + N_RI * v
+        of = F_RT0 + N_RF * v
+        rtbuf = R.rt_sequence(
+            stream_new(k0, k1, block, base + SUB_GATHER_TIME),
+            stream_new(k0, k1, block, base + SUB_GATHER_ALLOC),
+            stream_new(k0, k1, block, base + SUB_KHUGEPAGED),
+            stream_new(k0, k1, block, base + SUB_IPI),
+            0.0,
+            horizon,
+            rips[v],
+            rfp,
+            rth,
+            e0,
+            swbuf,
+            m,
+            coll,
+            n_coll,
+            rtbuf,
+            out_i[oi : oi + N_RI],
+            out_f[of : of + N_RF],
+        )
+    return swbuf, rtbuf
+
+
+@njit(cache=True)
+def zone_work():
+    """Work arrays of ``zone.zone_path`` (they grow): (counters, (epochs, codes, times))."""
+    cnt = np.zeros(N_COUNTERS, dtype=np.int64)
+    buf = (
+        np.empty(64, dtype=np.int64),
+        np.empty(64, dtype=np.int64),
+        np.empty(64, dtype=np.float64),
+    )
+    return cnt, buf
+
+
 @njit(cache=True, nogil=True)
 def host_block(
     k0,
@@ -206,29 +301,13 @@ def host_block(
     their initial laws, IPI variant rows, IPI floats, thresholds).
     """
     tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
-    cdf, zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
+    cdf, zi, zf = arrays[0], arrays[1], arrays[2]
     nf = zi[Z_NF]
     amark = zi[Z_AMARK]
     n_mean = zf[Z_EVENTS_MEAN]
     horizon = zf[Z_HORIZON]
-    collapse_rate = zf[Z_COLLAPSE_RATE]
-    nv_t = ks.shape[0]
-    nv_r = rips.shape[0]
-    cnt = np.zeros(N_COUNTERS, dtype=np.int64)
-    buf = (
-        np.empty(64, dtype=np.int64),
-        np.empty(64, dtype=np.int64),
-        np.empty(64, dtype=np.float64),
-    )
-    swbuf = np.empty(64, dtype=np.float64)
-    rtbuf = np.empty(1024, dtype=np.int64)
-    levels = np.zeros((nv_t, max(qi[T.Q_SPLIT_CPUS], 1)), dtype=np.int64)
-    misses = np.zeros(nv_t, dtype=np.int64)
-    fails = np.zeros(nv_t, dtype=np.int64)
-    rfails = np.zeros(nv_t, dtype=np.int64)
-    reserve = np.zeros(nv_t, dtype=np.float64)
-    res_i = np.zeros(T.N_RI, dtype=np.int64)
-    res_f = np.zeros(T.N_RF, dtype=np.float64)
+    cnt, buf = zone_work()
+    work, swbuf, rtbuf = sequence_work(arrays)
     for j in range(n_seq):
         base = SUB_STRIDE * j
         ev_st = stream_new(k0, k1, block, base + SUB_ZONE_EVENTS)
@@ -240,52 +319,40 @@ def host_block(
         )
         _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake)
         _idx, codes, times = buf
-        coll_st = stream_new(k0, k1, block, base + SUB_COLLAPSE)
-        coll, n_coll = poisson_times(coll_st, collapse_rate, 0.0, horizon)
-        T.host_population(
-            stream_new(k0, k1, block, base + SUB_POP),
-            stream_new(k0, k1, block, base + SUB_INIT),
-            stream_new(k0, k1, block, base + SUB_CACHE),
-            pf,
-            qi,
-            ks,
-            cdfs,
-            coll,
-            n_coll,
-            code0,
-            codes,
-            times,
-            n_sw,
-            levels,
-            misses,
-            fails,
-            rfails,
-            reserve,
-            res_i,
-            res_f,
+        swbuf, rtbuf = sequence_consumers(
+            k0, k1, block, base, arrays, code0, codes, times, n_sw, work, swbuf, rtbuf, out_i, out_f
         )
-        _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve)
-        e0, swbuf, m = Z.bit_path(code0, codes, times, n_sw, Z.CODE_BELOW_MIN, swbuf)
-        for v in range(nv_r):
-            oi = I_RT0 + N_RI * v
-            of = F_RT0 + N_RF * v
-            rtbuf = R.rt_sequence(
-                stream_new(k0, k1, block, base + SUB_GATHER_TIME),
-                stream_new(k0, k1, block, base + SUB_GATHER_ALLOC),
-                stream_new(k0, k1, block, base + SUB_KHUGEPAGED),
-                stream_new(k0, k1, block, base + SUB_IPI),
-                0.0,
-                horizon,
-                rips[v],
-                rfp,
-                rth,
-                e0,
-                swbuf,
-                m,
-                coll,
-                n_coll,
-                rtbuf,
-                out_i[oi : oi + N_RI],
-                out_f[of : of + N_RF],
-            )
     out_i[I_SEQ] += n_seq
+
+
+def compile_zone_path(zone: tuple, arrays: tuple) -> None:
+    """Compile ``zone.zone_path`` for the argument types ``host_block`` passes it, by one
+    call on a prepared point's ``zone`` and ``arrays`` (a warm-up's: a short path)."""
+    tables = tuple(zone[1:])
+    cdf, zi, zf = arrays[0], arrays[1], arrays[2]
+    cnt, buf = zone_work()
+    Z.zone_path(
+        stream_new(1, 2, 0, SUB_ZONE_EVENTS),
+        stream_new(1, 2, 0, SUB_ZONE_START),
+        stream_new(1, 2, 0, SUB_ZONE_TIMES),
+        zf[Z_EVENTS_MEAN],
+        cdf,
+        zi[Z_NF],
+        zone[0],
+        zi[Z_AMARK],
+        zf[Z_HORIZON],
+        tables,
+        cnt,
+        buf,
+    )
+
+
+def compile_consumers(arrays: tuple) -> None:
+    """Compile ``sequence_consumers`` for the argument types ``host_block`` passes it, by
+    one call on a prepared point's ``arrays`` and a path that never leaves its start."""
+    work, swbuf, rtbuf = sequence_work(arrays)
+    codes = np.zeros(64, dtype=np.int64)
+    times = np.zeros(64, dtype=np.float64)
+    out_i = np.zeros(N_INT, dtype=np.int64)
+    out_f = np.zeros(N_FLOAT, dtype=np.float64)
+    sequence_consumers(1, 2, 0, 0, arrays, 0, codes, times, 0, work, swbuf, rtbuf, out_i, out_f)

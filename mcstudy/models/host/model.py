@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mcstudy.engine import beside
 from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.parallel import blocks_in_threads
 from mcstudy.engine.tallies import Tallies
@@ -51,6 +52,10 @@ from mcstudy.models.host.outputs import (
 from mcstudy.models.host.params import HostParams
 from mcstudy.models.host.prepare import PreparedHost, prepare, rt_cycles, zone_stationary
 
+CHILD = "mcstudy.models.host.warm"
+"""the warm-up's child process (``python -m``)"""
+RECURSION = "--level-recursion"
+"""its option: compile the level recursion too"""
 NEGLIGIBLE_EVENTS = 1e-9
 """Expected below-min gathers per horizon under which the per-cycle IPI law is computed as
 if the zone never reached min (the error is below this probability)."""
@@ -118,12 +123,31 @@ class HostModel(Model):
 
     def run_warmups(self, variants: list[Warmup], params: list[HostParams]) -> None:
         """The kernel's warm-ups, and the zone's level recursion if the points' laws
-        need it and are not stored (``mcstudy.exact.warm``): the warm-up's own zone is
-        small enough for GTH elimination, which compiles nothing, so the recursion
-        compiles only when a run will use it."""
-        if variants and recursion_needed(p.setup().chain for p in params):
-            compile_level_recursion()
-        super().run_warmups(variants, params)
+        need it and are not stored (``mcstudy.exact.warm``; the warm-up's own zone is
+        small enough for GTH elimination, which compiles nothing).
+
+        With a second CPU, a child process (``mcstudy.models.host.warm``) compiles the
+        zone's path and the recursion into Numba's cache while this one compiles the
+        per-sequence consumers; ``host_block`` then finds both compiled
+        (``docs/model.md`` §7.3). The same functions are compiled either way.
+        """
+        if not variants:
+            return
+        recursion = recursion_needed(p.setup().chain for p in params)
+        child = beside.start(CHILD, [RECURSION] if recursion else [])
+        try:
+            if child is None:
+                if recursion:
+                    compile_level_recursion()
+            else:
+                first = self.prepare(self.Params.model_validate(variants[0].params))
+                KH.compile_consumers(first.arrays)
+                child.wait()
+            super().run_warmups(variants, params)
+        except BaseException:
+            if child is not None:
+                child.stop()
+            raise
 
     def prepare(self, params: HostParams) -> PreparedHost:
         return prepare(params)
