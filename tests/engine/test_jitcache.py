@@ -81,3 +81,40 @@ def test_warm_cache_of_one_variant_gives_every_other_variant_bit_for_bit(model, 
         others = [i for i in range(n) if i != fill] + [fill]
         warm = _run(model, others, cache)
         assert warm == fresh, f"{model}: a cache filled by variant {fill} changed results"
+
+
+_CACHE_DIR_OF = """
+import importlib, json, sys
+from numba.core.registry import CPUDispatcher
+mod = importlib.import_module(sys.argv[1])
+from mcstudy.engine.jitcache import cache_base, kernel_hash
+paths = sorted({str(v.stats.cache_path) for v in vars(mod).values()
+                if isinstance(v, CPUDispatcher) and v._cache is not None
+                and v.py_func.__module__ == mod.__name__})
+print(json.dumps({"paths": paths, "want": str(cache_base() / kernel_hash())}))
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts)
+        for p in (REPO / "mcstudy").rglob("*.py")
+        if "@njit(cache=True" in p.read_text(encoding="utf-8")
+    ),
+)
+def test_a_kernel_module_imported_first_caches_under_the_kernel_hash(module, tmp_path):
+    """Imported first in a fresh process, every module with cached kernels has them
+    cached under the directory keyed by the kernels' sources, not Numba's default (a
+    module decorated before ``mcstudy.engine`` configured the cache would load stale
+    machine code after another kernel file changed)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-c", _CACHE_DIR_OF, module],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["paths"], f"{module}: no cached kernel found"
+    for path in got["paths"]:
+        assert path.startswith(got["want"]), f"{module} caches in {path}"

@@ -140,8 +140,10 @@ class HostModel(Model):
                 if recursion:
                     compile_level_recursion()
             else:
-                first = self.prepare(self.Params.model_validate(variants[0].params))
-                KH.compile_consumers(first.arrays)
+                first = self.Params.model_validate(variants[0].params)
+                KH.compile_consumers(self.prepare(first).arrays)
+                if variants[0].exact:
+                    self.exact(first)  # the THP exact solver, while the child works
                 child.wait()
             super().run_warmups(variants, params)
         except BaseException:

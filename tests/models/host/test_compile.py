@@ -50,3 +50,52 @@ def test_a_first_host_run_compiles_no_error_text_and_no_gufunc(tmp_path):
     names = json.loads(res.stdout.strip().splitlines()[-1])
     assert any(n.endswith("host_block") for n in names)  # the kernel was compiled here
     assert [n for n in names if "shape_context" in n or "(parallel)" in n] == []
+
+
+_TWO_PROCESSES = """
+import json
+from mcstudy.engine.beside import usable_cpus
+from mcstudy.exact import pressure as P
+from mcstudy.models.host import kernels as KH
+from mcstudy.models.host import zone as Z
+from mcstudy.models.host.model import HostModel
+model = HostModel()
+point = model.Params.model_validate(
+    {**model.warmup_params(), "managed_pages": 3000, "wmark_min": 100, "wmark_low": 150,
+     "wmark_high": 200}
+)
+model.run_warmups(model.warmup_variants([point]), [point])
+model.prepare(point)  # solves the point's law by the level recursion
+def stats(d):
+    return [len(d.stats.cache_hits), len(d.stats.cache_misses), len(d.signatures)]
+print(json.dumps({
+    "cpus": usable_cpus(),
+    "zone_path": stats(Z.zone_path),
+    "consumers": stats(KH.sequence_consumers),
+    "mg1": stats(P._mg1_levels),
+    "ramaswami": stats(P._ramaswami),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_the_child_compiles_the_zone_path_and_recursion_that_this_process_then_loads(tmp_path):
+    """Two processes on an empty cache (``HostModel.run_warmups``): the zone path and the
+    level recursion that the parent uses afterwards were compiled by the child (Numba
+    loads them from the cache: a hit, no miss, one signature), and the consumers the
+    parent compiled are the very specialisation ``host_block`` calls (one signature).
+    A drift between the child's argument types and ``host_block``'s fails here."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    res = subprocess.run(
+        [sys.executable, "-c", _TWO_PROCESSES],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    if got["cpus"] < 2:
+        pytest.skip("one usable CPU: the warm-up runs in one process")
+    assert got["zone_path"] == [1, 0, 1]
+    assert got["mg1"] == [1, 0, 1]
+    assert got["ramaswami"] == [1, 0, 1]
+    assert got["consumers"][1:] == [1, 1]  # compiled here, once
