@@ -201,7 +201,7 @@ def test_thread_count_does_not_change_results():
 
 def test_event_selection_guide_matches_exact_comparison():
     p = MODEL.Params.model_validate(dict(REFERENCE_CASES["heavy"], atomic_alloc_rate=0.1))
-    t = event_tables(p.zone_rates())
+    t = event_tables(p.zone())
     # every guide bucket either is ambiguous or agrees with the exact 64-bit comparison
     # at both ends of the bucket
     st = stream_new(1, 2, 3, 4)
@@ -279,7 +279,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
     )
 
     p = MODEL.Params.model_validate(REFERENCE_CASES["medium"])
-    t = event_tables(p.zone_rates())
+    t = event_tables(p.zone())
     on, _guide, n, types, hi, lo, always, df, g, steps = t.agg
     assert on and tuple(steps) == AGG_STEPS
     for r in (0, 1):
@@ -307,7 +307,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
             assert got[key] == pytest.approx(v, rel=1e-9, abs=1e-18), (r, key)
     # off the reference chain the aggregation is off
     q = MODEL.Params.model_validate(dict(REFERENCE_CASES["medium"], atomic_alloc_rate=0.1))
-    assert event_tables(q.zone_rates()).agg[0] is False
+    assert event_tables(q.zone()).agg[0] is False
 
 
 _NOJIT_CASES = {
