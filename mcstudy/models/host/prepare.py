@@ -150,7 +150,7 @@ def prepare(params: HostParams) -> PreparedHost:
     rips = ipi_rows(p)
     rips[:, R.R_TABLES] = s.tables_per_gather
     rfp = np.zeros(R.N_RFP)
-    rfp[R.Q_GATHER_RATE] = s.gather_rate
+    rfp[R.Q_GATHER_RATE] = s.zone.gather_rate
     rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
     rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
     rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])

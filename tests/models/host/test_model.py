@@ -173,11 +173,12 @@ def test_kernel_agrees_with_the_event_by_event_reference(round_us):
 
 def test_reference_host_watermarks_come_from_the_kernel_formulas():
     s = HostParams().setup()
-    assert (s.managed_pages, s.wmark_min, s.wmark_low, s.wmark_high) == (
+    z = s.zone
+    assert (z.managed_pages, z.wmark_min, z.wmark_low, z.wmark_high) == (
         263467104, 32380, 295847, 559314,
     )  # fmt: skip
     assert s.scale == 512 and s.chain.managed_pages == 263467104 // 512
-    assert s.gather_rate == 20.0 and s.tables_per_gather == 32
+    assert z.gather_rate == 20.0 and s.tables_per_gather == 32
     assert round(s.thp_mean) == 419430
 
 
