@@ -308,7 +308,7 @@ class HostParams(ModelParams):
         own = getattr(self, name)
         if own is not None:
             return float(own)
-        preset = getattr(LOADS[self.load], name)
+        preset = LOADS[self.load].rates[name]
         return None if preset is None else float(preset.value)
 
     def memory_gib(self) -> float:
