@@ -49,61 +49,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from mcstudy.mechanisms.zone import Zone, atomic_min_mark
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
-def atomic_min_mark(wmark_min: int) -> int:
-    """GFP_ATOMIC order-0 mark (pages): ``__zone_watermark_ok()`` with ALLOC_MIN_RESERVE
-    and ALLOC_NON_BLOCK: ``min -= min / 2; min -= min / 4`` (integer division, v6.3+)."""
-    m = wmark_min - wmark_min // 2
-    return m - m // 4
-
-
-@dataclass(frozen=True)
-class ZoneChain:
-    """Parameters of the chain (pages, and events per second)."""
-
-    managed_pages: int
-    wmark_min: int
-    wmark_low: int
-    wmark_high: int
-    alloc_rate: float
-    """blocking allocations, pages/s (calm phase)"""
-    free_rate: float
-    """page frees, pages/s"""
-    kswapd_rate: float
-    """kswapd reclaim batches per second while awake"""
-    gather_rate: float
-    """gathers per second"""
-    reclaim_batch: int = 32
-    direct_reclaim_batch: int = 32
-    alloc_batch_pages: int = 1
-    atomic_alloc_rate: float = 0.0
-    burst_alloc_rate: float | None = None
-    burst_start_rate: float = 0.0
-    burst_end_rate: float = 0.0
-
-    def __post_init__(self) -> None:
-        n = self.managed_pages
-        if n < 1:
-            raise ValueError("managed_pages must be >= 1")
-        if not 0 <= self.wmark_min <= self.wmark_low <= self.wmark_high < n:
-            raise ValueError("need 0 <= wmark_min <= wmark_low <= wmark_high < managed_pages")
-        for name in ("alloc_rate", "free_rate", "kswapd_rate", "gather_rate", "atomic_alloc_rate"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0.0):
-                raise ValueError(f"{name} must be finite and >= 0")
-        if self.reclaim_batch < 1 or self.direct_reclaim_batch < 1 or self.alloc_batch_pages < 1:
-            raise ValueError("batches must be >= 1 page")
-
-    @property
-    def bursty(self) -> bool:
-        return self.burst_alloc_rate is not None and self.burst_start_rate > 0.0
-
-    @property
-    def phases(self) -> int:
-        return 2 if self.bursty else 1
+ZoneChain = Zone
+"""The chain's parameters: the zone record of ``mcstudy.mechanisms.zone`` itself (the
+solver's name for it, kept for its callers); extension fields the solver lacks must be
+neutral (``Zone.exact_chain()``)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +90,11 @@ def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     This is the one statement of the chain's rules: the generator and the level
     recursion are both built from it.
     """
+    if c.boosted or c.rcu_grace_period_s > 0.0:
+        raise ValueError(
+            "the exact solver has no watermark boost and no RCU-held batch pages: "
+            "give Zone.exact_chain()"
+        )
     n = c.managed_pages
     m = 2 * c.phases
     f = np.arange(n + 1)

@@ -32,8 +32,9 @@ from mcstudy.engine.jitcache import cache_base
 from mcstudy.exact import pressure as _pressure
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
 
-FORMAT = 1
-"""bump when the file layout changes"""
+FORMAT = 2
+"""bump when the file layout or the key changes (2: the chain is ``mechanisms.zone.Zone``,
+whose extension fields are part of the key)"""
 _SCALARS = tuple(f.name for f in dataclasses.fields(ZoneStationary) if f.name != "pi")
 _SOLVER_HASH: str | None = None
 

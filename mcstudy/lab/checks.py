@@ -427,11 +427,12 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
         return []
     phase = f"zone {lv.mib} MiB"
     blocks = [(sum(1 for g in b if g.attempts and g.attempts[0].failed), len(b)) for b in lv.blocks]
+    z = zc.chain
     basis = (
-        f"zone chain (docs/model.md §4.8) calibrated from the guest: N={zc.managed_pages}, "
-        f"min/low/high={zc.wmark_min}/{zc.wmark_low}/{zc.wmark_high}, "
-        f"alloc {zc.alloc_rate:.0f}/s, free {zc.free_rate:.0f}/s, kswapd {zc.kswapd_rate:.0f} "
-        f"batches/s, D={zc.direct_reclaim_batch}"
+        f"zone chain (docs/model.md §4.8) calibrated from the guest: N={z.managed_pages}, "
+        f"min/low/high={z.wmark_min}/{z.wmark_low}/{z.wmark_high}, "
+        f"alloc {z.alloc_rate:.0f}/s, free {z.free_rate:.0f}/s, kswapd {z.kswapd_rate:.0f} "
+        f"batches/s, D={z.direct_reclaim_batch}"
     )
     if zc.note:
         basis += f"; {zc.note}"

@@ -69,6 +69,12 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
     def cal_var(name: str) -> np.ndarray:
         return np.array([getattr(c, name) if c is not None else np.nan for c in cal], dtype=float)
 
+    def zone_var(name: str) -> np.ndarray:
+        """A field of each level's calibrated zone chain (NaN: no calibration)."""
+        return np.array(
+            [getattr(c.chain, name) if c is not None else np.nan for c in cal], dtype=float
+        )
+
     data_vars: dict[str, tuple] = {
         **check_variables(rows),
         "window_kind": (
@@ -145,16 +151,16 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             np.array([bool(g.attempts and g.attempts[0].failed) for _, _, g in gathers]),
             {"long_name": "the gather's first batch-page attempt failed"},
         ),
-        "zone_managed_pages": (("level",), cal_var("managed_pages"), {"units": "pages"}),
-        "zone_wmark_min": (("level",), cal_var("wmark_min"), {"units": "pages"}),
-        "zone_wmark_low": (("level",), cal_var("wmark_low"), {"units": "pages"}),
-        "zone_wmark_high": (("level",), cal_var("wmark_high"), {"units": "pages"}),
-        "zone_alloc_rate": (("level",), cal_var("alloc_rate"), {"units": "pages/s"}),
-        "zone_free_rate": (("level",), cal_var("free_rate"), {"units": "pages/s"}),
-        "zone_kswapd_rate": (("level",), cal_var("kswapd_rate"), {"units": "batches/s"}),
+        "zone_managed_pages": (("level",), zone_var("managed_pages"), {"units": "pages"}),
+        "zone_wmark_min": (("level",), zone_var("wmark_min"), {"units": "pages"}),
+        "zone_wmark_low": (("level",), zone_var("wmark_low"), {"units": "pages"}),
+        "zone_wmark_high": (("level",), zone_var("wmark_high"), {"units": "pages"}),
+        "zone_alloc_rate": (("level",), zone_var("alloc_rate"), {"units": "pages/s"}),
+        "zone_free_rate": (("level",), zone_var("free_rate"), {"units": "pages/s"}),
+        "zone_kswapd_rate": (("level",), zone_var("kswapd_rate"), {"units": "batches/s"}),
         "zone_direct_reclaim_batch": (
             ("level",),
-            cal_var("direct_reclaim_batch"),
+            zone_var("direct_reclaim_batch"),
             {"units": "pages"},
         ),
         "zone_below_min_prob_model": (

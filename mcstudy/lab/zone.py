@@ -25,10 +25,11 @@ import math
 from dataclasses import dataclass, field
 
 from mcstudy.calibrate.calibration import calibrate
-from mcstudy.exact.pressure import ZoneChain, solve
+from mcstudy.exact.pressure import solve
 from mcstudy.kernel import procfs
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import PtworkRun, Window, ZoneSample
+from mcstudy.mechanisms.zone import Zone
 
 SWAP_CLUSTER_MAX = 32
 USER_HZ = 100
@@ -40,16 +41,10 @@ class ZoneCalibration:
     """One level's zone, its calibrated chain and the chain's stationary answers."""
 
     zone: str
-    managed_pages: int
-    wmark_min: int
-    wmark_low: int
-    wmark_high: int
+    """the zone's name (``/proc/zoneinfo``)"""
+    chain: Zone
+    """the calibrated zone chain (``mechanisms.zone``): pages, marks without boost, rates"""
     seconds: float
-    alloc_rate: float
-    free_rate: float
-    kswapd_rate: float
-    direct_reclaim_batch: int
-    gather_rate: float
     stalls_per_s: float
     """Measured direct-reclaim stalls per second (``allocstall``)."""
     kswapd_cpu_frac: float
@@ -68,7 +63,7 @@ def _delta(a: dict[str, int], b: dict[str, int], name: str) -> int:
 
 def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
     """Calibrate the zone chain from one level's first and last window (LabError if the
-    snapshots are missing)."""
+    snapshots are missing or their zone is not a chain: marks out of order)."""
     if not run.windows:
         raise LabError("the workload recorded no window")
     first: Window = run.windows[0]
@@ -86,35 +81,32 @@ def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
     cpu_s = ticks / USER_HZ
     kswapd_rate = steal_k / SWAP_CLUSTER_MAX / cpu_s if cpu_s > 0 else 0.0
     d = max(1, round(steal_d / stalls)) if stalls > 0 else SWAP_CLUSTER_MAX
+    try:
+        chain = Zone(
+            managed_pages=int(p["managed_pages"]),
+            wmark_min=int(p["wmark_min"]),
+            wmark_low=int(p["wmark_low"]),
+            wmark_high=int(p["wmark_high"]),
+            alloc_rate=float(p["alloc_rate"]),
+            free_rate=float(p["free_rate"]),
+            kswapd_rate=kswapd_rate,
+            gather_rate=gathers / seconds if seconds > 0 else 0.0,
+            reclaim_batch=SWAP_CLUSTER_MAX,
+            direct_reclaim_batch=d,
+        )
+    except ValueError as exc:
+        raise LabError(
+            f"the guest's zone {cal.zone.name} ({zoneinfo}) is not a zone chain: {exc}"
+        ) from exc
     zc = ZoneCalibration(
         zone=cal.zone.name,
-        managed_pages=int(p["managed_pages"]),
-        wmark_min=int(p["wmark_min"]),
-        wmark_low=int(p["wmark_low"]),
-        wmark_high=int(p["wmark_high"]),
+        chain=chain,
         seconds=seconds,
-        alloc_rate=float(p["alloc_rate"]),
-        free_rate=float(p["free_rate"]),
-        kswapd_rate=kswapd_rate,
-        direct_reclaim_batch=d,
-        gather_rate=gathers / seconds if seconds > 0 else 0.0,
         stalls_per_s=stalls / seconds if seconds > 0 else 0.0,
         kswapd_cpu_frac=cpu_s / seconds if seconds > 0 else 0.0,
         watermarks_match=dict(cal.matches),
     )
     try:
-        chain = ZoneChain(
-            managed_pages=zc.managed_pages,
-            wmark_min=zc.wmark_min,
-            wmark_low=zc.wmark_low,
-            wmark_high=zc.wmark_high,
-            alloc_rate=zc.alloc_rate,
-            free_rate=zc.free_rate,
-            kswapd_rate=zc.kswapd_rate,
-            gather_rate=zc.gather_rate,
-            reclaim_batch=SWAP_CLUSTER_MAX,
-            direct_reclaim_batch=zc.direct_reclaim_batch,
-        )
         st = solve(chain)
     except (ValueError, MemoryError) as exc:
         zc.note = f"the zone chain could not be solved: {exc}"

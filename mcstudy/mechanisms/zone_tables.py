@@ -4,7 +4,9 @@ Per regime r = kswapd + 2 x burst, the event types with non-zero rate and their
 cumulative probabilities as exact 64-bit fixed-point thresholds (floor(2**64 x exact
 ratio of the rates)); a guide table that picks the event from the top bits of one
 32-bit word; and, for the reference chain, the exact joint law of (net change of free
-pages, gathers) over several events far from the watermarks.
+pages, gathers) over several events far from the watermarks. They are built from the one
+zone record, ``mechanisms.zone.Zone``, by :func:`event_tables`, for the pressure model
+and the host study alike.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mcstudy.mechanisms.zone import Zone
 from mcstudy.mechanisms.zone_events import (
     AGG_STEPS,
     EV_ALLOC,
@@ -33,33 +36,6 @@ from mcstudy.mechanisms.zone_events import (
 )
 
 TWO64 = 1 << 64
-
-
-@dataclass(frozen=True)
-class ZoneRates:
-    """What the zone chain's event tables are built from: every event rate (events/s or
-    pages/s) and the reclaim batch. The pressure model (``PressureParams.zone_rates()``)
-    and the host study (its zone chain) each give one."""
-
-    alloc_rate: float
-    """blocking allocations in the calm phase, pages/s"""
-    burst_alloc_rate: float
-    """blocking allocations in the burst phase, pages/s (unused when not ``bursty``)"""
-    alloc_batch_pages: int
-    free_rate: float
-    kswapd_rate: float
-    gather_rate: float
-    atomic_alloc_rate: float
-    bursty: bool
-    burst_start_rate: float
-    burst_end_rate: float
-    boost_rate: float
-    """watermark boosts per second (0: no boost, or a boost of 0 pages)"""
-    rcu_gp_rate: float
-    """RCU grace periods ending per second (0: batch pages are freed at once)"""
-    reclaim_batch: int
-    reference: bool
-    """no extension is active: the reference chain (``docs/model.md`` §4.1)"""
 
 
 @dataclass(frozen=True)
@@ -85,12 +61,12 @@ class EventTables:
         return self.mass[regime][ev] / TWO64
 
 
-def regime_rates(p: ZoneRates) -> list[list[float]]:
+def regime_rates(p: Zone) -> list[list[float]]:
     """rates[r][type] (events/s) for regimes r = kswapd + 2 x burst."""
     out = []
     for r in range(4):
         kw, bu = r & 1, r >> 1
-        lam = p.burst_alloc_rate if bu == 1 else p.alloc_rate
+        lam = (p.burst_alloc_rate or 0.0) if bu == 1 else p.alloc_rate
         rates = [0.0] * N_EVENT_TYPES
         if bu == 1 and not p.bursty:
             out.append(rates)  # unreachable regime
@@ -102,10 +78,10 @@ def regime_rates(p: ZoneRates) -> list[list[float]]:
         rates[EV_ATOMIC] = p.atomic_alloc_rate
         if p.bursty:
             rates[EV_PHASE] = p.burst_start_rate if bu == 0 else p.burst_end_rate
-        if p.boost_rate > 0.0:
+        if p.boosted:  # a boost of 0 pages (max_boost 0) is no event
             rates[EV_BOOST] = p.boost_rate
-        if p.rcu_gp_rate > 0.0:
-            rates[EV_RCU_GP] = p.rcu_gp_rate
+        if p.rcu_grace_period_s > 0.0:  # grace periods ending
+            rates[EV_RCU_GP] = 1.0 / p.rcu_grace_period_s
         out.append(rates)
     return out
 
@@ -168,8 +144,8 @@ def _guide(ev_n, ev_type, thr_hi, thr_lo, thr_always) -> np.ndarray:
     return guide
 
 
-def event_tables(p: ZoneRates) -> EventTables:
-    """The uniformised chain of ``p``: Lambda = the largest total rate over regimes, and
+def event_tables(p: Zone) -> EventTables:
+    """The uniformised chain of zone ``p``: Lambda = the largest total rate over regimes, and
     P(type j | regime r) = rate_j(r) / Lambda as floor(2**64 x exact ratio)."""
     rates = regime_rates(p)
     totals = [sum(Fraction(x) for x in rr) for rr in rates]
@@ -220,7 +196,7 @@ def _multinomial_outcomes(
     return out
 
 
-def aggregate_tables(p: ZoneRates, t: EventTables) -> tuple[Any, ...]:
+def aggregate_tables(p: Zone, t: EventTables) -> tuple[Any, ...]:
     """Joint law of (net change of f, gathers) over AGG_STEPS[r] events of the calm
     regimes r = 0 (kswapd asleep) and 1 (awake), for the reference chain: the exact
     multinomial of the per-event fixed-point masses, as threshold tables.
@@ -229,7 +205,7 @@ def aggregate_tables(p: ZoneRates, t: EventTables) -> tuple[Any, ...]:
     kernels; ``agg_on`` is False (placeholder tables) off the reference chain.
     """
     allowed = {EV_ALLOC, EV_FREE, EV_GATHER, EV_KSWAPD}
-    on = p.reference and all(
+    on = p.is_reference and all(
         t.mass[r][e] == 0 for r in (0, 1) for e in range(N_EVENT_TYPES) if e not in allowed
     )
     steps = np.array(AGG_STEPS, dtype=np.int64)

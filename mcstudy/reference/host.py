@@ -19,29 +19,20 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from mcstudy.mechanisms.zone import Zone
+
 
 @dataclass
 class HostRef:
     """A small host (pages and events per second)."""
 
-    managed_pages: int
-    wmark_min: int
-    wmark_low: int
-    wmark_high: int
-    alloc_rate: float
-    free_rate: float
-    kswapd_rate: float
-    reclaim_batch: int
-    direct_reclaim_batch: int
-    atomic_alloc_rate: float = 0.0
-    burst_alloc_rate: float | None = None
-    burst_start_rate: float = 0.0
-    burst_end_rate: float = 1.0
+    zone: Zone
+    """the zone (``mechanisms.zone``; single-page allocations, no watermark boost, no
+    RCU-held batch pages); its ``gather_rate`` is the munmap gathers'"""
     thp_fault_rate: float = 0.0
     thp_lifetime_s: float = 1.0
     split_rate: float = 0.0
     collapse_rate: float = 0.0
-    gather_rate: float = 0.0
     tables_per_gather: int = 1
     max_table_batch: int = 509
     split_cpus: int = 2
@@ -83,8 +74,11 @@ def _atomic_mark(m: int) -> int:
 
 def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) -> HostOutcome:
     """One sequence: ``warmup_s`` discarded, then ``horizon_s`` measured."""
-    n = h.managed_pages
-    mn, lw, hi = h.wmark_min, h.wmark_low, h.wmark_high
+    z = h.zone
+    if z.alloc_batch_pages != 1 or z.boosted or z.rcu_grace_period_s > 0.0:
+        raise ValueError("the host reference has single-page allocations, no boost, no RCU")
+    n = z.managed_pages
+    mn, lw, hi = z.wmark_min, z.wmark_low, z.wmark_high
     amark = _atomic_mark(mn)
     f, awake, burst = hi, 0, 0
     thps = 0
@@ -93,20 +87,20 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
     out = HostOutcome(horizon_s)
     pending: list[list] = []  # gathers waiting for their next attempt: [time, left, rt_mm]
     while True:
-        lam = (h.burst_alloc_rate or 0.0) if burst else h.alloc_rate
+        lam = (z.burst_alloc_rate or 0.0) if burst else z.alloc_rate
         rates = {
             "alloc": lam,
-            "free": h.free_rate,
-            "kswapd": h.kswapd_rate if awake else 0.0,
-            "atomic": h.atomic_alloc_rate,
-            "phase": (h.burst_end_rate if burst else h.burst_start_rate)
-            if h.burst_alloc_rate is not None
+            "free": z.free_rate,
+            "kswapd": z.kswapd_rate if awake else 0.0,
+            "atomic": z.atomic_alloc_rate,
+            "phase": (z.burst_end_rate if burst else z.burst_start_rate)
+            if z.burst_alloc_rate is not None
             else 0.0,
             "fault": h.thp_fault_rate,
             "zap": thps / h.thp_lifetime_s,
             "split": thps * h.split_rate,
             "collapse": h.collapse_rate,
-            "gather": h.gather_rate,
+            "gather": z.gather_rate,
             "refill": h.refill_rate * sum(1 for c in caches if c < h.cache_k),
         }
         total = sum(rates.values())
@@ -142,11 +136,11 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
             if f > mn:
                 f -= 1
             else:
-                f = min(n, f + h.direct_reclaim_batch) - 1
+                f = min(n, f + z.direct_reclaim_batch) - 1
         elif ev == "free":
             f = min(n, f + 1)
         elif ev == "kswapd":
-            f = min(n, f + h.reclaim_batch)
+            f = min(n, f + z.reclaim_batch)
             if f > hi:
                 awake = 0
         elif ev == "atomic":

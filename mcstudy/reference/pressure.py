@@ -13,32 +13,17 @@ import math
 import random
 from dataclasses import dataclass
 
+from mcstudy.mechanisms.zone import Zone
+
 
 @dataclass
 class ZoneRef:
-    """Parameters (pages, events per second); extension fields default to neutral."""
+    """A zone (``mechanisms.zone.Zone``, extension fields neutral by default) and the
+    gathers' table counts."""
 
-    managed_pages: int
-    wmark_min: int
-    wmark_low: int
-    wmark_high: int
-    alloc_rate: float
-    free_rate: float
-    kswapd_rate: float
-    gather_rate: float
-    reclaim_batch: int = 32
-    direct_reclaim_batch: int = 32
+    zone: Zone
     tables_per_gather: int = 1
     max_table_batch: int = 509
-    alloc_batch_pages: int = 1
-    atomic_alloc_rate: float = 0.0
-    burst_alloc_rate: float | None = None
-    burst_start_rate: float = 0.0
-    burst_end_rate: float = 1.0
-    boost_rate: float = 0.0
-    boost_pages: int = 512
-    max_boost: int = 0
-    rcu_grace_period_s: float = 0.0
 
 
 @dataclass
@@ -60,7 +45,8 @@ def simulate_trajectory(
     rng: random.Random, z: ZoneRef, warmup_s: float, horizon_s: float
 ) -> TrajectoryOutcome:
     """One trajectory from the idle state; only [warmup_s, warmup_s + horizon_s] counts."""
-    f = z.managed_pages
+    zone = z.zone
+    f = zone.managed_pages
     awake = False
     burst = False
     boost = 0
@@ -68,9 +54,9 @@ def simulate_trajectory(
     t = 0.0
     end = warmup_s + horizon_s
     out = TrajectoryOutcome(horizon_s, 0.0, 0.0, 0, 0, 0, 0, 0, 0)
-    amark_half = z.wmark_min - z.wmark_min // 2
+    amark_half = zone.wmark_min - zone.wmark_min // 2
     atomic_mark = amark_half - amark_half // 4
-    bursty = z.burst_alloc_rate is not None and z.burst_start_rate > 0
+    bursty = zone.burst_alloc_rate is not None and zone.burst_start_rate > 0
 
     def wake(counting: bool) -> None:
         nonlocal awake
@@ -80,23 +66,23 @@ def simulate_trajectory(
                 out.wakeups += 1
 
     while True:
-        lam = z.burst_alloc_rate if burst else z.alloc_rate
+        lam = zone.burst_alloc_rate if burst else zone.alloc_rate
         rates = [
-            ("alloc", lam / z.alloc_batch_pages),
-            ("free", z.free_rate),
-            ("kswapd", z.kswapd_rate if awake else 0.0),
-            ("gather", z.gather_rate),
-            ("atomic", z.atomic_alloc_rate),
-            ("phase", (z.burst_end_rate if burst else z.burst_start_rate) if bursty else 0.0),
-            ("boost", z.boost_rate if z.max_boost > 0 else 0.0),
-            ("grace_period", 1.0 / z.rcu_grace_period_s if z.rcu_grace_period_s > 0 else 0.0),
+            ("alloc", lam / zone.alloc_batch_pages),
+            ("free", zone.free_rate),
+            ("kswapd", zone.kswapd_rate if awake else 0.0),
+            ("gather", zone.gather_rate),
+            ("atomic", zone.atomic_alloc_rate),
+            ("phase", (zone.burst_end_rate if burst else zone.burst_start_rate) if bursty else 0.0),
+            ("boost", zone.boost_rate if zone.max_boost > 0 else 0.0),
+            ("grace_period", 1.0 / zone.rcu_grace_period_s if zone.rcu_grace_period_s > 0 else 0.0),
         ]
         total = sum(r for _, r in rates)
         dt = -math.log(1.0 - rng.random()) / total
         # time spent in the current state, clipped to the counted window
         lo, hi = max(t, warmup_s), min(t + dt, end)
         if hi > lo:
-            if f <= z.wmark_min + boost:
+            if f <= zone.wmark_min + boost:
                 out.time_below_min_s += hi - lo
             if awake:
                 out.time_awake_s += hi - lo
@@ -112,21 +98,21 @@ def simulate_trajectory(
                 name = cand
                 break
             x -= r
-        mn, lw, cap = z.wmark_min + boost, z.wmark_low + boost, z.managed_pages - held
+        mn, lw, cap = zone.wmark_min + boost, zone.wmark_low + boost, zone.managed_pages - held
         if name == "alloc":
             if f <= lw:
                 wake(counting)
             if f > mn:
-                f = max(f - z.alloc_batch_pages, 0)
+                f = max(f - zone.alloc_batch_pages, 0)
             else:
                 if counting:
                     out.stalls += 1
-                f = max(min(cap, f + z.direct_reclaim_batch) - z.alloc_batch_pages, 0)
+                f = max(min(cap, f + zone.direct_reclaim_batch) - zone.alloc_batch_pages, 0)
         elif name == "free":
             f = min(cap, f + 1)
         elif name == "kswapd":
-            f = min(cap, f + z.reclaim_batch)
-            if f > z.wmark_high + boost:
+            f = min(cap, f + zone.reclaim_batch)
+            if f > zone.wmark_high + boost:
                 awake = False
                 boost = 0
         elif name == "gather":
@@ -138,7 +124,7 @@ def simulate_trajectory(
                 if f <= lw:
                     wake(counting)
                 if f > mn:
-                    if z.rcu_grace_period_s > 0:
+                    if zone.rcu_grace_period_s > 0:
                         f -= 1
                         held += 1
                     left -= z.max_table_batch
@@ -158,7 +144,7 @@ def simulate_trajectory(
         elif name == "phase":
             burst = not burst
         elif name == "boost":
-            boost = min(boost + z.boost_pages, z.max_boost)
+            boost = min(boost + zone.boost_pages, zone.max_boost)
             wake(counting)
         elif name == "grace_period":
             f += held

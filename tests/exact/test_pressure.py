@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -193,6 +194,20 @@ def test_invalid_chain_rejected():
         ZoneChain(10, 5, 4, 6, 1.0, 1.0, 1.0, 1.0)
     with pytest.raises(ValueError):
         ZoneChain(10, 1, 2, 3, -1.0, 1.0, 1.0, 1.0)
+
+
+def test_the_solver_refuses_extensions_it_lacks():
+    """A watermark boost or RCU-held batch pages are not in the exact chain: the solver
+    says so instead of solving a chain without them; ``Zone.exact_chain()`` strips the
+    inert extension fields, so one chain has one record (and one stored law)."""
+    base = ZoneChain(100, 10, 20, 30, 1.0, 0.9, 0.05, 0.2)
+    boosted = replace(base, boost_rate=0.1, max_boost=20)
+    for zone in (boosted, replace(base, rcu_grace_period_s=0.02)):
+        assert zone.exact_chain() is None
+        with pytest.raises(ValueError, match="no watermark boost"):
+            solve(zone)
+    inert = replace(base, boost_rate=0.1, boost_pages=8, burst_end_rate=0.5)  # max_boost 0
+    assert inert.exact_chain() == base
 
 
 def test_idle_zone_stays_idle():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+from mcstudy.exact.pressure import solve
 from mcstudy.lab.arch import get_arch
 from mcstudy.lab.dataset import build_lab_dataset, is_lab_dataset
 from mcstudy.lab.experiment import analyse, law_verdict
@@ -52,6 +53,9 @@ def test_arm64_guest_under_pressure(arm64_run, tmp_path):
     assert is_lab_dataset(ds) and ds.sizes["check"] == len(res.rows)
     assert ds.sizes["gather"] == 400 and list(ds.level.values) == [0, 350]
     assert int(ds.gather_fallbacks.sum()) == fb.measured
+    zone = res.levels[1].calibration.chain  # the zone record the exact solver took
+    assert ds.zone_wmark_min.values[1] == zone.wmark_min and zone.reclaim_batch == 32
+    assert ds.zone_below_min_prob_model.values[1] == solve(zone).below_min_prob
     assert ds.attrs["law_followed"] == "neither"
     assert json.loads(ds.attrs["params"])["gathers"] == 200
     text = render_lab_table(ds)

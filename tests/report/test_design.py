@@ -33,9 +33,10 @@ def test_host_resolution_is_its_setup() -> None:
     p = HostParams(load="bursts", kernel="v6.15")
     s = p.setup()
     got = {k: v for k, (v, _) in p.resolved().items()}
-    assert got["managed_pages"] == s.managed_pages and got["wmark_min"] == s.wmark_min
-    assert got["wmark_low"] == s.wmark_low and got["wmark_high"] == s.wmark_high
-    assert got["alloc_rate"] == s.alloc_rate and got["burst_alloc_rate"] == s.burst_alloc_rate
+    z = s.zone
+    assert got["managed_pages"] == z.managed_pages and got["wmark_min"] == z.wmark_min
+    assert got["wmark_low"] == z.wmark_low and got["wmark_high"] == z.wmark_high
+    assert got["alloc_rate"] == z.alloc_rate and got["burst_alloc_rate"] == z.burst_alloc_rate
     assert got["zone_scale"] == s.scale and got["tables_per_gather"] == s.tables_per_gather
     assert got["max_table_batch"] == p.batch() and got["split_cpus"] == p.n_split_cpus()
     assert got["host_memory_gib"] == s.memory_gib and got["thp_fault_rate"] == s.thp_fault_rate
@@ -75,12 +76,12 @@ def test_design_shows_the_derived_values(host_report: Path) -> None:
     assert "(not used)" not in p.text("design")
     s = HostParams().setup()
     value, units, source, _ = rows["managed_pages"]
-    assert value.startswith(f"{s.managed_pages:,} (") and value.endswith("GiB)")
+    assert value.startswith(f"{s.zone.managed_pages:,} (") and value.endswith("GiB)")
     assert units == "pages" and source.startswith("derived from host_memory_gib")
-    assert rows["wmark_min"][0].startswith(f"{s.wmark_min:,} (")
+    assert rows["wmark_min"][0].startswith(f"{s.zone.wmark_min:,} (")
     # alloc_rate depends on the swept load: one value per load, the model's own
-    idle = HostParams(load="idle").setup().alloc_rate
-    bursts = HostParams(load="bursts").setup().alloc_rate
+    idle = HostParams(load="idle").setup().zone.alloc_rate
+    bursts = HostParams(load="bursts").setup().zone.alloc_rate
     assert rows["alloc_rate"][0] == f"idle: {idle:,.0f}; bursts: {bursts:,.0f} (by load)"
     assert rows["alloc_rate"][2] == "derived from load (its preset rates)"
     assert rows["burst_alloc_rate"][0].startswith("idle: none; bursts: ")

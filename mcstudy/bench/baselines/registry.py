@@ -113,18 +113,14 @@ def _uniformisation_rate(c) -> float:
 def _python_reference_pressure(case: BenchCase, n: int, seed: int) -> tuple[None, int]:
     """One reference trajectory of n / Lambda simulated seconds: n uniformised events
     in expectation, the unit of the kernel's ``events`` tally."""
-    import dataclasses
-
     from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
     p = case.validated_params()
     c = _chain(case)
-    fields = {f.name for f in dataclasses.fields(ZoneRef)}
-    kw = {k: v for k, v in dataclasses.asdict(c).items() if k in fields}
-    kw.update(tables_per_gather=p.tables_per_gather, max_table_batch=p.batch())
+    z = ZoneRef(c, tables_per_gather=p.tables_per_gather, max_table_batch=p.batch())
     # the reference starts from all pages free (it has no initial_free); its cost per
     # simulated second does not depend on where the chain is
-    simulate_reference(seed, 1, ZoneRef(**kw), 0.0, n / _uniformisation_rate(c))
+    simulate_reference(seed, 1, z, 0.0, n / _uniformisation_rate(c))
     return None, n
 
 

@@ -13,14 +13,14 @@ chain the kernels simulate (docs/model.md §11.5).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mcstudy.exact.pressure import ZoneChain, atomic_min_mark
 from mcstudy.kernel.profiles import KernelProfile, get_profile
 from mcstudy.kernel.watermarks import kernel_watermarks
+from mcstudy.mechanisms.zone import Zone, atomic_min_mark
 from mcstudy.models.base import Fact, ModelParams
 from mcstudy.models.host.scenarios import (
     GIB,
@@ -63,33 +63,67 @@ def _load_rate(units: str, what: str) -> Any:
 
 @dataclass(frozen=True)
 class HostSetup:
-    """Resolved numbers of one point: the real host, and the zone chain simulated."""
+    """Resolved numbers of one point: the real host's zone, and the zone chain simulated."""
 
     memory_gib: float
     """RAM of the host (``host_memory_gib`` or what the zone implies)"""
-    managed_pages: int
-    wmark_min: int
-    wmark_low: int
-    wmark_high: int
+    zone: Zone
+    """the real zone: managed pages, marks without boost, the load's rates (pages/s of the
+    real host; ``gather_rate``: the munmap gathers freeing page tables)"""
     scale: int
-    chain: ZoneChain
-    """the simulated zone: pages and page rates of the real zone divided by ``scale``"""
+    chain: Zone
+    """the simulated zone: pages and page rates of ``zone`` divided by ``scale``; its
+    gather rate is 0 (gathers are the IPI side's, not zone events)"""
     atomic_mark: int
     """GFP_ATOMIC order-0 mark of the simulated zone (pages)"""
-    alloc_rate: float
-    free_rate: float
-    kswapd_rate: float
-    burst_alloc_rate: float | None
-    burst_start_rate: float
-    burst_end_rate: float
-    atomic_alloc_rate: float
-    gather_rate: float
     tables_per_gather: int
     split_rate_per_thp: float
     thp_fault_rate: float
     """anonymous THP faults per second (given, or kept the THP share of memory)"""
     thp_mean: float
     """stationary mean of PMD-mapped THPs without reclaim splits (THPs)"""
+
+    # the real zone's size, marks and gathers, read by the host model by these names
+    @property
+    def managed_pages(self) -> int:
+        return self.zone.managed_pages
+
+    @property
+    def wmark_min(self) -> int:
+        return self.zone.wmark_min
+
+    @property
+    def wmark_low(self) -> int:
+        return self.zone.wmark_low
+
+    @property
+    def wmark_high(self) -> int:
+        return self.zone.wmark_high
+
+    @property
+    def gather_rate(self) -> float:
+        return self.zone.gather_rate
+
+
+def scaled_chain(zone: Zone, scale: int) -> Zone:
+    """The simulated zone: pages and page rates (allocations, frees, kswapd batches) of
+    the real ``zone`` divided by ``scale`` (docs/model.md §11.5); phase switches keep
+    their rate; no gathers (the IPI side's)."""
+    s = scale
+    burst = zone.burst_alloc_rate
+    return replace(
+        zone,
+        managed_pages=zone.managed_pages // s,
+        wmark_min=zone.wmark_min // s,
+        wmark_low=zone.wmark_low // s,
+        wmark_high=zone.wmark_high // s,
+        alloc_rate=zone.alloc_rate / s,
+        free_rate=zone.free_rate / s,
+        kswapd_rate=zone.kswapd_rate / s,
+        gather_rate=0.0,
+        atomic_alloc_rate=zone.atomic_alloc_rate / s,
+        burst_alloc_rate=None if burst is None else burst / s,
+    )
 
 
 class HostParams(ModelParams):
@@ -274,7 +308,7 @@ class HostParams(ModelParams):
         own = getattr(self, name)
         if own is not None:
             return float(own)
-        preset = getattr(LOADS[self.load], name)
+        preset = LOADS[self.load].rates[name]
         return None if preset is None else float(preset.value)
 
     def memory_gib(self) -> float:
@@ -338,42 +372,30 @@ class HostParams(ModelParams):
         b_end = self._load("burst_end_rate") or 0.0
         atomic = self._load("atomic_alloc_rate") or 0.0
         bursty = burst is not None and b_start > 0.0
-        chain = ZoneChain(
-            managed_pages=n // s,
-            wmark_min=mn // s,
-            wmark_low=lw // s,
-            wmark_high=hi // s,
-            alloc_rate=alloc / s,
-            free_rate=free / s,
-            kswapd_rate=kswapd / s,
-            gather_rate=0.0,
-            reclaim_batch=self.reclaim_batch,
-            direct_reclaim_batch=self.direct_reclaim_batch,
-            atomic_alloc_rate=atomic / s,
-            burst_alloc_rate=burst / s if bursty else None,  # type: ignore[operator]
-            burst_start_rate=b_start if bursty else 0.0,
-            burst_end_rate=b_end if bursty else 0.0,
-        )
-        faults, sigma, thps = self.thp_population(memory)
-        gathers = self._load("gather_rate") or 0.0
-        tables = self.tables_per_gather or int(LOADS[self.load].tables_per_gather.value)
-        return HostSetup(
-            memory_gib=memory,
+        zone = Zone(
             managed_pages=n,
             wmark_min=mn,
             wmark_low=lw,
             wmark_high=hi,
-            scale=s,
-            chain=chain,
-            atomic_mark=atomic_min_mark(mn // s),
             alloc_rate=alloc,
             free_rate=free,
             kswapd_rate=kswapd,
+            gather_rate=self._load("gather_rate") or 0.0,
+            reclaim_batch=self.reclaim_batch,
+            direct_reclaim_batch=self.direct_reclaim_batch,
+            atomic_alloc_rate=atomic,
             burst_alloc_rate=burst if bursty else None,
             burst_start_rate=b_start if bursty else 0.0,
             burst_end_rate=b_end if bursty else 0.0,
-            atomic_alloc_rate=atomic,
-            gather_rate=gathers,
+        )
+        faults, sigma, thps = self.thp_population(memory)
+        tables = self.tables_per_gather or int(LOADS[self.load].tables_per_gather.value)
+        return HostSetup(
+            memory_gib=memory,
+            zone=zone,
+            scale=s,
+            chain=scaled_chain(zone, s),
+            atomic_mark=atomic_min_mark(mn // s),
             tables_per_gather=tables,
             split_rate_per_thp=sigma,
             thp_fault_rate=faults,
@@ -490,7 +512,8 @@ class HostParams(ModelParams):
             "tables_per_gather",
         ):
             if getattr(self, name) is None:
-                out[name] = (getattr(s, name), load)
+                where = s if name == "tables_per_gather" else s.zone
+                out[name] = (getattr(where, name), load)
         if self.split_cpus is None:
             out["split_cpus"] = (self.n_split_cpus(), "online_cpus - isolated_cpus")
         if self.max_table_batch is None:
@@ -510,5 +533,5 @@ class HostParams(ModelParams):
             zone += float(c.burst_alloc_rate)  # type: ignore[arg-type]
         thp = 2.0 * (s.thp_fault_rate + self.khugepaged_collapse_rate)
         refills = self.n_split_cpus() * self.cache_refill_rate
-        ipi = 12.0 * (s.gather_rate + self.khugepaged_collapse_rate)  # 12 IPI variants
+        ipi = 12.0 * (s.zone.gather_rate + self.khugepaged_collapse_rate)  # 12 IPI variants
         return self.horizon_s * (zone + thp + refills + ipi) + math.ulp(1.0)

@@ -2,7 +2,7 @@
 
 The zone chain's exact stationary law (``mcstudy.exact.pressure``) is solved once per
 distinct chain (and kept on disk, ``mcstudy.exact.stored``) (the start of every sequence is drawn from it, and the exact
-columns use it); the event tables are the pressure model's (``tables.event_tables``).
+columns use it); the event tables are the pressure model's (``zone_tables.event_tables`` of the chain).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mcstudy.exact.thp import cache_level_law
 from mcstudy.kernel.policies import collapse_policy, ipi_policy
 from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.mechanisms import zone_events as E
-from mcstudy.mechanisms.zone_tables import EventTables, ZoneRates, event_tables
+from mcstudy.mechanisms.zone_tables import EventTables, event_tables
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import thps as T
 from mcstudy.models.host.params import HostParams, HostSetup
@@ -49,28 +49,6 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
     cdf = np.cumsum(z.pi.ravel())
     cdf /= cdf[-1]
     return z, cdf
-
-
-def zone_rates(chain: ZoneChain) -> ZoneRates:
-    """The simulated zone's rates as its event tables take them (gathers are the IPI
-    side's, not zone events; no watermark boost or RCU-held batch pages)."""
-    c = chain
-    return ZoneRates(
-        alloc_rate=float(c.alloc_rate),
-        burst_alloc_rate=0.0 if c.burst_alloc_rate is None else float(c.burst_alloc_rate),
-        alloc_batch_pages=1,
-        free_rate=float(c.free_rate),
-        kswapd_rate=float(c.kswapd_rate),
-        gather_rate=0.0,
-        atomic_alloc_rate=float(c.atomic_alloc_rate),
-        bursty=c.bursty,
-        burst_start_rate=float(c.burst_start_rate),
-        burst_end_rate=float(c.burst_end_rate) if c.bursty else 1.0,
-        boost_rate=0.0,
-        rcu_gp_rate=0.0,
-        reclaim_batch=c.reclaim_batch,
-        reference=not c.bursty and float(c.atomic_alloc_rate) == 0.0,
-    )
 
 
 def pack_zone(s: HostSetup) -> tuple[int, ...]:
@@ -137,7 +115,7 @@ def prepare(params: HostParams) -> PreparedHost:
     p = params
     s = p.setup()
     stat, cdf = zone_stationary(s.chain)
-    tables: EventTables = event_tables(zone_rates(s.chain))
+    tables: EventTables = event_tables(s.chain)  # gathers are the IPI side's: rate 0
     zone = (
         pack_zone(s),
         tables.guide,
@@ -172,7 +150,7 @@ def prepare(params: HostParams) -> PreparedHost:
     rips = ipi_rows(p)
     rips[:, R.R_TABLES] = s.tables_per_gather
     rfp = np.zeros(R.N_RFP)
-    rfp[R.Q_GATHER_RATE] = s.gather_rate
+    rfp[R.Q_GATHER_RATE] = s.zone.gather_rate
     rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
     rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
     rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])

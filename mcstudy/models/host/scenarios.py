@@ -119,21 +119,33 @@ def host_gib_for_zone(managed_pages: int) -> float:
     return (DMA_PRESENT + DMA32_PRESENT + present) * PAGE / GIB
 
 
+LOAD_RATES = (
+    "alloc_rate",
+    "free_rate",
+    "kswapd_rate",
+    "burst_alloc_rate",
+    "burst_start_rate",
+    "burst_end_rate",
+    "atomic_alloc_rate",
+    "gather_rate",
+)
+"""The zone's rates a load sets: fields of the zone record (``mechanisms.zone.Zone``)."""
+
+
 @dataclass(frozen=True)
 class LoadPreset:
-    """One load scenario of the housekeeping CPUs (pages/s of the real host)."""
+    """One load scenario of the housekeeping CPUs: every rate of ``LOAD_RATES`` (pages/s
+    of the real host, or events/s), each with its source, and the tables per gather."""
 
     name: str
     description: str
-    alloc_rate: Number
-    free_rate: Number
-    kswapd_rate: Number
-    burst_alloc_rate: Number | None
-    burst_start_rate: Number
-    burst_end_rate: Number
-    atomic_alloc_rate: Number
-    gather_rate: Number
+    rates: dict[str, Number | None]
+    """rate name (``LOAD_RATES``) -> its value and source; None: not set (no bursts)"""
     tables_per_gather: Number
+
+    def __post_init__(self) -> None:
+        if sorted(self.rates) != sorted(LOAD_RATES):
+            raise ValueError(f"load {self.name}: rates must be exactly {', '.join(LOAD_RATES)}")
 
 
 _MEASURED = (
@@ -166,32 +178,38 @@ LOADS: dict[str, LoadPreset] = {
         name="idle",
         description="the RT task alone: housekeeping allocates 8 MiB/s and frees a little "
         "more, so free memory stays far above every watermark",
-        alloc_rate=Number(2048.0, "assumed: 8 MiB/s of timers, logging and monitoring"),
-        free_rate=Number(2150.0, "assumed: 5 % more freed than allocated (no page-cache growth)"),
-        kswapd_rate=_KSWAPD,
-        burst_alloc_rate=None,
-        burst_start_rate=_NO_BURST,
-        burst_end_rate=_BURST_END,
-        atomic_alloc_rate=_NO_ATOMIC,
-        gather_rate=Number(2.0, "assumed: a tenth of the steady load's munmaps"),
+        rates=dict(
+            alloc_rate=Number(2048.0, "assumed: 8 MiB/s of timers, logging and monitoring"),
+            free_rate=Number(
+                2150.0, "assumed: 5 % more freed than allocated (no page-cache growth)"
+            ),
+            kswapd_rate=_KSWAPD,
+            burst_alloc_rate=None,
+            burst_start_rate=_NO_BURST,
+            burst_end_rate=_BURST_END,
+            atomic_alloc_rate=_NO_ATOMIC,
+            gather_rate=Number(2.0, "assumed: a tenth of the steady load's munmaps"),
+        ),
         tables_per_gather=_TABLES,
     ),
     "steady": LoadPreset(
         name="steady",
         description="memory full of page cache; housekeeping allocates 52 MiB/s and the "
         "page cache grows by 5.5 MiB/s, so kswapd wakes at low and reclaims to high",
-        alloc_rate=Number(13400.0, _MEASURED),
-        free_rate=Number(
-            12000.0,
-            "assumed: 1,400 pages/s (5.5 MiB/s) of page-cache growth (logs, monitoring "
-            "data) stay allocated until kswapd reclaims them",
+        rates=dict(
+            alloc_rate=Number(13400.0, _MEASURED),
+            free_rate=Number(
+                12000.0,
+                "assumed: 1,400 pages/s (5.5 MiB/s) of page-cache growth (logs, monitoring "
+                "data) stay allocated until kswapd reclaims them",
+            ),
+            kswapd_rate=_KSWAPD,
+            burst_alloc_rate=None,
+            burst_start_rate=_NO_BURST,
+            burst_end_rate=_BURST_END,
+            atomic_alloc_rate=_NO_ATOMIC,
+            gather_rate=_GATHERS,
         ),
-        kswapd_rate=_KSWAPD,
-        burst_alloc_rate=None,
-        burst_start_rate=_NO_BURST,
-        burst_end_rate=_BURST_END,
-        atomic_alloc_rate=_NO_ATOMIC,
-        gather_rate=_GATHERS,
         tables_per_gather=_TABLES,
     ),
     "bursts": LoadPreset(
@@ -199,18 +217,20 @@ LOADS: dict[str, LoadPreset] = {
         description="the steady load plus a housekeeping burst of 1 GiB/s for 10 s every 10 "
         "minutes on average, faster than kswapd reclaims: the zone reaches min (the "
         "review's case)",
-        alloc_rate=Number(13400.0, _MEASURED),
-        free_rate=Number(12000.0, "as in the steady load"),
-        kswapd_rate=_KSWAPD,
-        burst_alloc_rate=Number(
-            13400.0 + 262144.0,
-            "assumed: the steady 13,400 pages/s plus 1 GiB/s (262,144 pages/s), a copy "
-            "or backup reading a large file through the page cache at NVMe speed",
+        rates=dict(
+            alloc_rate=Number(13400.0, _MEASURED),
+            free_rate=Number(12000.0, "as in the steady load"),
+            kswapd_rate=_KSWAPD,
+            burst_alloc_rate=Number(
+                13400.0 + 262144.0,
+                "assumed: the steady 13,400 pages/s plus 1 GiB/s (262,144 pages/s), a copy "
+                "or backup reading a large file through the page cache at NVMe speed",
+            ),
+            burst_start_rate=Number(1.0 / 600.0, "assumed: one burst every 10 minutes on average"),
+            burst_end_rate=_BURST_END,
+            atomic_alloc_rate=_NO_ATOMIC,
+            gather_rate=_GATHERS,
         ),
-        burst_start_rate=Number(1.0 / 600.0, "assumed: one burst every 10 minutes on average"),
-        burst_end_rate=_BURST_END,
-        atomic_alloc_rate=_NO_ATOMIC,
-        gather_rate=_GATHERS,
         tables_per_gather=_TABLES,
     ),
 }

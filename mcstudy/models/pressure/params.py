@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mcstudy.exact.pressure import ZoneChain
-from mcstudy.mechanisms.zone_tables import ZoneRates
+from mcstudy.mechanisms.zone import Zone
 from mcstudy.models.shared import HorizonSeconds, KernelIpiParams, WarmupSeconds
 from mcstudy.models.shared import int_field as _i
 from mcstudy.models.shared import real_field as _f
@@ -152,42 +151,11 @@ class PressureParams(KernelIpiParams):
             return 0
         return max(self.boost_pages, self.wmark_high * self.watermark_boost_factor // 10000)
 
-    def is_reference(self) -> bool:
-        """True when no extension is active (the reference chain, ``docs/model.md`` §4.1)."""
-        return (
-            not self.bursty
-            and self.boost_rate == 0.0
-            and self.rcu_grace_period_s == 0.0
-            and self.alloc_batch_pages == 1
-            and self.atomic_alloc_rate == 0.0
-        )
-
-    def zone_rates(self) -> ZoneRates:
-        """The chain's rates as its event tables take them (``mechanisms.zone_tables``)."""
-        return ZoneRates(
-            alloc_rate=self.lam,
-            burst_alloc_rate=self.lam_burst,
-            alloc_batch_pages=self.alloc_batch_pages,
-            free_rate=self.free_rate,
-            kswapd_rate=self.kswapd_rate,
-            gather_rate=self.gather_rate,
-            atomic_alloc_rate=self.atomic_alloc_rate,
-            bursty=self.bursty,
-            burst_start_rate=self.burst_start_rate,
-            burst_end_rate=self.burst_end_rate,
-            boost_rate=self.boost_rate if self.max_boost() > 0 else 0.0,
-            rcu_gp_rate=1.0 / self.rcu_grace_period_s if self.rcu_grace_period_s > 0.0 else 0.0,
-            reclaim_batch=self.reclaim_batch,
-            reference=self.is_reference(),
-        )
-
-    def exact_chain(self) -> ZoneChain | None:
-        """The chain for the exact solver, or None when an extension it lacks is active."""
-        if self.boost_rate > 0.0 and self.max_boost() > 0:
-            return None
-        if self.rcu_grace_period_s > 0.0:
-            return None
-        return ZoneChain(
+    def zone(self) -> Zone:
+        """The zone chain of this point (``mechanisms.zone``; allocation rates times
+        ``alloc_scale``): what the kernels, the event tables and the exact solver take."""
+        burst = self.burst_alloc_rate
+        return Zone(
             managed_pages=self.managed_pages,
             wmark_min=self.wmark_min,
             wmark_low=self.wmark_low,
@@ -200,7 +168,19 @@ class PressureParams(KernelIpiParams):
             direct_reclaim_batch=self.direct_reclaim_batch,
             alloc_batch_pages=self.alloc_batch_pages,
             atomic_alloc_rate=self.atomic_alloc_rate,
-            burst_alloc_rate=self.lam_burst if self.bursty else None,
-            burst_start_rate=self.burst_start_rate if self.bursty else 0.0,
-            burst_end_rate=self.burst_end_rate if self.bursty else 0.0,
+            burst_alloc_rate=None if burst is None else self.lam_burst,
+            burst_start_rate=self.burst_start_rate,
+            burst_end_rate=self.burst_end_rate,
+            boost_rate=self.boost_rate,
+            boost_pages=self.boost_pages,
+            max_boost=self.max_boost(),
+            rcu_grace_period_s=self.rcu_grace_period_s,
         )
+
+    def is_reference(self) -> bool:
+        """True when no extension is active (the reference chain, ``docs/model.md`` §4.1)."""
+        return self.zone().is_reference
+
+    def exact_chain(self) -> Zone | None:
+        """The chain for the exact solver, or None when an extension it lacks is active."""
+        return self.zone().exact_chain()

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from mcstudy.exact.pressure import atomic_min_mark
 from mcstudy.kernel.ipi import IpiTargets
+from mcstudy.mechanisms.zone import atomic_min_mark
 from mcstudy.mechanisms.zone_events import (
     IP_AMARK,
     IP_BATCH,
@@ -34,21 +34,22 @@ from mcstudy.models.pressure.start import StartPlan, start_plan
 def pack_ip(p: PressureParams) -> tuple[int, ...]:
     """Integer parameters in the layout of ``events.IP_*`` (a tuple: kernels take it by
     value, with no reference counting in the event loop)."""
+    z = p.zone()
     ip = np.zeros(N_IP, dtype=np.int64)
-    ip[IP_N] = p.managed_pages
-    ip[IP_MIN] = p.wmark_min
-    ip[IP_LOW] = p.wmark_low
-    ip[IP_HIGH] = p.wmark_high
-    ip[IP_R] = p.reclaim_batch
-    ip[IP_D] = p.direct_reclaim_batch
-    ip[IP_KB] = p.alloc_batch_pages
+    ip[IP_N] = z.managed_pages
+    ip[IP_MIN] = z.wmark_min
+    ip[IP_LOW] = z.wmark_low
+    ip[IP_HIGH] = z.wmark_high
+    ip[IP_R] = z.reclaim_batch
+    ip[IP_D] = z.direct_reclaim_batch
+    ip[IP_KB] = z.alloc_batch_pages
     ip[IP_TABLES] = p.tables_per_gather
     ip[IP_BATCH] = p.batch()
-    ip[IP_RCU] = int(p.rcu_grace_period_s > 0.0)
-    ip[IP_BOOST_PAGES] = p.boost_pages
-    ip[IP_MAX_BOOST] = p.max_boost()
-    ip[IP_AMARK] = atomic_min_mark(p.wmark_min)
-    ip[IP_F0] = p.managed_pages if p.initial_free is None else p.initial_free
+    ip[IP_RCU] = int(z.rcu_grace_period_s > 0.0)
+    ip[IP_BOOST_PAGES] = z.boost_pages
+    ip[IP_MAX_BOOST] = z.max_boost
+    ip[IP_AMARK] = atomic_min_mark(z.wmark_min)
+    ip[IP_F0] = z.managed_pages if p.initial_free is None else p.initial_free
     return tuple(int(x) for x in ip)
 
 
@@ -68,7 +69,7 @@ class PreparedPressure:
 
 def prepare(params: PressureParams) -> PreparedPressure:
     """Pack ``params`` for the kernels."""
-    tables = event_tables(params.zone_rates())
+    tables = event_tables(params.zone())
     return PreparedPressure(
         params=params,
         ip=pack_ip(params),

@@ -14,6 +14,7 @@ from scipy.linalg import expm
 
 from mcstudy.engine.rng import stream_new
 from mcstudy.exact.pressure import ZoneChain, generator, solve
+from mcstudy.mechanisms.zone import Zone
 from mcstudy.mechanisms.zone_events import N_COUNTERS
 from mcstudy.models.contract import EstimateSpec
 from mcstudy.models.host import kernels as KH
@@ -133,12 +134,15 @@ def test_kernel_agrees_with_the_event_by_event_reference(round_us):
         sync_round_us=round_us,
     )
     _, est, _ = simulate_model("host", p, 400, 99, 1, 8)
-    ref = HostRef(
+    zone = Zone(
         managed_pages=300, wmark_min=8, wmark_low=20, wmark_high=30, alloc_rate=20.0,
-        free_rate=18.0, kswapd_rate=1.0, reclaim_batch=8, direct_reclaim_batch=4,
-        atomic_alloc_rate=5.0, burst_alloc_rate=60.0, burst_start_rate=0.2,
-        burst_end_rate=0.5, thp_fault_rate=5.0, thp_lifetime_s=1.0, split_rate=1.0,
-        collapse_rate=2.0, gather_rate=5.0, tables_per_gather=3, split_cpus=2, cache_k=2,
+        free_rate=18.0, kswapd_rate=1.0, gather_rate=5.0, reclaim_batch=8,
+        direct_reclaim_batch=4, atomic_alloc_rate=5.0, burst_alloc_rate=60.0,
+        burst_start_rate=0.2, burst_end_rate=0.5,
+    )  # fmt: skip
+    ref = HostRef(
+        zone=zone, thp_fault_rate=5.0, thp_lifetime_s=1.0, split_rate=1.0,
+        collapse_rate=2.0, tables_per_gather=3, split_cpus=2, cache_k=2,
         refill_rate=1.0, refill_nowait=True, rt_mm_share=0.5, kernel_prob=0.05,
         round_s=round_us * 1e-6,
     )  # fmt: skip
@@ -169,11 +173,12 @@ def test_kernel_agrees_with_the_event_by_event_reference(round_us):
 
 def test_reference_host_watermarks_come_from_the_kernel_formulas():
     s = HostParams().setup()
-    assert (s.managed_pages, s.wmark_min, s.wmark_low, s.wmark_high) == (
+    z = s.zone
+    assert (z.managed_pages, z.wmark_min, z.wmark_low, z.wmark_high) == (
         263467104, 32380, 295847, 559314,
     )  # fmt: skip
     assert s.scale == 512 and s.chain.managed_pages == 263467104 // 512
-    assert s.gather_rate == 20.0 and s.tables_per_gather == 32
+    assert z.gather_rate == 20.0 and s.tables_per_gather == 32
     assert round(s.thp_mean) == 419430
 
 

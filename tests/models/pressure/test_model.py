@@ -3,6 +3,7 @@ neutral extensions, reproducibility. Tolerances: 4 standard errors, fixed seeds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numba
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from mcstudy.engine.blocks import BlockPlan, run_blocks
 from mcstudy.engine.rng import stream_key, stream_new
 from mcstudy.engine.sampling import poisson
+from mcstudy.mechanisms.zone import Zone
 from mcstudy.mechanisms.zone_events import GUIDE_AMBIGUOUS, choose_exact
 from mcstudy.mechanisms.zone_tables import event_tables
 from mcstudy.models.pressure.model import PressureModel
@@ -110,6 +112,9 @@ def test_extensions_with_exact_solution(extension):
         assert abs(est[k] - ex[f"{k}_exact"]) <= TOL * se, (extension, k)
 
 
+ZONE_KEYS = tuple(f.name for f in dataclasses.fields(Zone))
+
+
 def _ref_means(z: ZoneRef, n: int, warm: float, hor: float) -> dict[str, tuple[float, float]]:
     outs = simulate_reference(11, n, z, warm, hor)
 
@@ -144,26 +149,10 @@ def test_extensions_match_gillespie_reference(extension, ref):
     params = dict(base, warmup_s=800.0, horizon_s=1000.0, **extension)
     est, ex, _ = run(params, 256)
     assert ex == {}  # no exact solution for these extensions
+    kw = {**base, **ref}  # zone fields and tables_per_gather
     z = ZoneRef(
-        **{
-            **{
-                k: base[k]
-                for k in (
-                    "managed_pages",
-                    "wmark_min",
-                    "wmark_low",
-                    "wmark_high",
-                    "alloc_rate",
-                    "free_rate",
-                    "kswapd_rate",
-                    "gather_rate",
-                    "reclaim_batch",
-                    "direct_reclaim_batch",
-                    "tables_per_gather",
-                )
-            },
-            **ref,
-        }
+        Zone(**{k: v for k, v in kw.items() if k in ZONE_KEYS}),
+        **{k: v for k, v in kw.items() if k not in ZONE_KEYS},
     )
     want = _ref_means(z, 96, 800.0, 1000.0)
     for k, (m, se_ref) in want.items():
@@ -201,7 +190,7 @@ def test_thread_count_does_not_change_results():
 
 def test_event_selection_guide_matches_exact_comparison():
     p = MODEL.Params.model_validate(dict(REFERENCE_CASES["heavy"], atomic_alloc_rate=0.1))
-    t = event_tables(p.zone_rates())
+    t = event_tables(p.zone())
     # every guide bucket either is ambiguous or agrees with the exact 64-bit comparison
     # at both ends of the bucket
     st = stream_new(1, 2, 3, 4)
@@ -279,7 +268,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
     )
 
     p = MODEL.Params.model_validate(REFERENCE_CASES["medium"])
-    t = event_tables(p.zone_rates())
+    t = event_tables(p.zone())
     on, _guide, n, types, hi, lo, always, df, g, steps = t.agg
     assert on and tuple(steps) == AGG_STEPS
     for r in (0, 1):
@@ -307,7 +296,7 @@ def test_aggregated_steps_are_the_exact_multinomial():
             assert got[key] == pytest.approx(v, rel=1e-9, abs=1e-18), (r, key)
     # off the reference chain the aggregation is off
     q = MODEL.Params.model_validate(dict(REFERENCE_CASES["medium"], atomic_alloc_rate=0.1))
-    assert event_tables(q.zone_rates()).agg[0] is False
+    assert event_tables(q.zone()).agg[0] is False
 
 
 _NOJIT_CASES = {

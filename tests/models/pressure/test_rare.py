@@ -92,7 +92,7 @@ def test_cramer_root():
 
 def test_tilt_keeps_dummy_mass_and_ratios_are_exact():
     p = MODEL.Params.model_validate(RARE)
-    t = event_tables(p.zone_rates())
+    t = event_tables(p.zone())
     tilt = tilted_tables(p, t)
     assert tilt.thetas[0] == 0.0  # asleep: allocations outrun frees already
     assert tilt.thetas[1] > 0.0

@@ -1,0 +1,144 @@
+"""The zone: the one parameter record of the zone pressure chain (``docs/model.md`` §4.1).
+
+The pressure model (``PressureParams.zone()``), the host study (``HostSetup.zone`` and
+its scaled ``chain``), the exact solver (``mcstudy.exact.pressure``; ``ZoneChain`` there
+is this record), the reference simulators (``mcstudy.reference``), the event tables
+(``zone_tables.event_tables``) and the lab's calibrated zone (``mcstudy.lab.zone``) all
+take a :class:`Zone`; no other record declares the zone's fields (a test checks it).
+The user-facing parameter schemas (``PressureParams``, ``HostParams``) declare them as
+config fields and build a :class:`Zone` from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+NEUTRAL_BOOST_PAGES = 512
+"""``boost_pages`` of a zone without watermark boost (``pageblock_nr_pages`` on x86-64
+with 4 KiB pages; unused while ``max_boost`` is 0)"""
+
+
+def atomic_min_mark(wmark_min: int) -> int:
+    """GFP_ATOMIC order-0 mark (pages): ``__zone_watermark_ok()`` with ALLOC_MIN_RESERVE
+    and ALLOC_NON_BLOCK: ``min -= min / 2; min -= min / 4`` (integer division, v6.3+)."""
+    m = wmark_min - wmark_min // 2
+    return m - m // 4
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One zone and its load (pages, and events per second); extension fields default to
+    neutral values, which give the reference chain of ``docs/model.md`` §4.1."""
+
+    managed_pages: int
+    """N: ``zone_managed_pages()``, pages"""
+    wmark_min: int
+    """WMARK_MIN without boost (``__setup_per_zone_wmarks()``), pages"""
+    wmark_low: int
+    """WMARK_LOW without boost, pages: at or below it an allocation wakes kswapd
+    (``wake_all_kswapds()``)"""
+    wmark_high: int
+    """WMARK_HIGH without boost, pages: above it kswapd sleeps (``balance_pgdat()``)"""
+    alloc_rate: float
+    """blocking allocations (``__alloc_pages()``), pages/s, calm phase"""
+    free_rate: float
+    """page frees other than by reclaim (``free_unref_page()``), pages/s"""
+    kswapd_rate: float
+    """kswapd reclaim batches (``balance_pgdat()``) per second while awake, batches/s"""
+    gather_rate: float
+    """mmu_gathers freeing page tables (``tlb_remove_table()``), gathers/s"""
+    reclaim_batch: int = 32
+    """pages one kswapd batch reclaims (SWAP_CLUSTER_MAX)"""
+    direct_reclaim_batch: int = 32
+    """pages one direct-reclaim stall frees (``__alloc_pages_direct_reclaim()``)"""
+    alloc_batch_pages: int = 1
+    """pages taken per blocking allocation (extension)"""
+    atomic_alloc_rate: float = 0.0
+    """GFP_ATOMIC allocations, pages/s (extension)"""
+    burst_alloc_rate: float | None = None
+    """blocking allocations in the burst phase, pages/s (extension; None: no bursts)"""
+    burst_start_rate: float = 0.0
+    """calm -> burst switches per second (extension)"""
+    burst_end_rate: float = 0.0
+    """burst -> calm switches per second (extension)"""
+    boost_rate: float = 0.0
+    """watermark boost events (``boost_watermark()``) per second (extension)"""
+    boost_pages: int = NEUTRAL_BOOST_PAGES
+    """pages one boost adds (``pageblock_nr_pages``)"""
+    max_boost: int = 0
+    """largest boost, pages (``boost_watermark()``: high x watermark_boost_factor / 10000,
+    at least a pageblock; 0: boosts do nothing)"""
+    rcu_grace_period_s: float = 0.0
+    """mean RCU grace period holding batch pages (``tlb_remove_table_free()`` ->
+    ``call_rcu()``), seconds (extension; 0: freed at once)"""
+
+    def __post_init__(self) -> None:
+        n = self.managed_pages
+        if n < 1:
+            raise ValueError("managed_pages must be >= 1")
+        if not 0 <= self.wmark_min <= self.wmark_low <= self.wmark_high < n:
+            raise ValueError("need 0 <= wmark_min <= wmark_low <= wmark_high < managed_pages")
+        for name in (
+            "alloc_rate",
+            "free_rate",
+            "kswapd_rate",
+            "gather_rate",
+            "atomic_alloc_rate",
+            "burst_start_rate",
+            "burst_end_rate",
+            "boost_rate",
+            "rcu_grace_period_s",
+        ):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name} must be finite and >= 0")
+        b = self.burst_alloc_rate
+        if b is not None and not (math.isfinite(b) and b >= 0.0):
+            raise ValueError("burst_alloc_rate must be finite and >= 0")
+        if self.reclaim_batch < 1 or self.direct_reclaim_batch < 1 or self.alloc_batch_pages < 1:
+            raise ValueError("batches must be >= 1 page")
+        if self.boost_pages < 1 or self.max_boost < 0:
+            raise ValueError("boost_pages must be >= 1 and max_boost >= 0")
+
+    @property
+    def bursty(self) -> bool:
+        """The load switches between a calm and a burst phase."""
+        return self.burst_alloc_rate is not None and self.burst_start_rate > 0.0
+
+    @property
+    def phases(self) -> int:
+        return 2 if self.bursty else 1
+
+    @property
+    def boosted(self) -> bool:
+        """Watermark boosts happen and raise the marks."""
+        return self.boost_rate > 0.0 and self.max_boost > 0
+
+    @property
+    def is_reference(self) -> bool:
+        """No extension is active: the reference chain (``docs/model.md`` §4.1)."""
+        return (
+            not self.bursty
+            and self.boost_rate == 0.0
+            and self.rcu_grace_period_s == 0.0
+            and self.alloc_batch_pages == 1
+            and self.atomic_alloc_rate == 0.0
+        )
+
+    def exact_chain(self) -> Zone | None:
+        """This zone as the exact solver takes it (``mcstudy.exact.pressure``): inactive
+        extension fields set to their neutral values, so one chain has one record; None
+        when a watermark boost or RCU-held batch pages, which the solver lacks, are on."""
+        if self.boosted or self.rcu_grace_period_s > 0.0:
+            return None
+        b = self.bursty
+        return replace(
+            self,
+            burst_alloc_rate=self.burst_alloc_rate if b else None,
+            burst_start_rate=self.burst_start_rate if b else 0.0,
+            burst_end_rate=self.burst_end_rate if b else 0.0,
+            boost_rate=0.0,
+            boost_pages=NEUTRAL_BOOST_PAGES,
+            max_boost=0,
+        )
