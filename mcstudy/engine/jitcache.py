@@ -61,3 +61,15 @@ def configure() -> Path:
         return Path(numba.config.CACHE_DIR or "")
     numba.config.CACHE_DIR = str(path)
     return path
+
+
+def has_cache_index(dispatcher: object) -> bool:
+    """Whether ``dispatcher`` (a ``@njit(cache=True)`` function) has an index file in
+    Numba's cache, i.e. some process has compiled and saved it. This reads a private
+    attribute of Numba's ``FunctionCache``; where that is missing (another Numba) it says
+    False, and the caller acts as if nothing were cached (slower, never wrong)."""
+    try:
+        index = dispatcher._cache._cache_file._index_path  # type: ignore[attr-defined]
+    except AttributeError:
+        return False
+    return Path(index).is_file()

@@ -100,7 +100,10 @@ print(json.dumps({"paths": paths, "want": str(cache_base() / kernel_hash())}))
     sorted(
         ".".join(p.relative_to(REPO).with_suffix("").parts)
         for p in (REPO / "mcstudy").rglob("*.py")
-        if "@njit(cache=True" in p.read_text(encoding="utf-8")
+        if any(
+            line.startswith("@njit(cache=True")
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
     ),
 )
 def test_a_kernel_module_imported_first_caches_under_the_kernel_hash(module, tmp_path):

@@ -20,6 +20,7 @@ import numpy as np
 
 from mcstudy.engine import beside
 from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.jitcache import has_cache_index
 from mcstudy.engine.parallel import blocks_in_threads
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.pressure import ZoneChain
@@ -126,15 +127,18 @@ class HostModel(Model):
         need it and are not stored (``mcstudy.exact.warm``; the warm-up's own zone is
         small enough for GTH elimination, which compiles nothing).
 
-        With a second CPU, a child process (``mcstudy.models.host.warm``) compiles the
-        zone's path and the recursion into Numba's cache while this one compiles the
-        per-sequence consumers; ``host_block`` then finds both compiled
+        When ``host_block`` is not in Numba's cache and there is a second CPU, a child
+        process (``mcstudy.models.host.warm``) compiles the zone's path and the recursion
+        and the THP exact solver into the cache while this one compiles the per-sequence
+        consumers; ``host_block`` then finds both compiled
         (``docs/model.md`` §7.3). The same functions are compiled either way.
         """
         if not variants:
             return
         recursion = recursion_needed(p.setup().chain for p in params)
-        child = beside.start(CHILD, [RECURSION] if recursion else [])
+        child = None
+        if not has_cache_index(KH.host_block):  # else loading takes a second: no child
+            child = beside.start(CHILD, [RECURSION] if recursion else [])
         try:
             if child is None:
                 if recursion:
@@ -142,8 +146,6 @@ class HostModel(Model):
             else:
                 first = self.Params.model_validate(variants[0].params)
                 KH.compile_consumers(self.prepare(first).arrays)
-                if variants[0].exact:
-                    self.exact(first)  # the THP exact solver, while the child works
                 child.wait()
             super().run_warmups(variants, params)
         except BaseException:

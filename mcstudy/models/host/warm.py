@@ -1,8 +1,8 @@
 """The child process of the host study's warm-up (``HostModel.run_warmups``).
 
 ``python -m mcstudy.models.host.warm [--level-recursion]`` compiles the zone's path
-(``zone.zone_path``, for the argument types ``host_block`` passes it) and, if asked, the
-exact level recursion, into Numba's cache, while the parent compiles the per-sequence
+(``zone.zone_path``, for the argument types ``host_block`` passes it), the THP exact
+solver and, if asked, the exact level recursion, into Numba's cache, while the parent compiles the per-sequence
 consumers (``kernels.sequence_consumers``); the parent then compiles ``host_block``,
 whose callees Numba loads (``mcstudy.engine.beside``).
 """
@@ -19,8 +19,10 @@ from mcstudy.models.host.model import RECURSION, HostModel
 def main(argv: list[str]) -> int:
     """Compile the zone path (and the recursion with ``RECURSION``)."""
     model = HostModel()
-    prepared = model.prepare(model.Params.model_validate(model.warmup_params()))
+    params = model.Params.model_validate(model.warmup_params())
+    prepared = model.prepare(params)
     KH.compile_zone_path(prepared.zone, prepared.arrays)
+    model.exact(params)  # the THP exact solver (exact/thp.py)
     if RECURSION in argv:
         compile_level_recursion()
     return 0
