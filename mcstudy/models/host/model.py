@@ -179,10 +179,10 @@ class HostModel(Model):
         s = params.setup()
         return {
             "zone_scale": s.scale,
-            "zone_managed_pages": s.managed_pages,
-            "zone_wmark_min": s.wmark_min,
-            "zone_wmark_low": s.wmark_low,
-            "zone_wmark_high": s.wmark_high,
+            "zone_managed_pages": s.zone.managed_pages,
+            "zone_wmark_min": s.zone.wmark_min,
+            "zone_wmark_low": s.zone.wmark_low,
+            "zone_wmark_high": s.zone.wmark_high,
         }
 
     def exact(self, params: HostParams) -> dict[str, float]:
@@ -277,16 +277,16 @@ def host_exact(p: HostParams) -> dict[str, float]:
         if k > 0:
             out[key("reserve_bytes_mean_exact", {"cache_k": k})] = reserve
     tables = s.tables_per_gather
-    rare = p_min * s.gather_rate * tables * p.horizon_s < NEGLIGIBLE_EVENTS
+    rare = p_min * s.zone.gather_rate * tables * p.horizon_s < NEGLIGIBLE_EVENTS
     cycles = rt_cycles(p)
     for ipi, col in KH.IPI_VARIANTS:
-        ex = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, p_min))
+        ex = ipi_exact(_ipi_input(p, tables, s.zone.gather_rate, ipi, col, p_min))
         iso = ex.isolated_collapse_per_s + ex.isolated_fallback_per_s
         cell = {"ipi_policy": ipi, "collapse_policy": col}
         out[key("isolated_cpu_ipis_per_hour_exact", cell)] = iso * hours
         mx = nan
         if rare:
-            calm = ipi_exact(_ipi_input(p, tables, s.gather_rate, ipi, col, 0.0))
+            calm = ipi_exact(_ipi_input(p, tables, s.zone.gather_rate, ipi, col, 0.0))
             if calm.cycle_pmf is not None:
                 mx = expected_max_of_iid(calm.cycle_pmf, cycles)
             if cell == MAINLINE_AT:

@@ -25,6 +25,7 @@ from mcstudy.models.base import Fact, ModelParams
 from mcstudy.models.host.scenarios import (
     GIB,
     LOAD_NAMES,
+    LOAD_RATES,
     LOADS,
     PAGE,
     REFERENCE_HOST,
@@ -82,27 +83,6 @@ class HostSetup:
     """anonymous THP faults per second (given, or kept the THP share of memory)"""
     thp_mean: float
     """stationary mean of PMD-mapped THPs without reclaim splits (THPs)"""
-
-    # the real zone's size, marks and gathers, read by the host model by these names
-    @property
-    def managed_pages(self) -> int:
-        return self.zone.managed_pages
-
-    @property
-    def wmark_min(self) -> int:
-        return self.zone.wmark_min
-
-    @property
-    def wmark_low(self) -> int:
-        return self.zone.wmark_low
-
-    @property
-    def wmark_high(self) -> int:
-        return self.zone.wmark_high
-
-    @property
-    def gather_rate(self) -> float:
-        return self.zone.gather_rate
 
 
 def scaled_chain(zone: Zone, scale: int) -> Zone:
@@ -496,21 +476,11 @@ class HostParams(ModelParams):
         if self.managed_pages is None:
             src = "host_memory_gib (the kernel's zone and watermark formulas)"
             for name in ("managed_pages", "wmark_min", "wmark_low", "wmark_high"):
-                out[name] = (getattr(s, name), src)
+                out[name] = (getattr(s.zone, name), src)
         if self.zone_scale is None:
             out["zone_scale"] = (s.scale, "managed_pages")
         load = "load (its preset rates)"
-        for name in (
-            "alloc_rate",
-            "free_rate",
-            "kswapd_rate",
-            "burst_alloc_rate",
-            "burst_start_rate",
-            "burst_end_rate",
-            "atomic_alloc_rate",
-            "gather_rate",
-            "tables_per_gather",
-        ):
+        for name in (*LOAD_RATES, "tables_per_gather"):
             if getattr(self, name) is None:
                 where = s if name == "tables_per_gather" else s.zone
                 out[name] = (getattr(where, name), load)

@@ -38,16 +38,21 @@ print(json.dumps(names))
 """
 
 
-@pytest.mark.slow
-def test_a_first_host_run_compiles_no_error_text_and_no_gufunc(tmp_path):
+def _fresh_process(script: str, tmp_path) -> object:
+    """``script``'s last line of output (JSON), run in a fresh process on an empty cache."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("NUMBA_DISABLE_JIT", None)
     res = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", script],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
-    names = json.loads(res.stdout.strip().splitlines()[-1])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_first_host_run_compiles_no_error_text_and_no_gufunc(tmp_path):
+    names = _fresh_process(_SCRIPT, tmp_path)
     assert any(n.endswith("host_block") for n in names)  # the kernel was compiled here
     assert [n for n in names if "shape_context" in n or "(parallel)" in n] == []
 
@@ -85,14 +90,7 @@ def test_the_child_compiles_the_zone_path_and_recursion_that_this_process_then_l
     loads them from the cache: a hit, no miss, one signature), and the consumers the
     parent compiled are the very specialisation ``host_block`` calls (one signature).
     A drift between the child's argument types and ``host_block``'s fails here."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_DISABLE_JIT", None)
-    res = subprocess.run(
-        [sys.executable, "-c", _TWO_PROCESSES],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    got = json.loads(res.stdout.strip().splitlines()[-1])
+    got = _fresh_process(_TWO_PROCESSES, tmp_path)
     if got["cpus"] < 2:
         pytest.skip("one usable CPU: the warm-up runs in one process")
     assert got["zone_path"] == [1, 0, 1]
