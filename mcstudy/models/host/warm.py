@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from mcstudy.engine import beside
 from mcstudy.exact.warm import compile_level_recursion
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.model import RECURSION, HostModel
@@ -18,6 +19,7 @@ from mcstudy.models.host.model import RECURSION, HostModel
 
 def main(argv: list[str]) -> int:
     """Compile the zone path (and the recursion with ``RECURSION``)."""
+    beside.watch_parent()
     model = HostModel()
     params = model.Params.model_validate(model.warmup_params())
     prepared = model.prepare(params)
