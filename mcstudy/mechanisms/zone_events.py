@@ -33,6 +33,8 @@ Here min, low, high include the boost, and cap = N - held pages.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -44,24 +46,35 @@ EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_G
 N_EVENT_TYPES = 8  # real event types (EV_DUMMY excluded)
 EVENT_NAMES = ("alloc", "free", "kswapd", "gather", "atomic", "phase", "boost", "rcu_gp")
 
-# packed integer parameters
-(
-    IP_N,
-    IP_MIN,
-    IP_LOW,
-    IP_HIGH,
-    IP_R,
-    IP_D,
-    IP_KB,
-    IP_TABLES,
-    IP_BATCH,
-    IP_RCU,
-    IP_BOOST_PAGES,
-    IP_MAX_BOOST,
-    IP_AMARK,
-    IP_F0,
-) = range(14)
-N_IP = 14
+
+class ZoneInts(NamedTuple):
+    """The zone chain's integer parameters as its kernels take them (pages unless said;
+    a named tuple: passed by value, with no reference counting in the event loop, and
+    read by name)."""
+
+    managed_pages: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    reclaim_batch: int
+    """pages one kswapd batch reclaims"""
+    direct_reclaim_batch: int
+    """pages one direct-reclaim stall frees"""
+    alloc_batch_pages: int
+    """pages per blocking allocation"""
+    tables_per_gather: int
+    """page tables one gather frees"""
+    max_table_batch: int
+    """tables one batch page holds (``MAX_TABLE_BATCH``)"""
+    rcu: int
+    """1: batch pages are held for an RCU grace period; 0: freed at once"""
+    boost_pages: int
+    max_boost: int
+    atomic_mark: int
+    """GFP_ATOMIC order-0 mark"""
+    initial_free: int
+    """free pages at the start of a sequence that does not start stationary"""
+
 
 # per-trajectory event counters
 C_STALL, C_WAKE, C_GATHER, C_GFAIL, C_FALLBACK, C_AFAIL = range(6)
@@ -141,11 +154,11 @@ def gather_rcu(f, kw, held, mn, lw, tables, batch):
 @njit(cache=True, inline="always")
 def zone_event(ev, f, kw, bu, bst, held, P):
     """Apply one event to the state (f, kw, bu, bst, held); ``P`` is the parameter tuple
-    (``IP_*`` layout). Returns the new state and this event's (stall, wake-up, failing
+    (``ZoneInts``). Returns the new state and this event's (stall, wake-up, failing
     gather, fallbacks, GFP_ATOMIC failure) counts."""
-    mn = P[IP_MIN] + bst
-    lw = P[IP_LOW] + bst
-    cap = P[IP_N] - held
+    mn = P.wmark_min + bst
+    lw = P.wmark_low + bst
+    cap = P.managed_pages - held
     stall = 0
     wake = 0
     gfail = 0
@@ -156,45 +169,45 @@ def zone_event(ev, f, kw, bu, bst, held, P):
             kw = 1
             wake = 1
         if f > mn:
-            f -= P[IP_KB]
+            f -= P.alloc_batch_pages
         else:
             stall = 1
-            f = min(cap, f + P[IP_D]) - P[IP_KB]
+            f = min(cap, f + P.direct_reclaim_batch) - P.alloc_batch_pages
         if f < 0:
             f = 0
     elif ev == EV_FREE:
         if f < cap:
             f += 1
     elif ev == EV_KSWAPD:
-        f = min(cap, f + P[IP_R])
-        if f > P[IP_HIGH] + bst:
+        f = min(cap, f + P.reclaim_batch)
+        if f > P.wmark_high + bst:
             kw = 0
             bst = 0
     elif ev == EV_GATHER:
-        if P[IP_RCU] == 0:
+        if P.rcu == 0:
             # the batch page is returned at once: every attempt sees the same f
             if f <= lw and kw == 0:
                 kw = 1
                 wake = 1
             if f <= mn:
                 gfail = 1
-                fb = P[IP_TABLES]
+                fb = P.tables_per_gather
         else:
             f, kw, held, wake, gfail, fb = gather_rcu(
-                f, kw, held, mn, lw, P[IP_TABLES], P[IP_BATCH]
+                f, kw, held, mn, lw, P.tables_per_gather, P.max_table_batch
             )
     elif ev == EV_ATOMIC:
         if f <= lw and kw == 0:
             kw = 1
             wake = 1
-        if f > P[IP_AMARK]:
+        if f > P.atomic_mark:
             f -= 1
         else:
             afail = 1
     elif ev == EV_PHASE:
         bu = 1 - bu
     elif ev == EV_BOOST:
-        bst = min(bst + P[IP_BOOST_PAGES], P[IP_MAX_BOOST])
+        bst = min(bst + P.boost_pages, P.max_boost)
         if kw == 0:
             kw = 1
             wake = 1
@@ -224,11 +237,15 @@ def agg_regime(agg_on, n_left, f, kw, bu, bst, held, P):
         return -1
     if kw == 0:
         m0 = AGG_STEPS[0]
-        if n_left >= m0 and f >= P[IP_LOW] + m0 and f + m0 <= P[IP_N]:
+        if n_left >= m0 and f >= P.wmark_low + m0 and f + m0 <= P.managed_pages:
             return 0
         return -1
     m1 = AGG_STEPS[1]
-    if n_left >= m1 and f >= P[IP_MIN] + m1 and f + P[IP_R] * m1 <= min(P[IP_HIGH], P[IP_N]):
+    if (
+        n_left >= m1
+        and f >= P.wmark_min + m1
+        and f + P.reclaim_batch * m1 <= min(P.wmark_high, P.managed_pages)
+    ):
         return 1
     return -1
 
@@ -283,7 +300,7 @@ def observe_events(
     afails = 0
     i = 0
     while True:
-        if f <= P[IP_MIN] + bst:
+        if f <= P.wmark_min + bst:
             below += 1
         awake += kw
         held_sum += held

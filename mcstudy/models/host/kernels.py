@@ -296,7 +296,7 @@ def host_block(
     (``TALLIES``); without the GIL, so blocks run in Python threads
     (``mcstudy.engine.parallel``).
 
-    ``P`` and the event tables are the zone chain's (``events.IP_*`` layout, ``tables.py``);
+    ``P`` (``zone_events.ZoneInts``) and the event tables (``zone_tables.py``) are the zone chain's;
     ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
     their initial laws, IPI variant rows, IPI floats, thresholds).
     """

@@ -36,7 +36,7 @@ class PreparedHost:
     uniformization_rate: float
     cycles: int
     zone: tuple
-    """the zone's packed parameters (``events.IP_*``) and event tables"""
+    """the zone's integer parameters (``zone_events.ZoneInts``) and event tables"""
     arrays: tuple
 
 
@@ -51,22 +51,26 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
     return z, cdf
 
 
-def pack_zone(s: HostSetup) -> tuple[int, ...]:
-    """The chain's integer parameters in the layout of ``events.IP_*``."""
+def pack_zone(s: HostSetup) -> E.ZoneInts:
+    """The simulated chain's integer parameters as the kernels take them (single-page
+    allocations; gathers are the IPI side's, not zone events)."""
     c = s.chain
-    ip = [0] * E.N_IP
-    ip[E.IP_N] = c.managed_pages
-    ip[E.IP_MIN] = c.wmark_min
-    ip[E.IP_LOW] = c.wmark_low
-    ip[E.IP_HIGH] = c.wmark_high
-    ip[E.IP_R] = c.reclaim_batch
-    ip[E.IP_D] = c.direct_reclaim_batch
-    ip[E.IP_KB] = 1
-    ip[E.IP_TABLES] = 1
-    ip[E.IP_BATCH] = 1
-    ip[E.IP_AMARK] = s.atomic_mark
-    ip[E.IP_F0] = c.managed_pages
-    return tuple(int(x) for x in ip)
+    return E.ZoneInts(
+        managed_pages=c.managed_pages,
+        wmark_min=c.wmark_min,
+        wmark_low=c.wmark_low,
+        wmark_high=c.wmark_high,
+        reclaim_batch=c.reclaim_batch,
+        direct_reclaim_batch=c.direct_reclaim_batch,
+        alloc_batch_pages=1,
+        tables_per_gather=1,
+        max_table_batch=1,
+        rcu=0,
+        boost_pages=0,
+        max_boost=0,
+        atomic_mark=s.atomic_mark,
+        initial_free=c.managed_pages,
+    )
 
 
 def _thresholds(probs: list[float]) -> np.ndarray:

@@ -32,7 +32,6 @@ from mcstudy.mechanisms.zone_events import (
     C_STALL,
     C_WAKE,
     GUIDE_AMBIGUOUS,
-    IP_MIN,
     agg_regime,
     choose_event,
     choose_exact,
@@ -114,7 +113,7 @@ def zone_run(st, n, f, kw, bu, P, amark, tables, cnt, idx, codes):
     """
     guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg = tables
     agg_on, aguide, an, atype, ahi, alo, aalw, adf, _ag, asteps = agg
-    mn = P[IP_MIN]
+    mn = P.wmark_min
     code = state_code(f, kw, mn, amark)
     n_sw = np.int64(0)
     below = 0
@@ -188,7 +187,7 @@ def zone_path(ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables
     idx, codes, times = buf
     bu, kw, f = stationary_state(cnt_st, cdf, nf)
     n = poisson(cnt_st, n_mean)
-    code0 = state_code(f, kw, P[IP_MIN], amark)
+    code0 = state_code(f, kw, P.wmark_min, amark)
     idx, codes, n_sw, below, below_a, awake = zone_run(
         ev_st, n, f, kw, bu, P, amark, tables, cnt, idx, codes
     )

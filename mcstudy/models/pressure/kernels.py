@@ -28,10 +28,6 @@ from mcstudy.mechanisms.zone_events import (
     C_STALL,
     C_WAKE,
     GUIDE_AMBIGUOUS,
-    IP_F0,
-    IP_MAX_BOOST,
-    IP_MIN,
-    IP_N,
     N_COUNTERS,
     choose_event,
     choose_exact,
@@ -174,7 +170,7 @@ def _pressure_block(
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
     events = 0
     for _ in range(n_seq):
-        f, kw, bu = initial_state(init_st, init_cdf, init_levels, ip[IP_F0])
+        f, kw, bu = initial_state(init_st, init_cdf, init_levels, ip.initial_free)
         bst = 0
         held = 0
         n_warm = poisson(cnt_st, n_warm_mean)
@@ -190,7 +186,7 @@ def _pressure_block(
             ev_st, n1, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
             thr_always, agg, cnt,
         )  # fmt: skip
-        dup_below = 1 if f <= ip[IP_MIN] + bst else 0
+        dup_below = 1 if f <= ip.wmark_min + bst else 0
         dup_awake = kw
         dup_held = held
         f, kw, bu, bst, held, below2, awake2, held2 = observe_events(
@@ -285,11 +281,25 @@ def pilot_states(
     st = stream_new(k0, k1, 0, SUBSTREAM_PILOT)
     n_warm = poisson(st, n_warm_mean)
     f, kw, bu, bst, held = run_events(
-        st, n_warm, P[IP_F0], 0, 0, 0, 0, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg
+        st,
+        n_warm,
+        P.initial_free,
+        0,
+        0,
+        0,
+        0,
+        P,
+        guide,
+        ev_n,
+        ev_type,
+        thr_hi,
+        thr_lo,
+        thr_always,
+        agg,
     )
     keys = np.empty(n_steps, dtype=np.int64)
-    nf = P[IP_N] + 1
-    nb = P[IP_MAX_BOOST] + 1
+    nf = P.managed_pages + 1
+    nb = P.max_boost + 1
     for i in range(n_steps):
         keys[i] = f + nf * (kw + 2 * (bu + 2 * (bst + nb * held)))
         ev, u = choose_event(st, kw + 2 * bu, guide)
@@ -356,7 +366,7 @@ def _is_cycle(
     afails = 0
     steps = 0
     while True:
-        if f <= P[IP_MIN] + bst:
+        if f <= P.wmark_min + bst:
             tilted = False
             below += 1
         r = kw + 2 * bu

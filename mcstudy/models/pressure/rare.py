@@ -169,7 +169,7 @@ def regeneration(prepared: PreparedPressure, key: tuple[int, int]) -> Regenerati
     vals, counts = np.unique(keys, return_counts=True)
     k = int(vals[np.argmax(counts)])
     nf = p.managed_pages + 1
-    nb = int(prepared.ip[K.IP_MAX_BOOST]) + 1
+    nb = int(prepared.ip.max_boost) + 1
     f, rest = k % nf, k // nf
     kw, rest = rest % 2, rest // 2
     bu, rest = rest % 2, rest // 2
