@@ -23,7 +23,10 @@ ALLOWED = {
     ("mcstudy/mechanisms/zone.py", "Zone"),
     ("mcstudy/models/pressure/params.py", "PressureParams"),
     ("mcstudy/models/host/params.py", "HostParams"),
+    ("mcstudy/mechanisms/zone_events.py", "ZoneInts"),
 }
+"""... and the kernels' typed input (a named tuple: Numba takes no dataclass), which only
+``zone_events.zone_ints(zone, ...)`` builds, from a ``Zone``."""
 
 
 def zone_field_declarations(source: str) -> dict[str, list[str]]:
@@ -72,3 +75,10 @@ def test_zone_chain_is_the_record():
 
     assert ZoneChain is Zone
     assert Path(PACKAGE / "mechanisms" / "zone.py").is_file()
+
+
+def test_only_zone_ints_builds_the_kernel_input():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        if rel != "mcstudy/mechanisms/zone_events.py":
+            assert "ZoneInts(" not in path.read_text(), f"{rel} builds a ZoneInts itself"

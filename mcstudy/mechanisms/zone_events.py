@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_u32
+from mcstudy.mechanisms.zone import Zone
 
 EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_GP, EV_DUMMY = range(
     9
@@ -74,6 +75,35 @@ class ZoneInts(NamedTuple):
     """GFP_ATOMIC order-0 mark"""
     initial_free: int
     """free pages at the start of a sequence that does not start stationary"""
+
+
+def zone_ints(
+    zone: Zone,
+    atomic_mark: int,
+    tables_per_gather: int = 1,
+    max_table_batch: int = 1,
+    initial_free: int | None = None,
+) -> ZoneInts:
+    """``zone`` (the one zone record) as the kernels take it: its pages and batches, the
+    GFP_ATOMIC mark, a gather's tables and a batch page's capacity (for a chain whose
+    gathers are zone events), and the start of a sequence that is not stationary
+    (default: all pages free). The only place a ``ZoneInts`` is built."""
+    return ZoneInts(
+        managed_pages=zone.managed_pages,
+        wmark_min=zone.wmark_min,
+        wmark_low=zone.wmark_low,
+        wmark_high=zone.wmark_high,
+        reclaim_batch=zone.reclaim_batch,
+        direct_reclaim_batch=zone.direct_reclaim_batch,
+        alloc_batch_pages=zone.alloc_batch_pages,
+        tables_per_gather=tables_per_gather,
+        max_table_batch=max_table_batch,
+        rcu=int(zone.rcu_grace_period_s > 0.0),
+        boost_pages=zone.boost_pages,
+        max_boost=zone.max_boost,
+        atomic_mark=atomic_mark,
+        initial_free=zone.managed_pages if initial_free is None else initial_free,
+    )
 
 
 # per-trajectory event counters

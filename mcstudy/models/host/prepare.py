@@ -54,23 +54,7 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
 def pack_zone(s: HostSetup) -> E.ZoneInts:
     """The simulated chain's integer parameters as the kernels take them (single-page
     allocations; gathers are the IPI side's, not zone events)."""
-    c = s.chain
-    return E.ZoneInts(
-        managed_pages=c.managed_pages,
-        wmark_min=c.wmark_min,
-        wmark_low=c.wmark_low,
-        wmark_high=c.wmark_high,
-        reclaim_batch=c.reclaim_batch,
-        direct_reclaim_batch=c.direct_reclaim_batch,
-        alloc_batch_pages=1,
-        tables_per_gather=1,
-        max_table_batch=1,
-        rcu=0,
-        boost_pages=0,
-        max_boost=0,
-        atomic_mark=s.atomic_mark,
-        initial_free=c.managed_pages,
-    )
+    return E.zone_ints(s.chain, atomic_mark=s.atomic_mark)
 
 
 def _thresholds(probs: list[float]) -> np.ndarray:
