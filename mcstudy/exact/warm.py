@@ -33,8 +33,10 @@ its argument types are those of every chain's"""
 
 
 def needs_recursion(chain: ZoneChain) -> bool:
-    """Whether solving ``chain`` runs the level recursion (``stationary_distribution``'s
-    "auto": single-page allocations and more states than GTH takes)."""
+    """Whether solving ``chain`` may run the level recursion (``stationary_distribution``'s
+    "auto": single-page allocations and more states than GTH takes). It counts every
+    state, where "auto" counts the closed class, which can be smaller: at worst the
+    recursion is compiled for a law that GTH then solves."""
     states = 2 * chain.phases * (chain.managed_pages + 1)
     return chain.alloc_batch_pages == 1 and states > _pressure.GTH_MAX_STATES // 4
 
