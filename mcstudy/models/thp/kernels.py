@@ -44,9 +44,9 @@ def _block_streams(k0, k1, block):
 def _sequence_paths(env_st, coll_st, fp):
     """One sequence's pressure path and khugepaged collapse times (shared by both
     population kernels and the isolated CPU)."""
-    t1 = fp[K.F_T1]
-    e0, sw, n_sw = P.env_path(env_st, t1, fp[K.F_PHI], fp[K.F_TO_PRESSURE], fp[K.F_TO_CALM])
-    coll, n_coll = P.poisson_times(coll_st, fp[K.F_COLLAPSE_RATE], 0.0, t1)
+    t1 = fp.t1
+    e0, sw, n_sw = P.env_path(env_st, t1, fp.phi, fp.to_pressure, fp.to_calm)
+    coll, n_coll = P.poisson_times(coll_st, fp.collapse_rate, 0.0, t1)
     return e0, sw, n_sw, coll, n_coll
 
 
@@ -57,13 +57,13 @@ def _sequence_paths(env_st, coll_st, fp):
 
 
 @njit(cache=True)
-def thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i, out_f):
+def thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, exponential lifetimes (``population_aggregate``)."""
-    fp, ip, lam, mu, sig, m0, _sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    lam, mu, sig, m0, _sig_init, th, cache_cdf, rip, rfp, rth = arrays
     env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
         _block_streams(k0, k1, block)
     )
-    levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
+    levels = np.zeros(max(ip.split_cpus, 1), dtype=np.int64)
     mom = np.zeros(2, dtype=np.float64)
     buf = np.empty(1024, dtype=np.int64)
     pop_i, rt_i = out_i[: K.N_POP_INT], out_i[K.N_POP_INT :]
@@ -75,19 +75,19 @@ def thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i, out_f):
             e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
         )  # fmt: skip
         buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp[K.F_T0], fp[K.F_T1], rip, rfp, rth, e0, sw, n_sw,
+            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rip, rfp, rth, e0, sw, n_sw,
             coll, n_coll, buf, rt_i, rt_f,
         )  # fmt: skip
 
 
 @njit(cache=True)
-def thp_block_individual(k0, k1, block, n_seq, arrays, out_i, out_f):
+def thp_block_individual(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, any lifetime law (``population_individual``)."""
-    fp, ip, lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth = arrays
     env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
         _block_streams(k0, k1, block)
     )
-    levels = np.zeros(max(ip[K.I_SPLIT_CPUS], 1), dtype=np.int64)
+    levels = np.zeros(max(ip.split_cpus, 1), dtype=np.int64)
     mom = np.zeros(2, dtype=np.float64)
     ht = np.empty(1024, dtype=np.float64)
     hc = np.empty(1024, dtype=np.int64)
@@ -101,43 +101,49 @@ def thp_block_individual(k0, k1, block, n_seq, arrays, out_i, out_f):
             cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
         )  # fmt: skip
         buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp[K.F_T0], fp[K.F_T1], rip, rfp, rth, e0, sw, n_sw,
+            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rip, rfp, rth, e0, sw, n_sw,
             coll, n_coll, buf, rt_i, rt_f,
         )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def simulate_thp_blocks_aggregate(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
+def simulate_thp_blocks_aggregate(
+    k0, k1, first_block, n_blocks, block_size, sequences, fp, ip, arrays
+):
     """Per-block tallies for blocks [first_block, first_block + n_blocks), exponential
     lifetimes (aggregate population kernel).
 
-    ``arrays``: the packed parameters (``PreparedThp.arrays``) as one tuple, so the
-    parallel region has few arguments (it compiles faster).
+    ``fp``, ``ip``: the population's named tuples (``prepare.pack_population``),
+    separate arguments because the parallel region takes no tuple nested in a tuple;
+    ``arrays``: the packed arrays (``PreparedThp.arrays``) as one tuple, so the parallel
+    region has few arguments (it compiles faster).
     """
     out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
     out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        thp_block_aggregate(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+        thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i[b], out_f[b])
     return out_i, out_f
 
 
 @njit(cache=True, parallel=True)
-def simulate_thp_blocks_individual(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
+def simulate_thp_blocks_individual(
+    k0, k1, first_block, n_blocks, block_size, sequences, fp, ip, arrays
+):
     """As :func:`simulate_thp_blocks_aggregate`, following every mapping (any lifetime law)."""
     out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
     out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        thp_block_individual(k0, k1, block, n_seq, arrays, out_i[b], out_f[b])
+        thp_block_individual(k0, k1, block, n_seq, fp, ip, arrays, out_i[b], out_f[b])
     return out_i, out_f
 
 
-def simulate_thp_blocks(k0, k1, first_block, n_blocks, block_size, sequences, arrays):
+def simulate_thp_blocks(k0, k1, first_block, n_blocks, block_size, sequences, fp, ip, arrays):
     """Per-block tallies for blocks [first_block, first_block + n_blocks), with the
-    population kernel the packed parameters ask for (``I_INDIVIDUAL``)."""
-    individual = arrays[1][K.I_INDIVIDUAL] != 0
+    population kernel the packed parameters ask for (``PopInts.individual``)."""
+    individual = ip.individual != 0
     kernel = simulate_thp_blocks_individual if individual else simulate_thp_blocks_aggregate
-    return kernel(k0, k1, first_block, n_blocks, block_size, sequences, arrays)
+    return kernel(k0, k1, first_block, n_blocks, block_size, sequences, fp, ip, arrays)

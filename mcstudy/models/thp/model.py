@@ -133,6 +133,8 @@ class ThpModel(Model):
             plan,
             first_block,
             n_blocks,
+            prepared.fp,
+            prepared.ip,
             prepared.arrays,
         )
 

@@ -31,6 +31,7 @@ allocation, retry), so every policy sees the same THPs (common random numbers).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -67,28 +68,35 @@ POLICY_DEPOSIT = TABLE_DEPOSIT_CODE
 POLICY_ON_DEMAND = TABLE_ON_DEMAND_CODE
 POLICY_CACHE = TABLE_CACHE_CODE
 
-# float parameters (fp)
-F_T0 = 0  # start of the measured window (= warmup), s
-F_T1 = 1  # end of the sequence, s
-F_TO_PRESSURE = 2  # calm -> pressure rate, 1/s
-F_TO_CALM = 3  # pressure -> calm rate, 1/s
-F_PHI = 4  # stationary P(pressure)
-F_FORK_RATE = 5  # forks/s
-F_FORK_Q = 6  # P(a mapping is copied by a fork)
-F_LIFE_MEAN = 7  # mean lifetime of classes 0, 1 (individual mode), s
-F_LIFE_SHAPE = 8  # lognormal sigma or Pareto alpha
-F_COLLAPSE_RATE = 9  # khugepaged collapses/s
-F_REFILL = 10  # cache refills per second per CPU while below K
-F_CENTER = 11  # reference level of the deposit moments (tables)
-N_FP = 12
 
-# integer parameters (ip)
-I_INDIVIDUAL = 0
-I_DIST = 1
-I_POLICY = 2
-I_CACHE_K = 3
-I_SPLIT_CPUS = 4
-N_IP = 5
+class PopFloats(NamedTuple):
+    """The population kernels' float parameters (``fp``), read by name: all float64, one
+    uniform tuple type. Built only by ``prepare.pack_population``."""
+
+    t0: float  # start of the measured window (= warm-up), s
+    t1: float  # end of the sequence, s
+    to_pressure: float  # calm -> pressure rate, 1/s
+    to_calm: float  # pressure -> calm rate, 1/s
+    phi: float  # stationary P(pressure)
+    fork_rate: float  # forks/s
+    fork_q: float  # P(a mapping is copied by a fork)
+    life_mean: float  # mean lifetime of classes 0, 1 (individual mode), s
+    life_shape: float  # lognormal sigma or Pareto alpha
+    collapse_rate: float  # khugepaged collapses/s
+    refill: float  # cache refills per second per CPU while below K
+    center: float  # reference level of the deposit moments, tables
+
+
+class PopInts(NamedTuple):
+    """The population kernels' integer parameters (``ip``), read by name: all int64, one
+    uniform tuple type. Built only by ``prepare.pack_population``."""
+
+    individual: int  # 1: population_individual (any lifetime law); 0: population_aggregate
+    dist: int  # lifetime law of classes 0, 1 (index in LIFETIME_DISTS)
+    policy: int  # table policy code (POLICY_*)
+    cache_k: int  # tables the per-CPU cache holds (cache policy)
+    split_cpus: int  # CPUs splits run on (one cache level each)
+
 
 # tally columns of the population part (the THP layout starts with these)
 POP_TALLIES = TallyLayout(
@@ -118,7 +126,7 @@ POP_TALLIES = TallyLayout(
         "deposit_drift_sq",
         "reserve_drift",
         "reserve_drift_sq",
-        # time averages of y and y^2 (y = deposit - F_CENTER) and their products
+        # time averages of y and y^2 (y = deposit - fp.center) and their products
         "deposit_m1",
         "deposit_m2",
         "deposit_m1_m1",
@@ -245,10 +253,10 @@ def window_integrals(acc, mom, t, tn, t0, t1, n_thp, dep, cached, policy, center
 def finish_population(fp, ip, splits, failures, misses, n_end, peak, acc, mom, out_i, out_f):
     """Fold one sequence's population results into the block's tallies; ``acc`` holds its
     time integrals (``window_integrals``), ``mom`` the integrals of y and y^2 with
-    y = deposit - F_CENTER."""
+    y = deposit - fp.center."""
     s_thp, s_dep, s_res = acc[A_THP], acc[A_DEP], acc[A_RES]
     d1, r1 = acc[A_DEP_H1], acc[A_RES_H1]
-    h = fp[F_T1] - fp[F_T0]
+    h = fp.t1 - fp.t0
     drift = (s_dep - 2.0 * d1) / (0.5 * h)  # (second half - first half) / half length
     out_f[U_DEPOSIT_DRIFT] += drift
     out_f[U_DEPOSIT_DRIFT_SQ] += drift * drift
@@ -276,7 +284,7 @@ def finish_population(fp, ip, splits, failures, misses, n_end, peak, acc, mom, o
     a = s_res / h
     out_f[U_RESERVE_AVG] += a
     out_f[U_RESERVE_AVG_SQ] += a * a
-    # time averages of the deposit's first two moments about F_CENTER, and products
+    # time averages of the deposit's first two moments about fp.center, and products
     a1, a2 = mom[0] / h, mom[1] / h
     out_f[U_M1] += a1
     out_f[U_M1 + 1] += a2
@@ -313,14 +321,14 @@ def population_aggregate(
     out_f,
 ):
     """One sequence with exponential lifetimes, simulated on the class counts."""
-    t0 = fp[F_T0]
-    t1 = fp[F_T1]
-    fork_rate = fp[F_FORK_RATE] if fp[F_FORK_Q] > 0.0 else 0.0
-    fork_q = fp[F_FORK_Q]
-    policy = ip[I_POLICY]
-    cache_k = ip[I_CACHE_K]
-    split_cpus = ip[I_SPLIT_CPUS]
-    center = fp[F_CENTER]
+    t0 = fp.t0
+    t1 = fp.t1
+    fork_rate = fp.fork_rate if fp.fork_q > 0.0 else 0.0
+    fork_q = fp.fork_q
+    policy = ip.policy
+    cache_k = ip.cache_k
+    split_cpus = ip.split_cpus
+    center = fp.center
     mom[:] = 0.0
 
     e = e0
@@ -338,7 +346,7 @@ def population_aggregate(
     if policy == POLICY_CACHE:
         cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
         if cache_k > 0:
-            refill_rate = split_cpus * fp[F_REFILL]
+            refill_rate = split_cpus * fp.refill
 
     t = 0.0
     t_ref = exponential(cache_st, refill_rate) if refill_rate > 0.0 else _INF
@@ -529,17 +537,17 @@ def population_individual(
     Heap codes: ``2 c + 1`` for a split, ``2 c`` for a zap of class c. Returns the heap
     arrays (they grow) so the block can reuse them.
     """
-    t0 = fp[F_T0]
-    t1 = fp[F_T1]
-    fork_rate = fp[F_FORK_RATE] if fp[F_FORK_Q] > 0.0 else 0.0
-    fork_q = fp[F_FORK_Q]
-    dist = ip[I_DIST]
-    mean = fp[F_LIFE_MEAN]
-    shape = fp[F_LIFE_SHAPE]
-    policy = ip[I_POLICY]
-    cache_k = ip[I_CACHE_K]
-    split_cpus = ip[I_SPLIT_CPUS]
-    center = fp[F_CENTER]
+    t0 = fp.t0
+    t1 = fp.t1
+    fork_rate = fp.fork_rate if fp.fork_q > 0.0 else 0.0
+    fork_q = fp.fork_q
+    dist = ip.dist
+    mean = fp.life_mean
+    shape = fp.life_shape
+    policy = ip.policy
+    cache_k = ip.cache_k
+    split_cpus = ip.split_cpus
+    center = fp.center
     mom[:] = 0.0
     cum = split_hazard_table(e0, sw, n_sw, sig)
 
@@ -574,7 +582,7 @@ def population_individual(
     if policy == POLICY_CACHE:
         cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
         if cache_k > 0:
-            refill_rate = split_cpus * fp[F_REFILL]
+            refill_rate = split_cpus * fp.refill
 
     birth_rate = lam[0] + lam[1] + fork_rate
     t = 0.0

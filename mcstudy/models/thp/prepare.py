@@ -39,6 +39,9 @@ class PreparedThp:
     """Packed kernel inputs plus what the estimators need."""
 
     params: ThpParams
+    fp: K.PopFloats
+    ip: K.PopInts
+    """the population's parameters (``pack_population``)"""
     arrays: tuple[np.ndarray, ...]
     center: float
     """reference level of the deposit's moments: the stationary mean of the start law
@@ -112,6 +115,37 @@ def cache_exact_applies(p: ThpParams) -> bool:
     return unmodulated and (p.fork_rate == 0.0 or p.fork_copy_prob == 0.0)
 
 
+def pack_population(
+    p: ThpParams, q: np.ndarray, center: float, split_cpus: int
+) -> tuple[K.PopFloats, K.PopInts]:
+    """The population kernels' parameters ``(fp, ip)`` (units in ``population.PopFloats``
+    and ``PopInts``): ``p`` with the environment's generator ``q`` (1/s), the deposit
+    moments' reference level (tables) and the CPUs splits run on. The only place either
+    is built: every field is converted to float or int, so the kernels see one signature."""
+    fp = K.PopFloats(
+        t0=float(p.warmup_s),
+        t1=float(p.warmup_s + p.horizon_s),
+        to_pressure=float(q[0, 1]),
+        to_calm=float(q[1, 0]),
+        phi=float(p.pressure_fraction),
+        fork_rate=float(p.fork_rate),
+        fork_q=float(p.fork_copy_prob),
+        life_mean=float(p.lifetime_s),
+        life_shape=float(p.lifetime_shape),
+        collapse_rate=float(p.collapse_rate),
+        refill=float(p.cache_refill_rate),
+        center=float(center),
+    )
+    ip = K.PopInts(
+        individual=int(p.lifetime_dist != "exponential"),
+        dist=int(LIFETIME_DISTS.index(p.lifetime_dist)),
+        policy=int(table_policy(p.table_policy).code),
+        cache_k=int(p.cache_k),
+        split_cpus=int(split_cpus),
+    )
+    return fp, ip
+
+
 def prepare(params: ThpParams) -> PreparedThp:
     """Pack ``params`` for the kernels: the stationary start law, the deposit histogram
     window, the cache level law and the RT side's parameters."""
@@ -136,28 +170,7 @@ def prepare(params: ThpParams) -> PreparedThp:
     law = cache_level_law(p.cache_k, p.cache_refill_rate, splits_s / split_cpus)
     cache_cdf = np.cumsum(law)
     prof = p.profile()
-    phi = p.pressure_fraction
-    to_pressure = float(q[0, 1])
-    to_calm = float(q[1, 0])
-    fp = np.zeros(K.N_FP)
-    fp[K.F_T0] = p.warmup_s
-    fp[K.F_T1] = p.warmup_s + p.horizon_s
-    fp[K.F_TO_PRESSURE] = to_pressure
-    fp[K.F_TO_CALM] = to_calm
-    fp[K.F_PHI] = phi
-    fp[K.F_FORK_RATE] = p.fork_rate
-    fp[K.F_FORK_Q] = p.fork_copy_prob
-    fp[K.F_LIFE_MEAN] = p.lifetime_s
-    fp[K.F_LIFE_SHAPE] = p.lifetime_shape
-    fp[K.F_COLLAPSE_RATE] = p.collapse_rate
-    fp[K.F_REFILL] = p.cache_refill_rate
-    fp[K.F_CENTER] = center
-    ip = np.zeros(K.N_IP, dtype=np.int64)
-    ip[K.I_INDIVIDUAL] = int(individual)
-    ip[K.I_DIST] = LIFETIME_DISTS.index(p.lifetime_dist)
-    ip[K.I_POLICY] = table_policy(p.table_policy).code
-    ip[K.I_CACHE_K] = p.cache_k
-    ip[K.I_SPLIT_CPUS] = split_cpus
+    fp, ip = pack_population(p, q, center, split_cpus)
     lam = np.array([p.fault_rate, p.zero_fault_rate, 0.0])
     mu = np.array([1.0 / p.lifetime_s, 1.0 / p.lifetime_s, 1.0 / p.fork_child_lifetime_s])
     th = _threshold_rows(list(p.split_fail_p()))
@@ -183,9 +196,11 @@ def prepare(params: ThpParams) -> PreparedThp:
     )
     hk = ipi_targets(p.ipi_policy, p.housekeeping_cpus(), p.mm_cpus, p.kernel_mode_fraction).mean
     q1 = iso_round_prob(ipi_input(p, cycles))
-    arrays = (fp, ip, lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth)
+    arrays = (lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth)
     return PreparedThp(
         params=p,
+        fp=fp,
+        ip=ip,
         arrays=arrays,
         center=center,
         cycles=cycles,
