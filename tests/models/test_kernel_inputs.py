@@ -1,6 +1,7 @@
 """The models' kernel inputs are named tuples read by name (Numba takes no dataclass), each
 built by one packer that converts every field, so the kernels see one stable signature:
-the THP population's ``PopFloats`` / ``PopInts`` (``thp.prepare.pack_population``)."""
+the THP population's ``PopFloats`` / ``PopInts`` (``thp.prepare.pack_population``) and the
+gather model's ``GatherInputs`` (``gather.model.pack_gather``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import numpy as np
 import pytest
 from numba import types
 
+from mcstudy.kernel.ipi import IpiTargets
+from mcstudy.models.gather.model import pack_gather
+from mcstudy.models.gather.params import GatherParams
 from mcstudy.models.thp.params import ThpParams
 from mcstudy.models.thp.prepare import pack_population
 from tests.paths import REPO
@@ -19,6 +23,7 @@ PACKAGE = REPO / "mcstudy"
 PACKERS = {
     "PopFloats": "mcstudy/models/thp/prepare.py",
     "PopInts": "mcstudy/models/thp/prepare.py",
+    "GatherInputs": "mcstudy/models/gather/model.py",
 }
 """named tuple -> the one file that builds it (in its packer)"""
 
@@ -67,3 +72,24 @@ def test_population_inputs_have_one_numba_type():
     assert numba.typeof(ip).dtype == types.int64
     assert (other[0].t1 - other[0].t0, fp.to_calm, other[0].center) == (3.0, 0.9, 17.0)
     assert (ip.individual, other[1].individual, other[1].split_cpus) == (0, 1, 2)
+
+
+def test_gather_inputs_have_one_numba_type():
+    """numpy integers and flags, whole-number probabilities, P = 1 (log1p(-1) = -inf,
+    an "always" threshold): one flat type, no literal or value-dependent field types."""
+    base = {"tables_per_gather": 4, "gfp_nowait_fail_p": 0.01}
+    g = pack_gather(GatherParams(**base), 4, 2, True, IpiTargets(3, 0.5))
+    other = pack_gather(
+        GatherParams(**base, pressure_fail_p=1, pressure_episode_prob=1.0),
+        np.int64(4),
+        np.int32(2),
+        np.bool_(False),
+        IpiTargets(np.int64(3), 1),
+    )
+    assert numba.typeof(other) == numba.typeof(g)
+    assert [str(t) for t in numba.typeof(g).types] == [
+        "int64", "int64", "bool", "int64", "bool", "uint64", "uint64", "bool",
+        "float64", "float64", "float64",
+    ]  # fmt: skip
+    assert (other.log_q_pressure, other.episode_always, other.episodes) == (-np.inf, True, True)
+    assert (g.episodes, g.episode_always, g.log_q_calm) == (False, False, np.log1p(-0.01))

@@ -13,6 +13,8 @@ a second stream with ``pressure_fail_p``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -40,24 +42,35 @@ F_FALLBACKS_SQ = TALLIES.float_col("fallbacks_sq")
 F_ATTEMPTS_SQ = TALLIES.float_col("alloc_attempts_sq")
 F_IPIS_SQ = TALLIES.float_col("sync_ipis_sq")
 
-# layout of the packed integer parameters
-IP_TABLES, IP_BATCH, IP_USES_TRT, IP_TARGETS, IP_EPISODES = range(5)
-N_IP = 5
-# layout of the packed thresholds: calm (hi, lo, always), episode p, episode draw
-TH_CALM, TH_PRESSURE, TH_EPISODE = 0, 3, 6
-N_TH = 9
+
+class GatherInputs(NamedTuple):
+    """The block kernel's parameters, read by name: int64, uint64, bool and float64 fields,
+    one flat tuple type passed by value. Built only by ``model.pack_gather``."""
+
+    n_tables: int  # page tables one gather frees
+    batch: int  # tables one batch page holds (MAX_TABLE_BATCH)
+    uses_trt: bool  # the profile frees tables through tlb_remove_table()
+    targets: int  # CPUs one sync IPI round targets
+    episodes: bool  # gathers run in pressure episodes with P(episode) > 0
+    episode_hi: np.uint64  # P(episode) as a bernoulli_u64 threshold: high 32 bits,
+    episode_lo: np.uint64  # low 32 bits,
+    episode_always: bool  # and P(episode) = 1
+    log_q_calm: float  # log1p(-gfp_nowait_fail_p) (-inf: every attempt fails)
+    log_q_pressure: float  # log1p(-pressure_fail_p) in a pressure episode
+    deliver_prob: float  # P(a targeted CPU receives the IPI)
 
 
 @njit(cache=True)
-def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
+def _gather_block(k0, k1, block, n_seq, g, out_i, out_f):
     alloc_st = stream_new(k0, k1, block, SUBSTREAM_ALLOC)
     pressure_st = stream_new(k0, k1, block, SUBSTREAM_ALLOC_PRESSURE)
     ipi_st = stream_new(k0, k1, block, SUBSTREAM_IPI)
     ep_st = stream_new(k0, k1, block, SUBSTREAM_EPISODE)
-    n_tables = ip[IP_TABLES]
-    batch = ip[IP_BATCH]
-    targets = ip[IP_TARGETS]
-    episodes = ip[IP_EPISODES] != 0
+    n_tables = g.n_tables
+    batch = g.batch
+    targets = g.targets
+    episodes = g.episodes
+    deliver_prob = g.deliver_prob
     need_full = (n_tables + batch - 1) // batch
     need_full_sq = float(need_full) * float(need_full)
     s_f = 0
@@ -67,16 +80,16 @@ def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
     q_f = 0.0
     q_a = 0.0
     q_d = 0.0
-    if ip[IP_USES_TRT] != 0:
+    if g.uses_trt:
         # one i.i.d. attempt stream per failure probability (calm, pressure episode)
-        gap_calm = successes_before_failure(alloc_st, lq[0])
-        gap_pressure = successes_before_failure(pressure_st, lq[1]) if episodes else NEVER
+        gap_calm = successes_before_failure(alloc_st, g.log_q_calm)
+        gap_pressure = (
+            successes_before_failure(pressure_st, g.log_q_pressure) if episodes else NEVER
+        )
         for _ in range(n_seq):
             in_episode = False
             if episodes:
-                in_episode = bernoulli_u64(
-                    ep_st, th[TH_EPISODE], th[TH_EPISODE + 1], th[TH_EPISODE + 2] != 0
-                )
+                in_episode = bernoulli_u64(ep_st, g.episode_hi, g.episode_lo, g.episode_always)
             if not in_episode and gap_calm >= need_full:
                 # no failure in this gather (the common case), written out for speed
                 gap_calm -= need_full
@@ -85,11 +98,11 @@ def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
                 continue
             if in_episode:
                 f, a, gap_pressure = tlb_remove_table_gather_gaps(
-                    pressure_st, gap_pressure, n_tables, need_full, batch, lq[1]
+                    pressure_st, gap_pressure, n_tables, need_full, batch, g.log_q_pressure
                 )
             else:
                 f, a, gap_calm = tlb_remove_table_gather_gaps(
-                    alloc_st, gap_calm, n_tables, need_full, batch, lq[0]
+                    alloc_st, gap_calm, n_tables, need_full, batch, g.log_q_calm
                 )
             d = 0
             if f > 0 and targets > 0:
@@ -115,14 +128,13 @@ def _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i, out_f):
 
 
 @njit(cache=True, parallel=True)
-def simulate_gather_blocks(
-    k0, k1, first_block, n_blocks, block_size, sequences, ip, th, lq, deliver_prob
-):
-    """Per-block tallies for blocks [first_block, first_block + n_blocks)."""
+def simulate_gather_blocks(k0, k1, first_block, n_blocks, block_size, sequences, g):
+    """Per-block tallies for blocks [first_block, first_block + n_blocks); ``g`` is the
+    point's ``GatherInputs``."""
     out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
     out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
-        _gather_block(k0, k1, block, n_seq, ip, th, lq, deliver_prob, out_i[b], out_f[b])
+        _gather_block(k0, k1, block, n_seq, g, out_i[b], out_f[b])
     return out_i, out_f

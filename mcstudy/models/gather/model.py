@@ -39,10 +39,36 @@ class PreparedGather:
     batch: int
     ipi: IpiTargets
     uses_tlb_remove_table: bool
-    ip: np.ndarray
-    th: np.ndarray
-    log_q: np.ndarray
-    """log1p(-p) of the calm and the pressure-episode failure probabilities."""
+    inputs: K.GatherInputs
+    """the block kernel's parameters (``pack_gather``)"""
+
+
+def _log_q(p: float) -> float:
+    """log1p(-p): the geometric gaps' parameter (p = 1 gives -inf: every attempt fails)."""
+    with np.errstate(divide="ignore"):
+        return float(np.log1p(-np.float64(p)))
+
+
+def pack_gather(
+    params: GatherParams, n_tables: int, batch: int, uses_trt: bool, ipi: IpiTargets
+) -> K.GatherInputs:
+    """The block kernel's parameters (units in ``kernels.GatherInputs``). The only place
+    one is built: every field is converted to its one type, so the kernel sees one
+    signature."""
+    hi, lo, always = probability_threshold(params.pressure_episode_prob)
+    return K.GatherInputs(
+        n_tables=int(n_tables),
+        batch=int(batch),
+        uses_trt=bool(uses_trt),
+        targets=int(ipi.targets),
+        episodes=bool(params.pressure_episode_prob > 0.0),
+        episode_hi=np.uint64(hi),
+        episode_lo=np.uint64(lo),
+        episode_always=bool(always),
+        log_q_calm=_log_q(params.gfp_nowait_fail_p),
+        log_q_pressure=_log_q(params.pressure_fail_p),
+        deliver_prob=float(ipi.deliver_prob),
+    )
 
 
 def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
@@ -145,28 +171,13 @@ class GatherModel(Model):
         ipi = params.ipi()
         n_tables = params.n_tables()
         batch = params.batch()
-        ip = np.array(
-            [
-                n_tables,
-                batch,
-                int(profile.uses_tlb_remove_table),
-                ipi.targets,
-                int(params.pressure_episode_prob > 0.0),
-            ],
-            dtype=np.int64,
-        )
-        th = np.zeros(K.N_TH, dtype=np.uint64)
-        for base, p in (
-            (K.TH_CALM, params.gfp_nowait_fail_p),
-            (K.TH_PRESSURE, params.pressure_fail_p),
-            (K.TH_EPISODE, params.pressure_episode_prob),
-        ):
-            hi, lo, always = probability_threshold(p)
-            th[base : base + 3] = (hi, lo, int(always))
-        with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf: always fails
-            log_q = np.log1p(-np.array([params.gfp_nowait_fail_p, params.pressure_fail_p]))
         return PreparedGather(
-            params, n_tables, batch, ipi, profile.uses_tlb_remove_table, ip, th, log_q
+            params,
+            n_tables,
+            batch,
+            ipi,
+            profile.uses_tlb_remove_table,
+            pack_gather(params, n_tables, batch, profile.uses_tlb_remove_table, ipi),
         )
 
     def simulate(
@@ -183,10 +194,7 @@ class GatherModel(Model):
             plan,
             first_block,
             n_blocks,
-            prepared.ip,
-            prepared.th,
-            prepared.log_q,
-            prepared.ipi.deliver_prob,
+            prepared.inputs,
         )
 
     def estimates(self, prepared: PreparedGather, tallies: Tallies) -> dict[str, float]:
