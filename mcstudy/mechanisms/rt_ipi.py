@@ -52,27 +52,72 @@ from mcstudy.kernel.policies import (
     IPI_KERNEL_ONLY,
     IPI_MM_ONLY,
     IPI_SENDS,
+    collapse_policy,
+    ipi_policy,
 )
 
-# integer parameters (rip)
-R_COLLAPSE_POLICY = 0
-R_DEPOSIT = 1  # table_policy == deposit (khugepaged must deposit a table)
-R_FRESH_NOWAIT = 2  # the fresh table is a GFP_NOWAIT allocation
-R_KHUGEPAGED_SYNC = 3  # profile: collapse_huge_page() sends a real IPI
-R_USES_TRT = 4  # profile: page tables go through tlb_remove_table()
-R_FALLBACK_IPI = 5  # profile: tlb_remove_table_one() sends a round (else call_rcu)
-R_IPI_POLICY = 6
-R_TABLES = 7
-R_BATCH = 8
-R_CYCLES = 9  # RT cycles in the measured window
-R_HIST = 10  # per-cycle histogram: counts 0..R_HIST-1 exact, R_HIST = overflow
-N_RIP = 11
+RT_PARAMS = np.dtype(
+    [
+        ("collapse_policy", np.int64),  # ``kernel.policies`` collapse code
+        ("deposit", np.int64),  # table_policy == deposit (khugepaged must deposit a table)
+        ("fresh_nowait", np.int64),  # the fresh table is a GFP_NOWAIT allocation
+        ("khugepaged_sync", np.int64),  # profile: collapse_huge_page() sends a real IPI
+        ("uses_trt", np.int64),  # profile: page tables go through tlb_remove_table()
+        ("fallback_ipi", np.int64),  # profile: tlb_remove_table_one() sends a round
+        ("ipi_policy", np.int64),  # ``kernel.policies`` IPI code
+        ("tables", np.int64),  # page tables per munmap gather
+        ("batch", np.int64),  # table pointers per batch page
+        ("cycles", np.int64),  # RT cycles in the measured window
+        ("hist", np.int64),  # per-cycle histogram: counts 0..hist-1 exact, hist = overflow
+        ("gather_rate", np.float64),  # gathers/s
+        ("cycle_s", np.float64),  # RT cycle, s
+        ("spacing_s", np.float64),  # time between the rounds of one gather, s
+    ],
+    align=True,
+)
+"""What ``rt_sequence`` takes for one (IPI policy, collapse policy) variant: a record
+read by name in the kernel, built only by ``rt_params``. A structured array, not a named
+tuple: a parallel (``prange``) driver cannot take a named tuple inside its argument
+tuple (Numba's gufunc wrapper rejects it), and a record array of variants is one
+argument of one type."""
 
-# float parameters (rfp)
-Q_GATHER_RATE = 0  # gathers/s
-Q_CYCLE = 1  # RT cycle, s
-Q_SPACING = 2  # time between the rounds of one gather, s
-N_RFP = 3
+
+def rt_params(
+    profile,
+    *,
+    collapse: str,
+    ipi: str,
+    deposit: bool,
+    fresh_nowait: bool,
+    tables: int,
+    batch: int,
+    cycles: int,
+    hist: int,
+    gather_rate: float,
+    cycle_us: float,
+    spacing_us: float,
+) -> np.ndarray:
+    """The one packer of ``RT_PARAMS`` records (a 1-element structured array): ``profile`` is a kernel profile
+    (``mcstudy.kernel.profiles``: its ``khugepaged_sync_ipi``, ``uses_tlb_remove_table``
+    and ``fallback_sends_ipi`` flags); policies by name; times in microseconds."""
+    out = np.zeros(1, dtype=RT_PARAMS)
+    r = out[0]
+    r["collapse_policy"] = collapse_policy(collapse).code
+    r["deposit"] = int(bool(deposit))
+    r["fresh_nowait"] = int(bool(fresh_nowait))
+    r["khugepaged_sync"] = int(bool(profile.khugepaged_sync_ipi))
+    r["uses_trt"] = int(bool(profile.uses_tlb_remove_table))
+    r["fallback_ipi"] = int(bool(profile.fallback_sends_ipi))
+    r["ipi_policy"] = ipi_policy(ipi).code
+    r["tables"] = tables
+    r["batch"] = batch
+    r["cycles"] = cycles
+    r["hist"] = hist
+    r["gather_rate"] = gather_rate
+    r["cycle_s"] = cycle_us * 1e-6
+    r["spacing_s"] = spacing_us * 1e-6
+    return out
+
 
 # threshold rows (rth, uint64 [4, 3]): GFP_NOWAIT failure in calm / pressure, RT mm, kernel mode
 H_NOWAIT = 0
@@ -121,7 +166,7 @@ V_FALLBACK_ISO = _v("fallback_iso")
 V_CYCLES = _v("rt_cycles")
 V_HIT_CYCLES = _v("rt_hit_cycles")
 V_MAX_SUM = _v("rt_max_sum")
-N_RT_INT = RT_TALLIES.n_int  # then R_HIST + 1 histogram columns
+N_RT_INT = RT_TALLIES.n_int  # then hist + 1 histogram columns
 W_COLLAPSE_ROUNDS_SQ = _w("collapse_rounds_sq")
 W_FALLBACK_ROUNDS_SQ = _w("fallback_rounds_sq")
 W_ISO_SQ = _w("iso_sq")
@@ -179,8 +224,7 @@ def rt_sequence(
     ipi_st,
     t0,
     t1,
-    rip,
-    rfp,
+    rp,
     rth,
     e0,
     sw,
@@ -195,20 +239,20 @@ def rt_sequence(
 
     Returns the delivery buffer (it grows) so the block can reuse it.
     """
-    cpol = rip[R_COLLAPSE_POLICY]
-    deposit = rip[R_DEPOSIT] != 0
-    fresh_nowait = rip[R_FRESH_NOWAIT] != 0
-    kh_sync = rip[R_KHUGEPAGED_SYNC] != 0
-    uses_trt = rip[R_USES_TRT] != 0
-    fb_ipi = rip[R_FALLBACK_IPI] != 0
-    ipol = rip[R_IPI_POLICY]
-    n_tables = rip[R_TABLES]
-    batch = rip[R_BATCH]
-    n_cycles = rip[R_CYCLES]
-    hsize = rip[R_HIST]
-    g_rate = rfp[Q_GATHER_RATE]
-    cycle = rfp[Q_CYCLE]
-    spacing = rfp[Q_SPACING]
+    cpol = rp["collapse_policy"]
+    deposit = rp["deposit"] != 0
+    fresh_nowait = rp["fresh_nowait"] != 0
+    kh_sync = rp["khugepaged_sync"] != 0
+    uses_trt = rp["uses_trt"] != 0
+    fb_ipi = rp["fallback_ipi"] != 0
+    ipol = rp["ipi_policy"]
+    n_tables = rp["tables"]
+    batch = rp["batch"]
+    n_cycles = rp["cycles"]
+    hsize = rp["hist"]
+    g_rate = rp["gather_rate"]
+    cycle = rp["cycle_s"]
+    spacing = rp["spacing_s"]
     per_event_mm = IPI_MM_ONLY[ipol]
     sends = IPI_SENDS[ipol]
     kernel_only = IPI_KERNEL_ONLY[ipol]

@@ -281,10 +281,10 @@ def agg_regime(agg_on, n_left, f, kw, bu, bst, held, P):
 
 
 @njit(cache=True)
-def run_events(
-    st, n, f, kw, bu, bst, held, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg
-):
-    """``n`` uniformised steps without observation (warm-up); returns the state."""
+def run_events(st, n, f, kw, bu, bst, held, P, tables, agg):
+    """``n`` uniformised steps without observation (warm-up); returns the state.
+    ``tables``: ``EventTables.kernel_args()``, ``agg``: its ``agg``."""
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     agg_on, aguide, an, atype, ahi, alo, aalw, adf, _ag, asteps = agg
     i = 0
     while i < n:
@@ -305,9 +305,7 @@ def run_events(
 
 
 @njit(cache=True)
-def observe_events(
-    st, n, f, kw, bu, bst, held, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg, cnt
-):
+def observe_events(st, n, f, kw, bu, bst, held, P, tables, agg, cnt):
     """``n`` steps of the counted horizon: visits of Y_0 .. Y_n below min and awake, the
     sum of held pages over the visits, event counts into ``cnt`` (``C_*`` layout);
     returns (state..., below, awake, held_sum).
@@ -316,8 +314,9 @@ def observe_events(
     the cap, their joint effect is the net change of f and the number of gathers, and
     its law is the multinomial of M uniformised steps of that regime, drawn with one
     word from the ``agg`` tables; the M - 1 inner states are above min and keep kswapd's
-    state.
+    state. ``tables``: ``EventTables.kernel_args()``, ``agg``: its ``agg``.
     """
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     agg_on, aguide, an, atype, ahi, alo, aalw, adf, ag, asteps = agg
     below = 0
     awake = 0

@@ -57,6 +57,13 @@ class EventTables:
     agg: tuple[Any, ...] = ()
     """aggregated far-from-the-marks steps (``aggregate_tables``), for the kernels"""
 
+    def kernel_args(self) -> tuple[Any, ...]:
+        """The tables as one argument of the ``@njit`` kernels: (guide, ev_n, ev_type,
+        thr_hi, thr_lo, thr_always); a kernel unpacks it once, outside its event loop.
+        Not ``agg``, itself a tuple: a parallel (``prange``) driver cannot take a tuple
+        inside its argument tuple (Numba's gufunc wrapper rejects it)."""
+        return (self.guide, self.ev_n, self.ev_type, self.thr_hi, self.thr_lo, self.thr_always)
+
     def prob(self, regime: int, ev: int) -> float:
         return self.mass[regime][ev] / TWO64
 

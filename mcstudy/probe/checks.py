@@ -144,6 +144,34 @@ def _pagetables(sign: float = 1.0) -> Statistic:
     return _counter("PageTables_kB", TABLE_KB, sign)
 
 
+def _pagetables_row(phase: str, expected: float, why: str) -> Spec:
+    """The machine-wide ``PageTables`` change of a phase, in tables."""
+    return Spec(
+        phase,
+        "pagetables_allocated",
+        "PageTables change",
+        "tables",
+        "meminfo (machine-wide)",
+        _pagetables(),
+        expected,
+        why,
+    )
+
+
+def _vmpte_row(phase: str, expected: float, why: str) -> Spec:
+    """The page tables this mm allocated in a phase (``VmPTE``), in tables."""
+    return Spec(
+        phase,
+        "page_tables_allocated",
+        "page tables allocated",
+        "tables",
+        "VmPTE (this mm)",
+        _vmpte(),
+        expected,
+        why,
+    )
+
+
 def phase_specs(
     phase: dict[str, Any], profile: ProfileMatch, cpus: list[int], probe_cpu: int
 ) -> list[Spec]:
@@ -171,16 +199,7 @@ def phase_specs(
                 float(m),
                 f"{m} PMD-mapped THPs in smaps after the faults",
             ),
-            Spec(
-                name,
-                "page_tables_allocated",
-                "page tables allocated",
-                "tables",
-                "VmPTE (this mm)",
-                _vmpte(),
-                float(m + fell_back + upper),
-                tables,
-            ),
+            _vmpte_row(name, float(m + fell_back + upper), tables),
             Spec(
                 name,
                 "deposit_per_thp_fault",
@@ -193,13 +212,8 @@ def phase_specs(
                 offset=-(upper + fell_back) / m,
                 slope=1.0 / m,
             ),
-            Spec(
+            _pagetables_row(
                 name,
-                "pagetables_allocated",
-                "PageTables change",
-                "tables",
-                "meminfo (machine-wide)",
-                _pagetables(),
                 float(m + fell_back + upper),
                 "as VmPTE; NR_PAGETABLE counts PTE, PMD and PUD tables",
             ),
@@ -232,13 +246,8 @@ def phase_specs(
                 offset=1.0 - freed / m,
                 slope=-1.0 / m,
             ),
-            Spec(
+            _pagetables_row(
                 name,
-                "pagetables_allocated",
-                "PageTables change",
-                "tables",
-                "meminfo (machine-wide)",
-                _pagetables(),
                 float(-freed),
                 "no allocation at split; free_pgd_range() frees nothing inside a 2 MiB slot",
             ),
@@ -282,42 +291,15 @@ def phase_specs(
                 "the old PTE table becomes the new THP's deposit",
                 slope=1.0 / c,
             ),
-            Spec(
-                name,
-                "pagetables_allocated",
-                "PageTables change",
-                "tables",
-                "meminfo (machine-wide)",
-                _pagetables(),
-                0.0,
-                "the old PTE table becomes the new THP's deposit",
-            ),
+            _pagetables_row(name, 0.0, "the old PTE table becomes the new THP's deposit"),
             _ipi_rows(name, others, cpu_text)[1],
         ]
     if name.startswith("populate_4k_"):
         present = tables_in_fresh_slot(f["start"], f["end"])
         text = f"{present.pte} PTE + {present.pmd} PMD + {present.pud} PUD tables of a fresh 512 GiB slot"
         return [
-            Spec(
-                name,
-                "page_tables_allocated",
-                "page tables allocated",
-                "tables",
-                "VmPTE (this mm)",
-                _vmpte(),
-                float(present.total),
-                text,
-            ),
-            Spec(
-                name,
-                "pagetables_allocated",
-                "PageTables change",
-                "tables",
-                "meminfo (machine-wide)",
-                _pagetables(),
-                float(present.total),
-                text,
-            ),
+            _vmpte_row(name, float(present.total), text),
+            _pagetables_row(name, float(present.total), text),
         ]
     if name.startswith("munmap_4k_"):
         pred = munmap_prediction(

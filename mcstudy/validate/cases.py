@@ -10,6 +10,7 @@ from typing import Any
 from mcstudy.kernel.policies import ipi_with
 from mcstudy.models.host.outputs import key
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
+from mcstudy.models.pressure.scenarios import RARE_ZONE, SMALL_ZONE
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,7 @@ class Case:
     whatever the interval)"""
 
 
-_PRESSURE = dict(
-    managed_pages=120,
-    wmark_min=10,
-    wmark_low=20,
-    wmark_high=30,
-    reclaim_batch=8,
-    direct_reclaim_batch=8,
-    gather_rate=0.5,
-    tables_per_gather=3,
-    alloc_rate=1.0,
-)
+_PRESSURE = dict(SMALL_ZONE, alloc_rate=1.0)
 _THP_SMALL = dict(
     horizon_s=20.0,
     fault_rate=8.0,
@@ -106,18 +97,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "pressure-importance",
         "pressure",
-        dict(
-            managed_pages=300,
-            wmark_min=20,
-            wmark_low=80,
-            wmark_high=140,
-            alloc_rate=1.0,
-            free_rate=0.6,
-            kswapd_rate=0.2,
-            gather_rate=0.2,
-            estimator="importance",
-            pilot_steps=1 << 14,
-        ),
+        dict(RARE_ZONE, pilot_steps=1 << 14),
         64,
         1000,
         200,
@@ -144,18 +124,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "thp-medium-host",
         "thp",
-        dict(
-            horizon_s=20.0,
-            fault_rate=1000.0,
-            lifetime_s=2.0,
-            munmap_split_rate=0.1,
-            madvise_split_rate=0.05,
-            collapse_rate=1.0,
-            online_cpus=8,
-            isolated_cpus=2,
-            mm_cpus=3,
-            table_policy="deposit",
-        ),
+        dict(_THP_SMALL, fault_rate=1000.0, table_policy="deposit"),
         40,
         1000,
         200,

@@ -11,19 +11,13 @@ import sys
 import pytest
 
 from mcstudy.models.host.scenarios import SMALL_BURSTY_HOST
+from mcstudy.models.pressure.scenarios import RARE_ZONE, SMALL_ZONE
 from tests.golden import check_golden
 from tests.paths import REPO
 from tests.simulate import simulate_model
 
 _PRESSURE_SMALL = dict(
-    managed_pages=120,
-    wmark_min=10,
-    wmark_low=20,
-    wmark_high=30,
-    reclaim_batch=8,
-    direct_reclaim_batch=8,
-    gather_rate=0.5,
-    tables_per_gather=3,
+    SMALL_ZONE,
     alloc_rate=1.0,
     free_rate=0.6,
     kswapd_rate=0.06,
@@ -94,19 +88,7 @@ CASES = {
     ),
     "pressure_importance": (
         "pressure",
-        dict(
-            managed_pages=300,
-            wmark_min=20,
-            wmark_low=80,
-            wmark_high=140,
-            alloc_rate=1.0,
-            free_rate=0.6,
-            kswapd_rate=0.2,
-            gather_rate=0.2,
-            warmup_s=1000.0,
-            estimator="importance",
-            pilot_steps=1 << 14,
-        ),
+        dict(RARE_ZONE, warmup_s=1000.0, pilot_steps=1 << 14),
         96,
         7,
         2,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from mcstudy.storage.assemble import RUN_PROVENANCE_KEYS, differences
+from tests.paths import REPO
 
 SMALL = """
 [study]
@@ -29,30 +31,17 @@ gfp_nowait_fail_p = [0.01, 0.3]
 tables_per_gather = [1, 509, 2000]
 """
 
-#: the provenance keys that may differ between two runs of the same study (documented
-#: in README "Sweeps at scale"); everything else must be bit-identical
-DOCUMENTED_RUN_KEYS = {
-    "host",
-    "platform",
-    "numba_threading_layer",
-    "numba_threads",
-    "executor",
-    "scheduler",
-    "workers",
-    "threads_per_worker",
-    "wall_seconds",
-    "compile_seconds",
-    "run_seconds",
-    "points_computed",
-    "points_reused",
-    "run_dir",
-    "executors",
-    "hosts",
-    "numba_threads_per_point",
-    "point_seconds_total",
-    "shards",
-    "slurm_array_jobs",
-}
+
+def documented_run_keys() -> set[str]:
+    """The provenance keys that may differ between two runs of the same study, as
+    docs/guide.md ("Provenance") lists them; everything else must be bit-identical."""
+    text = " ".join((REPO / "docs" / "guide.md").read_text().split())
+    start = text.index("except these `provenance` keys")
+    end = text.index("(`mcstudy.storage.assemble.differences`", start)
+    return set(re.findall(r"`([a-z_]+)`", text[start:end])) - {"provenance"}
+
+
+DOCUMENTED_RUN_KEYS = documented_run_keys()
 
 
 def write_config(

@@ -17,6 +17,8 @@ one group per IPI variant.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -42,12 +44,29 @@ TABLE_KS = tuple(v.cache_k for v in SPLIT_TABLE_VARIANTS)
 RT_HIST = 1
 """Per-cycle histogram of the IPI side: cycles with 0 IPIs, and with at least one."""
 
-# zone integers (zi) and floats (zf)
-Z_NF = 0  # free-page levels of the simulated zone (N + 1)
-Z_AMARK = 1  # GFP_ATOMIC mark, pages
-Z_EVENTS_MEAN = 0  # Lambda x horizon: mean uniformised events per sequence
-Z_HORIZON = 1  # s
-Z_COLLAPSE_RATE = 2  # khugepaged collapses/s
+
+class HostSpan(NamedTuple):
+    """A sequence's zone path and collapse stream, read by name in ``host_block``."""
+
+    levels: int  # free-page levels of the simulated zone (N + 1)
+    atomic_mark: int  # GFP_ATOMIC mark, pages
+    events_mean: float  # Lambda x horizon: mean uniformised events per sequence
+    horizon_s: float  # s
+    collapse_rate: float  # khugepaged collapses/s
+
+
+class HostArrays(NamedTuple):
+    """Everything ``host_block`` takes beyond the zone chain (built only by
+    ``models.host.prepare.prepare``)."""
+
+    cdf: np.ndarray  # the chain's stationary law, cumulative over its states
+    span: HostSpan
+    thp: T.ThpRates
+    ks: np.ndarray  # tables per CPU of every table variant (0: on demand)
+    cdfs: np.ndarray  # [variant, level]: initial cache-level law, cumulative
+    ipi: np.ndarray  # R.RT_PARAMS records of every IPI_VARIANTS entry, in that order
+    rth: np.ndarray  # uint64 [4, 3] thresholds: calm, pressure, RT mm, kernel mode
+
 
 SUB_STRIDE = 16
 SUB_ZONE_EVENTS = 1
@@ -156,16 +175,16 @@ def _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake):
 
 
 @njit(cache=True)
-def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
-    splits = res_i[T.R_SPLITS]
+def _pop_tallies(out_i, out_f, res, misses, fails, rfails, reserve):
+    splits = res.splits
     out_i[I_SPLITS] += splits
-    out_i[I_END] += res_i[T.R_END]
-    out_i[I_END_SQ] += res_i[T.R_END] * res_i[T.R_END]
-    out_i[I_PEAK] += res_i[T.R_PEAK]
-    out_i[I_PEAK_SQ] += res_i[T.R_PEAK] * res_i[T.R_PEAK]
+    out_i[I_END] += res.thp_end
+    out_i[I_END_SQ] += res.thp_end * res.thp_end
+    out_i[I_PEAK] += res.thp_peak
+    out_i[I_PEAK_SQ] += res.thp_peak * res.thp_peak
     out_f[F_SPLITS_SQ] += float(splits) * float(splits)
-    out_f[F_THP] += res_f[T.R_THP_AVG]
-    out_f[F_THP_SQ] += res_f[T.R_THP_AVG] ** 2
+    out_f[F_THP] += res.thp_avg
+    out_f[F_THP_SQ] += res.thp_avg**2
     for v in range(misses.shape[0]):
         oi = I_TABLE0 + N_TI * v
         of = F_TABLE0 + N_TF * v
@@ -183,16 +202,13 @@ def _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve):
 def sequence_work(arrays):
     """Work arrays of ``sequence_consumers`` for the sizes in ``arrays`` (one set per
     block, reused by its sequences): (THP work, pressure-bit switch times, IPI cycles)."""
-    qi, ks = arrays[4], arrays[5]
-    nv_t = ks.shape[0]
-    levels = np.zeros((nv_t, max(qi[T.Q_SPLIT_CPUS], 1)), dtype=np.int64)
+    nv_t = arrays.ks.shape[0]
+    levels = np.zeros((nv_t, max(arrays.thp.split_cpus, 1)), dtype=np.int64)
     misses = np.zeros(nv_t, dtype=np.int64)
     fails = np.zeros(nv_t, dtype=np.int64)
     rfails = np.zeros(nv_t, dtype=np.int64)
     reserve = np.zeros(nv_t, dtype=np.float64)
-    res_i = np.zeros(T.N_RI, dtype=np.int64)
-    res_f = np.zeros(T.N_RF, dtype=np.float64)
-    work = (levels, misses, fails, rfails, reserve, res_i, res_f)
+    work = (levels, misses, fails, rfails, reserve)
     return work, np.empty(64, dtype=np.float64), np.empty(1024, dtype=np.int64)
 
 
@@ -208,19 +224,17 @@ def sequence_consumers(
     A function of its own so that it compiles apart from the zone's path
     (``compile_consumers``), while another process compiles that (``compile_zone_path``).
     """
-    _cdf, _zi, zf, pf, qi, ks, cdfs, rips, rfp, rth = arrays
-    levels, misses, fails, rfails, reserve, res_i, res_f = work
-    horizon = zf[Z_HORIZON]
+    levels, misses, fails, rfails, reserve = work
+    horizon = arrays.span.horizon_s
     coll_st = stream_new(k0, k1, block, base + SUB_COLLAPSE)
-    coll, n_coll = poisson_times(coll_st, zf[Z_COLLAPSE_RATE], 0.0, horizon)
-    T.host_population(
+    coll, n_coll = poisson_times(coll_st, arrays.span.collapse_rate, 0.0, horizon)
+    res = T.host_population(
         stream_new(k0, k1, block, base + SUB_POP),
         stream_new(k0, k1, block, base + SUB_INIT),
         stream_new(k0, k1, block, base + SUB_CACHE),
-        pf,
-        qi,
-        ks,
-        cdfs,
+        arrays.thp,
+        arrays.ks,
+        arrays.cdfs,
         coll,
         n_coll,
         code0,
@@ -232,12 +246,11 @@ def sequence_consumers(
         fails,
         rfails,
         reserve,
-        res_i,
-        res_f,
     )
-    _pop_tallies(out_i, out_f, res_i, res_f, misses, fails, rfails, reserve)
+    _pop_tallies(out_i, out_f, res, misses, fails, rfails, reserve)
     e0, swbuf, m = Z.bit_path(code0, codes, times, n_sw, Z.CODE_BELOW_MIN, swbuf)
-    for v in range(rips.shape[0]):
+    ipi = arrays.ipi
+    for v in range(ipi.shape[0]):
         oi = I_RT0 + N_RI * v
         of = F_RT0 + N_RF * v
         rtbuf = R.rt_sequence(
@@ -247,9 +260,8 @@ def sequence_consumers(
             stream_new(k0, k1, block, base + SUB_IPI),
             0.0,
             horizon,
-            rips[v],
-            rfp,
-            rth,
+            ipi[v],
+            arrays.rth,
             e0,
             swbuf,
             m,
@@ -297,15 +309,14 @@ def host_block(
     (``mcstudy.engine.parallel``).
 
     ``P`` (``zone_events.ZoneInts``) and the event tables (``zone_tables.py``) are the zone chain's;
-    ``arrays`` = (stationary cdf, ``zi``, ``zf``, THP floats and ints, cache sizes and
-    their initial laws, IPI variant rows, IPI floats, thresholds).
+    ``arrays``: the rest (``HostArrays``).
     """
     tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
-    cdf, zi, zf = arrays[0], arrays[1], arrays[2]
-    nf = zi[Z_NF]
-    amark = zi[Z_AMARK]
-    n_mean = zf[Z_EVENTS_MEAN]
-    horizon = zf[Z_HORIZON]
+    cdf, span = arrays.cdf, arrays.span
+    nf = span.levels
+    amark = span.atomic_mark
+    n_mean = span.events_mean
+    horizon = span.horizon_s
     cnt, buf = zone_work()
     work, swbuf, rtbuf = sequence_work(arrays)
     for j in range(n_seq):
@@ -325,29 +336,29 @@ def host_block(
     out_i[I_SEQ] += n_seq
 
 
-def compile_zone_path(zone: tuple, arrays: tuple) -> None:
+def compile_zone_path(zone: tuple, arrays: HostArrays) -> None:
     """Compile ``zone.zone_path`` for the argument types ``host_block`` passes it, by one
     call on a prepared point's ``zone`` and ``arrays`` (a warm-up's: a short path)."""
     tables = tuple(zone[1:])
-    cdf, zi, zf = arrays[0], arrays[1], arrays[2]
+    span = arrays.span
     cnt, buf = zone_work()
     Z.zone_path(
         stream_new(1, 2, 0, SUB_ZONE_EVENTS),
         stream_new(1, 2, 0, SUB_ZONE_START),
         stream_new(1, 2, 0, SUB_ZONE_TIMES),
-        zf[Z_EVENTS_MEAN],
-        cdf,
-        zi[Z_NF],
+        span.events_mean,
+        arrays.cdf,
+        span.levels,
         zone[0],
-        zi[Z_AMARK],
-        zf[Z_HORIZON],
+        span.atomic_mark,
+        span.horizon_s,
         tables,
         cnt,
         buf,
     )
 
 
-def compile_consumers(arrays: tuple) -> None:
+def compile_consumers(arrays: HostArrays) -> None:
     """Compile ``sequence_consumers`` for the argument types ``host_block`` passes it, by
     one call on a prepared point's ``arrays`` and a path that never leaves its start."""
     work, swbuf, rtbuf = sequence_work(arrays)

@@ -17,7 +17,6 @@ from mcstudy.engine.rng import probability_threshold
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary
 from mcstudy.exact.stored import zone_law
 from mcstudy.exact.thp import cache_level_law
-from mcstudy.kernel.policies import collapse_policy, ipi_policy
 from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.mechanisms import zone_events as E
 from mcstudy.mechanisms.zone_tables import EventTables, event_tables
@@ -37,7 +36,7 @@ class PreparedHost:
     cycles: int
     zone: tuple
     """the zone's integer parameters (``zone_events.ZoneInts``) and event tables"""
-    arrays: tuple
+    arrays: KH.HostArrays
 
 
 @functools.lru_cache(maxsize=8)
@@ -78,24 +77,29 @@ def split_rate_per_s(p: HostParams, s: HostSetup, awake_frac: float) -> float:
     return sig * arrivals / (mu + sig) if arrivals > 0 else 0.0
 
 
-def ipi_rows(p: HostParams) -> np.ndarray:
-    """``rip`` of every IPI variant (``KH.IPI_VARIANTS``), one row each."""
+def ipi_params(p: HostParams, tables_per_gather: int, gather_rate: float) -> np.ndarray:
+    """``rt_ipi.RT_PARAMS`` records of every IPI variant (``KH.IPI_VARIANTS``), in that
+    order."""
     prof = p.profile()
-    rows = np.zeros((len(KH.IPI_VARIANTS), R.N_RIP), dtype=np.int64)
-    for v, (ipi, col) in enumerate(KH.IPI_VARIANTS):
-        r = rows[v]
-        r[R.R_COLLAPSE_POLICY] = collapse_policy(col).code
-        r[R.R_DEPOSIT] = 1  # mainline deposits: khugepaged's fresh table is a deposit
-        r[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
-        r[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
-        r[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
-        r[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
-        r[R.R_IPI_POLICY] = ipi_policy(ipi).code
-        r[R.R_TABLES] = 0  # set below
-        r[R.R_BATCH] = p.batch()
-        r[R.R_CYCLES] = rt_cycles(p)
-        r[R.R_HIST] = KH.RT_HIST
-    return rows
+    return np.concatenate(
+        [
+            R.rt_params(
+                prof,
+                collapse=col,
+                ipi=ipi,
+                deposit=True,  # mainline deposits: khugepaged's fresh table is a deposit
+                fresh_nowait=p.fresh_table_gfp == "nowait",
+                tables=tables_per_gather,
+                batch=p.batch(),
+                cycles=rt_cycles(p),
+                hist=KH.RT_HIST,
+                gather_rate=gather_rate,
+                cycle_us=p.rt_cycle_us,
+                spacing_us=p.spacing_us(),
+            )
+            for ipi, col in KH.IPI_VARIANTS
+        ]
+    )
 
 
 def prepare(params: HostParams) -> PreparedHost:
@@ -116,50 +120,41 @@ def prepare(params: HostParams) -> PreparedHost:
     )
     cpus = p.n_split_cpus()
     splits_s = split_rate_per_s(p, s, stat.kswapd_awake_prob)
-    pf = np.zeros(T.N_PF)
-    pf[T.P_LAM] = s.thp_fault_rate
-    pf[T.P_MU] = 1.0 / p.thp_lifetime_s
-    pf[T.P_SIG] = s.split_rate_per_thp
-    pf[T.P_SIG_R] = p.reclaim_split_rate
     mu = 1.0 / p.thp_lifetime_s
     arrivals = s.thp_fault_rate + p.khugepaged_collapse_rate
     sig_avg = s.split_rate_per_thp + p.reclaim_split_rate * stat.kswapd_awake_prob
-    pf[T.P_M0] = arrivals / (mu + sig_avg)
-    pf[T.P_REFILL] = p.cache_refill_rate
-    pf[T.P_HORIZON] = p.horizon_s
-    qi = np.zeros(T.N_QI, dtype=np.int64)
-    qi[T.Q_SPLIT_CPUS] = cpus
-    qi[T.Q_REFILL_NOWAIT] = int(p.refill_gfp == "nowait")
+    thp = T.ThpRates(
+        fault_rate=float(s.thp_fault_rate),
+        zap_rate=mu,
+        split_rate=float(s.split_rate_per_thp),
+        reclaim_split_rate=float(p.reclaim_split_rate),
+        initial_mean=arrivals / (mu + sig_avg),
+        refill_rate=float(p.cache_refill_rate),
+        horizon_s=float(p.horizon_s),
+        split_cpus=int(cpus),
+        refill_nowait=int(p.refill_gfp == "nowait"),
+    )
     ks = np.array(KH.TABLE_KS, dtype=np.int64)
     cdfs = np.ones((len(ks), max(ks) + 1))
     for v, k in enumerate(ks):
         if k > 0:
             cdfs[v, : k + 1] = np.cumsum(cache_level_law(k, p.cache_refill_rate, splits_s / cpus))
-    rips = ipi_rows(p)
-    rips[:, R.R_TABLES] = s.tables_per_gather
-    rfp = np.zeros(R.N_RFP)
-    rfp[R.Q_GATHER_RATE] = s.zone.gather_rate
-    rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
-    rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
     rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])
-    zi = np.zeros(2, dtype=np.int64)
-    zi[KH.Z_NF] = s.chain.managed_pages + 1
-    zi[KH.Z_AMARK] = s.atomic_mark
-    zf = np.zeros(3)
-    zf[KH.Z_EVENTS_MEAN] = tables.rate * p.horizon_s
-    zf[KH.Z_HORIZON] = p.horizon_s
-    zf[KH.Z_COLLAPSE_RATE] = p.khugepaged_collapse_rate
-    arrays = (
-        cdf,
-        zi,
-        zf,
-        pf,
-        qi,
-        ks,
-        cdfs,
-        rips,
-        rfp,
-        rth,
+    span = KH.HostSpan(
+        levels=int(s.chain.managed_pages + 1),
+        atomic_mark=int(s.atomic_mark),
+        events_mean=float(tables.rate * p.horizon_s),
+        horizon_s=float(p.horizon_s),
+        collapse_rate=float(p.khugepaged_collapse_rate),
+    )
+    arrays = KH.HostArrays(
+        cdf=cdf,
+        span=span,
+        thp=thp,
+        ks=ks,
+        cdfs=cdfs,
+        ipi=ipi_params(p, s.tables_per_gather, s.zone.gather_rate),
+        rth=rth,
     )
     return PreparedHost(
         params=p,

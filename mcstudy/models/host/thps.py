@@ -24,6 +24,7 @@ Mainline's deposit needs none of this: it holds one table per THP and never fail
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -34,31 +35,34 @@ from mcstudy.models.host.zone import CODE_AWAKE, CODE_BELOW_ATOMIC, CODE_BELOW_M
 
 _INF = math.inf
 
-# float parameters
-P_LAM = 0  # faults/s
-P_MU = 1  # 1 / lifetime, 1/s
-P_SIG = 2  # splits per THP per second
-P_SIG_R = 3  # extra splits per THP per second while kswapd is awake
-P_M0 = 4  # mean of the initial (Poisson) count
-P_REFILL = 5  # refills per second per CPU while below K
-P_HORIZON = 6
-N_PF = 7
-# integer parameters
-Q_SPLIT_CPUS = 0
-Q_REFILL_NOWAIT = 1
-N_QI = 2
+
+class ThpRates(NamedTuple):
+    """The THP population's parameters, read by name in ``host_population`` (rates per
+    second; built only by ``models.host.prepare.prepare``)."""
+
+    fault_rate: float  # THP faults/s
+    zap_rate: float  # 1 / lifetime, 1/s
+    split_rate: float  # splits per THP per second
+    reclaim_split_rate: float  # extra splits per THP per second while kswapd is awake
+    initial_mean: float  # mean of the initial (Poisson) THP count
+    refill_rate: float  # cache refills per second per CPU while below K
+    horizon_s: float  # s
+    split_cpus: int  # CPUs a split runs on (uniformly)
+    refill_nowait: int  # 1: a refill is a GFP_NOWAIT allocation
+
+
+class PopulationResult(NamedTuple):
+    """One sequence's THP outcomes (``host_population``'s return)."""
+
+    splits: int
+    thp_end: int  # THPs at the horizon
+    thp_peak: int  # largest THP count
+    thp_avg: float  # time-average THPs
+
 
 V_NOWAIT = 0
 V_ATOMIC = 1
 FIRST_CACHE = 2
-
-# per-sequence results written into the caller's arrays
-R_SPLITS = 0
-R_END = 1
-R_PEAK = 2
-N_RI = 3
-R_THP_AVG = 0
-N_RF = 1
 
 
 @njit(cache=True, inline="always")
@@ -94,8 +98,7 @@ def host_population(
     pop_st,
     init_st,
     cache_st,
-    pf,
-    qi,
+    rates,
     ks,
     cdfs,
     coll,
@@ -109,20 +112,18 @@ def host_population(
     fails,
     refill_fails,
     reserve,
-    res_i,
-    res_f,
 ):
     """One sequence: the THPs over ``[0, horizon)`` and every table variant's outcomes.
 
     Per variant ``v``: ``misses[v]`` (splits that needed an allocation), ``fails[v]``,
-    ``refill_fails[v]``, ``reserve[v]`` (time-average cached tables). ``res_i``: splits,
-    THPs at the end, largest THP count; ``res_f``: time-average THPs.
+    ``refill_fails[v]``, ``reserve[v]`` (time-average cached tables). ``rates``:
+    ``ThpRates``. Returns the sequence's ``PopulationResult``.
     """
-    horizon = pf[P_HORIZON]
-    lam = pf[P_LAM]
-    mu = pf[P_MU]
-    cpus = qi[Q_SPLIT_CPUS]
-    refill_nowait = qi[Q_REFILL_NOWAIT] != 0
+    horizon = rates.horizon_s
+    lam = rates.fault_rate
+    mu = rates.zap_rate
+    cpus = rates.split_cpus
+    refill_nowait = rates.refill_nowait != 0
     nv = ks.shape[0]
     misses[:] = 0
     fails[:] = 0
@@ -133,11 +134,11 @@ def host_population(
     t_sw = times[0] if n_sw > 0 else _INF
     ic = 0
     t_c = coll[0] if n_coll > 0 else _INF
-    n = poisson(init_st, pf[P_M0])
+    n = poisson(init_st, rates.initial_mean)
     cached = init_caches(cache_st, levels, ks, cdfs)
-    refill_total = cpus * pf[P_REFILL] if nv > FIRST_CACHE else 0.0
+    refill_total = cpus * rates.refill_rate if nv > FIRST_CACHE else 0.0
     t_ref = exponential(cache_st, refill_total) if refill_total > 0.0 else _INF
-    sig = pf[P_SIG] + (pf[P_SIG_R] if code & CODE_AWAKE else 0.0)
+    sig = rates.split_rate + (rates.reclaim_split_rate if code & CODE_AWAKE else 0.0)
     since = np.zeros(nv)  # reserve integrals are settled when a cache level changes
     t = 0.0
     t_pop = _INF
@@ -160,7 +161,7 @@ def host_population(
             code = codes[isw]
             isw += 1
             t_sw = times[isw] if isw < n_sw else _INF
-            new_sig = pf[P_SIG] + (pf[P_SIG_R] if code & CODE_AWAKE else 0.0)
+            new_sig = rates.split_rate + (rates.reclaim_split_rate if code & CODE_AWAKE else 0.0)
             if new_sig != sig:
                 sig = new_sig
                 need = True
@@ -216,7 +217,4 @@ def host_population(
     for v in range(FIRST_CACHE, nv):
         _settle(reserve, since, cached, v, horizon)
         reserve[v] /= horizon
-    res_i[R_SPLITS] = splits
-    res_i[R_END] = n
-    res_i[R_PEAK] = peak
-    res_f[R_THP_AVG] = s_thp / horizon
+    return PopulationResult(splits, n, peak, s_thp / horizon)

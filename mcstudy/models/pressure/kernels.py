@@ -154,12 +154,7 @@ def _pressure_block(
     n_hor_mean,
     init_cdf,
     init_levels,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
+    tables,
     agg,
     out_i,
     out_f,
@@ -176,22 +171,19 @@ def _pressure_block(
         n_warm = poisson(cnt_st, n_warm_mean)
         n_hor = poisson(cnt_st, n_hor_mean)
         f, kw, bu, bst, held = run_events(
-            ev_st, n_warm, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
-            thr_always, agg,
+            ev_st, n_warm, f, kw, bu, bst, held, ip, tables, agg
         )  # fmt: skip
         cnt[:] = 0
         # the counted horizon in two halves (by events): Y_0 .. Y_n1, then Y_n1 .. Y_n
         n1 = n_hor // 2
         f, kw, bu, bst, held, below1, awake1, held1 = observe_events(
-            ev_st, n1, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
-            thr_always, agg, cnt,
+            ev_st, n1, f, kw, bu, bst, held, ip, tables, agg, cnt
         )  # fmt: skip
         dup_below = 1 if f <= ip.wmark_min + bst else 0
         dup_awake = kw
         dup_held = held
         f, kw, bu, bst, held, below2, awake2, held2 = observe_events(
-            ev_st, n_hor - n1, f, kw, bu, bst, held, ip, guide, ev_n, ev_type, thr_hi, thr_lo,
-            thr_always, agg, cnt,
+            ev_st, n_hor - n1, f, kw, bu, bst, held, ip, tables, agg, cnt
         )  # fmt: skip
         below = below1 + below2 - dup_below
         awake = awake1 + awake2 - dup_awake
@@ -247,12 +239,7 @@ def simulate_pressure_blocks(
     n_hor_mean,
     init_cdf,
     init_levels,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
+    tables,
     agg,
 ):
     """Per-block tallies (``TALLIES``) of plain trajectories; ``init_cdf`` is the
@@ -263,9 +250,8 @@ def simulate_pressure_blocks(
         block = first_block + b
         n_seq = min(block_size, sequences - block * block_size)
         _pressure_block(
-            k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, init_levels, guide,
-            ev_n, ev_type,
-            thr_hi, thr_lo, thr_always, agg, out_i[b], out_f[b],
+            k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, init_levels, tables,
+            agg, out_i[b], out_f[b],
         )  # fmt: skip
     return out_i, out_f
 
@@ -274,9 +260,7 @@ def simulate_pressure_blocks(
 
 
 @njit(cache=True)
-def pilot_states(
-    k0, k1, n_warm_mean, n_steps, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg
-):
+def pilot_states(k0, k1, n_warm_mean, n_steps, P, tables, agg):
     """Encoded states of ``n_steps`` steps after the warm-up (choice of s*)."""
     st = stream_new(k0, k1, 0, SUBSTREAM_PILOT)
     n_warm = poisson(st, n_warm_mean)
@@ -289,15 +273,11 @@ def pilot_states(
         0,
         0,
         P,
-        guide,
-        ev_n,
-        ev_type,
-        thr_hi,
-        thr_lo,
-        thr_always,
+        tables,
         agg,
     )
     keys = np.empty(n_steps, dtype=np.int64)
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     nf = P.managed_pages + 1
     nb = P.max_boost + 1
     for i in range(n_steps):
@@ -310,8 +290,9 @@ def pilot_states(
 
 
 @njit(cache=True)
-def _plain_cycle(st, s0, P, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always):
+def _plain_cycle(st, s0, P, tables):
     """One regeneration cycle from s0 back to s0: (steps, awake steps, wake-ups, ok)."""
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     f0, kw0, bu0, bst0, held0 = s0
     f, kw, bu, bst, held = s0
     steps = 0
@@ -336,18 +317,8 @@ def _is_cycle(
     st,
     s0,
     P,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    tguide,
-    tev_n,
-    tev_type,
-    tthr_hi,
-    tthr_lo,
-    tthr_always,
+    tables,
+    ttables,
     ratio,
 ):
     """One importance cycle: tilted until free <= min, then ordinary.
@@ -356,6 +327,8 @@ def _is_cycle(
     All the counted events need free <= min, so they all happen after the switch, when
     L no longer changes: each is weighted by the same L.
     """
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
+    tguide, tev_n, tev_type, tthr_hi, tthr_lo, tthr_always = ttables
     f0, kw0, bu0, bst0, held0 = s0
     f, kw, bu, bst, held = s0
     lr = 1.0
@@ -399,18 +372,8 @@ def _importance_block(
     n_plain,
     s0,
     ip,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    tguide,
-    tev_n,
-    tev_type,
-    tthr_hi,
-    tthr_lo,
-    tthr_always,
+    tables,
+    ttables,
     ratio,
     out_i,
     out_f,
@@ -423,18 +386,8 @@ def _importance_block(
             is_st,
             s0,
             ip,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            tguide,
-            tev_n,
-            tev_type,
-            tthr_hi,
-            tthr_lo,
-            tthr_always,
+            tables,
+            ttables,
             ratio,
         )
         ok_all = ok_all and ok
@@ -454,9 +407,7 @@ def _importance_block(
         out_f[F_IS_AFAIL] += y
         out_f[F_IS_AFAIL2] += y * y
         for _c in range(n_plain):
-            c, a, w, ok = _plain_cycle(
-                pl_st, s0, ip, guide, ev_n, ev_type, thr_hi, thr_lo, thr_always
-            )
+            c, a, w, ok = _plain_cycle(pl_st, s0, ip, tables)
             ok_all = ok_all and ok
             out_i[I_EVENTS] += c
             out_i[I_PLAIN_CYCLES] += 1
@@ -483,18 +434,8 @@ def simulate_importance_blocks(
     n_plain,
     s0,
     ip,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    tguide,
-    tev_n,
-    tev_type,
-    tthr_hi,
-    tthr_lo,
-    tthr_always,
+    tables,
+    ttables,
     ratio,
 ):
     """Per-block tallies (``TALLIES``) of importance + plain regeneration cycles, and
@@ -513,18 +454,8 @@ def simulate_importance_blocks(
             n_plain,
             s0,
             ip,
-            guide,
-            ev_n,
-            ev_type,
-            thr_hi,
-            thr_lo,
-            thr_always,
-            tguide,
-            tev_n,
-            tev_type,
-            tthr_hi,
-            tthr_lo,
-            tthr_always,
+            tables,
+            ttables,
             ratio,
             out_i[b],
             out_f[b],

@@ -198,12 +198,7 @@ class PressureModel(Model):
             t.rate * p.horizon_s,
             prepared.start.init_cdf,
             prepared.start.init_levels,
-            t.guide,
-            t.ev_n,
-            t.ev_type,
-            t.thr_hi,
-            t.thr_lo,
-            t.thr_always,
+            t.kernel_args(),
             t.agg,
         )
 

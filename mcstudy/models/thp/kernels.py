@@ -59,7 +59,7 @@ def _sequence_paths(env_st, coll_st, fp):
 @njit(cache=True)
 def thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, exponential lifetimes (``population_aggregate``)."""
-    lam, mu, sig, m0, _sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    lam, mu, sig, m0, _sig_init, th, cache_cdf, rp, rth = arrays
     env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
         _block_streams(k0, k1, block)
     )
@@ -75,7 +75,7 @@ def thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
             e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
         )  # fmt: skip
         buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rip, rfp, rth, e0, sw, n_sw,
+            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rp[0], rth, e0, sw, n_sw,
             coll, n_coll, buf, rt_i, rt_f,
         )  # fmt: skip
 
@@ -83,7 +83,7 @@ def thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
 @njit(cache=True)
 def thp_block_individual(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, any lifetime law (``population_individual``)."""
-    lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth = arrays
+    lam, mu, sig, m0, sig_init, th, cache_cdf, rp, rth = arrays
     env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
         _block_streams(k0, k1, block)
     )
@@ -101,7 +101,7 @@ def thp_block_individual(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
             cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
         )  # fmt: skip
         buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rip, rfp, rth, e0, sw, n_sw,
+            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rp[0], rth, e0, sw, n_sw,
             coll, n_coll, buf, rt_i, rt_f,
         )  # fmt: skip
 

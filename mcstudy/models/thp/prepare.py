@@ -19,7 +19,7 @@ from mcstudy.exact.thp import (
     sojourn_mean,
 )
 from mcstudy.kernel.ipi import ipi_targets
-from mcstudy.kernel.policies import collapse_policy, ipi_policy, table_policy
+from mcstudy.kernel.policies import table_policy
 from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.models.thp import kernels as KB
 from mcstudy.models.thp import population as K
@@ -175,28 +175,26 @@ def prepare(params: ThpParams) -> PreparedThp:
     mu = np.array([1.0 / p.lifetime_s, 1.0 / p.lifetime_s, 1.0 / p.fork_child_lifetime_s])
     th = _threshold_rows(list(p.split_fail_p()))
     cycles = rt_cycles(p)
-    rip = np.zeros(R.N_RIP, dtype=np.int64)
-    rip[R.R_COLLAPSE_POLICY] = collapse_policy(p.collapse_policy).code
-    rip[R.R_DEPOSIT] = int(table_policy(p.table_policy).deposit)
-    rip[R.R_FRESH_NOWAIT] = int(p.fresh_table_gfp == "nowait")
-    rip[R.R_KHUGEPAGED_SYNC] = int(prof.khugepaged_sync_ipi)
-    rip[R.R_USES_TRT] = int(prof.uses_tlb_remove_table)
-    rip[R.R_FALLBACK_IPI] = int(prof.fallback_sends_ipi)
-    rip[R.R_IPI_POLICY] = ipi_policy(p.ipi_policy).code
-    rip[R.R_TABLES] = p.tables_per_gather
-    rip[R.R_BATCH] = p.batch()
-    rip[R.R_CYCLES] = cycles
-    rip[R.R_HIST] = KB.RT_HIST
-    rfp = np.zeros(R.N_RFP)
-    rfp[R.Q_GATHER_RATE] = p.gather_rate
-    rfp[R.Q_CYCLE] = p.rt_cycle_us * 1e-6
-    rfp[R.Q_SPACING] = p.spacing_us() * 1e-6
+    rp = R.rt_params(
+        prof,
+        collapse=p.collapse_policy,
+        ipi=p.ipi_policy,
+        deposit=table_policy(p.table_policy).deposit,
+        fresh_nowait=p.fresh_table_gfp == "nowait",
+        tables=p.tables_per_gather,
+        batch=p.batch(),
+        cycles=cycles,
+        hist=KB.RT_HIST,
+        gather_rate=p.gather_rate,
+        cycle_us=p.rt_cycle_us,
+        spacing_us=p.spacing_us(),
+    )
     rth = _threshold_rows(
         [p.gfp_nowait_fail_p, p.pressure_fail_p, p.rt_mm_share, 1.0 - p.rt_user_fraction]
     )
     hk = ipi_targets(p.ipi_policy, p.housekeeping_cpus(), p.mm_cpus, p.kernel_mode_fraction).mean
     q1 = iso_round_prob(ipi_input(p, cycles))
-    arrays = (lam, mu, sig, m0, sig_init, th, cache_cdf, rip, rfp, rth)
+    arrays = (lam, mu, sig, m0, sig_init, th, cache_cdf, rp, rth)
     return PreparedThp(
         params=p,
         fp=fp,

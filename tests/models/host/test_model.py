@@ -80,17 +80,17 @@ def test_zone_switch_times_give_the_exact_time_below_min():
     p = HostParams.model_validate(SMALL)
     pr = prepare(p)
     P, *tables = pr.zone
-    cdf, zi, zf = pr.arrays[:3]
+    cdf, span = pr.arrays.cdf, pr.arrays.span
     chain = p.setup().chain
     st = solve(chain)
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
     buf = (np.empty(8, dtype=np.int64), np.empty(8, dtype=np.int64), np.empty(8))
-    horizon = zf[KH.Z_HORIZON]
+    horizon = span.horizon_s
     below, awake = [], []
     for j in range(1500):
         buf, code0, n_sw, _n, _b, _ba, _aw = Z.zone_path(
             stream_new(5, 6, j, 1), stream_new(5, 6, j, 2), stream_new(5, 6, j, 3),
-            zf[KH.Z_EVENTS_MEAN], cdf, zi[KH.Z_NF], P, zi[KH.Z_AMARK], horizon,
+            span.events_mean, cdf, span.levels, P, span.atomic_mark, horizon,
             tuple(tables), cnt, buf,
         )  # fmt: skip
         _idx, codes, times = buf

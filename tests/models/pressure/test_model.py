@@ -18,6 +18,7 @@ from mcstudy.mechanisms.zone import Zone
 from mcstudy.mechanisms.zone_events import GUIDE_AMBIGUOUS, choose_exact
 from mcstudy.mechanisms.zone_tables import event_tables
 from mcstudy.models.pressure.model import PressureModel
+from mcstudy.models.pressure.scenarios import SMALL_ZONE
 from mcstudy.reference.pressure import ZoneRef, simulate_reference
 
 MODEL = PressureModel()
@@ -37,16 +38,7 @@ def run(params: dict, sequences: int, block_size: int = 16, seed: int = 7):
     return MODEL.estimates(prep, tal), MODEL.exact(p), tal
 
 
-SMALL = dict(
-    managed_pages=120,
-    wmark_min=10,
-    wmark_low=20,
-    wmark_high=30,
-    reclaim_batch=8,
-    direct_reclaim_batch=8,
-    gather_rate=0.5,
-    tables_per_gather=3,
-)
+SMALL = dict(SMALL_ZONE)
 # light, medium and heavy pressure (P(free <= min) ~ 1e-3, 0.04, 0.4)
 REFERENCE_CASES = {
     "light": dict(SMALL, alloc_rate=1.0, free_rate=0.8, kswapd_rate=0.2),

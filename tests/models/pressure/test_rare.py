@@ -12,21 +12,11 @@ from mcstudy.mechanisms.zone_events import EV_ALLOC, EV_FREE, EV_KSWAPD
 from mcstudy.mechanisms.zone_tables import event_tables
 from mcstudy.models.pressure.model import PressureModel
 from mcstudy.models.pressure.rare import cramer_root, tilted_tables
+from mcstudy.models.pressure.scenarios import RARE_ZONE
 
 MODEL = PressureModel()
 
-RARE = dict(
-    managed_pages=300,
-    wmark_min=20,
-    wmark_low=80,
-    wmark_high=140,
-    alloc_rate=1.0,
-    free_rate=0.6,
-    kswapd_rate=0.2,
-    gather_rate=0.2,
-    warmup_s=1000.0,
-    estimator="importance",
-)
+RARE = dict(RARE_ZONE, warmup_s=1000.0)
 
 
 def run(params: dict, sequences: int, seed: int = 3):
