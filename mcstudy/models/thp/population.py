@@ -293,6 +293,38 @@ def finish_population(fp, ip, splits, failures, misses, n_end, peak, acc, mom, o
     out_f[U_M_PRODUCTS + 2] += a2 * a2
 
 
+@njit(cache=True, inline="always")
+def _start_cache(cache_st, levels, cache_cdf, fp, ip):
+    """Per-CPU caches at the start (``cache_k`` only): (cached tables, refills/s while
+    every CPU is below K)."""
+    if ip.policy != POLICY_CACHE:
+        return 0, 0.0
+    cached = init_cache(cache_st, levels, ip.split_cpus, cache_cdf)
+    return cached, (ip.split_cpus * fp.refill if ip.cache_k > 0 else 0.0)
+
+
+@njit(cache=True, inline="always")
+def _refill(cache_st, levels, split_cpus, cache_k, cached):
+    """One refill event: a uniformly drawn CPU's cache gains a table if below K."""
+    j = int(uniform(cache_st) * split_cpus)
+    if levels[j] < cache_k:
+        levels[j] += 1
+        cached += 1
+    return cached
+
+
+@njit(cache=True, inline="always")
+def _split(policy, levels, split_cpus, cache_st, fail_st, th, e, counted, cached, n, m, f):
+    """One PMD split's table (``split_table_alloc``); ``counted``: in the measured window.
+    Returns (cached, splits, misses, failures) updated."""
+    miss, failed, took = split_table_alloc(policy, levels, split_cpus, cache_st, fail_st, th, e)
+    if counted:
+        n += 1
+        m += 1 if miss else 0
+        f += 1 if failed else 0
+    return cached - took, n, m, f
+
+
 # --------------------------------------------------------------------------- aggregate
 
 
@@ -341,12 +373,7 @@ def population_aggregate(
     n1 = poisson(init_st, m0[1, e])
     n2 = poisson(init_st, m0[2, e])
     dep = n0 + n1 + n2  # one deposited table per PMD mapping
-    cached = 0
-    refill_rate = 0.0
-    if policy == POLICY_CACHE:
-        cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
-        if cache_k > 0:
-            refill_rate = split_cpus * fp.refill
+    cached, refill_rate = _start_cache(cache_st, levels, cache_cdf, fp, ip)
 
     t = 0.0
     t_ref = exponential(cache_st, refill_rate) if refill_rate > 0.0 else _INF
@@ -390,10 +417,7 @@ def population_aggregate(
             t_c = coll[ic] if ic < n_coll else _INF
             need = True
         elif t == t_ref:
-            j = int(uniform(cache_st) * split_cpus)
-            if levels[j] < cache_k:
-                levels[j] += 1
-                cached += 1
+            cached = _refill(cache_st, levels, split_cpus, cache_k, cached)
             t_ref = t + exponential(cache_st, refill_rate)
         else:
             need = True
@@ -437,16 +461,10 @@ def population_aggregate(
                 n2 -= 1
             dep -= 1  # zap_deposited_table() or pgtable_trans_huge_withdraw()
             if is_split:
-                miss, failed, took = split_table_alloc(
-                    policy, levels, split_cpus, cache_st, fail_st, th, e
-                )
-                cached -= took
-                if t >= t0:
-                    splits += 1
-                    if miss:
-                        misses += 1
-                    if failed:
-                        failures += 1
+                cached, splits, misses, failures = _split(
+                    policy, levels, split_cpus, cache_st, fail_st, th, e, t >= t0,
+                    cached, splits, misses, failures,
+                )  # fmt: skip
     finish_population(fp, ip, splits, failures, misses, n0 + n1 + n2, peak, acc, mom, out_i, out_f)
 
 
@@ -577,12 +595,7 @@ def population_individual(
             else:
                 size = heap_push(ht, hc, size, zap, 2 * c)
     dep = counts[0] + counts[1] + counts[2]
-    cached = 0
-    refill_rate = 0.0
-    if policy == POLICY_CACHE:
-        cached = init_cache(cache_st, levels, split_cpus, cache_cdf)
-        if cache_k > 0:
-            refill_rate = split_cpus * fp.refill
+    cached, refill_rate = _start_cache(cache_st, levels, cache_cdf, fp, ip)
 
     birth_rate = lam[0] + lam[1] + fork_rate
     t = 0.0
@@ -606,10 +619,7 @@ def population_individual(
             t_sw = sw[isw] if isw < n_sw else _INF
             continue
         if t == t_ref:
-            j = int(uniform(cache_st) * split_cpus)
-            if levels[j] < cache_k:
-                levels[j] += 1
-                cached += 1
+            cached = _refill(cache_st, levels, split_cpus, cache_k, cached)
             t_ref = t + exponential(cache_st, refill_rate)
             continue
         if t == t_dep:
@@ -618,16 +628,10 @@ def population_individual(
             counts[code >> 1] -= 1
             dep -= 1
             if code & 1:
-                miss, failed, took = split_table_alloc(
-                    policy, levels, split_cpus, cache_st, fail_st, th, e
-                )
-                cached -= took
-                if t >= t0:
-                    splits += 1
-                    if miss:
-                        misses += 1
-                    if failed:
-                        failures += 1
+                cached, splits, misses, failures = _split(
+                    policy, levels, split_cpus, cache_st, fail_st, th, e, t >= t0,
+                    cached, splits, misses, failures,
+                )  # fmt: skip
             continue
         # arrivals: a collapse, or a fault / zero-page fault / fork
         n_new = 1
