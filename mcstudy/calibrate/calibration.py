@@ -17,7 +17,11 @@ second:
 * THP faults (d thp_fault_alloc / dt) and the observed kswapd reclaim, direct-reclaim
   stalls and kswapd runs go to the ``[calibration]`` table of the fragment: they
   describe the machine but are not inputs of the pressure chain (THP fault pages are
-  already in pgalloc).
+  already in pgalloc);
+* the reclaim dynamics (``mcstudy.calibrate.reclaim``): stalls, pages per stall, kswapd's
+  speed and CPU share from its ``/proc/PID/stat``, PSI memory-stall fractions from
+  ``/proc/pressure/memory`` read at the same two instants, khugepaged's collapses and
+  scan pace, also in ``[calibration]``.
 
 The fragment's ``[params]`` table is what ``mcstudy run --params FILE`` merges.
 """
@@ -25,11 +29,23 @@ The fragment's ``[params]`` table is what ``mcstudy run --params FILE`` merges.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcstudy.calibrate.reclaim import (
+    LIVE_KHUGEPAGED,
+    LIVE_PROC,
+    LIVE_PSI,
+    USER_HZ,
+    ReclaimInput,
+    live_kswapd,
+    read_khugepaged,
+    read_psi,
+    reclaim_values,
+)
 from mcstudy.errors import McStudyError
 from mcstudy.kernel.procfs import ZoneInfo, parse_vmstat, parse_zoneinfo, vmstat_sum
 from mcstudy.kernel.watermarks import (
@@ -57,7 +73,11 @@ class Calibration:
     formula_thp: bool
     matches: dict[str, bool]
     params: dict[str, float | int] = field(default_factory=dict)
-    info: dict[str, float | int | str] = field(default_factory=dict)
+    info: dict[str, float | int | str | list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What could not be derived, and why (the report prints them)."""
+    messages: list[str] = field(default_factory=list)
+    """What the user must know (a missing PSI): printed on stderr."""
 
 
 def _zone_objects(zones: list[ZoneInfo]) -> list[Zone]:
@@ -110,8 +130,23 @@ LIVE_EXTEND_S = 60.0
 ``--interval`` saw none."""
 
 #: the counters the rates are made of (prefixes sum old per-zone names)
-_SUMMED = ("pgalloc", "pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged", "allocstall")
-_SINGLE = ("pgfree", "thp_split_pmd", "thp_split", "thp_collapse_alloc", "thp_fault_alloc")
+_SUMMED = (
+    "pgalloc",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgsteal_khugepaged",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "allocstall",
+)
+_SINGLE = (
+    "pgfree",
+    "thp_split_pmd",
+    "thp_split",
+    "thp_collapse_alloc",
+    "thp_fault_alloc",
+    "compact_stall",
+)
 
 
 def check_interval(interval: float, what: str = "--interval", most: float = MAX_INTERVAL) -> float:
@@ -266,9 +301,11 @@ def calibrate(
     node: int = 0,
     watermark_scale_factor: int = DEFAULT_WATERMARK_SCALE_FACTOR,
     names: tuple[str, str] = ("the first snapshot", "the second snapshot"),
+    reclaim: ReclaimInput | None = None,
 ) -> Calibration:
     """Everything ``mcstudy calibrate`` reports, from parsed files (``names``: of the
-    vmstat snapshots, for errors)."""
+    vmstat snapshots, for errors; ``reclaim``: PSI, kswapd and khugepaged snapshots
+    taken with them)."""
     zones = parse_zoneinfo(zoneinfo)
     zone = nowait_zone(zones, node)
     check_zone(zone, str(zoneinfo))
@@ -286,6 +323,10 @@ def calibrate(
         params, info = vmstat_rates(vmstat[0], vmstat[1], vmstat[2], zone.name, names)
         cal.params.update(params)
         cal.info.update(info)
+        rv = reclaim_values(vmstat[0], vmstat[1], vmstat[2], reclaim)
+        cal.info.update(rv.info)
+        cal.notes += rv.notes
+        cal.messages += rv.messages
     return cal
 
 
@@ -294,9 +335,11 @@ def live_vmstat_snapshots(
     vmstat: Path = LIVE_VMSTAT,
     on_wait: Callable[[float], None] | None = None,
     most: float = LIVE_EXTEND_S,
+    after_read: Callable[[], None] | None = None,
 ) -> Snapshots:
     """Two /proc/vmstat snapshots at least ``wait`` seconds apart and the measured
-    interval (s).
+    interval (s); ``after_read()`` is called right after every vmstat read (the other
+    files of the snapshot).
 
     A quiet machine can go a fraction of a second without allocating a page; if no
     ``pgalloc_*`` counter moved after ``wait`` s, the second snapshot is taken again
@@ -307,12 +350,56 @@ def live_vmstat_snapshots(
     check_interval(wait, most=MAX_LIVE_WAIT)
     t0 = time.monotonic()
     before = parse_vmstat(vmstat)
+    if after_read is not None:
+        after_read()
     limit = max(wait, most)
     while True:
         if on_wait is not None:
             on_wait(wait)
         time.sleep(wait)
         after = parse_vmstat(vmstat)
+        if after_read is not None:
+            after_read()
         elapsed = time.monotonic() - t0
         if vmstat_sum(after, "pgalloc") != vmstat_sum(before, "pgalloc") or elapsed >= limit:
             return before, after, elapsed
+
+
+def _live_reclaim(psi: Path, proc: Path) -> tuple[dict | None, str | None, list]:
+    p, missing = read_psi(psi)
+    return p, missing, live_kswapd(proc)
+
+
+def live_snapshots(
+    wait: float,
+    vmstat: Path = LIVE_VMSTAT,
+    on_wait: Callable[[float], None] | None = None,
+    most: float = LIVE_EXTEND_S,
+    psi: Path = LIVE_PSI,
+    proc: Path = LIVE_PROC,
+    khugepaged: Path = LIVE_KHUGEPAGED,
+) -> tuple[Snapshots, ReclaimInput]:
+    """:func:`live_vmstat_snapshots` with ``/proc/pressure/memory`` and the kswapd
+    threads' ``/proc/PID/stat`` read right after each vmstat snapshot, and khugepaged's
+    pace (read once)."""
+    reads: list[tuple[dict | None, str | None, list]] = []
+
+    def after_read() -> None:
+        reads.append(_live_reclaim(psi, proc))
+
+    snaps = live_vmstat_snapshots(wait, vmstat, on_wait, most, after_read)
+    (p0, missing, k0), (p1, _, k1) = reads[0], reads[-1]
+    try:
+        hz = os.sysconf("SC_CLK_TCK")
+    except (ValueError, OSError):
+        hz = USER_HZ
+    inp = ReclaimInput(
+        psi=(p0, p1) if p0 is not None and p1 is not None else None,
+        psi_names=(f"{psi} (before)", f"{psi} (after)"),
+        psi_missing=missing,
+        kswapd=(k0, k1),
+        kswapd_names=(f"{proc}/PID/stat (before)", f"{proc}/PID/stat (after)"),
+        user_hz=hz if hz > 0 else USER_HZ,
+        khugepaged=read_khugepaged(khugepaged),
+    )
+    return snaps, inp

@@ -6,7 +6,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcstudy.calibrate.calibration import Calibration
+from mcstudy.calibrate.reclaim import DOCS
 from mcstudy.storage.atomic import atomic_write_text
+
+#: units and source of the [calibration] values besides the reclaim ones
+_INFO_DOCS: dict[str, tuple[str, str]] = {
+    "interval_s": ("s", "time between the two snapshots"),
+    "zone_alloc_share": ("fraction", "d pgalloc_<zone> / d pgalloc_*"),
+    "pgalloc_all_per_s": ("pages/s", "d pgalloc_* / dt"),
+    "pgfree_per_s": ("pages/s", "d pgfree / dt"),
+    "thp_fault_rate": ("THPs/s", "d thp_fault_alloc / dt"),
+    "kswapd_reclaim_pages_per_s": ("pages/s", "d pgsteal_kswapd / dt"),
+    "direct_reclaim_pages_per_s": ("pages/s", "d pgsteal_direct / dt"),
+    "direct_reclaim_stalls_per_s": ("stalls/s", "d allocstall_* / dt"),
+    "kswapd_runs_per_s": ("runs/s", "d pageoutrun / dt (balance_pgdat calls)"),
+    "boost": ("pages", "zoneinfo boost"),
+    "free_pages": ("pages", "zoneinfo pages free"),
+    **DOCS,
+}
+
+
+_PARAM_DOCS = {
+    "khugepaged_collapse_rate": "collapses/s; d thp_collapse_alloc / dt, measured "
+    "(khugepaged_scan_pace_per_s below is only its upper bound)",
+}
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return f"{float(v):.6g}"  # type: ignore[arg-type]
 
 
 def fragment(cal: Calibration, source: str) -> str:
@@ -17,15 +52,19 @@ def fragment(cal: Calibration, source: str) -> str:
         "[params]",
     ]
     for k, v in cal.params.items():
-        lines.append(f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {float(v):.6g}")
+        line = f"{k} = {v!r}" if isinstance(v, int) else f"{k} = {float(v):.6g}"
+        if k in _PARAM_DOCS:
+            line += f"  # {_PARAM_DOCS[k]}"
+        lines.append(line)
     lines += ["", "[calibration]  # observed, not inputs of the pressure chain"]
     for k, v in cal.info.items():
-        if isinstance(v, str):
-            lines.append(f'{k} = "{v}"')
-        elif isinstance(v, int):
-            lines.append(f"{k} = {v}")
-        else:
-            lines.append(f"{k} = {float(v):.6g}")
+        line = f"{k} = {_toml_value(v)}"
+        if k in _INFO_DOCS:
+            units, src = _INFO_DOCS[k]
+            line += f"  # {units}; {src}" if units else f"  # {src}"
+        lines.append(line)
+    for note in cal.notes:
+        lines.append(f"# note: {note}")
     return "\n".join(lines) + "\n"
 
 
@@ -66,7 +105,13 @@ def report(cal: Calibration) -> str:
     for k, v in cal.info.items():
         if k in ("zone", "node"):
             continue
-        out.append(f"  ({k} = {v:.6g})" if isinstance(v, float) else f"  ({k} = {v})")
+        if isinstance(v, list):
+            shown = "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+        else:
+            shown = f"{v:.6g}" if isinstance(v, float) else str(v)
+        out.append(f"  ({k} = {shown})")
+    for note in cal.notes:
+        out.append(f"note: {note}")
     return "\n".join(out)
 
 
