@@ -156,8 +156,9 @@ def read_psi(path: Path = LIVE_PSI) -> tuple[dict[str, PsiLine] | None, str | No
         if exc.errno == errno.ENOENT:
             why = "not found (a kernel without CONFIG_PSI, or booted with psi=0)"
         else:
+            code = "EOPNOTSUPP" if exc.errno in (errno.EOPNOTSUPP, errno.ENOTSUP) else exc.errno
             why = (
-                f"reading it fails with {errno.errorcode.get(exc.errno, exc.errno)} (PSI is "
+                f"reading it fails with {code} (PSI is "
                 "disabled: CONFIG_PSI_DEFAULT_DISABLED without psi=1 on the command line)"
             )
         return None, f"no PSI: {path} {why}; {NO_PSI_DEFAULT}"
@@ -363,7 +364,10 @@ def reclaim_values(
                 "its speed is not measured"
             )
         else:
-            out.notes.append("kswapd did not run: its speed is not measured")
+            out.notes.append(
+                "kswapd used under one clock tick of CPU time and reclaimed nothing: its "
+                "speed is not measured"
+            )
 
     _psi(inp, out, interval, stalls, cpu_s, d("compact_stall"))
     _khugepaged(inp, out, before, after, interval)
