@@ -21,8 +21,8 @@ What each input counts (Linux source):
   ``balance_pgdat()``, while waiting for a refaulting workingset page
   (``folio_wait_bit_common()``), and in cgroup ``memory.high`` throttling. ``some`` on a
   CPU is time with at least one stalled task; ``full``, time when every runnable task
-  is stalled (since v5.16 a task reclaiming on the CPU counts as stalled, before it
-  counted as running). The system total averages the CPUs weighted by their non-idle
+  is stalled (since a late-2021 change, ``NR_MEMSTALL_RUNNING``, a task reclaiming on
+  the CPU counts as stalled; before, it counted as running). The system total averages the CPUs weighted by their non-idle
   time (``collect_percpu_times()``), so one stall of ``d`` on one of ``n`` busy CPUs
   adds ``d / n``.
 * ``/proc/PID/stat`` of each ``kswapd*`` kernel thread: ``utime + stime`` in USER_HZ
