@@ -26,7 +26,8 @@ from mcstudy.calibrate.reclaim import (
 )
 from mcstudy.calibrate.sysctl import read_sysctl
 from mcstudy.errors import McStudyError
-from mcstudy.kernel.procfs import parse_pid_stats, parse_vmstat
+from mcstudy.kernel.procfs import parse_vmstat
+from mcstudy.kernel.procfs_reclaim import parse_pid_stats
 from mcstudy.storage.atomic import check_output_file
 
 

@@ -48,14 +48,14 @@ from pathlib import Path
 from scipy import special
 
 from mcstudy.errors import McStudyError
-from mcstudy.kernel.procfs import (
+from mcstudy.kernel.procfs import ProcFormatError, parse_int
+from mcstudy.kernel.procfs_reclaim import (
     PidStat,
-    ProcFormatError,
     ProcUnavailableError,
     PsiLine,
-    parse_int,
     parse_pid_stats,
     parse_psi,
+    read_optional,
     vmstat_zone_sum,
 )
 
@@ -203,16 +203,19 @@ def read_khugepaged(
     """khugepaged's ``pages_to_scan`` and ``scan_sleep_millisecs`` (None without them:
     no THP support); the huge page size from ``hpage_pmd_size`` where readable."""
     try:
-        pages = parse_int(directory / "pages_to_scan")
-        sleep = parse_int(directory / "scan_sleep_millisecs")
+        texts = [
+            (read_optional(directory / f, "sysfs integer"), str(directory / f))
+            for f in ("pages_to_scan", "scan_sleep_millisecs")
+        ]
     except ProcUnavailableError:
         return None
+    pages, sleep = (parse_int(text, name) for text, name in texts)
     if pages < 0 or sleep < 0:
         raise ProcFormatError(f"{directory}: negative pages_to_scan or scan_sleep_millisecs")
     nr = HPAGE_PMD_NR
     if hpage_pmd_size is not None:
         try:
-            size = parse_int(hpage_pmd_size)
+            size = parse_int(read_optional(hpage_pmd_size, "sysfs integer"), str(hpage_pmd_size))
             page = os.sysconf("SC_PAGE_SIZE")
             if size > 0 and page > 0 and size % page == 0:
                 nr = size // page

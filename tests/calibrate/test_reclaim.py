@@ -16,8 +16,9 @@ from mcstudy.calibrate.calibration import calibrate, live_snapshots
 from mcstudy.calibrate.reclaim import ReclaimInput, reclaim_values
 from mcstudy.cli import main
 from mcstudy.errors import McStudyError
-from mcstudy.kernel import procfs
-from mcstudy.kernel.procfs import ProcFormatError, parse_pid_stats, parse_psi
+from mcstudy.kernel import procfs, procfs_reclaim
+from mcstudy.kernel.procfs import ProcFormatError
+from mcstudy.kernel.procfs_reclaim import parse_pid_stat, parse_pid_stats, parse_psi
 from tests.paths import PROC
 
 PSI0 = (
@@ -102,8 +103,8 @@ def test_stalls_kswapd_psi_values():
     inp = ReclaimInput(
         psi=(parse_psi(PSI0), parse_psi(PSI1)),
         kswapd=(
-            [procfs.parse_pid_stat(stat_line(47, "kswapd0", 100, 300))],
-            [procfs.parse_pid_stat(stat_line(47, "kswapd0", 150, 450))],
+            [parse_pid_stat(stat_line(47, "kswapd0", 100, 300))],
+            [parse_pid_stat(stat_line(47, "kswapd0", 150, 450))],
         ),
     )
     v = reclaim_values(a, b, 4.0, inp).info
@@ -122,7 +123,7 @@ def test_stalls_kswapd_psi_values():
 
 def test_psi_per_stall_is_a_lower_bound_only_without_kswapd_and_compaction():
     a, b = vm(), vm(allocstall=10, steal_d=320)
-    same = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 5, 5))]
+    same = [parse_pid_stat(stat_line(47, "kswapd0", 5, 5))]
     inp = ReclaimInput(psi=(parse_psi(PSI0), parse_psi(PSI1)), kswapd=(same, same))
     v = reclaim_values(a, b, 4.0, inp).info
     assert v["psi_stall_time_is"].startswith("lower bound")
@@ -131,7 +132,7 @@ def test_psi_per_stall_is_a_lower_bound_only_without_kswapd_and_compaction():
 
 
 def test_zero_stalls_give_an_upper_bound_not_a_division():
-    same = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 5, 5))]
+    same = [parse_pid_stat(stat_line(47, "kswapd0", 5, 5))]
     inp = ReclaimInput(psi=(parse_psi(PSI0), parse_psi(PSI1)), kswapd=(same, same))
     v = reclaim_values(vm(), vm(), 10.0, inp)
     assert v.info["direct_reclaim_stalls"] == 0
@@ -146,23 +147,23 @@ def test_zero_stalls_give_an_upper_bound_not_a_division():
 
 def test_kswapd_thread_that_disappears():
     k0 = [
-        procfs.parse_pid_stat(stat_line(47, "kswapd0", 10, 10)),
-        procfs.parse_pid_stat(stat_line(48, "kswapd1", 10, 10)),
+        parse_pid_stat(stat_line(47, "kswapd0", 10, 10)),
+        parse_pid_stat(stat_line(48, "kswapd1", 10, 10)),
     ]
-    k1 = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 30, 40))]
+    k1 = [parse_pid_stat(stat_line(47, "kswapd0", 30, 40))]
     v = reclaim_values(vm(), vm(steal_k=3200), 1.0, ReclaimInput(kswapd=(k0, k1)))
     assert v.info["kswapd_threads"] == 1 and v.info["kswapd_cpu_s"] == 0.5
     assert any("kswapd1 (PID 48) disappeared" in n and "lower bound" in n for n in v.notes)
     # a reused PID (another start time) is another thread, not a counter gone backwards
-    k1 = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 1, 1, start=999))]
+    k1 = [parse_pid_stat(stat_line(47, "kswapd0", 1, 1, start=999))]
     v = reclaim_values(vm(), vm(), 1.0, ReclaimInput(kswapd=(k0[:1], k1)))
     assert "kswapd_cpu_s" not in v.info
     assert any("no kswapd thread in both" in n for n in v.notes)
 
 
 def test_counters_that_go_backwards_are_errors():
-    k0 = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 10, 10))]
-    k1 = [procfs.parse_pid_stat(stat_line(47, "kswapd0", 9, 12))]
+    k0 = [parse_pid_stat(stat_line(47, "kswapd0", 10, 10))]
+    k1 = [parse_pid_stat(stat_line(47, "kswapd0", 9, 12))]
     inp = ReclaimInput(kswapd=(k0, k1), kswapd_names=("k.before", "k.after"))
     with pytest.raises(McStudyError, match=r"^k\.after:1: kswapd0 \(PID 47\) utime/stime went"):
         reclaim_values(vm(), vm(), 1.0, inp)
@@ -192,7 +193,7 @@ def test_missing_psi_and_eopnotsupp(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(errno.EOPNOTSUPP, "Operation not supported")
 
-    monkeypatch.setattr(procfs, "open", refuse, raising=False)
+    monkeypatch.setattr(procfs_reclaim, "open", refuse, raising=False)
     psi, message = reclaim.read_psi(path)
     assert psi is None and f"{path} reading it fails with EOPNOTSUPP" in message
     monkeypatch.undo()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import errno
 import gzip
 import os
 import re
@@ -505,26 +504,3 @@ def test_kernel_package_imports_neither_probe_nor_calibrate():
                 assert not name.startswith(("mcstudy.probe", "mcstudy.calibrate")), (path, name)
                 if path.name == "procfs.py" and name.startswith("mcstudy"):
                     assert name == "mcstudy.errors", name
-
-
-def test_unavailable_files_are_told_apart_from_damaged_ones(tmp_path, monkeypatch):
-    """ENOENT and EOPNOTSUPP raise ProcUnavailableError (still a ProcFormatError)."""
-    with pytest.raises(procfs.ProcUnavailableError, match="file not found") as info:
-        procfs.parse_psi(tmp_path / "memory")
-    assert info.value.errno == errno.ENOENT and isinstance(info.value, procfs.ProcFormatError)
-    path = tmp_path / "memory"
-    path.write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
-
-    def refuse(*args, **kwargs):
-        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
-
-    monkeypatch.setattr(procfs, "open", refuse, raising=False)
-    with pytest.raises(procfs.ProcUnavailableError, match="does not provide it") as info:
-        procfs.parse_psi(path)
-    assert info.value.errno == errno.EOPNOTSUPP
-
-
-def test_vmstat_zone_sum_only_zone_forms():
-    stats = {"pgscan_direct": 5, "pgscan_direct_throttle": 7, "pgscan_direct_normal": 1}
-    assert procfs.vmstat_zone_sum(stats, "pgscan_direct") == 6
-    assert procfs.vmstat_sum(stats, "pgscan_direct") == 13
