@@ -157,7 +157,7 @@ class LabApt:
             'Dir::State::extended_states "extended_states";',
             f'Dir::Cache "{r / "cache"}";',
             'Dir::Cache::archives "archives";',
-            'Dir::Cache::pkgcache "";',
+            'Dir::Cache::pkgcache "pkgcache.bin";',
             'Dir::Cache::srcpkgcache "";',
             f'Dir::Log "{r / "log"}";',
             'Acquire::Languages "none";',
@@ -194,16 +194,17 @@ class LabApt:
 
     # ------------------------------------------------------------------ calls
     def command(self, tool: str, args: Sequence[str], arch: str | None = None) -> list[str]:
-        """The command line of one call (``arch``: the guest architecture; None: all of
-        :attr:`arches`, for ``update``)."""
-        native = arch or self.arches[0]
-        archs = arch or ",".join(self.arches)
+        """The command line of one call. Every call names all of :attr:`arches` (the same
+        value each time, so apt's binary cache of the lists stays valid between calls);
+        ``arch`` is the guest architecture a query is about, which the package names
+        carry (``PKG:ARCH``)."""
+        del arch
         return [
             tool,
             "-o",
-            f"APT::Architecture={native}",
+            f"APT::Architecture={self.arches[0]}",
             "-o",
-            f"APT::Architectures={archs}",
+            f"APT::Architectures={','.join(self.arches)}",
             *args,
         ]
 

@@ -125,9 +125,8 @@ def run_guest(
     ``keep_console``: also copy the raw console text there (for debugging a run).
     """
     req.validate()
-    missing = [m for m in ("zsmalloc", "lzo", "lzo-rle", "zram") if m not in prep.modules]
-    if any(req.levels) and missing:
-        raise LabError(f"{prep.kernel_package} has no module {', '.join(missing)}: no zram swap")
+    if any(req.levels) and not prep.zram:
+        raise LabError(f"{prep.kernel_package} has no zram (module or built in): no zram swap")
     conf = guest_conf(req, spec, prep)
     members = lab_members(
         Path(prep.busybox).read_bytes(),
