@@ -172,3 +172,32 @@ def test_labwork_reads_member_offsets_from_btf(labwork, tmp_path):
     blob.write_bytes(b"\x00" * 64)
     bad = subprocess.run([str(labwork), "btf", str(blob), "a.b"], capture_output=True, text=True)
     assert bad.returncode == 2 and "is not BTF" in bad.stderr
+
+
+def test_recorded_6_12_arm64_run(tmp_path):
+    """A real run on Debian's 6.12.118 arm64 cloud kernel (40 gathers, no churn): the guest
+    found get_free_pages_noprof() (no __get_free_pages, no tlb_remove_table_one) and read
+    the layout from BTF; every row is measured and agrees."""
+    import gzip
+
+    from mcstudy.lab.console import parse_console
+    from mcstudy.lab.guestrun import LabRequest
+    from tests.lab.conftest import LAB, recorded
+
+    _, _, prep = recorded("arm64", tmp_path)
+    prep = replace(prep, kernel_package="linux-image-6.12.118+deb13-cloud-arm64-unsigned")
+    console = parse_console(
+        gzip.decompress((LAB / "console-arm64-6.12-0.txt.gz").read_bytes()).decode()
+    )
+    req = LabRequest(arch="arm64", gathers=40, levels=(0,), blocks=2)
+    spec = get_arch("arm64")
+    res = analyse(console, req, spec, prep, kernel_cmdline(req, spec), 94.0)
+    assert res.facts["release"] == "6.12.118+deb13-cloud-arm64"
+    s = res.support
+    assert s.recorded and s.btf and s.roles["gfp"] == "get_free_pages_noprof"
+    assert (s.offset("mmu_gather.batch"), s.offset("mmu_table_batch.nr")) == (8, 16)
+    assert not s.symbols["tlb_remove_table_one"] and s.symbols["tlb_remove_table_sync_one"]
+    assert all(not r.not_measurable and r.agrees for r in res.rows)
+    by = {(r.phase, r.quantity): r.measured for r in res.rows}
+    assert by[("munmap", "tables_per_gather")] == 66.0
+    assert by[("fallback", "fail_rule")] == 1.0  # every attempt's outcome was seen
