@@ -37,8 +37,23 @@ def fmt_number(x: float, unit: str) -> str:
 def check_rows(ds: xr.Dataset) -> list[list[str]]:
     """One list of strings per row, in :data:`HEADER` order."""
     rows = []
+    nm = ds.not_measurable.values if "not_measurable" in ds else None  # lab rows
     for i in range(ds.sizes["check"]):
         unit = str(ds.unit.values[i])
+        if nm is not None and str(nm[i]):
+            rows.append(
+                [
+                    str(ds.check_phase.values[i]),
+                    str(ds.label.values[i]),
+                    str(ds.scope.values[i]),
+                    unit,
+                    "not measurable",
+                    fmt_number(float(ds.predicted.values[i]), unit),
+                    "",
+                    "n/a",
+                ]
+            )
+            continue
         rows.append(
             [
                 str(ds.check_phase.values[i]),
@@ -59,9 +74,14 @@ def scope_agreement(
 ) -> list[tuple[str, list[int], list[int]]]:
     """Per scope of ``order`` that has rows: (scope, its check rows, those that disagree)."""
     scopes = [str(x) for x in ds.scope.values]
+    nm = [str(x) for x in ds.not_measurable.values] if "not_measurable" in ds else None
     out = []
     for scope in order:
-        idx = [i for i in range(ds.sizes["check"]) if scopes[i] == scope]
+        idx = [
+            i
+            for i in range(ds.sizes["check"])
+            if scopes[i] == scope and not (nm and nm[i])  # lab rows this kernel cannot measure
+        ]
         if idx:
             out.append((scope, idx, [i for i in idx if not bool(ds.agrees.values[i])]))
     return out

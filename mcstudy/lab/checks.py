@@ -37,6 +37,7 @@ from mcstudy.lab.law import (
     persistence_of,
     tally_block,
 )
+from mcstudy.lab.support import LEGACY, KernelSupport, unmeasurable
 from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
 from mcstudy.probe.checks import Check
 from mcstudy.probe.noise import Background, background, row_level
@@ -62,10 +63,20 @@ class LabCheck(Check):
     """A probe row with the lab's scope (one of :data:`LAB_SCOPES`)."""
 
     lab_scope: str = "this mm"
+    not_measurable: str = ""
+    """Why this kernel cannot measure the row ('' if it can: :mod:`mcstudy.lab.support`)."""
 
     @property
     def scope(self) -> str:  # type: ignore[override]
         return self.lab_scope
+
+    @property
+    def measured(self) -> float:  # type: ignore[override]
+        return math.nan if self.not_measurable else super().measured
+
+    @property
+    def agrees(self) -> bool:  # type: ignore[override]
+        return False if self.not_measurable else super().agrees
 
 
 @dataclass
@@ -502,10 +513,12 @@ def all_rows(
     free_funcs: tuple[str, ...],
     ipi_mean: float,
     law_reps: int = 1000,
+    support: KernelSupport = LEGACY,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 
-    The Bonferroni level is fixed from a first pass that counts the rows.
+    The Bonferroni level is fixed from a first pass that counts the rows. A row the
+    kernel cannot measure (``support``) is kept, marked with the reason.
     """
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
@@ -518,7 +531,12 @@ def all_rows(
         for lv in levels:
             if lv.mib > 0:
                 rows += zone_rows(lv, level)
-        return rows, facts
+        via = profile.profile.uses_tlb_remove_table
+        marked = []
+        for r in rows:
+            why = unmeasurable(r.quantity, support, via)
+            marked.append(replace(r, not_measurable=why) if why else r)
+        return marked, facts
 
     first, _ = build(0.95, law_reps=20)
     return build(row_level(len(first)))

@@ -12,6 +12,7 @@ import click
 from mcstudy.errors import McStudyError
 from mcstudy.lab.arch import ARCHES, CACHE_ENV, cache_dir, get_arch
 from mcstudy.lab.guestrun import LabRequest
+from mcstudy.lab.kernels import KERNELS
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -36,6 +37,7 @@ def run_lab(
     kernel_package: str | None = None,
     progress: bool = False,
     console_log: Path | None = None,
+    kernel: str | None = None,
 ) -> xr.Dataset:
     """Prepare the cache, boot the guest, check every row, build the dataset (library
     entry point; LabError where the lab cannot run)."""
@@ -49,7 +51,7 @@ def run_lab(
     spec = get_arch(req.arch)
     req.validate()
     log = (lambda m: click.echo(m, err=True)) if progress else (lambda m: None)
-    prep = prepare(spec, cache, kernel_package=kernel_package, log=log)
+    prep = prepare(spec, cache, kernel_package=kernel_package, log=log, kernel=kernel)
     log(
         f"lab: booting {prep.kernel_package} ({prep.release}) in {spec.qemu}: "
         f"{req.gathers} gathers at each of {len(req.levels)} pressure levels..."
@@ -102,9 +104,16 @@ def run_lab(
     help=f"Cache directory [default: ${CACHE_ENV}, else $XDG_CACHE_HOME/mcstudy/lab].",
 )
 @click.option(
+    "--kernel",
+    type=click.Choice(list(KERNELS)),
+    default=None,
+    help="Kernel version to boot: Debian's newest cloud kernel of that line (6.1: bookworm, "
+    "6.12: trixie, 7.2: sid) [default: the cached one, else 6.1].",
+)
+@click.option(
     "--kernel-package",
     default=None,
-    help="Debian kernel package to boot (default: the current cloud kernel of the arch).",
+    help="Debian kernel package to boot instead (any suite the lab's apt lists).",
 )
 @click.option("--blocks", type=int, default=8, show_default=True, help="Blocks per level.")
 @click.option(
@@ -123,6 +132,7 @@ def lab(
     out: Path | None,
     setup: bool,
     cache: Path | None,
+    kernel: str | None,
     kernel_package: str | None,
     blocks: int,
     timeout: float,
@@ -143,6 +153,7 @@ def lab(
                 spec,
                 root,
                 kernel_package=kernel_package,
+                kernel=kernel,
                 install=True,
                 log=lambda m: click.echo(m, err=True),
             )
@@ -159,7 +170,9 @@ def lab(
         target = out if out is not None else Path("outputs") / f"lab-{arch}.nc"
         if target.exists() and target.is_dir():
             raise McStudyError(f"{target}: output path is a directory")
-        ds = run_lab(req, root, kernel_package, progress=True, console_log=console_log)
+        ds = run_lab(
+            req, root, kernel_package, progress=True, console_log=console_log, kernel=kernel
+        )
         write_dataset(ds, target)
     except McStudyError as exc:
         click.echo(f"mcstudy: error: {exc}", err=True)

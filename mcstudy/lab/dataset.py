@@ -77,6 +77,11 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
 
     data_vars: dict[str, tuple] = {
         **check_variables(rows),
+        "not_measurable": (
+            ("check",),
+            np.array([r.not_measurable for r in rows], dtype=object),
+            {"long_name": "why this kernel cannot measure the row ('' if it can)"},
+        ),
         "window_kind": (
             ("level", "window"),
             _window_array(res, lambda w: w.kind, dtype=object, fill=""),
@@ -197,6 +202,10 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             "machine": res.facts.get("machine", ""),
             "kernel_package": res.prep.kernel_package,
             "kernel_package_version": res.prep.kernel_version,
+            "kernel_line": res.prep.kernel_line,
+            "kernel_suite": res.prep.suite,
+            "kernel_packages": json.dumps(list(res.prep.packages)),
+            "kernel_support": json.dumps(asdict(res.support), sort_keys=True),
             "guest_cmdline": res.cmdline,
             "online_cpus": res.online,
             "work_cpu": WORK_CPU,

@@ -17,6 +17,7 @@ from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import parse_ptwork, parse_samples, parse_trace, trace_stats
 from mcstudy.lab.guestrun import WORK_CPU, LabRequest
 from mcstudy.lab.setup import Prepared
+from mcstudy.lab.support import LEGACY, KernelSupport, parse_support
 from mcstudy.lab.zone import calibrate_level, zone_notes
 from mcstudy.probe.layout import gap_around
 from mcstudy.probe.predict import ProfileMatch, match_profile
@@ -44,6 +45,7 @@ class LabResult:
     events: str = ""
     trace_stats: dict[int, dict[str, int]] = field(default_factory=dict)
     zone_notes: list[str] = field(default_factory=list)
+    support: KernelSupport = LEGACY
 
 
 def parse_facts(text: str) -> dict[str, str]:
@@ -130,7 +132,10 @@ def analyse(
         if profile.profile.fallback_sends_ipi
         else 0.0
     )
-    rows, law_facts = all_rows(levels, geo, profile, online, WORK_CPU, batch, spec.free_funcs, ipi)
+    support = parse_support(console.files.get("support"))
+    rows, law_facts = all_rows(
+        levels, geo, profile, online, WORK_CPU, batch, spec.free_funcs, ipi, support=support
+    )
     notes: list[str] = []
     for lv in levels:
         if lv.calibration is None:
@@ -157,6 +162,7 @@ def analyse(
         guest_seconds=guest_seconds,
         events=console.files.get("events", ""),
         trace_stats=stats,
+        support=support,
     )
 
 

@@ -20,12 +20,10 @@ from mcstudy.lab.initramfs import gzip_archive, lab_members
 from mcstudy.lab.qemu import boot, qemu_command
 from mcstudy.lab.setup import Prepared, guest_source
 
-MMU_GATHER_BATCH_OFFSET = 8
-"""Byte offset of ``batch`` in ``struct mmu_gather`` (include/asm-generic/tlb.h, 64-bit,
-``CONFIG_MMU_GATHER_TABLE_FREE``): right after ``struct mm_struct *mm``."""
-TABLE_BATCH_NR_OFFSET = 16
-"""Byte offset of ``nr`` in ``struct mmu_table_batch`` with RCU table freeing: after the
-16-byte ``struct rcu_head``."""
+# Structure layouts (``struct mmu_gather``'s ``batch``, ``struct mmu_table_batch``'s
+# ``nr``) are read in the guest from the kernel's BTF (``labwork btf``), and functions are
+# picked by name from its /proc/kallsyms (``guest/init``): nothing of one kernel version is
+# applied to another (:mod:`mcstudy.lab.support`).
 WORK_CPU = 1
 """The page-table workload's CPU; the churn, the sampler and the IPIs' receivers are on
 the others."""
@@ -99,8 +97,6 @@ def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str
         "SEED": req.seed,
         "WORK_CPU": WORK_CPU,
         "CHURN_CPU": CHURN_CPU,
-        "BATCH_OFFSET": MMU_GATHER_BATCH_OFFSET,
-        "NR_OFFSET": TABLE_BATCH_NR_OFFSET,
         "FREE_FUNCS": " ".join(spec.free_funcs),
         "TRACE_BUFFER_KB": req.trace_buffer_kb,
     }
@@ -125,9 +121,8 @@ def run_guest(
     ``keep_console``: also copy the raw console text there (for debugging a run).
     """
     req.validate()
-    missing = [m for m in ("zsmalloc", "lzo", "lzo-rle", "zram") if m not in prep.modules]
-    if any(req.levels) and missing:
-        raise LabError(f"{prep.kernel_package} has no module {', '.join(missing)}: no zram swap")
+    if any(req.levels) and not prep.zram:
+        raise LabError(f"{prep.kernel_package} has no zram (module or built in): no zram swap")
     conf = guest_conf(req, spec, prep)
     members = lab_members(
         Path(prep.busybox).read_bytes(),

@@ -70,6 +70,13 @@ def verdict(ds: xr.Dataset) -> list[str]:
         )
         lines += [f"  {x}" for x in json.loads(ds.attrs.get("law_verdict", "[]"))]
     lines += [f"zone: {x}" for x in json.loads(ds.attrs.get("zone_notes", "[]"))]
+    if "not_measurable" in ds:
+        for i, why in enumerate(ds.not_measurable.values):
+            if str(why):
+                lines.append(
+                    f"not measurable on this kernel: {ds.check_phase.values[i]} "
+                    f"{ds.label.values[i]}: {why}"
+                )
     fb = int(ds.gather_fallbacks.sum())
     lines.append(f"fallbacks observed: {fb}")
     return lines

@@ -1,5 +1,6 @@
 /*
- * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, three modes.
+ * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, four modes
+ * (the fourth, btf, reads structure layouts: see btf() below).
  *
  *   labwork churn CPU MIB SEED
  *       Anonymous-memory churn: MIB MiB of private anonymous memory (no THP), pages
@@ -295,6 +296,93 @@ static int ptwork(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * labwork btf FILE STRUCT.MEMBER...
+ *   Byte offsets of structure members from the kernel's BTF (FILE: /sys/kernel/btf/vmlinux;
+ *   format: the kernel's Documentation/bpf/btf.rst). One line per argument:
+ *   "STRUCT.MEMBER OFFSET", or "STRUCT.MEMBER -" when the kernel has no such struct or
+ *   member (or the member is a bitfield). Only the struct's direct members are searched.
+ */
+struct btf_hdr {
+	uint16_t magic;
+	uint8_t version, flags;
+	uint32_t hdr_len, type_off, type_len, str_off, str_len;
+};
+
+static long btf_extra(uint32_t kind, uint32_t vlen)
+{
+	switch (kind) {
+	case 1: case 14: case 17: return 4;             /* INT, VAR, DECL_TAG */
+	case 3: return 12;                               /* ARRAY */
+	case 4: case 5: case 15: case 19: return 12L * vlen; /* STRUCT, UNION, DATASEC, ENUM64 */
+	case 6: case 13: return 8L * vlen;               /* ENUM, FUNC_PROTO */
+	default: return 0;                               /* PTR, FWD, TYPEDEF, CV, FUNC, FLOAT, TYPE_TAG */
+	}
+}
+
+static int btf(int argc, char **argv)
+{
+	if (argc < 4)
+		die("usage: labwork btf FILE STRUCT.MEMBER...");
+	FILE *f = fopen(argv[2], "rb");
+	if (!f)
+		die("btf: cannot open %s: %s", argv[2], strerror(errno));
+	size_t cap = 1 << 20, len = 0;
+	unsigned char *buf = malloc(cap);
+	for (size_t n; buf && (n = fread(buf + len, 1, cap - len, f)) > 0;) {
+		len += n;
+		if (len == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	fclose(f);
+	struct btf_hdr h;
+	if (!buf || len < sizeof(h))
+		die("btf: %s is too short", argv[2]);
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != 0xeB9F || h.hdr_len > len ||
+	    (uint64_t)h.hdr_len + h.type_off + h.type_len > len ||
+	    (uint64_t)h.hdr_len + h.str_off + h.str_len > len)
+		die("btf: %s is not BTF (magic 0x%x)", argv[2], h.magic);
+	const unsigned char *types = buf + h.hdr_len + h.type_off;
+	const char *strs = (const char *)buf + h.hdr_len + h.str_off;
+	for (int a = 3; a < argc; a++) {
+		char want[256];
+		snprintf(want, sizeof(want), "%s", argv[a]);
+		char *dot = strchr(want, '.');
+		long found = -1;
+		if (dot) {
+			*dot = 0;
+			const char *member = dot + 1;
+			for (uint32_t off = 0; off + 12 <= h.type_len && found < 0;) {
+				uint32_t t[3];
+				memcpy(t, types + off, 12);
+				uint32_t vlen = t[1] & 0xffff, kind = (t[1] >> 24) & 0x1f;
+				int kflag = t[1] >> 31;
+				if (kind == 4 && t[0] < h.str_len && !strcmp(strs + t[0], want)) {
+					for (uint32_t i = 0; i < vlen; i++) {
+						uint32_t m[3];
+						memcpy(m, types + off + 12 + 12 * i, 12);
+						uint32_t bits = kflag ? (m[2] & 0xffffff) : m[2];
+						uint32_t bsize = kflag ? (m[2] >> 24) : 0;
+						if (m[0] < h.str_len && !strcmp(strs + m[0], member) &&
+						    bits % 8 == 0 && bsize == 0) {
+							found = bits / 8;
+							break;
+						}
+					}
+				}
+				off += 12 + btf_extra(kind, vlen);
+			}
+		}
+		if (found >= 0)
+			printf("%s %ld\n", argv[a], found);
+		else
+			printf("%s -\n", argv[a]);
+	}
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -304,6 +392,8 @@ int main(int argc, char **argv)
 		return sample(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "ptwork"))
 		return ptwork(argc, argv);
-	die("usage: labwork churn|sample|ptwork ...");
+	if (argc >= 2 && !strcmp(argv[1], "btf"))
+		return btf(argc, argv);
+	die("usage: labwork churn|sample|ptwork|btf ...");
 	return 2;
 }
