@@ -72,7 +72,7 @@ class PressureParams(KernelIpiParams):
         0.0, "s", "mean direct-reclaim stall (0: instantaneous, docs/model.md §4.13)", ge=0.0
     )
     alloc_tasks: int = _i(
-        1, "tasks", "tasks making the blocking allocations (with timed stalls)", ge=1, le=16
+        1, "1", "tasks making the blocking allocations (with timed stalls)", ge=1, le=16
     )
     stall_phases: int = _i(
         1, "1", "Erlang shape of a stall's duration (1: exponential)", ge=1, le=4
