@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from mcstudy.mechanisms.zone import Zone, atomic_min_mark
+from mcstudy.mechanisms.zone import Zone, atomic_min_mark, stall_moves
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -66,7 +66,9 @@ class ZoneStationary:
     """Stationary quantities of the chain (probabilities, and events per second)."""
 
     pi: np.ndarray
-    """pi[b, k, f]: stationary probability of (phase b, kswapd k, f free pages)"""
+    """pi[cfg x phases + b, k, f]: stationary probability of (stalled-task configuration
+    cfg, phase b, kswapd k, f free pages); cfg = 0 only without timed stalls, so then
+    pi[b, k, f]"""
     below_min_prob: float
     """P(f <= min): time fraction below min = P(a gather's GFP_NOWAIT attempt fails)"""
     kswapd_awake_prob: float
@@ -74,27 +76,46 @@ class ZoneStationary:
     kswapd_wakeups_per_s: float
     atomic_fails_per_s: float
     free_pages_mean: float
+    below_min_entries_per_s: float = 0.0
+    """below-min episodes per second: transitions from f > min to f <= min"""
+    stalled_tasks_mean: float = 0.0
+    """mean number of tasks in a direct-reclaim stall (0 without timed stalls)"""
 
     @property
     def nowait_fail_prob(self) -> float:
         return self.below_min_prob
 
+    @property
+    def below_min_episode_s(self) -> float:
+        """Mean length of one stay at or below min (s; 0 if there is none)."""
+        e = self.below_min_entries_per_s
+        return self.below_min_prob / e if e > 0.0 else 0.0
 
-N_EVENTS = 6  # alloc, free, kswapd, gather, atomic, phase switch
+
+N_EVENTS = 6  # alloc, free, kswapd, gather, atomic, phase switch (+ one per stall phase)
+
+
+def sub_states(c: ZoneChain) -> int:
+    """Sub-states per level: s = cfg x 2 phases + 2 b + k, cfg indexing
+    ``c.stall_states`` (one without timed stalls)."""
+    return 2 * c.phases * len(c.stall_states)
 
 
 def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every transition, per level and sub-state: (target level, target sub-state, rate).
 
-    Arrays of shape (N + 1, m, N_EVENTS) with sub-state s = 2 b + k; rate 0 = no event.
-    This is the one statement of the chain's rules: the generator and the level
-    recursion are both built from it.
+    Arrays of shape (N + 1, m, events) with sub-state s = cfg x 2 phases + 2 b + k (cfg = 0
+    and ``N_EVENTS`` events without timed stalls, plus one event per stall phase with
+    them); rate 0 = no event. This is the one statement of the chain's rules: the
+    generator and the level recursion are both built from it.
     """
     if c.boosted or c.rcu_grace_period_s > 0.0:
         raise ValueError(
             "the exact solver has no watermark boost and no RCU-held batch pages: "
             "give Zone.exact_chain()"
         )
+    if c.timed_stalls:
+        return _timed_level_events(c)
     n = c.managed_pages
     m = 2 * c.phases
     f = np.arange(n + 1)
@@ -138,13 +159,86 @@ def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tl, ts, tr
 
 
+def _timed_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``level_events`` of a chain whose direct-reclaim stalls take time (§4.13).
+
+    K = ``alloc_tasks`` tasks allocate, each at lambda_b / K while it runs; an allocation
+    finding f <= min stalls its task (f unchanged, the task joins stall phase 1). A stall
+    has ``stall_phases`` = m exponential phases of rate m / ``stall_mean_s`` each; leaving
+    the last one, its D pages land (f' = min(N, f + D)), kswapd wakes if f' <= low and the
+    task retries: f' > min takes its pages (f' - kb) and the task runs again, else it
+    stalls again (back to phase 1, f').
+    """
+    n = c.managed_pages
+    configs = c.stall_states
+    nc = len(configs)
+    ph = c.stall_phases
+    kt = c.alloc_tasks
+    start, advance, end, restart = stall_moves(configs)
+    per = 2 * c.phases
+    m = per * nc
+    ne = N_EVENTS + ph
+    f = np.arange(n + 1)
+    tl = np.repeat(f[:, None, None], m * ne, axis=1).reshape(n + 1, m, ne).copy()
+    ts = np.zeros((n + 1, m, ne), dtype=np.int64)
+    tr = np.zeros((n + 1, m, ne))
+    amark = atomic_min_mark(c.wmark_min)
+    kb = c.alloc_batch_pages
+    step = ph / c.stall_mean_s
+    landed = np.minimum(n, f + c.direct_reclaim_batch)
+    retry_ok = landed > c.wmark_min
+    for ci, cfg in enumerate(configs):
+        running = kt - sum(cfg)
+        for b in range(c.phases):
+            lam = c.alloc_rate if b == 0 else float(c.burst_alloc_rate)  # type: ignore[arg-type]
+            for k in (0, 1):
+                s = ci * per + 2 * b + k
+                base = ci * per + 2 * b
+                woken = np.where(f <= c.wmark_low, 1, k)
+                # 0: blocking allocation of a running task; at or below min it stalls
+                if running > 0:
+                    ok = f > c.wmark_min
+                    tl[:, s, 0] = np.where(ok, np.maximum(f - kb, 0), f)
+                    ts[:, s, 0] = np.where(ok, base, start[ci] * per + 2 * b) + woken
+                    tr[:, s, 0] = lam / kb * running / kt
+                tl[:, s, 1] = np.minimum(n, f + 1)
+                ts[:, s, 1] = s
+                tr[:, s, 1] = c.free_rate
+                if k == 1:
+                    fr = np.minimum(n, f + c.reclaim_batch)
+                    tl[:, s, 2] = fr
+                    ts[:, s, 2] = base + np.where(fr > c.wmark_high, 0, 1)
+                    tr[:, s, 2] = c.kswapd_rate
+                ts[:, s, 3] = base + woken
+                tr[:, s, 3] = c.gather_rate
+                tl[:, s, 4] = np.where(f > amark, f - 1, f)
+                ts[:, s, 4] = base + woken
+                tr[:, s, 4] = c.atomic_alloc_rate
+                if c.bursty:
+                    ts[:, s, 5] = ci * per + 2 * (1 - b) + k
+                    tr[:, s, 5] = c.burst_start_rate if b == 0 else c.burst_end_rate
+                # 6 + j: a task in stall phase j + 1 moves on (the last phase: its stall ends)
+                for j in range(ph):
+                    if cfg[j] == 0:
+                        continue
+                    e = N_EVENTS + j
+                    tr[:, s, e] = cfg[j] * step
+                    if j < ph - 1:
+                        ts[:, s, e] = advance[ci][j] * per + 2 * b + k
+                        continue
+                    wk = np.where(landed <= c.wmark_low, 1, k)
+                    tl[:, s, e] = np.where(retry_ok, np.maximum(landed - kb, 0), landed)
+                    ts[:, s, e] = np.where(retry_ok, end[ci], restart[ci]) * per + 2 * b + wk
+    return tl, ts, tr
+
+
 def _transitions(c: ZoneChain, events=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, target, rate) of every off-diagonal transition; index = s (N+1) + f.
     ``events``: ``level_events(c)`` when the caller has it already."""
     tl, ts, tr = level_events(c) if events is None else events
     nf = c.managed_pages + 1
     f = np.arange(nf)[:, None, None]
-    sub = np.arange(2 * c.phases)[None, :, None]
+    sub = np.arange(sub_states(c))[None, :, None]
     src = np.broadcast_to(sub * nf + f, tr.shape)
     dst = ts * nf + tl
     keep = (tr > 0.0) & (src != dst)
@@ -152,11 +246,12 @@ def _transitions(c: ZoneChain, events=None) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def generator(c: ZoneChain, events=None) -> sp.csr_matrix:
-    """The generator Q (CSR, rows sum to 0); state (b, k, f) has index (2b + k)(N+1) + f.
+    """The generator Q (CSR, rows sum to 0); state (cfg, b, k, f) has index
+    (cfg 2 phases + 2b + k)(N+1) + f.
     ``events``: ``level_events(c)`` when the caller has it already."""
     import scipy.sparse as sp
 
-    size = c.phases * 2 * (c.managed_pages + 1)
+    size = sub_states(c) * (c.managed_pages + 1)
     s, d, r = _transitions(c, events)
     q = sp.coo_matrix((r, (s, d)), shape=(size, size)).tocsr()  # duplicates are summed
     q = q - sp.diags(np.asarray(q.sum(axis=1)).ravel())
@@ -377,7 +472,7 @@ def _stationary_mg1(c: ZoneChain, cls: np.ndarray, events=None) -> np.ndarray | 
     ``events``: ``level_events(c)`` when the caller has it already."""
     n = c.managed_pages
     nf = n + 1
-    m = 2 * c.phases
+    m = sub_states(c)
     tl, ts, tr = level_events(c) if events is None else events
     up = np.where(tr > 0.0, tl - np.arange(nf)[:, None, None], 0)
     rmax = int(max(up.max(), 1))
@@ -407,11 +502,17 @@ SPARSE_LU_MAX_STATES = 200_000
 
 
 def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
-    """pi as an array of shape (phases, 2, N + 1), summing to 1.
+    """pi as an array of shape (configurations x phases, 2, N + 1), summing to 1
+    (``ZoneStationary.pi``).
 
     ``method``: "auto" (level recursion when allocations take one page, else GTH for tiny
     and sparse LU for small chains), or "mg1", "gth", "lu" to force one (tests).
     """
+    return _stationary(c, method)[0]
+
+
+def _stationary(c: ZoneChain, method: str) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """(``stationary_distribution``, ``level_events``)."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
@@ -457,23 +558,57 @@ def stationary_distribution(c: ZoneChain, method: str = "auto") -> np.ndarray:
         pi[cls] = x / x.sum()
     else:
         raise ValueError(f"unknown method {method!r}")
-    return pi.reshape(c.phases, 2, nf)
+    return pi.reshape(len(c.stall_states) * c.phases, 2, nf), events
+
+
+def _fluxes(c: ZoneChain, pi: np.ndarray, events) -> dict[str, float]:
+    """Stationary rates read from the transitions (any chain): below-min entries, and
+    for timed stalls the stalls (allocations finding f <= min, retries after a stall
+    finding it again) and kswapd wake-ups (transitions from asleep to awake)."""
+    tl, ts, tr = events
+    nf = c.managed_pages + 1
+    m = tr.shape[1]
+    x = pi.reshape(m, nf).T[:, :, None] * tr  # flux[f, s, e]
+    f = np.arange(nf)[:, None, None]
+    out = {
+        "below_min_entries_per_s": float(
+            x[np.broadcast_to((f > c.wmark_min) & (tl <= c.wmark_min), x.shape)].sum()
+        )
+    }
+    if c.timed_stalls:
+        last = N_EVENTS + c.stall_phases - 1
+        landed = np.minimum(c.managed_pages, np.arange(nf) + c.direct_reclaim_batch)
+        below = np.arange(nf) <= c.wmark_min
+        out["stalls_per_s"] = float(x[below, :, 0].sum() + x[landed <= c.wmark_min, :, last].sum())
+        asleep = (np.arange(m) % 2 == 0)[None, :, None]
+        out["kswapd_wakeups_per_s"] = float(
+            x[np.broadcast_to(asleep & (ts % 2 == 1), x.shape)].sum()
+        )
+        per = 2 * c.phases
+        stalled = np.array([sum(cfg) for cfg in c.stall_states], dtype=float)
+        out["stalled_tasks_mean"] = float(
+            (pi.reshape(len(stalled), per * nf).sum(axis=1) * stalled).sum()
+        )
+    return out
 
 
 def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
     """Stationary distribution and the stationary rates of the chain."""
-    pi = stationary_distribution(c, method)
+    pi, events = _stationary(c, method)
+    flux = _fluxes(c, pi, events)
     f = np.arange(c.managed_pages + 1)
     below = f <= c.wmark_min
     wake_zone = f <= c.wmark_low
     amark = atomic_min_mark(c.wmark_min)
     stalls = 0.0
     wakeups = 0.0
-    for b in range(c.phases):
+    for b in range(c.phases if not c.timed_stalls else 0):
         lam = c.alloc_rate if b == 0 else float(c.burst_alloc_rate)  # type: ignore[arg-type]
         ev = lam / c.alloc_batch_pages
         stalls += ev * pi[b][:, below].sum()
         wakeups += (ev + c.gather_rate + c.atomic_alloc_rate) * pi[b, 0, wake_zone].sum()
+    stalls = flux.pop("stalls_per_s", stalls)
+    wakeups = flux.pop("kswapd_wakeups_per_s", wakeups)
     pf = pi.sum(axis=(0, 1))
     return ZoneStationary(
         pi=pi,
@@ -483,4 +618,5 @@ def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
         kswapd_wakeups_per_s=float(wakeups),
         atomic_fails_per_s=float(c.atomic_alloc_rate * pf[f <= amark].sum()),
         free_pages_mean=float((pf * f).sum()),
+        **flux,
     )

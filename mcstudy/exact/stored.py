@@ -32,9 +32,10 @@ from mcstudy.engine.jitcache import cache_base
 from mcstudy.exact import pressure as _pressure
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
 
-FORMAT = 2
+FORMAT = 3
 """bump when the file layout or the key changes (2: the chain is ``mechanisms.zone.Zone``,
-whose extension fields are part of the key)"""
+whose extension fields are part of the key; 3: timed stalls: pi has one block of phases
+per stalled-task configuration, and below-min entries and stalled tasks are stored)"""
 _SCALARS = tuple(f.name for f in dataclasses.fields(ZoneStationary) if f.name != "pi")
 _SOLVER_HASH: str | None = None
 
@@ -89,7 +90,7 @@ def _decode(blob: bytes, chain: ZoneChain) -> ZoneStationary | None:
             scalars = np.array(z["scalars"])
     except Exception:  # a damaged archive: zipfile, format or key errors
         return None
-    shape = (chain.phases, 2, chain.managed_pages + 1)
+    shape = (len(chain.stall_states) * chain.phases, 2, chain.managed_pages + 1)
     if pi.shape != shape or pi.dtype != np.float64 or scalars.shape != (len(_SCALARS),):
         return None
     return ZoneStationary(pi=pi, **{k: float(v) for k, v in zip(_SCALARS, scalars, strict=True)})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 NEUTRAL_BOOST_PAGES = 512
 """``boost_pages`` of a zone without watermark boost (``pageblock_nr_pages`` on x86-64
@@ -24,6 +25,65 @@ def atomic_min_mark(wmark_min: int) -> int:
     and ALLOC_NON_BLOCK: ``min -= min / 2; min -= min / 4`` (integer division, v6.3+)."""
     m = wmark_min - wmark_min // 2
     return m - m // 4
+
+
+MAX_ALLOC_TASKS = 16
+"""Largest ``alloc_tasks``: the event tables hold one regime per stalled-task
+configuration"""
+MAX_STALL_PHASES = 4
+"""Largest Erlang shape of a stall (``stall_phases``)"""
+MAX_STALL_CONFIGS = 256
+"""Largest number of stalled-task configurations (``stall_configs``)"""
+
+
+@lru_cache(maxsize=64)
+def stall_configs(tasks: int, phases: int) -> tuple[tuple[int, ...], ...]:
+    """Every way ``tasks`` allocating tasks can be stalled: tuples (n_1 .. n_phases) of
+    tasks in each phase of their stall, with n_1 + .. + n_phases <= tasks; ordered by the
+    number stalled, then lexicographically, so index 0 is "none stalled"."""
+
+    def rec(left: int, width: int) -> list[tuple[int, ...]]:
+        if width == 0:
+            return [()]
+        return [(a, *rest) for a in range(left + 1) for rest in rec(left - a, width - 1)]
+
+    return tuple(sorted(rec(tasks, phases), key=lambda c: (sum(c), tuple(-x for x in c))))
+
+
+def stall_moves(
+    configs: tuple[tuple[int, ...], ...],
+) -> tuple[list[int], list[list[int]], list[int], list[int]]:
+    """Index maps of the stall events over ``configs``: (start, advance, end, restart):
+    ``start[c]``: one more task in phase 1 (-1 when none runs); ``advance[c][j]``: one task
+    of phase j + 1 moves on to phase j + 2 (-1 if phase j + 1 is empty or the last);
+    ``end[c]``: one task of the last phase leaves its stall; ``restart[c]``: one task of
+    the last phase starts a new stall in phase 1 (-1 where the last phase is empty)."""
+    index = {c: i for i, c in enumerate(configs)}
+    tasks = max(sum(c) for c in configs)
+    m = len(configs[0])
+    start, advance, end, restart = [], [], [], []
+    for c in configs:
+        start.append(index[(c[0] + 1, *c[1:])] if sum(c) < tasks else -1)
+        adv = []
+        for j in range(m):
+            if j == m - 1 or c[j] == 0:
+                adv.append(-1)
+            else:
+                d = list(c)
+                d[j] -= 1
+                d[j + 1] += 1
+                adv.append(index[tuple(d)])
+        advance.append(adv)
+        if c[m - 1] == 0:
+            end.append(-1)
+            restart.append(-1)
+        else:
+            d = list(c)
+            d[m - 1] -= 1
+            end.append(index[tuple(d)])
+            d[0] += 1
+            restart.append(index[tuple(d)])
+    return start, advance, end, restart
 
 
 @dataclass(frozen=True)
@@ -72,6 +132,14 @@ class Zone:
     rcu_grace_period_s: float = 0.0
     """mean RCU grace period holding batch pages (``tlb_remove_table_free()`` ->
     ``call_rcu()``), seconds (extension; 0: freed at once)"""
+    stall_mean_s: float = 0.0
+    """mean duration of one direct-reclaim stall (``__alloc_pages_direct_reclaim()``),
+    seconds (extension, ``docs/model.md`` §4.13; 0: a stall is instantaneous)"""
+    alloc_tasks: int = 1
+    """K: tasks making the blocking allocations, each at ``alloc_rate / K`` while it runs
+    (used with timed stalls: a stalled task does not allocate)"""
+    stall_phases: int = 1
+    """Erlang shape of a stall's duration (1: exponential; used with timed stalls)"""
 
     def __post_init__(self) -> None:
         n = self.managed_pages
@@ -89,6 +157,7 @@ class Zone:
             "burst_end_rate",
             "boost_rate",
             "rcu_grace_period_s",
+            "stall_mean_s",
         ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
@@ -100,6 +169,17 @@ class Zone:
             raise ValueError("batches must be >= 1 page")
         if self.boost_pages < 1 or self.max_boost < 0:
             raise ValueError("boost_pages must be >= 1 and max_boost >= 0")
+        if not 1 <= self.alloc_tasks <= MAX_ALLOC_TASKS:
+            raise ValueError(f"alloc_tasks must be in 1..{MAX_ALLOC_TASKS}")
+        if not 1 <= self.stall_phases <= MAX_STALL_PHASES:
+            raise ValueError(f"stall_phases must be in 1..{MAX_STALL_PHASES}")
+        if self.timed_stalls and len(stall_configs(self.alloc_tasks, self.stall_phases)) > (
+            MAX_STALL_CONFIGS
+        ):
+            raise ValueError(
+                f"alloc_tasks = {self.alloc_tasks} with stall_phases = {self.stall_phases} "
+                f"gives more than {MAX_STALL_CONFIGS} stalled-task configurations"
+            )
 
     @property
     def bursty(self) -> bool:
@@ -109,6 +189,20 @@ class Zone:
     @property
     def phases(self) -> int:
         return 2 if self.bursty else 1
+
+    @property
+    def timed_stalls(self) -> bool:
+        """Direct-reclaim stalls take time (``stall_mean_s`` > 0): the state then holds
+        the stalled tasks per stall phase (``stall_configs``)."""
+        return self.stall_mean_s > 0.0
+
+    @property
+    def stall_states(self) -> tuple[tuple[int, ...], ...]:
+        """The stalled-task configurations of this zone (one, all running, without timed
+        stalls); index 0 is the one with no stalled task."""
+        if not self.timed_stalls:
+            return ((0,),)
+        return stall_configs(self.alloc_tasks, self.stall_phases)
 
     @property
     def boosted(self) -> bool:
@@ -124,6 +218,7 @@ class Zone:
             and self.rcu_grace_period_s == 0.0
             and self.alloc_batch_pages == 1
             and self.atomic_alloc_rate == 0.0
+            and not self.timed_stalls
         )
 
     def exact_chain(self) -> Zone | None:
@@ -133,8 +228,11 @@ class Zone:
         if self.boosted or self.rcu_grace_period_s > 0.0:
             return None
         b = self.bursty
+        t = self.timed_stalls
         return replace(
             self,
+            alloc_tasks=self.alloc_tasks if t else 1,
+            stall_phases=self.stall_phases if t else 1,
             burst_alloc_rate=self.burst_alloc_rate if b else None,
             burst_start_rate=self.burst_start_rate if b else 0.0,
             burst_end_rate=self.burst_end_rate if b else 0.0,

@@ -25,6 +25,12 @@ Event rules (kernel functions they stand for):
   remaining tables to ``tlb_remove_table_one()``; with an RCU grace period each
   successful batch page is held (``tlb_remove_table_free()`` -> ``call_rcu()``).
 * ATOMIC (GFP_ATOMIC): wakes kswapd if f <= low; takes a page iff f > 0.375 x min.
+* With timed stalls (``stall_mean_s`` > 0, ``zone_event_timed``; docs/model.md §4.13)
+  the state also holds the stalled-task configuration cfg (tasks per stall phase, the
+  regime is then kw + 2 x burst + 4 x cfg): ALLOC (a running task) at f <= min stalls
+  the task, f unchanged; STALL + j moves a task on from stall phase j + 1, and from the
+  last phase its D pages land (f = min(cap, f + D)), kswapd wakes if f <= low, and the
+  task retries: f > min takes kb pages, else it stalls again.
 * PHASE: calm <-> burst load phase.  BOOST (``boost_watermark()``): boost += pageblock,
   capped, kswapd woken.  RCU_GP: a grace period ends, held batch pages are freed.
 
@@ -39,13 +45,26 @@ import numpy as np
 from numba import njit
 
 from mcstudy.engine.rng import next_u32
-from mcstudy.mechanisms.zone import Zone
+from mcstudy.mechanisms.zone import MAX_STALL_PHASES, Zone, stall_moves
 
-EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_GP, EV_DUMMY = range(
-    9
+EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_GP = range(8)
+EV_STALL = 8
+"""first of ``MAX_STALL_PHASES`` stall events: EV_STALL + j moves one stalled task on from
+stall phase j + 1 (from the last phase: its stall ends, §4.13)"""
+N_EVENT_TYPES = EV_STALL + MAX_STALL_PHASES  # real event types (EV_DUMMY excluded)
+EV_DUMMY = N_EVENT_TYPES
+_STALL_NAMES = tuple(f"stall_phase_{j + 1}" for j in range(MAX_STALL_PHASES))
+EVENT_NAMES = (
+    "alloc",
+    "free",
+    "kswapd",
+    "gather",
+    "atomic",
+    "phase",
+    "boost",
+    "rcu_gp",
+    *_STALL_NAMES,
 )
-N_EVENT_TYPES = 8  # real event types (EV_DUMMY excluded)
-EVENT_NAMES = ("alloc", "free", "kswapd", "gather", "atomic", "phase", "boost", "rcu_gp")
 
 
 class ZoneInts(NamedTuple):
@@ -245,6 +264,123 @@ def zone_event(ev, f, kw, bu, bst, held, P):
         f += held
         held = 0
     return f, kw, bu, bst, held, stall, wake, gfail, fb, afail
+
+
+def stall_arrays(
+    zone: Zone,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The stall moves of ``zone`` as the timed kernels take them: (timed, start, advance,
+    end, restart, phases), arrays over the stalled-task configurations (``Zone.stall_states``;
+    ``advance[c, j]`` is -1 for the last phase: that move ends the stall). ``timed`` is 0
+    and the arrays are placeholders without timed stalls."""
+    configs = zone.stall_states
+    if zone.timed_stalls:
+        start, advance, end, restart = stall_moves(configs)
+    else:
+        start, advance, end, restart = [0], [[-1]], [0], [0]
+    adv = np.full((len(configs), MAX_STALL_PHASES), -1, dtype=np.int64)
+    for i, row in enumerate(advance):
+        adv[i, : len(row)] = row
+    return (
+        int(zone.timed_stalls),
+        np.array(start, dtype=np.int64),
+        adv,
+        np.array(end, dtype=np.int64),
+        np.array(restart, dtype=np.int64),
+        zone.phases,
+    )
+
+
+@njit(cache=True)
+def zone_event_timed(ev, f, kw, bu, bst, held, cfg, P, s_start, s_adv, s_end, s_restart):
+    """``zone_event`` of a chain whose direct-reclaim stalls take time: an allocation at
+    or below min stalls its task (``cfg`` = the stalled-task configuration), a stall
+    event moves a task on or ends its stall and retries; other events as ``zone_event``.
+    Returns the state with ``cfg`` and the counts of ``zone_event``."""
+    if ev == EV_DUMMY:
+        return f, kw, bu, bst, held, cfg, 0, 0, 0, 0, 0
+    if ev == EV_ALLOC or ev >= EV_STALL:
+        mn = P.wmark_min + bst
+        lw = P.wmark_low + bst
+        stall = 0
+        wake = 0
+        if ev == EV_ALLOC:
+            if f <= lw and kw == 0:
+                kw = 1
+                wake = 1
+            if f > mn:
+                f = max(f - P.alloc_batch_pages, 0)
+            else:
+                stall = 1
+                cfg = s_start[cfg]
+            return f, kw, bu, bst, held, cfg, stall, wake, 0, 0, 0
+        nxt = s_adv[cfg, ev - EV_STALL]
+        if nxt >= 0:
+            return f, kw, bu, bst, held, nxt, 0, 0, 0, 0, 0
+        f = min(P.managed_pages - held, f + P.direct_reclaim_batch)
+        if f <= lw and kw == 0:
+            kw = 1
+            wake = 1
+        if f > mn:
+            f = max(f - P.alloc_batch_pages, 0)
+            cfg = s_end[cfg]
+        else:
+            stall = 1
+            cfg = s_restart[cfg]
+        return f, kw, bu, bst, held, cfg, stall, wake, 0, 0, 0
+    f, kw, bu, bst, held, s_, w_, g_, fb_, a_ = zone_event(ev, f, kw, bu, bst, held, P)
+    return f, kw, bu, bst, held, cfg, s_, w_, g_, fb_, a_
+
+
+@njit(cache=True)
+def run_events_timed(st, n, f, kw, bu, bst, held, cfg, P, tables, stall):
+    """``run_events`` with timed stalls (regime kw + 2 burst + 4 cfg; no aggregation)."""
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
+    _t, s_start, s_adv, s_end, s_restart, _ph = stall
+    for _ in range(n):
+        r = kw + 2 * bu + 4 * cfg
+        ev, u = choose_event(st, r, guide)
+        if ev == GUIDE_AMBIGUOUS:
+            ev = choose_exact(st, u, r, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        f, kw, bu, bst, held, cfg, _s, _w, _g, _fb, _a = zone_event_timed(
+            ev, f, kw, bu, bst, held, cfg, P, s_start, s_adv, s_end, s_restart
+        )
+    return f, kw, bu, bst, held, cfg
+
+
+@njit(cache=True)
+def observe_events_timed(st, n, f, kw, bu, bst, held, cfg, P, tables, stall, cnt):
+    """``observe_events`` with timed stalls; returns (state..., cfg, below, awake,
+    held_sum)."""
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
+    _t, s_start, s_adv, s_end, s_restart, _ph = stall
+    below = 0
+    awake = 0
+    held_sum = 0
+    i = 0
+    while True:
+        if f <= P.wmark_min + bst:
+            below += 1
+        awake += kw
+        held_sum += held
+        if i == n:
+            break
+        r = kw + 2 * bu + 4 * cfg
+        ev, u = choose_event(st, r, guide)
+        if ev == GUIDE_AMBIGUOUS:
+            ev = choose_exact(st, u, r, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        if ev == EV_GATHER:
+            cnt[C_GATHER] += 1
+        f, kw, bu, bst, held, cfg, s_, w_, g_, fb_, a_ = zone_event_timed(
+            ev, f, kw, bu, bst, held, cfg, P, s_start, s_adv, s_end, s_restart
+        )
+        cnt[C_STALL] += s_
+        cnt[C_WAKE] += w_
+        cnt[C_GFAIL] += g_
+        cnt[C_FALLBACK] += fb_
+        cnt[C_AFAIL] += a_
+        i += 1
+    return f, kw, bu, bst, held, cfg, below, awake, held_sum
 
 
 AGG_STEPS = (8, 4)

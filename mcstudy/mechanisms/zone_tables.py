@@ -30,6 +30,7 @@ from mcstudy.mechanisms.zone_events import (
     EV_KSWAPD,
     EV_PHASE,
     EV_RCU_GP,
+    EV_STALL,
     GUIDE_AMBIGUOUS,
     GUIDE_BITS,
     N_EVENT_TYPES,
@@ -40,7 +41,8 @@ TWO64 = 1 << 64
 
 @dataclass(frozen=True)
 class EventTables:
-    """Uniformised event selection: per regime r = kswapd + 2 x burst, the event types
+    """Uniformised event selection: per regime r = kswapd + 2 x burst (+ 4 x stalled-task
+    configuration with timed stalls), the event types
     with non-zero rate and their cumulative probabilities as exact 64-bit fixed point."""
 
     rate: float
@@ -68,17 +70,25 @@ class EventTables:
         return self.mass[regime][ev] / TWO64
 
 
-def regime_rates(p: Zone) -> list[list[float]]:
-    """rates[r][type] (events/s) for regimes r = kswapd + 2 x burst."""
-    out = []
-    for r in range(4):
-        kw, bu = r & 1, r >> 1
+def regime_rates(p: Zone) -> list[list[float | Fraction]]:
+    """rates[r][type] (events/s) for regimes r = kswapd + 2 x burst + 4 x cfg, cfg the
+    stalled-task configuration (``Zone.stall_states``; only 0 without timed stalls)."""
+    out: list[list[float | Fraction]] = []
+    configs = p.stall_states
+    for r in range(4 * len(configs)):
+        kw, bu, cfg = r & 1, (r >> 1) & 1, configs[r >> 2]
         lam = (p.burst_alloc_rate or 0.0) if bu == 1 else p.alloc_rate
-        rates = [0.0] * N_EVENT_TYPES
+        rates: list[float | Fraction] = [0.0] * N_EVENT_TYPES
         if bu == 1 and not p.bursty:
             out.append(rates)  # unreachable regime
             continue
         rates[EV_ALLOC] = lam / p.alloc_batch_pages
+        if p.timed_stalls:  # running tasks only; each stalled task moves on at m / mean
+            running = p.alloc_tasks - sum(cfg)
+            rates[EV_ALLOC] = Fraction(lam / p.alloc_batch_pages) * running / p.alloc_tasks
+            step = Fraction(p.stall_phases) / Fraction(p.stall_mean_s)
+            for j, n_j in enumerate(cfg):
+                rates[EV_STALL + j] = n_j * step
         rates[EV_FREE] = p.free_rate
         rates[EV_KSWAPD] = p.kswapd_rate if kw == 1 else 0.0
         rates[EV_GATHER] = p.gather_rate

@@ -2,7 +2,8 @@
 benchmarks only).
 
 It draws real exponential holding times with Python's ``random.Random`` and follows the
-rules of docs/model.md §4.1 event by event, with the same extensions as the JIT model; it
+rules of docs/model.md §4.1 event by event, with the same extensions as the JIT model
+(timed direct-reclaim stalls, §4.13, as a list of stalled tasks and their stall phases); it
 shares no code with the kernels (uniformisation, guide tables, Rao-Blackwellised time
 fractions).
 """
@@ -39,6 +40,10 @@ class TrajectoryOutcome:
     failing_gathers: int
     fallbacks: int
     atomic_fails: int
+    below_min_entries: int = 0
+    """transitions from f > min to f <= min in the counted window (episode starts)"""
+    stalled_task_s: float = 0.0
+    """integral of the number of stalled tasks over the counted window (task-seconds)"""
 
 
 def simulate_trajectory(
@@ -47,6 +52,10 @@ def simulate_trajectory(
     """One trajectory from the idle state; only [warmup_s, warmup_s + horizon_s] counts."""
     zone = z.zone
     f = zone.managed_pages
+    timed = zone.stall_mean_s > 0.0
+    # timed stalls: each stalled task's current stall phase (1 .. stall_phases)
+    stalled: list[int] = []
+    phase_rate = zone.stall_phases / zone.stall_mean_s if timed else 0.0
     awake = False
     burst = False
     boost = 0
@@ -67,8 +76,9 @@ def simulate_trajectory(
 
     while True:
         lam = zone.burst_alloc_rate if burst else zone.alloc_rate
+        running = (zone.alloc_tasks - len(stalled)) / zone.alloc_tasks if timed else 1.0
         rates = [
-            ("alloc", lam / zone.alloc_batch_pages),
+            ("alloc", lam / zone.alloc_batch_pages * running),
             ("free", zone.free_rate),
             ("kswapd", zone.kswapd_rate if awake else 0.0),
             ("gather", zone.gather_rate),
@@ -76,6 +86,7 @@ def simulate_trajectory(
             ("phase", (zone.burst_end_rate if burst else zone.burst_start_rate) if bursty else 0.0),
             ("boost", zone.boost_rate if zone.max_boost > 0 else 0.0),
             ("grace_period", 1.0 / zone.rcu_grace_period_s if zone.rcu_grace_period_s > 0 else 0.0),
+            ("stall_step", phase_rate * len(stalled)),
         ]
         total = sum(r for _, r in rates)
         dt = -math.log(1.0 - rng.random()) / total
@@ -86,6 +97,7 @@ def simulate_trajectory(
                 out.time_below_min_s += hi - lo
             if awake:
                 out.time_awake_s += hi - lo
+            out.stalled_task_s += len(stalled) * (hi - lo)
         t += dt
         if t >= end:
             return out
@@ -99,7 +111,36 @@ def simulate_trajectory(
                 break
             x -= r
         mn, lw, cap = zone.wmark_min + boost, zone.wmark_low + boost, zone.managed_pages - held
-        if name == "alloc":
+        was_above = f > mn
+        if name == "alloc" and timed:
+            # one running task allocates; at or below min it enters a stall of
+            # stall_phases exponential phases, f unchanged
+            if f <= lw:
+                wake(counting)
+            if f > mn:
+                f = max(f - zone.alloc_batch_pages, 0)
+            else:
+                if counting:
+                    out.stalls += 1
+                stalled.append(1)
+        elif name == "stall_step":
+            i = int(rng.random() * len(stalled))  # every stalled task moves on at one rate
+            i = min(i, len(stalled) - 1)
+            if stalled[i] < zone.stall_phases:
+                stalled[i] += 1
+            else:
+                # the stall ends: its pages land, then the task retries its allocation
+                f = min(cap, f + zone.direct_reclaim_batch)
+                if f <= lw:
+                    wake(counting)
+                if f > mn:
+                    f = max(f - zone.alloc_batch_pages, 0)
+                    stalled.pop(i)
+                else:
+                    if counting:
+                        out.stalls += 1
+                    stalled[i] = 1
+        elif name == "alloc":
             if f <= lw:
                 wake(counting)
             if f > mn:
@@ -149,6 +190,8 @@ def simulate_trajectory(
         elif name == "grace_period":
             f += held
             held = 0
+        if counting and was_above and f <= zone.wmark_min + boost:
+            out.below_min_entries += 1
 
 
 def simulate_reference(

@@ -95,6 +95,24 @@ CASES: tuple[Case, ...] = (
         "16 trajectories, P(free <= min) about 1e-3: a few failing gathers per run",
     ),
     Case(
+        "pressure-16-timed-stalls",
+        "pressure",
+        dict(
+            _PRESSURE,
+            free_rate=0.6,
+            kswapd_rate=0.06,
+            horizon_s=200.0,
+            stall_mean_s=5.0,
+            alloc_tasks=3,
+            stall_phases=2,
+        ),
+        16,
+        1000,
+        200,
+        "16 trajectories, 3 allocating tasks whose direct-reclaim stalls last 5 s on "
+        "average (Erlang, 2 phases): P(free <= min) about 0.02",
+    ),
+    Case(
         "pressure-importance",
         "pressure",
         dict(RARE_ZONE, pilot_steps=1 << 14),

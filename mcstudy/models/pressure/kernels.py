@@ -32,7 +32,9 @@ from mcstudy.mechanisms.zone_events import (
     choose_event,
     choose_exact,
     observe_events,
+    observe_events_timed,
     run_events,
+    run_events_timed,
     zone_event,
 )
 
@@ -130,17 +132,17 @@ F_PLAIN_WAKE2, F_PLAIN_WAKE_X = _f("plain_wakeups_sq"), _f("plain_wakeups_x_step
 
 
 @njit(cache=True)
-def initial_state(init_st, init_cdf, n_levels, f0):
-    """(f, kswapd, burst) at the start of a sequence: drawn from the stationary law when
-    ``init_cdf`` (cumulative pi[b, k, f] in C order, ``n_levels`` values of f) is given,
-    else (f0, asleep, calm)."""
+def initial_state(init_st, init_cdf, n_levels, f0, phases):
+    """(f, kswapd, burst, stalled-task configuration) at the start of a sequence: drawn
+    from the stationary law when ``init_cdf`` (cumulative pi[cfg x phases + b, k, f] in C
+    order, ``n_levels`` values of f) is given, else (f0, asleep, calm, none stalled)."""
     if init_cdf.shape[0] == 0:
-        return f0, 0, 0
+        return f0, 0, 0, 0
     idx = np.searchsorted(init_cdf, next_double(init_st), side="right")
     idx = min(idx, init_cdf.shape[0] - 1)
     f = idx % n_levels
     rest = idx // n_levels
-    return f, rest % 2, rest // 2
+    return f, rest % 2, (rest // 2) % phases, rest // (2 * phases)
 
 
 @njit(cache=True)
@@ -156,6 +158,7 @@ def _pressure_block(
     init_levels,
     tables,
     agg,
+    stall,
     out_i,
     out_f,
 ):
@@ -164,27 +167,43 @@ def _pressure_block(
     init_st = stream_new(k0, k1, block, SUBSTREAM_INIT)
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
     events = 0
+    timed = stall[0] != 0
     for _ in range(n_seq):
-        f, kw, bu = initial_state(init_st, init_cdf, init_levels, ip.initial_free)
+        f, kw, bu, cfg = initial_state(init_st, init_cdf, init_levels, ip.initial_free, stall[5])
         bst = 0
         held = 0
         n_warm = poisson(cnt_st, n_warm_mean)
         n_hor = poisson(cnt_st, n_hor_mean)
-        f, kw, bu, bst, held = run_events(
-            ev_st, n_warm, f, kw, bu, bst, held, ip, tables, agg
-        )  # fmt: skip
+        if timed:
+            f, kw, bu, bst, held, cfg = run_events_timed(
+                ev_st, n_warm, f, kw, bu, bst, held, cfg, ip, tables, stall
+            )
+        else:
+            f, kw, bu, bst, held = run_events(
+                ev_st, n_warm, f, kw, bu, bst, held, ip, tables, agg
+            )  # fmt: skip
         cnt[:] = 0
         # the counted horizon in two halves (by events): Y_0 .. Y_n1, then Y_n1 .. Y_n
         n1 = n_hor // 2
-        f, kw, bu, bst, held, below1, awake1, held1 = observe_events(
-            ev_st, n1, f, kw, bu, bst, held, ip, tables, agg, cnt
-        )  # fmt: skip
+        if timed:
+            f, kw, bu, bst, held, cfg, below1, awake1, held1 = observe_events_timed(
+                ev_st, n1, f, kw, bu, bst, held, cfg, ip, tables, stall, cnt
+            )
+        else:
+            f, kw, bu, bst, held, below1, awake1, held1 = observe_events(
+                ev_st, n1, f, kw, bu, bst, held, ip, tables, agg, cnt
+            )  # fmt: skip
         dup_below = 1 if f <= ip.wmark_min + bst else 0
         dup_awake = kw
         dup_held = held
-        f, kw, bu, bst, held, below2, awake2, held2 = observe_events(
-            ev_st, n_hor - n1, f, kw, bu, bst, held, ip, tables, agg, cnt
-        )  # fmt: skip
+        if timed:
+            f, kw, bu, bst, held, cfg, below2, awake2, held2 = observe_events_timed(
+                ev_st, n_hor - n1, f, kw, bu, bst, held, cfg, ip, tables, stall, cnt
+            )
+        else:
+            f, kw, bu, bst, held, below2, awake2, held2 = observe_events(
+                ev_st, n_hor - n1, f, kw, bu, bst, held, ip, tables, agg, cnt
+            )  # fmt: skip
         below = below1 + below2 - dup_below
         awake = awake1 + awake2 - dup_awake
         held_sum = held1 + held2 - dup_held
@@ -241,9 +260,11 @@ def simulate_pressure_blocks(
     init_levels,
     tables,
     agg,
+    stall,
 ):
     """Per-block tallies (``TALLIES``) of plain trajectories; ``init_cdf`` is the
-    cumulative stationary law over ``init_levels`` free-page levels (empty: fixed start)."""
+    cumulative stationary law over ``init_levels`` free-page levels (empty: fixed start);
+    ``stall``: ``zone_events.stall_arrays`` of the zone."""
     out_i = np.zeros((n_blocks, N_INT), dtype=np.int64)
     out_f = np.zeros((n_blocks, N_FLOAT), dtype=np.float64)
     for b in prange(n_blocks):
@@ -251,7 +272,7 @@ def simulate_pressure_blocks(
         n_seq = min(block_size, sequences - block * block_size)
         _pressure_block(
             k0, k1, block, n_seq, ip, n_warm_mean, n_hor_mean, init_cdf, init_levels, tables,
-            agg, out_i[b], out_f[b],
+            agg, stall, out_i[b], out_f[b],
         )  # fmt: skip
     return out_i, out_f
 

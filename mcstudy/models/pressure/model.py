@@ -200,6 +200,7 @@ class PressureModel(Model):
             prepared.start.init_levels,
             t.kernel_args(),
             t.agg,
+            prepared.stall,
         )
 
     def estimates(self, prepared: PreparedPressure, tallies: Tallies) -> dict[str, float]:

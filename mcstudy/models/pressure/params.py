@@ -68,6 +68,15 @@ class PressureParams(KernelIpiParams):
     )
     alloc_batch_pages: int = _i(1, "pages", "pages taken per blocking allocation", ge=1)
     atomic_alloc_rate: float = _f(0.0, "pages/s", "GFP_ATOMIC allocations", ge=0.0)
+    stall_mean_s: float = _f(
+        0.0, "s", "mean direct-reclaim stall (0: instantaneous, docs/model.md §4.13)", ge=0.0
+    )
+    alloc_tasks: int = _i(
+        1, "1", "tasks making the blocking allocations (with timed stalls)", ge=1, le=16
+    )
+    stall_phases: int = _i(
+        1, "1", "Erlang shape of a stall's duration (1: exponential)", ge=1, le=4
+    )
     khugepaged_collapse_rate: float = _f(
         0.0, "collapses/s", "khugepaged anonymous collapses (each a sync IPI)", ge=0.0
     )
@@ -98,6 +107,15 @@ class PressureParams(KernelIpiParams):
         if self.burst_alloc_rate is not None and self.burst_start_rate > 0.0:
             if self.burst_end_rate <= 0.0:
                 raise ValueError("burst_end_rate must be > 0 when bursts start")
+        if self.stall_mean_s > 0.0 and self.estimator == "importance":
+            raise ValueError(
+                "estimator = 'importance' has no timed stalls (stall_mean_s > 0): use 'plain'"
+            )
+        if self.stall_mean_s > 0.0:
+            try:
+                self.zone()
+            except ValueError as e:
+                raise ValueError(str(e)) from None
         if self.lam + self.free_rate + self.gather_rate + self.atomic_alloc_rate <= 0.0:
             raise ValueError("at least one of alloc_rate, free_rate, gather_rate must be > 0")
         return self
@@ -121,6 +139,11 @@ class PressureParams(KernelIpiParams):
             + self.boost_rate
             + max(self.burst_start_rate, self.burst_end_rate)
             + (1.0 / self.rcu_grace_period_s if self.rcu_grace_period_s > 0.0 else 0.0)
+            + (
+                self.alloc_tasks * self.stall_phases / self.stall_mean_s
+                if self.stall_mean_s > 0.0
+                else 0.0
+            )
         )
 
     def expected_events_per_sequence(self) -> float:
@@ -175,6 +198,9 @@ class PressureParams(KernelIpiParams):
             boost_pages=self.boost_pages,
             max_boost=self.max_boost(),
             rcu_grace_period_s=self.rcu_grace_period_s,
+            stall_mean_s=self.stall_mean_s,
+            alloc_tasks=self.alloc_tasks,
+            stall_phases=self.stall_phases,
         )
 
     def is_reference(self) -> bool:

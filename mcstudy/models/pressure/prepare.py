@@ -7,7 +7,7 @@ from typing import Any
 
 from mcstudy.kernel.ipi import IpiTargets
 from mcstudy.mechanisms.zone import atomic_min_mark
-from mcstudy.mechanisms.zone_events import ZoneInts, zone_ints
+from mcstudy.mechanisms.zone_events import ZoneInts, stall_arrays, zone_ints
 from mcstudy.mechanisms.zone_tables import EventTables, event_tables
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.start import StartPlan, start_plan
@@ -36,6 +36,8 @@ class PreparedPressure:
     uses_tlb_remove_table: bool
     fallback_ipi: IpiTargets
     start: StartPlan
+    stall: tuple[Any, ...]
+    """``zone_events.stall_arrays`` of the zone (timed direct-reclaim stalls)"""
     cache: dict[Any, Any] = field(default_factory=dict)
 
 
@@ -49,4 +51,5 @@ def prepare(params: PressureParams) -> PreparedPressure:
         uses_tlb_remove_table=params.profile().uses_tlb_remove_table,
         fallback_ipi=params.fallback_ipi(),
         start=start_plan(params, tables.rate),
+        stall=stall_arrays(params.zone()),
     )
