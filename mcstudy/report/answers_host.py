@@ -565,7 +565,10 @@ def host_answers(ds: xr.Dataset) -> Answers:
         notes.append(
             f"The zone is simulated at 1/{int(scale)} of its "
             f"{human_bytes(r.value('zone_managed_pages', **at) * 4096)} with every page rate "
-            "scaled alike, which keeps the watermark ratios and the time below min "
+            "scaled alike, which keeps the watermark ratios and the time below min; "
+            f"but one stay below min lasts {int(scale)} times longer than in the real "
+            "zone, so the fallbacks per failing gather, the fallbacks and isolated-CPU "
+            "IPIs per hour and the worst RT cycle are upper bounds at this scale "
             "(docs/model.md §11.5)."
         )
     return Answers(

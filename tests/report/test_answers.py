@@ -91,6 +91,9 @@ def test_host_answers_quote_every_question_with_intervals(host_dataset):
     block = answers_block(ds)
     assert block is not None and block.splitlines()[1].startswith("Answers: bursts load")
     _lines_fit(block)
+    # a scaled zone (zone_scale=16) says which answers it only bounds
+    notes = " ".join(ans.notes)
+    assert "1/16" in notes and "upper bounds at this scale" in notes
 
 
 def test_show_prints_a_readable_summary_not_the_repr(host_dataset, capsys):
