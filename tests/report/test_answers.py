@@ -206,6 +206,7 @@ def test_the_probe_report_has_no_monte_carlo_sections(tmp_path):
         ("pressure.toml", ["sequences=4", "warmup_s=1.0", "horizon_s=1.0"]),
         ("thp.toml", ["sequences=2", "horizon_s=20.0"]),
         ("rt.toml", ["sequences=2", "horizon_s=20.0"]),
+        ("kernels.toml", ["sequences=2", "horizon_s=30.0", *TINY_HOST]),
     ],
 )
 def test_show_summarizes_every_shipped_study(config, overrides, tmp_path):
