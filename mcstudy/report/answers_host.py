@@ -432,9 +432,10 @@ def _kernel_text(r: Reader, at: dict[str, Any], k: Any) -> str:
     col = (
         "khugepaged sends its round per collapse"
         if _flag(r, k, "kernel_khugepaged_sync_ipi")
-        else "khugepaged sends no round of its own (its TLB flush already reached the CPUs)"
+        else "khugepaged sends no round of its own (the TLB flush of pmdp_collapse_flush() "
+        "already reached the mm's CPUs)"
     )
-    return f"`{k}`: {fb}; {col}"
+    return f"`{k}`: {fb}; {col}."
 
 
 def kernels_item(r: Reader, at: dict[str, Any]) -> Item | None:
@@ -445,7 +446,7 @@ def kernels_item(r: Reader, at: dict[str, Any]) -> Item | None:
         return None
     return Item(
         "What changes from kernel to kernel (7.x included)?",
-        "; ".join(_kernel_text(r, at, k) for k in kernels) + ".",
+        " ".join(_kernel_text(r, at, k) for k in kernels),
     )
 
 

@@ -89,7 +89,7 @@ def test_answers_name_what_each_seven_x_kernel_changes(tmp_path):
     assert ds["kernel_fallback_waits_grace_period"].dims == ("kernel",)
     ans = answers_for(ds)
     item = next(i for i in ans.items if "kernel to kernel" in i.question)
-    parts = dict(p.split(": ", 1) for p in item.answer.rstrip(".").split("; `"))
+    parts = dict(p.split(": ", 1) for p in item.answer.rstrip(".").split(". `"))
     assert set(parts) == {"`v6.15`", "v7.0-pt-reclaim`", "v7.1-sync-rcu`", "v7.2-x86-native`"}
     assert "sends a synchronous round" in parts["`v6.15`"]
     assert "call_rcu()" in parts["v7.0-pt-reclaim`"]
