@@ -27,6 +27,23 @@ Facts read from the kernel sources (function names to re-check them in a tree):
 * ``collapse_huge_page()`` (mm/khugepaged.c) calls ``tlb_remove_table_sync_one()``
   unconditionally after ``pmdp_collapse_flush()``; it is a real IPI whenever RCU table
   freeing is compiled in (PARAVIRT distro kernels, so bare metal too).
+* v7.0: ``config PT_RECLAIM`` is ``def_bool y`` with ``depends on
+  MMU_GATHER_RCU_TABLE_FREE && !HAVE_ARCH_TLB_REMOVE_TABLE`` (mm/Kconfig; Qi Zheng's
+  series "make PT_RECLAIM depend on MMU_GATHER_RCU_TABLE_FREE && !HAVE_ARCH_TLB_REMOVE_TABLE",
+  rebased on v6.19-rc7): arm64, riscv and x86-64 builds fall back by ``call_rcu()``.
+  powerpc and sparc64 select ``HAVE_ARCH_TLB_REMOVE_TABLE`` (they provide their own
+  ``__tlb_remove_table()``, the free of one table; the batching ``tlb_remove_table()``
+  is the generic one) and stay PT_RECLAIM=n.
+* v7.1: "mm/mmu_gather: replace IPI with synchronize_rcu() when batch allocation
+  fails": without PT_RECLAIM, ``__tlb_remove_table_one()`` calls ``synchronize_rcu()``
+  (if RCU table freeing is built) and then frees the table: no round, but the unmapping
+  task sleeps one grace period per fallback table.
+* v7.2 (x86): "x86/tlb: skip redundant sync IPIs for native TLB flush":
+  ``tlb_remove_table_sync_one()`` returns early when
+  ``tlb_table_flush_implies_ipi_broadcast()`` (a static key set at boot by
+  ``native_pv_tlb_init()`` when ``flush_tlb_multi`` is ``native_flush_tlb_multi`` and
+  the CPU has no INVLPGB): khugepaged's collapse sends no round of its own there
+  (its ``pmdp_collapse_flush()`` TLB flush reaches only the mm's CPUs).
 """
 
 from __future__ import annotations
@@ -59,6 +76,17 @@ class KernelProfile:
     """tlb_remove_table_one() broadcasts tlb_remove_table_sync_one() (False: call_rcu)."""
     khugepaged_sync_ipi: bool
     """collapse_huge_page() sends a synchronous IPI per anonymous collapse."""
+    fallback_waits_grace_period: bool = False
+    """tlb_remove_table_one() blocks the unmapping task in synchronize_rcu() for one RCU
+    grace period per fallback table (v7.1 and later without PT_RECLAIM); no IPI. Only
+    with ``fallback_sends_ipi`` False."""
+
+    def __post_init__(self) -> None:
+        if self.fallback_waits_grace_period and self.fallback_sends_ipi:
+            raise ValueError(
+                f"kernel profile {self.name}: a fallback either sends a round or waits in "
+                "synchronize_rcu(), not both"
+            )
 
 
 PROFILES: dict[str, KernelProfile] = {
@@ -99,6 +127,39 @@ PROFILES: dict[str, KernelProfile] = {
             max_table_batch=max_table_batch(),
             fallback_sends_ipi=True,
             khugepaged_sync_ipi=True,
+        ),
+        KernelProfile(
+            "v7.0-pt-reclaim",
+            "v7.0 and later with CONFIG_PT_RECLAIM=y, now def_bool y wherever RCU table "
+            "freeing is and the architecture keeps the generic __tlb_remove_table() "
+            "(arm64, riscv, x86-64): the fallback frees the table with call_rcu(), no IPI; "
+            "khugepaged still broadcasts",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=False,
+            khugepaged_sync_ipi=True,
+        ),
+        KernelProfile(
+            "v7.1-sync-rcu",
+            "v7.1 and later without PT_RECLAIM (powerpc, sparc64: their own "
+            "__tlb_remove_table()): the fallback waits one RCU grace period in "
+            "synchronize_rcu() before freeing the table: no IPI, but the unmapping task "
+            "blocks; khugepaged still broadcasts",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=False,
+            khugepaged_sync_ipi=True,
+            fallback_waits_grace_period=True,
+        ),
+        KernelProfile(
+            "v7.2-x86-native",
+            "x86-64 v7.2 and later with the native TLB flush (bare metal or a guest without "
+            "PV TLB flush) and no INVLPGB: the fallback frees by call_rcu() (PT_RECLAIM) and "
+            "tlb_remove_table_sync_one() returns early, so khugepaged sends no round",
+            uses_tlb_remove_table=True,
+            max_table_batch=max_table_batch(),
+            fallback_sends_ipi=False,
+            khugepaged_sync_ipi=False,
         ),
     )
 }

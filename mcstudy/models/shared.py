@@ -85,6 +85,11 @@ def profile_facts(profile: KernelProfile) -> dict[str, Fact]:
             "1",
             flag + "tlb_remove_table_one() sends a synchronous IPI round (0: call_rcu())",
         ),
+        "kernel_fallback_waits_grace_period": Fact(
+            profile.fallback_waits_grace_period,
+            "1",
+            flag + "tlb_remove_table_one() blocks the unmapping task in synchronize_rcu()",
+        ),
         "kernel_khugepaged_sync_ipi": Fact(
             profile.khugepaged_sync_ipi,
             "1",

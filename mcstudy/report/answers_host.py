@@ -92,8 +92,18 @@ def _sends(r: Reader, kernel: Any) -> bool:
     return _uses_trt(r, kernel) and bool(_flag(r, kernel, "kernel_fallback_sends_ipi"))
 
 
+def _waits(r: Reader, kernel: Any) -> bool:
+    """The fallback blocks the unmapping task in synchronize_rcu() (v7.1, no PT_RECLAIM)."""
+    return _uses_trt(r, kernel) and bool(_flag(r, kernel, "kernel_fallback_waits_grace_period"))
+
+
 def _rcu(r: Reader, kernel: Any) -> bool:
-    return _uses_trt(r, kernel) and _flag(r, kernel, "kernel_fallback_sends_ipi") is False
+    """The fallback frees by call_rcu(): no round and no wait."""
+    return (
+        _uses_trt(r, kernel)
+        and _flag(r, kernel, "kernel_fallback_sends_ipi") is False
+        and not _waits(r, kernel)
+    )
 
 
 def condition(r: Reader, at: dict[str, Any]) -> str:
@@ -219,7 +229,11 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
     ipi = (
         ", each a synchronous IPI round to every other online CPU under broadcast"
         if _sends(r, ref)
-        else (", each freed by call_rcu() (no IPI)" if _rcu(r, ref) else "")
+        else (
+            ", each freed by call_rcu() (no IPI)"
+            if _rcu(r, ref)
+            else (", each a synchronize_rcu() wait (no IPI)" if _waits(r, ref) else "")
+        )
     )
     if _flag(r, ref, "kernel_uses_tlb_remove_table") is False:
         head = f"On `{ref}` never: page tables bypass tlb_remove_table()"
@@ -247,6 +261,8 @@ def fallback_item(r: Reader, at: dict[str, Any]) -> Item:
         here = {**at, "kernel": k}
         if _flag(r, k, "kernel_uses_tlb_remove_table") is False:
             rest.append(f"`{k}` none (page tables bypass tlb_remove_table())")
+        elif _waits(r, k):
+            rest.append(f"`{k}` {r.quote(name, **here)}, each a synchronize_rcu() wait (no IPI)")
         elif _flag(r, k, "kernel_fallback_sends_ipi") is False:
             rest.append(f"`{k}` {r.quote(name, **here)}, freed by call_rcu() (no IPI)")
         else:
@@ -390,6 +406,47 @@ def khugepaged_item(r: Reader, at: dict[str, Any]) -> Item:
         "rate is the same at every load. "
         + (f"With a fresh table per collapse, {' and '.join(alt)}. " if alt else "")
         + fresh_table_text(r, at),
+    )
+
+
+def _kernel_text(r: Reader, at: dict[str, Any], k: Any) -> str:
+    """What kernel ``k`` does with a fallback table and a collapse, from its facts."""
+    here = {**at, "kernel": k}
+    if not _uses_trt(r, k):
+        fb = "page tables bypass tlb_remove_table(), no fallback"
+    elif _sends(r, k):
+        fb = "a fallback sends a synchronous round"
+    elif _waits(r, k):
+        gp = float(r.value_of("rcu_grace_period_ms", here))
+        v, lo, hi = r.triple("fallbacks_per_hour", **here)
+        fb = (
+            "a fallback sends no round but blocks the unmapping task in synchronize_rcu() "
+            f"for one RCU grace period ({num(gp, 3)} ms each); at "
+            f"{r.quote('fallbacks_per_hour', 'per hour', **here)} that is "
+            f"{num(v * gp / 1000.0, 3)} s of blocked unmapping per host-hour "
+            f"[{num(lo * gp / 1000.0, 3)}, {num(hi * gp / 1000.0, 3)}] (an upper bound: the "
+            "model counts such a gather's fallbacks as with call_rcu(), docs/model.md §11.8)"
+        )
+    else:
+        fb = "a fallback frees the table by call_rcu(), no round and no wait"
+    col = (
+        "khugepaged sends its round per collapse"
+        if _flag(r, k, "kernel_khugepaged_sync_ipi")
+        else "khugepaged sends no round of its own (the TLB flush of pmdp_collapse_flush() "
+        "already reached the mm's CPUs)"
+    )
+    return f"`{k}`: {fb}; {col}."
+
+
+def kernels_item(r: Reader, at: dict[str, Any]) -> Item | None:
+    """What each swept kernel profile changes (docs/model.md §2.3): rounds per fallback,
+    khugepaged's round, and the wait per fallback where the unmapping task blocks."""
+    kernels = r.values("kernel") or ([at["kernel"]] if at.get("kernel") is not None else [])
+    if not kernels or _flag(r, kernels[0], "kernel_uses_tlb_remove_table") is None:
+        return None
+    return Item(
+        "What changes from kernel to kernel (7.x included)?",
+        " ".join(_kernel_text(r, at, k) for k in kernels),
     )
 
 
@@ -556,6 +613,9 @@ def host_answers(ds: xr.Dataset) -> Answers:
         khugepaged_item(r, at),
         memory_item(r, at),
     ]
+    kern = kernels_item(r, at)
+    if kern is not None:
+        items.append(kern)
     notes = []
     if desc:
         notes.append(f"The {load} load: {desc}.")

@@ -77,7 +77,7 @@ def test_wide_tables_keep_every_column():
 def test_host_answers_quote_every_question_with_intervals(host_dataset):
     ds = open_dataset(host_dataset)
     ans = answers_for(ds)
-    assert ans is not None and len(ans.items) == 5
+    assert ans is not None and len(ans.items) == 6
     text = " ".join(i.question + " " + i.answer for i in ans.items)
     # the 0.5 GiB host: 80 % of it in THPs (205), 820 KiB of deposited tables
     for words in ("tlb_remove_table_one()", "GFP_NOWAIT", "khugepaged", "broadcast", "KiB"):
@@ -209,6 +209,7 @@ def test_the_probe_report_has_no_monte_carlo_sections(tmp_path):
         ("pressure.toml", ["sequences=4", "warmup_s=1.0", "horizon_s=1.0"]),
         ("thp.toml", ["sequences=2", "horizon_s=20.0"]),
         ("rt.toml", ["sequences=2", "horizon_s=20.0"]),
+        ("kernels.toml", ["sequences=2", "horizon_s=30.0", *TINY_HOST]),
     ],
 )
 def test_show_summarizes_every_shipped_study(config, overrides, tmp_path):
