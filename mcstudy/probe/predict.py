@@ -55,6 +55,9 @@ def match_profile(
     x86-64 >= 6.15 without it -> ``v6.15``; older x86-64 -> ``v6.3-kvm-pv`` in a
     hypervisor guest (assumes PV TLB flush), else ``v6.3-baremetal``; other
     architectures (RCU table freeing) -> ``v6.15``, or ``v6.14-pt-reclaim`` with PT_RECLAIM.
+    From 7.0 (PT_RECLAIM ``def_bool y``): ``v7.0-pt-reclaim``; x86-64 >= 7.2 outside a
+    hypervisor -> ``v7.2-x86-native`` (khugepaged sends no round); without PT_RECLAIM
+    (powerpc, sparc64: ``HAVE_ARCH_TLB_REMOVE_TABLE``) >= 7.1 -> ``v7.1-sync-rcu``.
     """
     version = kernel_version(release)
     cfg = config or {}
@@ -71,7 +74,45 @@ def match_profile(
             f"CONFIG_MMU_GATHER_RCU_TABLE_FREE={rcu_free or 'n'}"
         )
     x86 = machine in ("x86_64", "amd64")
-    if x86 and version >= (6, 14) and pt_reclaim in ("y", None):
+    own_free = machine.startswith(("ppc", "powerpc", "sparc"))  # HAVE_ARCH_TLB_REMOVE_TABLE
+    if version >= (7, 0) and (pt_reclaim == "n" or (pt_reclaim is None and own_free)):
+        if version >= (7, 1) and rcu_free != "n":
+            name = "v7.1-sync-rcu"
+            basis.append(
+                f"{machine} Linux {vtext} >= 7.1 without PT_RECLAIM: a failed batch "
+                "allocation waits in synchronize_rcu(), no IPI"
+            )
+        else:
+            name = "v6.15"
+            basis.append(
+                f"{machine} Linux {vtext} without PT_RECLAIM: the fallback broadcasts a sync IPI"
+            )
+        if pt_reclaim is None:
+            caveats.append(
+                f"CONFIG_PT_RECLAIM assumed n ({machine} provides its own __tlb_remove_table()): "
+                "no kernel config to check"
+            )
+    elif version >= (7, 0):
+        native = x86 and version >= (7, 2) and not hypervisor
+        name = "v7.2-x86-native" if native else "v7.0-pt-reclaim"
+        basis.append(
+            f"{machine} Linux {vtext} >= 7.0: PT_RECLAIM is def_bool y, a failed batch "
+            "allocation frees the table by call_rcu(), no IPI"
+        )
+        if native:
+            basis.append(
+                "x86 >= 7.2 with the native TLB flush: tlb_remove_table_sync_one() returns "
+                "early, khugepaged's collapse sends no round"
+            )
+            caveats.append(
+                "assumes the native TLB flush: a CPU with INVLPGB keeps khugepaged's round"
+            )
+        elif x86:
+            caveats.append(
+                "a hypervisor guest with PV TLB flush keeps khugepaged's round (v7.2's skip "
+                "is for the native flush only)"
+            )
+    elif x86 and version >= (6, 14) and pt_reclaim in ("y", None):
         name = "v6.14-pt-reclaim"
         basis.append(
             f"x86-64 Linux {vtext} >= 6.14 with PT_RECLAIM: page tables go through "
