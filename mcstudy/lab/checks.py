@@ -37,7 +37,7 @@ from mcstudy.lab.law import (
     persistence_of,
     tally_block,
 )
-from mcstudy.lab.support import LEGACY, KernelSupport, unmeasurable
+from mcstudy.lab.support import LEGACY, KernelSupport, fallback_path, unmeasurable
 from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
 from mcstudy.probe.checks import Check
 from mcstudy.probe.noise import Background, background, row_level
@@ -291,19 +291,36 @@ def fallback_rows(
     work_cpu: int,
     level: float,
     ipi_mean: float,
+    support: KernelSupport = LEGACY,
 ) -> list[LabCheck]:
     """Fallbacks against failed attempts; sync-IPI callbacks per fallback; the failure rule."""
     gathers = [g for lv in levels for g in lv.gathers]
-    fallbacks = sum(g.fallbacks for g in gathers)
     failures = sum(g.failures for g in gathers)
+    path = fallback_path(support)
+    rounds = sum(g.syncs for g in gathers)
+    rcu_frees = sum(g.rcu_frees for g in gathers)
+    waits = [w for g in gathers for w in g.waits]
+    if path:
+        fallbacks = sum(g.fallbacks for g in gathers)
+        source = (
+            f"trace, the fallback's path in the gathers ({path} probed): {rounds} rounds "
+            f"smp_call_function(tlb_remove_table_smp_sync), {rcu_frees} "
+            f"call_rcu(__tlb_remove_table_one_rcu), {len(waits)} tlb_remove_table_sync_rcu()"
+        )
+    else:
+        fallbacks = failures
+        source = (
+            "trace: failed batch-page attempts (__get_free_page(GFP_NOWAIT) in "
+            "tlb_remove_table() returning NULL); no probe on the fallback's path"
+        )
     exact = exact_background(len(gathers), level)
     rows = [
         _row(
             "fallback",
             "fallbacks_observed",
-            "tlb_remove_table_one() rounds (sender)",
+            "fallbacks seen on their path (sender)",
             "fallbacks",
-            "trace: smp_call_function(tlb_remove_table_smp_sync) in the gathers",
+            source,
             f"docs/model.md §2.1: one fallback per failed batch-page attempt ({failures} failed)",
             failures,
             fallbacks,
@@ -313,6 +330,29 @@ def fallback_rows(
     ]
     if not profile.profile.uses_tlb_remove_table:
         return rows
+    if fallbacks > 0:
+        how = (
+            "the fallback sends a round (tlb_remove_table_sync_one())"
+            if profile.profile.fallback_sends_ipi
+            else "the fallback frees the table by call_rcu()"
+        )
+        rows.append(
+            _row(
+                "fallback",
+                "fallback_wait_us",
+                "unmapping task's wait in tlb_remove_table_sync_rcu() per fallback",
+                "us/fallback",
+                f"trace: entry and return of tlb_remove_table_sync_rcu() on the workload's "
+                f"task ({len(waits)} waits, {sum(waits) * 1e6:.0f} us in all)",
+                f"profile {profile.name}: {how}; no grace-period wait "
+                "(7.1 on with PT_RECLAIM=n waits in synchronize_rcu() instead)",
+                0.0,
+                sum(waits) * 1e6,
+                exact,
+                "this mm",
+                slope=1.0 / fallbacks,
+            )
+        )
     work = [w for lv in levels for w in lv.run.of_kind("work")]
     idle = [w for lv in levels for w in lv.run.of_kind("idle")]
 
@@ -523,7 +563,7 @@ def all_rows(
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
         rows, t = table_rows(levels, geo, profile, online, level, batch, free_funcs)
-        rows += fallback_rows(levels, profile, online, work_cpu, level, ipi_mean)
+        rows += fallback_rows(levels, profile, online, work_cpu, level, ipi_mean, support)
         facts: dict[str, float] = {}
         if profile.profile.uses_tlb_remove_table and any(lv.mib > 0 for lv in levels):
             more, facts = law_rows(levels, t.total, batch, level, reps=law_reps)
