@@ -1,5 +1,6 @@
 """Real runs of ``mcstudy lab --kernel 6.12`` and ``--kernel 7.2`` on arm64 with the default
-pressure levels (0, 300, 400 MiB; 2000 gathers each) and the khugepaged phase, recorded
+pressure levels (0, 300, 400 MiB; 2000 gathers each on 7.2, 4000 on 6.12, whose 2000 gave
+99 fallbacks) and the khugepaged phase, recorded
 with ``--console-log`` on a 2-core machine without KVM; the row logic is checked on them
 without an emulator.
 
@@ -26,7 +27,16 @@ from mcstudy.lab.table import render_lab_table
 from tests.lab.conftest import LAB, recorded
 
 KERNELS = {
-    # line: (console, package, release, PT_RECLAIM, profile, IPIs per fallback)
+    # line: (console, package, release, PT_RECLAIM, profile, IPIs per fallback, gathers)
+    "6.12": (
+        "console-arm64-6.12-300-400.txt.gz",
+        "linux-image-6.12.118+deb13-cloud-arm64-unsigned",
+        "6.12.118+deb13-cloud-arm64",
+        False,
+        "v6.15",
+        1.0,
+        4000,
+    ),
     "7.2": (
         "console-arm64-7.2-300-400.txt.gz",
         "linux-image-7.2.13+deb14-cloud-arm64",
@@ -34,12 +44,13 @@ KERNELS = {
         True,
         "v6.14-pt-reclaim",
         0.0,
+        2000,
     ),
 }
 
 
 def analysed(line: str, tmp_path):
-    name, pkg, release, pt_reclaim, _, _ = KERNELS[line]
+    name, pkg, release, pt_reclaim, _, _, gathers = KERNELS[line]
     _, _, prep = recorded("arm64", tmp_path)
     config = tmp_path / f"config-{release}"
     config.write_text(
@@ -48,14 +59,14 @@ def analysed(line: str, tmp_path):
     )
     prep = replace(prep, kernel_package=pkg, release=release, config=str(config))
     console = parse_console(gzip.decompress((LAB / name).read_bytes()).decode())
-    req = LabRequest(arch="arm64")
+    req = LabRequest(arch="arm64", gathers=gathers)
     spec = get_arch("arm64")
     return analyse(console, req, spec, prep, kernel_cmdline(req, spec), 300.0)
 
 
 @pytest.mark.parametrize("line", sorted(KERNELS))
 def test_recorded_run_under_pressure(line, tmp_path):
-    _, _, release, _, profile, ipis = KERNELS[line]
+    _, _, release, _, profile, ipis, _ = KERNELS[line]
     res = analyse_ = analysed(line, tmp_path)
     assert res.facts["release"] == release and res.profile.name == profile
     by = {(r.phase, r.quantity): r for r in res.rows}
