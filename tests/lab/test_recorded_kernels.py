@@ -102,3 +102,37 @@ def test_recorded_run_under_pressure(line, tmp_path):
     assert ds.attrs["kernel_release"] == release
     text = render_lab_table(ds)
     assert f"kernel profile: {profile}" in text and "khugepaged collapses" in text
+
+
+def test_recorded_amd64_6_12_run(tmp_path):
+    """``mcstudy lab --arch amd64 --kernel 6.12`` (2000 gathers, no churn; 1 min 23 s):
+    x86-64 6.12 below 6.14 frees page tables with tlb_remove_page() (profile
+    v6.3-baremetal: no tlb_remove_table() call), yet khugepaged's collapse still sends
+    its round (RCU table freeing is compiled in: PARAVIRT)."""
+    _, _, prep = recorded("amd64", tmp_path)
+    config = tmp_path / "config-6.12.118+deb13-cloud-amd64"
+    config.write_text(
+        "CONFIG_MMU_GATHER_TABLE_FREE=y\nCONFIG_MMU_GATHER_RCU_TABLE_FREE=y\n"
+        "# CONFIG_PT_RECLAIM is not set\n"
+    )
+    prep = replace(
+        prep,
+        kernel_package="linux-image-6.12.118+deb13-cloud-amd64-unsigned",
+        release="6.12.118+deb13-cloud-amd64",
+        config=str(config),
+    )
+    console = parse_console(
+        gzip.decompress((LAB / "console-amd64-6.12-0.txt.gz").read_bytes()).decode()
+    )
+    req = LabRequest(arch="amd64", levels=(0,))
+    spec = get_arch("amd64")
+    res = analyse(console, req, spec, prep, kernel_cmdline(req, spec), 77.0)
+    assert res.facts["release"] == "6.12.118+deb13-cloud-amd64"
+    assert res.profile.name == "v6.3-baremetal"
+    by = {(r.phase, r.quantity): r for r in res.rows}
+    assert all(r.agrees for r in res.rows)
+    assert by[("munmap", "tlb_remove_table_per_gather")].measured == 0.0
+    assert by[("munmap", "tables_per_gather")].measured == 66.0
+    assert by[("khugepaged", "collapses_observed")].measured == 16
+    assert by[("khugepaged", "collapse_rounds")].measured == 1.0
+    assert by[("khugepaged", "sync_ipis_per_collapse")].measured == pytest.approx(1.0, abs=0.1)
