@@ -31,10 +31,10 @@ ROLE_NAMES = {
     "smp_call": "smp_call_function",
     "sync_callback": "tlb_remove_table_smp_sync",
     "call_rcu": "call_rcu",
-    "rcu_free": "__tlb_remove_table_one_rcu",
+    "rcu_callback": "__tlb_remove_table_one_rcu",
     "sync_rcu": "tlb_remove_table_sync_rcu",
 }
-NEWER_ROLES = ("call_rcu", "rcu_free", "sync_rcu")
+NEWER_ROLES = ("call_rcu", "rcu_callback", "sync_rcu")
 """Roles a console of the 6.1 era did not record (6.1 has neither the PT_RECLAIM fallback
 ``__tlb_remove_table_one_rcu()`` nor ``tlb_remove_table_sync_rcu()``)."""
 
@@ -79,7 +79,12 @@ def parse_support(text: str | None) -> KernelSupport:
         elif len(parts) == 3 and parts[0] == "field":
             fields[parts[1]] = None if parts[2] == "-" else int(parts[2])
         elif len(parts) == 3 and parts[0] == "role":
-            roles[parts[1]] = None if parts[2] == "-" else parts[2]
+            role = parts[1]
+            if role not in ROLE_NAMES:
+                # a console printed by an earlier init under another role name: the
+                # function it found says which role it is (a missing one says nothing)
+                role = next((r for r, n in ROLE_NAMES.items() if n == parts[2]), role)
+            roles[role] = None if parts[2] == "-" else parts[2]
         elif len(parts) == 3 and parts[0] == "symbol":
             symbols[parts[1]] = parts[2] == "yes"
     return KernelSupport(btf, fields, roles, symbols)
@@ -105,7 +110,7 @@ def fallback_path(s: KernelSupport) -> str:
     paths = []
     if s.has("smp_call") and s.has("sync_callback"):
         paths.append("rounds")
-    if s.has("call_rcu") and s.has("rcu_free"):
+    if s.has("call_rcu") and s.has("rcu_callback"):
         paths.append("call_rcu()")
     if s.has("sync_rcu"):
         paths.append("grace-period waits")
@@ -128,7 +133,7 @@ def unmeasurable(quantity: str, s: KernelSupport, via_table: bool) -> str:
         no_path = (
             ""
             if fallback_path(s)
-            else f"{_missing_fn(s, 'sync_callback', 'rcu_free', 'sync_rcu')} "
+            else f"{_missing_fn(s, 'sync_callback', 'rcu_callback', 'sync_rcu')} "
             "(fallbacks are counted on their path)"
         )
         return outcome or _missing_field(s, "mmu_table_batch.nr") or no_path

@@ -112,7 +112,7 @@ def test_grace_period_waits_are_fallbacks_and_their_wait_is_measured(arm64_run):
 def test_without_a_path_probe_failed_attempts_count(arm64_run):
     text = (
         SUPPORT_7X.replace("role sync_callback tlb_remove_table_smp_sync", "role sync_callback -")
-        .replace("role rcu_free __tlb_remove_table_one_rcu", "role rcu_free -")
+        .replace("role rcu_callback __tlb_remove_table_one_rcu", "role rcu_callback -")
         .replace("role sync_rcu tlb_remove_table_sync_rcu", "role sync_rcu -")
     )
     assert fallback_path(parse_support(text)) == ""

@@ -95,6 +95,7 @@ def test_recorded_run_under_pressure(line, tmp_path):
     assert by[("khugepaged", "sync_ipis_per_collapse")].measured == pytest.approx(1.0, abs=0.1)
     w = by[("fallback", "fallback_wait_us")]
     if line == "7.2":
+        assert res.support.has("rcu_callback") and res.support.has("sync_rcu")
         assert w.measured == 0.0 and w.agrees  # 7.2 has tlb_remove_table_sync_rcu(), unused here
     else:
         assert "tlb_remove_table_sync_rcu" in w.not_measurable  # 6.12 has no such function
