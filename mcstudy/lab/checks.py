@@ -37,7 +37,7 @@ from mcstudy.lab.law import (
     persistence_of,
     tally_block,
 )
-from mcstudy.lab.support import LEGACY, KernelSupport, unmeasurable
+from mcstudy.lab.support import LEGACY, KernelSupport, fallback_path, unmeasurable
 from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
 from mcstudy.probe.checks import Check
 from mcstudy.probe.noise import Background, background, row_level
@@ -291,19 +291,36 @@ def fallback_rows(
     work_cpu: int,
     level: float,
     ipi_mean: float,
+    support: KernelSupport = LEGACY,
 ) -> list[LabCheck]:
     """Fallbacks against failed attempts; sync-IPI callbacks per fallback; the failure rule."""
     gathers = [g for lv in levels for g in lv.gathers]
-    fallbacks = sum(g.fallbacks for g in gathers)
     failures = sum(g.failures for g in gathers)
+    path = fallback_path(support)
+    rounds = sum(g.syncs for g in gathers)
+    rcu_frees = sum(g.rcu_frees for g in gathers)
+    waits = [w for g in gathers for w in g.waits]
+    if path:
+        fallbacks = sum(g.fallbacks for g in gathers)
+        source = (
+            f"trace, the fallback's path in the gathers ({path} probed): {rounds} rounds "
+            f"smp_call_function(tlb_remove_table_smp_sync), {rcu_frees} "
+            f"call_rcu(__tlb_remove_table_one_rcu), {len(waits)} tlb_remove_table_sync_rcu()"
+        )
+    else:
+        fallbacks = failures
+        source = (
+            "trace: failed batch-page attempts (__get_free_page(GFP_NOWAIT) in "
+            "tlb_remove_table() returning NULL); no probe on the fallback's path"
+        )
     exact = exact_background(len(gathers), level)
     rows = [
         _row(
             "fallback",
             "fallbacks_observed",
-            "tlb_remove_table_one() rounds (sender)",
+            "fallbacks seen on their path (sender)",
             "fallbacks",
-            "trace: smp_call_function(tlb_remove_table_smp_sync) in the gathers",
+            source,
             f"docs/model.md §2.1: one fallback per failed batch-page attempt ({failures} failed)",
             failures,
             fallbacks,
@@ -313,6 +330,29 @@ def fallback_rows(
     ]
     if not profile.profile.uses_tlb_remove_table:
         return rows
+    if fallbacks > 0:
+        how = (
+            "the fallback sends a round (tlb_remove_table_sync_one())"
+            if profile.profile.fallback_sends_ipi
+            else "the fallback frees the table by call_rcu()"
+        )
+        rows.append(
+            _row(
+                "fallback",
+                "fallback_wait_us",
+                "unmapping task's wait in tlb_remove_table_sync_rcu() per fallback",
+                "us/fallback",
+                f"trace: entry and return of tlb_remove_table_sync_rcu() on the workload's "
+                f"task ({len(waits)} waits, {sum(waits) * 1e6:.0f} us in all)",
+                f"profile {profile.name}: {how}; no grace-period wait "
+                "(7.1 on with PT_RECLAIM=n waits in synchronize_rcu() instead)",
+                0.0,
+                sum(waits) * 1e6,
+                exact,
+                "this mm",
+                slope=1.0 / fallbacks,
+            )
+        )
     work = [w for lv in levels for w in lv.run.of_kind("work")]
     idle = [w for lv in levels for w in lv.run.of_kind("idle")]
 
@@ -514,6 +554,7 @@ def all_rows(
     ipi_mean: float,
     law_reps: int = 1000,
     support: KernelSupport = LEGACY,
+    khugepaged: tuple[PtworkRun | None, dict[str, str]] | None = None,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 
@@ -523,7 +564,7 @@ def all_rows(
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
         rows, t = table_rows(levels, geo, profile, online, level, batch, free_funcs)
-        rows += fallback_rows(levels, profile, online, work_cpu, level, ipi_mean)
+        rows += fallback_rows(levels, profile, online, work_cpu, level, ipi_mean, support)
         facts: dict[str, float] = {}
         if profile.profile.uses_tlb_remove_table and any(lv.mib > 0 for lv in levels):
             more, facts = law_rows(levels, t.total, batch, level, reps=law_reps)
@@ -531,12 +572,157 @@ def all_rows(
         for lv in levels:
             if lv.mib > 0:
                 rows += zone_rows(lv, level)
+        if khugepaged is not None:
+            rows += khugepaged_rows(khugepaged[0], khugepaged[1], profile, online, level)
         via = profile.profile.uses_tlb_remove_table
         marked = []
         for r in rows:
-            why = unmeasurable(r.quantity, support, via)
+            why = r.not_measurable or unmeasurable(r.quantity, support, via)
             marked.append(replace(r, not_measurable=why) if why else r)
         return marked, facts
 
     first, _ = build(0.95, law_reps=20)
     return build(row_level(len(first)))
+
+
+# ----------------------------------------------------------------- khugepaged
+
+
+KHUGEPAGED_QUANTITIES = ("collapses_observed", "collapse_rounds", "sync_ipis_per_collapse")
+
+
+def khugepaged_rows(
+    run: PtworkRun | None,
+    settings: dict[str, str],
+    profile: ProfileMatch,
+    online: int,
+    level: float,
+) -> list[LabCheck]:
+    """khugepaged's collapses of the region ``labwork thp`` offered, the rounds
+    ``collapse_huge_page()`` sent (``tlb_remove_table_sync_one()``) and their callbacks on
+    the other CPUs; each against the profile (``khugepaged_sync_ipi``). A phase that did
+    not run keeps its rows as not measurable, with the guest's reason."""
+    sync = profile.profile.khugepaged_sync_ipi
+    rounds_pred = 1.0 if sync else 0.0
+    ipi_pred = float(online - 1) if sync else 0.0
+    how = (
+        "collapse_huge_page() sends one round (tlb_remove_table_sync_one()) per collapse"
+        if sync
+        else "collapse_huge_page() sends no round"
+    )
+    basis = f"profile {profile.name}: {how}"
+    labels = {
+        "collapses_observed": ("khugepaged collapses", "collapses"),
+        "collapse_rounds": ("rounds khugepaged sent per collapse (sender)", "rounds/collapse"),
+        "sync_ipis_per_collapse": (
+            "sync-IPI callbacks on the other CPUs per collapse",
+            "IPIs/collapse",
+        ),
+    }
+    why = settings.get("error", "")
+    if run is None and not why:
+        why = "the guest ran no khugepaged phase"
+    work = run.of_kind("work") if run is not None else []
+    idle = run.of_kind("idle") if run is not None else []
+    if not why and len(work) != 1:
+        why = f"the khugepaged phase has {len(work)} work windows, expected 1"
+
+    def blank(q: str, predicted: float, reason: str) -> LabCheck:
+        label, unit = labels[q]
+        bg = exact_background(0, level)
+        r = _row("khugepaged", q, label, unit, "-", basis, predicted, math.nan, bg, "this mm")
+        return replace(r, not_measurable=reason)
+
+    if why:
+        return [
+            blank("collapses_observed", math.nan, why),
+            blank("collapse_rounds", rounds_pred, why),
+            blank("sync_ipis_per_collapse", ipi_pred, why),
+        ]
+    assert run is not None
+    w = work[0]
+    offered = w.gathers
+    collapses = w.vmstat_delta("thp_collapse_alloc")
+    calls = (
+        sum(w.hist_delta("kcollapse/hist").values())
+        if any(p.endswith("kcollapse/hist") for p in w.begin)
+        else None
+    )
+    knobs = ", ".join(f"{k.split('/')[-1]} {v}" for k, v in settings.items() if "khugepaged/" in k)
+    exact = exact_background(offered, level)
+    rows = [
+        _row(
+            "khugepaged",
+            "collapses_observed",
+            labels["collapses_observed"][0],
+            "collapses",
+            "vmstat thp_collapse_alloc over the work window"
+            + (f"; {calls} collapse_huge_page() calls by khugepaged" if calls is not None else "")
+            + f"; {run.done} of {offered} 2 MiB ranges mapped huge at the end"
+            + f" ({w.seconds:.1f} s)",
+            f"every 2 MiB range of the {2 * offered} MiB region collapsed once (THP "
+            f"{settings.get('enabled', '?')}, MADV_HUGEPAGE; khugepaged: {knobs})",
+            offered,
+            collapses,
+            exact,
+            "this mm",
+        )
+    ]
+    has_rounds = any(p.endswith("ksync/hist") for p in w.begin)
+    if not has_rounds:
+        reason = "no tlb_remove_table_smp_sync or smp_call_function in /proc/kallsyms"
+        rows += [
+            blank("collapse_rounds", rounds_pred, reason),
+            blank("sync_ipis_per_collapse", ipi_pred, reason),
+        ]
+        return rows
+    if collapses <= 0:
+        reason = "khugepaged collapsed nothing in the work window"
+        rows += [
+            blank("collapse_rounds", rounds_pred, reason),
+            blank("sync_ipis_per_collapse", ipi_pred, reason),
+        ]
+        return rows
+    sent = sum(w.hist_delta("ksync/hist").values())
+    rows.append(
+        _row(
+            "khugepaged",
+            "collapse_rounds",
+            labels["collapse_rounds"][0],
+            "rounds/collapse",
+            "trace histogram: smp_call_function(tlb_remove_table_smp_sync) by khugepaged "
+            f"({sent} rounds)",
+            basis,
+            rounds_pred,
+            sent,
+            exact,
+            "this mm",
+            slope=1.0 / collapses,
+        )
+    )
+
+    def callbacks(win) -> float:
+        return float(sum(win.hist_delta("callback/hist").values()))
+
+    if len(idle) >= 2:
+        m = w.seconds / (sum(x.seconds for x in idle) / len(idle))
+        bg = scaled_background([callbacks(x) for x in idle], level, m)
+    else:
+        bg = exact_background(0, level)
+    rows.append(
+        _row(
+            "khugepaged",
+            "sync_ipis_per_collapse",
+            labels["sync_ipis_per_collapse"][0],
+            "IPIs/collapse",
+            "trace histogram of tlb_remove_table_smp_sync() on every CPU (the sender runs "
+            "none), background of the no-work windows before the region was offered",
+            basis + f" ({online} online: {online - 1} other CPUs)" if sync else basis,
+            ipi_pred,
+            callbacks(w),
+            bg,
+            "other CPUs",
+            slope=1.0 / collapses,
+        )
+    )
+    return rows

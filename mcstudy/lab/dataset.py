@@ -149,7 +149,16 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
         "gather_fallbacks": (
             ("gather",),
             np.array([g.fallbacks for _, _, g in gathers], dtype=np.int64),
-            {"units": "fallbacks", "long_name": "tlb_remove_table_one() rounds sent"},
+            {
+                "units": "fallbacks",
+                "long_name": "fallbacks seen on their path: rounds sent, call_rcu() of one "
+                "table, or waits in tlb_remove_table_sync_rcu()",
+            },
+        ),
+        "gather_fallback_wait": (
+            ("gather",),
+            np.array([sum(g.waits) for _, _, g in gathers], dtype=np.float64),
+            {"units": "s", "long_name": "time the task waited in tlb_remove_table_sync_rcu()"},
         ),
         "gather_first_failed": (
             ("gather",),

@@ -133,8 +133,22 @@ def analyse(
         else 0.0
     )
     support = parse_support(console.files.get("support"))
+    kh = None
+    if "khugepaged_settings" in console.files:
+        settings = parse_facts(console.files["khugepaged_settings"])
+        text = console.files.get("khugepaged")
+        kh = (parse_ptwork(text) if text is not None else None, settings)
     rows, law_facts = all_rows(
-        levels, geo, profile, online, WORK_CPU, batch, spec.free_funcs, ipi, support=support
+        levels,
+        geo,
+        profile,
+        online,
+        WORK_CPU,
+        batch,
+        spec.free_funcs,
+        ipi,
+        support=support,
+        khugepaged=kh,
     )
     notes: list[str] = []
     for lv in levels:

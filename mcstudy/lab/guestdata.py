@@ -13,7 +13,9 @@ and the kprobe trace cut into gathers.
   ``gfp`` (``__get_free_pages()`` returning to ``tlb_remove_table()``: the attempt's
   outcome), ``wmark`` (``__zone_watermark_ok()``: the slow watermark check, with the mark
   and the free pages it saw), ``sync`` (``smp_call_function(tlb_remove_table_smp_sync)``:
-  one fallback's round), ``free_*`` (architecture table frees) and ``finish``
+  one fallback's round), ``rcufree`` (``call_rcu(__tlb_remove_table_one_rcu)``: a
+  PT_RECLAIM fallback), ``rcuwait``/``rcuwaited`` (entry and return of
+  ``tlb_remove_table_sync_rcu()``: a 7.1+ PT_RECLAIM=n fallback's wait), ``free_*`` (architecture table frees) and ``finish``
   (``tlb_finish_mmu()``, with the batch page and the tables it holds).
 
 Timestamps: the trace runs on the ``mono`` clock, the workload's windows on
@@ -242,6 +244,12 @@ class Gather:
     end: float = -1.0
     attempts: list[Attempt] = field(default_factory=list)
     syncs: int = 0
+    """Fallback rounds: ``smp_call_function(tlb_remove_table_smp_sync)`` on this task."""
+    rcu_frees: int = 0
+    """Fallbacks freed by ``call_rcu(__tlb_remove_table_one_rcu)`` (PT_RECLAIM)."""
+    waits: list[float] = field(default_factory=list)
+    """Seconds the task waited in each ``tlb_remove_table_sync_rcu()`` (7.1 on, no PT_RECLAIM)."""
+    wait_start: float | None = None
     free_calls: dict[str, int] = field(default_factory=dict)
     batch_at_finish: bool = False
     tables_in_batch: int = 0
@@ -253,7 +261,9 @@ class Gather:
 
     @property
     def fallbacks(self) -> int:
-        return self.syncs
+        """Fallbacks seen on the kernel's own fallback path: a round, a ``call_rcu()`` of
+        one table or a wait for a grace period (a version takes one of them)."""
+        return self.syncs + self.rcu_frees + len(self.waits)
 
     def tables(self, max_table_batch: int) -> int:
         """Tables handed to ``tlb_remove_table()``: one per fallback, plus the tables of
@@ -321,6 +331,19 @@ def parse_trace(text: str, task: str = "ptwork") -> Trace:
                 cur.attempts[-1].checks.append((fields["mark"], fields["free"]))
         elif ev == "sync":
             cur.syncs += 1
+            if cur.attempts:
+                cur.attempts[-1].fallback = True
+        elif ev == "rcufree":
+            cur.rcu_frees += 1
+            if cur.attempts:
+                cur.attempts[-1].fallback = True
+        elif ev == "rcuwait":
+            cur.wait_start = ts
+        elif ev == "rcuwaited":
+            if cur.wait_start is None:
+                raise LabError(f"trace:{no}: a tlb_remove_table_sync_rcu() return without its call")
+            cur.waits.append(ts - cur.wait_start)
+            cur.wait_start = None
             if cur.attempts:
                 cur.attempts[-1].fallback = True
         elif ev.startswith("free_"):

@@ -57,6 +57,12 @@ class LabRequest:
     seed: int = 1
     timeout_s: float = 1500.0
     trace_buffer_kb: int = 8192
+    khugepaged_mib: int = 32
+    """Region offered to khugepaged after the levels (MiB, even; 0: no khugepaged phase)."""
+    khugepaged_timeout_s: int = 120
+    khugepaged_idle_ms: int = 1000
+    khugepaged_idle_windows: int = 8
+    """No-work windows of ``khugepaged_idle_ms`` before the region is offered (the background)."""
     cmdline_extra: tuple[str, ...] = field(default=("cma=0",))
     """``cma=0``: no CMA area, so the zone's free pages are all usable by GFP_NOWAIT."""
 
@@ -70,6 +76,8 @@ class LabRequest:
             raise LabError(f"--pressure: repeated level in {list(self.levels)}")
         if self.layout not in ("isolated", "adjacent"):
             raise LabError(f"layout must be isolated or adjacent, got {self.layout!r}")
+        if self.khugepaged_mib < 0 or self.khugepaged_mib % 2 or self.khugepaged_mib > 64:
+            raise LabError(f"khugepaged region must be 0..64 MiB, even; got {self.khugepaged_mib}")
         if self.ptes < 1 or self.cpus < 2 or self.memory_mib < 128:
             raise LabError("need ptes >= 1, cpus >= 2 and memory >= 128 MiB")
         if not 0.01 <= self.idle_ratio <= 100:
@@ -99,6 +107,10 @@ def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str
         "CHURN_CPU": CHURN_CPU,
         "FREE_FUNCS": " ".join(spec.free_funcs),
         "TRACE_BUFFER_KB": req.trace_buffer_kb,
+        "KHUGEPAGED_MIB": req.khugepaged_mib,
+        "KHUGEPAGED_TIMEOUT_S": req.khugepaged_timeout_s,
+        "KHUGEPAGED_IDLE_MS": req.khugepaged_idle_ms,
+        "KHUGEPAGED_IDLE_WINDOWS": req.khugepaged_idle_windows,
     }
 
 

@@ -30,7 +30,13 @@ ROLE_NAMES = {
     "wmark": "__zone_watermark_ok",
     "smp_call": "smp_call_function",
     "sync_callback": "tlb_remove_table_smp_sync",
+    "call_rcu": "call_rcu",
+    "rcu_callback": "__tlb_remove_table_one_rcu",
+    "sync_rcu": "tlb_remove_table_sync_rcu",
 }
+NEWER_ROLES = ("call_rcu", "rcu_callback", "sync_rcu")
+"""Roles a console of the 6.1 era did not record (6.1 has neither the PT_RECLAIM fallback
+``__tlb_remove_table_one_rcu()`` nor ``tlb_remove_table_sync_rcu()``)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class KernelSupport:
 LEGACY = KernelSupport(
     btf=False,
     fields={"mmu_gather.batch": 8, "mmu_table_batch.nr": 16},
-    roles={r: n.split(" or ")[0] for r, n in ROLE_NAMES.items()},
+    roles={r: (None if r in NEWER_ROLES else n.split(" or ")[0]) for r, n in ROLE_NAMES.items()},
     recorded=False,
 )
 """A console recorded before the lab read kernels (Debian's 6.1, whose layout it hard-coded)."""
@@ -73,7 +79,12 @@ def parse_support(text: str | None) -> KernelSupport:
         elif len(parts) == 3 and parts[0] == "field":
             fields[parts[1]] = None if parts[2] == "-" else int(parts[2])
         elif len(parts) == 3 and parts[0] == "role":
-            roles[parts[1]] = None if parts[2] == "-" else parts[2]
+            role = parts[1]
+            if role not in ROLE_NAMES:
+                # a console printed by an earlier init under another role name: the
+                # function it found says which role it is (a missing one says nothing)
+                role = next((r for r, n in ROLE_NAMES.items() if n == parts[2]), role)
+            roles[role] = None if parts[2] == "-" else parts[2]
         elif len(parts) == 3 and parts[0] == "symbol":
             symbols[parts[1]] = parts[2] == "yes"
     return KernelSupport(btf, fields, roles, symbols)
@@ -92,6 +103,20 @@ def _missing_field(s: KernelSupport, *names: str) -> str:
     return f"no struct {' / '.join(gone)} {where}"
 
 
+def fallback_path(s: KernelSupport) -> str:
+    """Which of the fallback's paths the kernel lets the lab probe ('' if none): a round
+    (``smp_call_function(tlb_remove_table_smp_sync)``), ``call_rcu()`` of
+    ``__tlb_remove_table_one_rcu()`` or ``tlb_remove_table_sync_rcu()``."""
+    paths = []
+    if s.has("smp_call") and s.has("sync_callback"):
+        paths.append("rounds")
+    if s.has("call_rcu") and s.has("rcu_callback"):
+        paths.append("call_rcu()")
+    if s.has("sync_rcu"):
+        paths.append("grace-period waits")
+    return ", ".join(paths)
+
+
 def unmeasurable(quantity: str, s: KernelSupport, via_table: bool) -> str:
     """Why the kernel ``s`` cannot measure ``quantity`` ('' if it can).
 
@@ -105,15 +130,19 @@ def unmeasurable(quantity: str, s: KernelSupport, via_table: bool) -> str:
     if quantity in ("tables_per_gather", "gathers_off_prediction"):
         if not via_table:
             return ""
-        return (
-            outcome
-            or _missing_field(s, "mmu_table_batch.nr")
-            or (rounds and f"{rounds} (fallbacks are counted by their round)")
+        no_path = (
+            ""
+            if fallback_path(s)
+            else f"{_missing_fn(s, 'sync_callback', 'rcu_callback', 'sync_rcu')} "
+            "(fallbacks are counted on their path)"
         )
+        return outcome or _missing_field(s, "mmu_table_batch.nr") or no_path
     if quantity == "fallbacks_observed":
-        return outcome or rounds
+        return outcome
     if quantity == "sync_ipis_per_fallback":
         return rounds
+    if quantity == "fallback_wait_us":
+        return outcome or _missing_fn(s, "sync_rcu")
     if quantity in ("time_below_min_frac", "stalls_per_s"):
         return ""  # the zone's own samples and vmstat
     if quantity == "fail_rule":

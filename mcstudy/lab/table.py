@@ -39,7 +39,7 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
         + ", ".join(str(x) for x in levels),
         f"observed: {gathers} gathers, {int(ds.gather_attempts.sum())} batch-page attempts, "
         f"{int(ds.gather_failures.sum())} failed, {fallbacks} fallbacks "
-        f"(tlb_remove_table_one() rounds)",
+        "(seen on the fallback's path)",
         f"guest run: {float(a['guest_seconds']):.0f} s; noise interval "
         f"{100 * float(a['row_level']):.2f} % per row (family-wise "
         f"{100 * float(a['family_alpha']):.0f} %, Bonferroni over {ds.sizes['check']} rows)",

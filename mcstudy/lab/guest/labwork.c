@@ -1,6 +1,6 @@
 /*
- * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, four modes
- * (the fourth, btf, reads structure layouts: see btf() below).
+ * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, five modes
+ * (btf reads structure layouts, thp offers khugepaged a region: see btf() and thp() below).
  *
  *   labwork churn CPU MIB SEED
  *       Anonymous-memory churn: MIB MiB of private anonymous memory (no THP), pages
@@ -297,6 +297,88 @@ static int ptwork(int argc, char **argv)
 }
 
 /*
+ * labwork thp CPU MIB TIMEOUT_S IDLE_MS IDLE_WINDOWS FILES...
+ *   A region khugepaged can collapse (transparent_hugepage/enabled = madvise): MIB MiB of
+ *   private anonymous memory aligned to 2 MiB, every page written while the region is not
+ *   MADV_HUGEPAGE (so the faults map small pages), then madvise(MADV_HUGEPAGE), which
+ *   hands the mm to khugepaged. Before that, IDLE_WINDOWS no-work windows of IDLE_MS ms
+ *   each (sleeping);
+ *   then one work window from the madvise until /proc/self/smaps_rollup shows the whole
+ *   region as AnonHugePages or TIMEOUT_S s passed. Output as ptwork's ("@window idle|work
+ *   ..." with the FILES' snapshots; GATHERS of the work window = the region's PMD ranges);
+ *   "@done N": N = 2 MiB ranges mapped huge at the end.
+ */
+static long anon_huge_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = -1;
+	if (!f)
+		die("/proc/self/smaps_rollup: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb < 0)
+		die("/proc/self/smaps_rollup has no AnonHugePages line");
+	return kb;
+}
+
+static int thp(int argc, char **argv)
+{
+	if (argc < 7)
+		die("usage: labwork thp CPU MIB TIMEOUT_S IDLE_MS IDLE_WINDOWS FILES...");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long mib = parse_long(argv[3], "MIB", 2, 1 << 16);
+	long timeout = parse_long(argv[4], "TIMEOUT_S", 1, 100000);
+	long idle_ms = parse_long(argv[5], "IDLE_MS", 1, 10000000);
+	long windows = parse_long(argv[6], "IDLE_WINDOWS", 2, 1000);
+	int nfiles = argc - 7;
+	char **files = argv + 7;
+	if (mib % 2)
+		die("MIB: %ld is not a multiple of 2", mib);
+	pin(cpu, "thpwork");
+	size_t size = (size_t)mib << 20;
+	char *raw = mmap(NULL, size + PMD_SPAN, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		die("mmap of %ld MiB: %s", mib, strerror(errno));
+	char *addr = (char *)(((uintptr_t)raw + PMD_SPAN - 1) & ~(PMD_SPAN - 1));
+	for (size_t i = 0; i < size; i += PAGE)
+		addr[i] = (char)(1 + (i >> 12) % 251);
+	printf("@region %lu %lu\n", (unsigned long)addr, (unsigned long)(addr + size));
+	printf("@maps\n");
+	copy_file("/proc/self/maps");
+	printf("@end\n");
+	if (anon_huge_kb() != 0)
+		die("the region was faulted with huge pages (is THP enabled=always?)");
+	for (long b = 0; b < windows; b++) {
+		snapshot("begin", nfiles, files);
+		uint64_t s0 = now_ns();
+		usleep((useconds_t)(idle_ms * 1000));
+		uint64_t s1 = now_ns();
+		snapshot("end", nfiles, files);
+		printf("@window idle %ld 0 %llu %llu\n", b, (unsigned long long)s0,
+		       (unsigned long long)s1);
+	}
+	fflush(stdout);
+	snapshot("begin", nfiles, files);
+	uint64_t t0 = now_ns(), t1;
+	if (madvise(addr, size, 14 /* MADV_HUGEPAGE */))
+		die("madvise(MADV_HUGEPAGE): %s", strerror(errno));
+	long kb;
+	while ((kb = anon_huge_kb()) < (long)(size >> 10) &&
+	       (now_ns() - t0) < (uint64_t)timeout * 1000000000ULL)
+		usleep(50000);
+	t1 = now_ns();
+	snapshot("end", nfiles, files);
+	printf("@window work 0 %ld %llu %llu\n", mib / 2, (unsigned long long)t0,
+	       (unsigned long long)t1);
+	printf("@done %ld\n", kb / 2048);
+	return 0;
+}
+
+/*
  * labwork btf FILE STRUCT.MEMBER...
  *   Byte offsets of structure members from the kernel's BTF (FILE: /sys/kernel/btf/vmlinux;
  *   format: the kernel's Documentation/bpf/btf.rst). One line per argument:
@@ -394,6 +476,8 @@ int main(int argc, char **argv)
 		return ptwork(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "btf"))
 		return btf(argc, argv);
-	die("usage: labwork churn|sample|ptwork|btf ...");
+	if (argc >= 2 && !strcmp(argv[1], "thp"))
+		return thp(argc, argv);
+	die("usage: labwork churn|sample|ptwork|btf|thp ...");
 	return 2;
 }
