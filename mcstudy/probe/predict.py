@@ -55,9 +55,10 @@ def match_profile(
     x86-64 >= 6.15 without it -> ``v6.15``; older x86-64 -> ``v6.3-kvm-pv`` in a
     hypervisor guest (assumes PV TLB flush), else ``v6.3-baremetal``; other
     architectures (RCU table freeing) -> ``v6.15``, or ``v6.14-pt-reclaim`` with PT_RECLAIM.
-    From 7.0 (PT_RECLAIM ``def_bool y``): ``v7.0-pt-reclaim``; x86-64 >= 7.2 outside a
-    hypervisor -> ``v7.2-x86-native`` (khugepaged sends no round); without PT_RECLAIM
-    (powerpc, sparc64: ``HAVE_ARCH_TLB_REMOVE_TABLE``) >= 7.1 -> ``v7.1-sync-rcu``.
+    From 7.0 (PT_RECLAIM ``def_bool y``): ``v7.0-pt-reclaim`` (x86-64 included: the
+    series behind ``v7.2-x86-native`` is not matched by version, since Debian's 7.2.13
+    amd64 still sends khugepaged's round in the lab); without PT_RECLAIM (powerpc,
+    sparc64: ``HAVE_ARCH_TLB_REMOVE_TABLE``) >= 7.1 -> ``v7.1-sync-rcu``.
     """
     version = kernel_version(release)
     cfg = config or {}
@@ -93,24 +94,16 @@ def match_profile(
                 "no kernel config to check"
             )
     elif version >= (7, 0):
-        native = x86 and version >= (7, 2) and not hypervisor
-        name = "v7.2-x86-native" if native else "v7.0-pt-reclaim"
+        name = "v7.0-pt-reclaim"
         basis.append(
             f"{machine} Linux {vtext} >= 7.0: PT_RECLAIM is def_bool y, a failed batch "
             "allocation frees the table by call_rcu(), no IPI"
         )
-        if native:
-            basis.append(
-                "x86 >= 7.2 with the native TLB flush: tlb_remove_table_sync_one() returns "
-                "early, khugepaged's collapse sends no round"
-            )
+        if x86:
             caveats.append(
-                "assumes the native TLB flush: a CPU with INVLPGB keeps khugepaged's round"
-            )
-        elif x86:
-            caveats.append(
-                "a hypervisor guest with PV TLB flush keeps khugepaged's round (v7.2's skip "
-                "is for the native flush only)"
+                "khugepaged's round is assumed: the x86 series that skips it for the native "
+                "TLB flush (profile v7.2-x86-native) is not matched by version; Debian's "
+                "7.2.13 amd64 still sent it in the lab"
             )
     elif x86 and version >= (6, 14) and pt_reclaim in ("y", None):
         name = "v6.14-pt-reclaim"

@@ -6,7 +6,7 @@ without an emulator.
 
 * 6.12.118 (trixie, no PT_RECLAIM): profile v6.15, every fallback sends a round, one
   sync-IPI callback per fallback on the other vCPU;
-* 7.2.13 (sid, CONFIG_PT_RECLAIM=y): profile v6.14-pt-reclaim, every fallback frees its
+* 7.2.13 (sid, CONFIG_PT_RECLAIM=y): profile v7.0-pt-reclaim, every fallback frees its
   table by call_rcu(__tlb_remove_table_one_rcu), no round, 0 callbacks per fallback.
 
 On both, khugepaged's collapse_huge_page() sends one round per collapse."""
@@ -42,7 +42,7 @@ KERNELS = {
         "linux-image-7.2.13+deb14-cloud-arm64",
         "7.2.13+deb14-cloud-arm64",
         True,
-        "v6.14-pt-reclaim",
+        "v7.0-pt-reclaim",
         0.0,
         2000,
     ),
