@@ -22,6 +22,7 @@ Every level of the noise intervals is Bonferroni-corrected over the rows
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from scipy import special
@@ -554,12 +555,13 @@ def all_rows(
     ipi_mean: float,
     law_reps: int = 1000,
     support: KernelSupport = LEGACY,
-    khugepaged: tuple[PtworkRun | None, dict[str, str]] | None = None,
+    extra: Callable[[float], list[LabCheck]] | None = None,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 
     The Bonferroni level is fixed from a first pass that counts the rows. A row the
-    kernel cannot measure (``support``) is kept, marked with the reason.
+    kernel cannot measure (``support``) is kept, marked with the reason. ``extra``: the
+    rows of another phase at a given level (:mod:`mcstudy.lab.khugepaged`).
     """
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
@@ -572,8 +574,8 @@ def all_rows(
         for lv in levels:
             if lv.mib > 0:
                 rows += zone_rows(lv, level)
-        if khugepaged is not None:
-            rows += khugepaged_rows(khugepaged[0], khugepaged[1], profile, online, level)
+        if extra is not None:
+            rows += extra(level)  # rows of other phases (khugepaged), at the same level
         via = profile.profile.uses_tlb_remove_table
         marked = []
         for r in rows:
@@ -583,146 +585,3 @@ def all_rows(
 
     first, _ = build(0.95, law_reps=20)
     return build(row_level(len(first)))
-
-
-# ----------------------------------------------------------------- khugepaged
-
-
-KHUGEPAGED_QUANTITIES = ("collapses_observed", "collapse_rounds", "sync_ipis_per_collapse")
-
-
-def khugepaged_rows(
-    run: PtworkRun | None,
-    settings: dict[str, str],
-    profile: ProfileMatch,
-    online: int,
-    level: float,
-) -> list[LabCheck]:
-    """khugepaged's collapses of the region ``labwork thp`` offered, the rounds
-    ``collapse_huge_page()`` sent (``tlb_remove_table_sync_one()``) and their callbacks on
-    the other CPUs; each against the profile (``khugepaged_sync_ipi``). A phase that did
-    not run keeps its rows as not measurable, with the guest's reason."""
-    sync = profile.profile.khugepaged_sync_ipi
-    rounds_pred = 1.0 if sync else 0.0
-    ipi_pred = float(online - 1) if sync else 0.0
-    how = (
-        "collapse_huge_page() sends one round (tlb_remove_table_sync_one()) per collapse"
-        if sync
-        else "collapse_huge_page() sends no round"
-    )
-    basis = f"profile {profile.name}: {how}"
-    labels = {
-        "collapses_observed": ("khugepaged collapses", "collapses"),
-        "collapse_rounds": ("rounds khugepaged sent per collapse (sender)", "rounds/collapse"),
-        "sync_ipis_per_collapse": (
-            "sync-IPI callbacks on the other CPUs per collapse",
-            "IPIs/collapse",
-        ),
-    }
-    why = settings.get("error", "")
-    if run is None and not why:
-        why = "the guest ran no khugepaged phase"
-    work = run.of_kind("work") if run is not None else []
-    idle = run.of_kind("idle") if run is not None else []
-    if not why and len(work) != 1:
-        why = f"the khugepaged phase has {len(work)} work windows, expected 1"
-
-    def blank(q: str, predicted: float, reason: str) -> LabCheck:
-        label, unit = labels[q]
-        bg = exact_background(0, level)
-        r = _row("khugepaged", q, label, unit, "-", basis, predicted, math.nan, bg, "this mm")
-        return replace(r, not_measurable=reason)
-
-    if why:
-        return [
-            blank("collapses_observed", math.nan, why),
-            blank("collapse_rounds", rounds_pred, why),
-            blank("sync_ipis_per_collapse", ipi_pred, why),
-        ]
-    assert run is not None
-    w = work[0]
-    offered = w.gathers
-    collapses = w.vmstat_delta("thp_collapse_alloc")
-    calls = (
-        sum(w.hist_delta("kcollapse/hist").values())
-        if any(p.endswith("kcollapse/hist") for p in w.begin)
-        else None
-    )
-    knobs = ", ".join(f"{k.split('/')[-1]} {v}" for k, v in settings.items() if "khugepaged/" in k)
-    exact = exact_background(offered, level)
-    rows = [
-        _row(
-            "khugepaged",
-            "collapses_observed",
-            labels["collapses_observed"][0],
-            "collapses",
-            "vmstat thp_collapse_alloc over the work window"
-            + (f"; {calls} collapse_huge_page() calls by khugepaged" if calls is not None else "")
-            + f"; {run.done} of {offered} 2 MiB ranges mapped huge at the end"
-            + f" ({w.seconds:.1f} s)",
-            f"every 2 MiB range of the {2 * offered} MiB region collapsed once (THP "
-            f"{settings.get('enabled', '?')}, MADV_HUGEPAGE; khugepaged: {knobs})",
-            offered,
-            collapses,
-            exact,
-            "this mm",
-        )
-    ]
-    has_rounds = any(p.endswith("ksync/hist") for p in w.begin)
-    if not has_rounds:
-        reason = "no tlb_remove_table_smp_sync or smp_call_function in /proc/kallsyms"
-        rows += [
-            blank("collapse_rounds", rounds_pred, reason),
-            blank("sync_ipis_per_collapse", ipi_pred, reason),
-        ]
-        return rows
-    if collapses <= 0:
-        reason = "khugepaged collapsed nothing in the work window"
-        rows += [
-            blank("collapse_rounds", rounds_pred, reason),
-            blank("sync_ipis_per_collapse", ipi_pred, reason),
-        ]
-        return rows
-    sent = sum(w.hist_delta("ksync/hist").values())
-    rows.append(
-        _row(
-            "khugepaged",
-            "collapse_rounds",
-            labels["collapse_rounds"][0],
-            "rounds/collapse",
-            "trace histogram: smp_call_function(tlb_remove_table_smp_sync) by khugepaged "
-            f"({sent} rounds)",
-            basis,
-            rounds_pred,
-            sent,
-            exact,
-            "this mm",
-            slope=1.0 / collapses,
-        )
-    )
-
-    def callbacks(win) -> float:
-        return float(sum(win.hist_delta("callback/hist").values()))
-
-    if len(idle) >= 2:
-        m = w.seconds / (sum(x.seconds for x in idle) / len(idle))
-        bg = scaled_background([callbacks(x) for x in idle], level, m)
-    else:
-        bg = exact_background(0, level)
-    rows.append(
-        _row(
-            "khugepaged",
-            "sync_ipis_per_collapse",
-            labels["sync_ipis_per_collapse"][0],
-            "IPIs/collapse",
-            "trace histogram of tlb_remove_table_smp_sync() on every CPU (the sender runs "
-            "none), background of the no-work windows before the region was offered",
-            basis + f" ({online} online: {online - 1} other CPUs)" if sync else basis,
-            ipi_pred,
-            callbacks(w),
-            bg,
-            "other CPUs",
-            slope=1.0 / collapses,
-        )
-    )
-    return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from mcstudy.kernel import procfs
@@ -16,6 +17,7 @@ from mcstudy.lab.console import Console
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import parse_ptwork, parse_samples, parse_trace, trace_stats
 from mcstudy.lab.guestrun import WORK_CPU, LabRequest
+from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.lab.setup import Prepared
 from mcstudy.lab.support import LEGACY, KernelSupport, parse_support
 from mcstudy.lab.zone import calibrate_level, zone_notes
@@ -148,7 +150,7 @@ def analyse(
         spec.free_funcs,
         ipi,
         support=support,
-        khugepaged=kh,
+        extra=None if kh is None else partial(khugepaged_rows, kh[0], kh[1], profile, online),
     )
     notes: list[str] = []
     for lv in levels:

@@ -59,6 +59,10 @@ def test_arm64_short_run_under_pressure():
         # run), which the row's own Wilson noise interval decides
         assert r[("fallback", "fail_rule")][2]
     assert ("zone 350 MiB", "nowait_fail_prob") in r
+    # the khugepaged phase after the level: every 2 MiB range collapsed, one round each
+    assert r[("khugepaged", "collapses_observed")][2]
+    assert r[("khugepaged", "collapse_rounds")][2]
+    assert r[("khugepaged", "sync_ipis_per_collapse")][2]
 
 
 def test_amd64_short_run_never_calls_tlb_remove_table():

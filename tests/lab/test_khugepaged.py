@@ -1,4 +1,4 @@
-"""khugepaged rows (mcstudy.lab.checks.khugepaged_rows): collapses of the region
+"""khugepaged rows (mcstudy.lab.khugepaged.khugepaged_rows): collapses of the region
 ``labwork thp`` offered, the rounds collapse_huge_page() sent and their callbacks on the
 other CPUs, against the profile's ``khugepaged_sync_ipi``. The phase's output is written
 here in the format labwork prints; the rows are also checked through the analysis of the
@@ -14,10 +14,10 @@ import pytest
 
 from mcstudy.kernel.profiles import get_profile
 from mcstudy.lab.arch import get_arch
-from mcstudy.lab.checks import khugepaged_rows
 from mcstudy.lab.experiment import analyse
 from mcstudy.lab.guestdata import parse_ptwork
 from mcstudy.lab.guestrun import LabRequest, kernel_cmdline
+from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.probe.predict import ProfileMatch
 
 T = "/sys/kernel/tracing/events/lab"
