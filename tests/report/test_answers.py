@@ -91,6 +91,10 @@ def test_host_answers_quote_every_question_with_intervals(host_dataset):
     block = answers_block(ds)
     assert block is not None and block.splitlines()[1].startswith("Answers: bursts load")
     _lines_fit(block)
+    # kernels the study does not sweep: what 7.x changes is still said
+    kern = next(i for i in ans.items if i.question.startswith("What changes from kernel"))
+    assert "Not swept here" in kern.answer and "`v7.1-sync-rcu`" in kern.answer
+    assert "synchronize_rcu()" in kern.answer
     # a scaled zone (zone_scale=16) says which answers it only bounds
     notes = " ".join(ans.notes)
     assert "1/16" in notes and "upper bounds at this scale" in notes
