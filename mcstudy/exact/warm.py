@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mcstudy.engine.jitcache import has_cache_index
 from mcstudy.exact import pressure as _pressure
 from mcstudy.exact.pressure import ZoneChain
 from mcstudy.exact.stored import is_stored
@@ -45,6 +46,12 @@ def recursion_needed(chains: Iterable[ZoneChain]) -> bool:
     """Whether solving ``chains`` runs the recursion: some law needs it and is not in
     the store."""
     return any(needs_recursion(c) and not is_stored(c) for c in chains)
+
+
+def recursion_cached() -> bool:
+    """Whether the level recursion's kernels are in Numba's cache (a point that needs them
+    then loads them when it solves its law: no warm-up is needed for them)."""
+    return all(has_cache_index(f) for f in (_pressure._mg1_levels, _pressure._ramaswami))
 
 
 def compile_level_recursion() -> None:

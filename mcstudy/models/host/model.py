@@ -32,7 +32,7 @@ from mcstudy.exact.thp import (
     ipi_exact,
 )
 from mcstudy.exact.timed import zone_fallbacks_mean
-from mcstudy.exact.warm import compile_level_recursion, recursion_needed
+from mcstudy.exact.warm import compile_level_recursion, recursion_cached, recursion_needed
 from mcstudy.kernel.policies import (
     MAINLINE_COLLAPSE,
     MAINLINE_IPI,
@@ -124,7 +124,8 @@ class HostModel(Model):
 
     def run_warmups(self, variants: list[Warmup], params: list[HostParams]) -> None:
         """The kernel's warm-ups, and the zone's level recursion if the points' laws
-        need it and are not stored (``mcstudy.exact.warm``; the warm-up's own zone is
+        need it, are not stored, and it is not in Numba's cache (``mcstudy.exact.warm``;
+        a cached recursion loads when a point solves its law; the warm-up's own zone is
         small enough for GTH elimination, which compiles nothing).
 
         When ``host_block`` is not in Numba's cache and there is a second CPU, a child
@@ -135,7 +136,8 @@ class HostModel(Model):
         """
         if not variants:
             return
-        recursion = recursion_needed(p.setup().chain for p in params)
+        # a cached recursion loads when a point solves its law: no warm-up for it
+        recursion = recursion_needed(p.setup().chain for p in params) and not recursion_cached()
         child = None
         if not has_cache_index(KH.host_block):  # else loading takes a second: no child
             child = beside.start(CHILD, [RECURSION] if recursion else [])
