@@ -58,8 +58,8 @@ from mcstudy.kernel.procfs_reclaim import (
     read_optional,
     vmstat_zone_sum,
 )
+from mcstudy.kernel.watermarks import SWAP_CLUSTER_MAX
 
-SWAP_CLUSTER_MAX = 32
 """Pages of one reclaim batch (include/linux/swap.h)."""
 USER_HZ = 100
 """Clock ticks per second of ``/proc/PID/stat`` (100 on every Linux ABI but alpha)."""

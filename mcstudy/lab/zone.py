@@ -25,13 +25,15 @@ import math
 from dataclasses import dataclass, field
 
 from mcstudy.calibrate.calibration import calibrate
+from mcstudy.calibrate.reclaim import direct_reclaim_batch
+from mcstudy.calibrate.reclaim import kswapd_rate as reclaim_kswapd_rate
 from mcstudy.exact.pressure import solve
 from mcstudy.kernel import procfs
+from mcstudy.kernel.watermarks import SWAP_CLUSTER_MAX
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import PtworkRun, Window, ZoneSample
 from mcstudy.mechanisms.zone import Zone
 
-SWAP_CLUSTER_MAX = 32
 USER_HZ = 100
 """Clock ticks per second of ``/proc/PID/stat`` (``USER_HZ``, 100 on every Linux ABI)."""
 
@@ -79,8 +81,8 @@ def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
     stalls = _delta(vm0, vm1, "allocstall")
     ticks = sum(w.kswapd_cpu_ticks() for w in run.windows)
     cpu_s = ticks / USER_HZ
-    kswapd_rate = steal_k / SWAP_CLUSTER_MAX / cpu_s if cpu_s > 0 else 0.0
-    d = max(1, round(steal_d / stalls)) if stalls > 0 else SWAP_CLUSTER_MAX
+    kswapd_rate = reclaim_kswapd_rate(steal_k, cpu_s)
+    d = direct_reclaim_batch(steal_d, stalls)
     try:
         chain = Zone(
             managed_pages=int(p["managed_pages"]),
