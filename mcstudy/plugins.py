@@ -48,24 +48,40 @@ def load_group(group: str) -> list[Plugin]:
     """Every entry point of ``group``, loaded, in the order the distributions declare
     them (mcstudy's own first). One :class:`PluginError` when there is none, or when one
     cannot be loaded."""
+    found = _declared(group)
+    return [_load(ep, group) for ep in found]
+
+
+def load_entry(group: str, name: str) -> Plugin | None:
+    """The one entry point ``name`` of ``group``, loaded (mcstudy's own first when several
+    distributions declare the name), or None when none does; nothing else of the group is
+    imported. The same errors as :func:`load_group`."""
+    named = [ep for ep in _declared(group) if ep.name == name]
+    return _load(named[0], group) if named else None
+
+
+def _declared(group: str) -> list[Any]:
+    """The entry points of ``group``, mcstudy's own first (stable: declared order kept);
+    the one error of an uninstalled tree when mcstudy declares none."""
     found = list(entry_points(group=group))
     if not any(_dist(ep) == DISTRIBUTION for ep in found):
         raise PluginError(
             f"no entry points of mcstudy in group {group!r}: mcstudy is not installed "
             "(run `python -m pip install -e .` in its source tree)"
         )
-    found.sort(key=lambda ep: _dist(ep) != DISTRIBUTION)  # stable: declared order kept
-    out = []
-    for ep in found:
-        try:
-            value = ep.load()
-        except Exception as exc:
-            raise PluginError(
-                f"entry point {ep.name!r} of group {group!r} ({ep.value}) cannot be loaded: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        out.append(Plugin(ep.name, value, _dist(ep)))
-    return out
+    found.sort(key=lambda ep: _dist(ep) != DISTRIBUTION)
+    return found
+
+
+def _load(ep: Any, group: str) -> Plugin:
+    try:
+        value = ep.load()
+    except Exception as exc:
+        raise PluginError(
+            f"entry point {ep.name!r} of group {group!r} ({ep.value}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return Plugin(ep.name, value, _dist(ep))
 
 
 def _dist(ep: Any) -> str:

@@ -32,7 +32,7 @@ from mcstudy.budget import StudyCost, check_budget
 from mcstudy.engine.blocks import DEFAULT_BLOCK_SIZE
 from mcstudy.errors import ConfigError, McStudyError
 from mcstudy.models.base import Model, ModelParams
-from mcstudy.models.registry import get_model, model_names
+from mcstudy.models.registry import get_model, is_model, model_names
 
 DEFAULT_CONFIG = Path("configs") / "default.toml"
 PACKAGED_DEFAULT = Path(__file__).resolve().parent / "configs" / "default.toml"
@@ -563,7 +563,7 @@ def load_study(
                     f"{_expected(err['msg'])}"
                 )
     model_name = section.model if section is not None else study_raw.get("model")
-    if not isinstance(model_name, str) or model_name not in model_names():
+    if not isinstance(model_name, str) or not is_model(model_name):
         if isinstance(model_name, str):  # (a missing or mistyped model is reported above)
             errors.add(
                 f"{where('study', 'model')} = {model_name!r}: expected one of "

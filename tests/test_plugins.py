@@ -37,6 +37,50 @@ def test_every_model_package_and_every_section_entry_is_declared():
     assert registry.builtin_model_names() == registry.LISTED_ORDER
 
 
+LOOKUP = """
+import json, sys
+from mcstudy.models.registry import get_model, is_model, model_names
+before = sorted(m for m in sys.modules if m.endswith(".model") and m.startswith("mcstudy.models."))
+assert is_model("host") and not is_model("no-such-model")
+get_model("host")
+after = sorted(m for m in sys.modules if m.endswith(".model") and m.startswith("mcstudy.models."))
+print(json.dumps([before, after, list(model_names())]))
+"""
+
+
+def test_looking_up_one_model_imports_only_that_model(repo_root):
+    """A run needs one model: its start does not import the others (a cached start's
+    time, docs/guide.md); listing the models afterwards still gives every model, in the
+    listed order."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LOOKUP], cwd=repo_root, capture_output=True, text=True, check=True
+    )
+    before, after, names = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == []
+    # is_model("no-such-model") had to read every entry point to say no: all are loaded
+    assert after == sorted(f"mcstudy.models.{n}.model" for n in registry.LISTED_ORDER)
+    assert tuple(names[:4]) == registry.LISTED_ORDER
+
+
+def test_get_model_alone_imports_one_model(repo_root):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mcstudy.models.registry import get_model; get_model('gather'); "
+        "print(sorted(m for m in sys.modules if m.startswith('mcstudy.models.') "
+        "and m.endswith('.model')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "['mcstudy.models.gather.model']"
+
+
 def test_a_tree_that_was_never_installed_gives_one_clear_error(monkeypatch):
     monkeypatch.setattr(plugins, "entry_points", lambda group: [])
     with pytest.raises(McStudyError, match=r"mcstudy is not installed \(run `python -m pip"):

@@ -19,7 +19,7 @@ from mcstudy.document.variables import cell_view, find_estimates
 from mcstudy.errors import OutputError
 from mcstudy.findings import FINDINGS_ATTR, Finding, format_findings, read_findings, read_notes
 from mcstudy.fmt import coord, findings_count
-from mcstudy.models.registry import get_model, model_names
+from mcstudy.models.registry import get_model, is_model
 from mcstudy.report.catalog import builders_for
 from mcstudy.report.figures import png_bytes, svg_bytes
 from mcstudy.report.files import write_atomic
@@ -67,7 +67,7 @@ def write_report(
     # the model is needed only to draw exact curves between sweep points (and for the
     # estimates of a dataset written before they were stored with it): the report reads
     # everything else from the dataset
-    model = get_model(model_name) if model_name in model_names() else None
+    model = get_model(model_name) if is_model(model_name) else None
     main = ds.attrs.get(MAIN_ESTIMATE_ATTR)
     ctx = ReportContext(
         ds=ds,

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcstudy.models.registry import model_names
+from mcstudy.models.registry import is_model, model_names
 from mcstudy.storage.atomic import (
     DIR_MODE,
     FILE_MODE,
@@ -228,7 +228,7 @@ class RunDir:
         try:
             canonical = info["canonical"]
             section = StudySection.model_validate(canonical["study"])
-            if section.model not in model_names():
+            if not is_model(section.model):
                 raise RunDirError(
                     f"{self.study_file}: model {section.model!r} is not known to this "
                     f"mcstudy (known: {', '.join(model_names())})"

@@ -50,6 +50,7 @@ def _no_internals(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a report read a model's internals")
 
     monkeypatch.setattr(registry, "_registry", dict)
+    monkeypatch.setattr(registry, "_lookup", lambda name: None)
     monkeypatch.setattr(registry, "get_model", refuse)
     monkeypatch.setattr(profiles, "get_profile", refuse)
     monkeypatch.setattr(profiles, "PROFILES", {})
