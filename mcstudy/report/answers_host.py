@@ -38,6 +38,7 @@ from mcstudy.report.answers import (
     sample_text,
     unseen,
 )
+from mcstudy.report.answers_assumed import assumption_notes
 
 MAINLINE = {"ipi_policy": MAINLINE_IPI, "collapse_policy": MAINLINE_COLLAPSE}
 """The mainline cell of the IPI outputs (dimensions ``ipi_policy``, ``collapse_policy``)."""
@@ -638,6 +639,7 @@ def host_answers(ds: xr.Dataset) -> Answers:
     if desc:
         notes.append(f"The {load} load: {desc}.")
     notes.append(f"Sample: {sample_text(r, at)} per point; every policy on the same sequences.")
+    notes += assumption_notes(r, at, MAINLINE, coords(r, "ipi_policy"))
     scale = r.value("zone_scale", **at)
     if math.isfinite(scale) and scale > 1:
         notes.append(
