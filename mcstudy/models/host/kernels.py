@@ -66,6 +66,7 @@ class HostArrays(NamedTuple):
     cdfs: np.ndarray  # [variant, level]: initial cache-level law, cumulative
     ipi: np.ndarray  # R.RT_PARAMS records of every IPI_VARIANTS entry, in that order
     rth: np.ndarray  # uint64 [4, 3] thresholds: calm, pressure, RT mm, kernel mode
+    stall: tuple  # zone_events.stall_arrays of the chain (timed direct-reclaim stalls)
 
 
 SUB_STRIDE = 16
@@ -326,7 +327,19 @@ def host_block(
         time_st = stream_new(k0, k1, block, base + SUB_ZONE_TIMES)
         cnt[:] = 0
         buf, code0, n_sw, n_ev, below, below_a, awake = Z.zone_path(
-            ev_st, start_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, cnt, buf
+            ev_st,
+            start_st,
+            time_st,
+            n_mean,
+            cdf,
+            nf,
+            P,
+            amark,
+            horizon,
+            tables,
+            arrays.stall,
+            cnt,
+            buf,
         )
         _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake)
         _idx, codes, times = buf
@@ -353,6 +366,7 @@ def compile_zone_path(zone: tuple, arrays: HostArrays) -> None:
         span.atomic_mark,
         span.horizon_s,
         tables,
+        arrays.stall,
         cnt,
         buf,
     )

@@ -150,6 +150,19 @@ class HostParams(ModelParams):
     atomic_alloc_rate: float | None = _load_rate("pages/s", "GFP_ATOMIC allocations")
     reclaim_batch: int = _i(32, "pages", "kswapd batch (SWAP_CLUSTER_MAX)", ge=1, le=1 << 20)
     direct_reclaim_batch: int = _i(32, "pages", "pages one direct-reclaim stall frees", ge=1)
+    stall_mean_s: float = _f(
+        0.0,
+        "s",
+        "mean direct-reclaim stall (0: instantaneous; docs/model.md §4.13, §11.6)",
+        ge=0.0,
+        le=10.0,
+    )
+    alloc_tasks: int = _i(
+        4, "1", "tasks making the blocking allocations (with timed stalls)", ge=1, le=16
+    )
+    stall_phases: int = _i(
+        1, "1", "Erlang shape of a stall's duration (1: exponential)", ge=1, le=4
+    )
     gather_rate: float | None = _load_rate("gathers/s", "munmap gathers freeing page tables")
     tables_per_gather: int | None = _i(
         None, "tables", "page tables per gather (default: the load's)", ge=1, le=10**7
@@ -363,6 +376,11 @@ class HostParams(ModelParams):
             gather_rate=self._load("gather_rate") or 0.0,
             reclaim_batch=self.reclaim_batch,
             direct_reclaim_batch=self.direct_reclaim_batch,
+            # the task count and the stall's shape only matter when stalls take time:
+            # without, the chain (and its stored law's key) is the instantaneous one
+            stall_mean_s=self.stall_mean_s,
+            alloc_tasks=self.alloc_tasks if self.stall_mean_s > 0.0 else 1,
+            stall_phases=self.stall_phases if self.stall_mean_s > 0.0 else 1,
             atomic_alloc_rate=atomic,
             burst_alloc_rate=burst if bursty else None,
             burst_start_rate=b_start if bursty else 0.0,

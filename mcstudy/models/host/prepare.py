@@ -155,6 +155,7 @@ def prepare(params: HostParams) -> PreparedHost:
         cdfs=cdfs,
         ipi=ipi_params(p, s.tables_per_gather, s.zone.gather_rate),
         rth=rth,
+        stall=E.stall_arrays(s.chain),
     )
     return PreparedHost(
         params=p,

@@ -36,6 +36,7 @@ from mcstudy.mechanisms.zone_events import (
     choose_event,
     choose_exact,
     zone_event,
+    zone_event_timed,
 )
 
 CODE_BELOW_MIN = 1
@@ -75,18 +76,19 @@ def gamma_int(st, k):
 
 
 @njit(cache=True)
-def stationary_state(st, cdf, nf):
-    """(phase, kswapd, free pages) drawn from the stationary law (``cdf`` over the states
-    in the order phase, kswapd, free pages)."""
+def stationary_state(st, cdf, nf, phases):
+    """(phase, kswapd, free pages, stalled-task configuration) drawn from the stationary
+    law (``cdf`` over the states in the order configuration, phase, kswapd, free pages;
+    ``phases`` burst phases, 1 or 2; configuration 0 without timed stalls)."""
     u = uniform(st)
     i = np.searchsorted(cdf, u, side="right")
     if i >= cdf.shape[0]:
         i = cdf.shape[0] - 1
     while i > 0 and cdf[i] == cdf[i - 1]:  # a state of probability 0 (rounding at the top)
         i -= 1
-    b = i // (2 * nf)
+    block = i // (2 * nf)
     k = (i // nf) % 2
-    return b, k, i % nf
+    return block % phases, k, i % nf, block // phases
 
 
 @njit(cache=True)
@@ -159,6 +161,51 @@ def zone_run(st, n, f, kw, bu, P, amark, tables, cnt, idx, codes):
 
 
 @njit(cache=True)
+def zone_run_timed(st, n, f, kw, bu, cfg, P, amark, tables, stall, cnt, idx, codes):
+    """``zone_run`` of a chain whose direct-reclaim stalls take time (``docs/model.md``
+    §4.13: regime kw + 2 burst + 4 configuration, no aggregated steps); ``stall`` is
+    ``zone_events.stall_arrays`` of the chain."""
+    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, _agg = tables
+    _t, s_start, s_adv, s_end, s_restart, _ph = stall
+    mn = P.wmark_min
+    code = state_code(f, kw, mn, amark)
+    n_sw = np.int64(0)
+    below = 0
+    below_a = 0
+    awake = 0
+    stalls = 0
+    wakes = 0
+    afails = 0
+    i = 0
+    while True:
+        below += code & CODE_BELOW_MIN
+        below_a += (code & CODE_BELOW_ATOMIC) >> 1
+        awake += kw
+        if i == n:
+            break
+        r = kw + 2 * bu + 4 * cfg
+        ev, u = choose_event(st, r, guide)
+        if ev == GUIDE_AMBIGUOUS:
+            ev = choose_exact(st, u, r, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        f, kw, bu, _b, _h, cfg, s_, w_, _g, _fb, a_ = zone_event_timed(
+            ev, f, kw, bu, 0, 0, cfg, P, s_start, s_adv, s_end, s_restart
+        )
+        stalls += s_
+        wakes += w_
+        afails += a_
+        i += 1
+        new = state_code(f, kw, mn, amark)
+        if new != code:
+            idx, _ = push(idx, n_sw, i)
+            codes, n_sw = push(codes, n_sw, new)
+            code = new
+    cnt[C_STALL] += stalls
+    cnt[C_WAKE] += wakes
+    cnt[C_AFAIL] += afails
+    return idx, codes, n_sw, below, below_a, awake
+
+
+@njit(cache=True)
 def switch_times(st, idx, n_sw, n, horizon, times):
     """Times of the switches at epochs ``idx[:n_sw]`` among ``n`` uniform order statistics
     on ``[0, horizon)``: ``horizon S_j / S_{n+1}`` with ``S`` partial sums of standard
@@ -178,19 +225,28 @@ def switch_times(st, idx, n_sw, n, horizon, times):
 
 
 @njit(cache=True)
-def zone_path(ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, cnt, buf):
+def zone_path(
+    ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, stall, cnt, buf
+):
     """One stationary path of the zone over ``[0, horizon)``.
 
-    ``buf`` = (idx, codes, times) work arrays (they grow; returned). Returns
-    (buf, initial code, switches, events, visits below min, below atomic, awake).
+    ``stall``: ``zone_events.stall_arrays`` of the chain (its first entry 1 when
+    direct-reclaim stalls take time). ``buf`` = (idx, codes, times) work arrays (they
+    grow; returned). Returns (buf, initial code, switches, events, visits below min,
+    below atomic, awake).
     """
     idx, codes, times = buf
-    bu, kw, f = stationary_state(cnt_st, cdf, nf)
+    bu, kw, f, cfg = stationary_state(cnt_st, cdf, nf, stall[5])
     n = poisson(cnt_st, n_mean)
     code0 = state_code(f, kw, P.wmark_min, amark)
-    idx, codes, n_sw, below, below_a, awake = zone_run(
-        ev_st, n, f, kw, bu, P, amark, tables, cnt, idx, codes
-    )
+    if stall[0] != 0:
+        idx, codes, n_sw, below, below_a, awake = zone_run_timed(
+            ev_st, n, f, kw, bu, cfg, P, amark, tables, stall, cnt, idx, codes
+        )
+    else:
+        idx, codes, n_sw, below, below_a, awake = zone_run(
+            ev_st, n, f, kw, bu, P, amark, tables, cnt, idx, codes
+        )
     times = switch_times(time_st, idx, n_sw, n, horizon, times)
     return (idx, codes, times), code0, n_sw, n, below, below_a, awake
 

@@ -46,15 +46,26 @@ def _agree(est: dict, exact: dict, spec: EstimateSpec) -> tuple[bool, str]:
     return abs(z) <= Z_TOL, f"{name}: {y:.6g} vs exact {e:.6g} (z = {z:+.2f}, [{lo:.4g}, {hi:.4g}])"
 
 
+TIMED = {"stall_mean_s": 0.05, "alloc_tasks": 3, "stall_phases": 2}
+"""Direct-reclaim stalls that take time (§4.13): 50 ms Erlang-2, three allocating tasks."""
+
+
 @pytest.mark.parametrize(
-    ("refill_gfp", "round_us"), [("kernel", None), ("nowait", None), ("kernel", 100_000.0)]
+    ("refill_gfp", "round_us", "stalls"),
+    [
+        ("kernel", None, {}),
+        ("nowait", None, {}),
+        ("kernel", 100_000.0, {}),
+        ("kernel", 100_000.0, TIMED),
+    ],
 )
-def test_every_coupled_rate_matches_the_exact_chain(refill_gfp, round_us):
+def test_every_coupled_rate_matches_the_exact_chain(refill_gfp, round_us, stalls):
     """Gathers, splits, collapses, refills all read one zone path: their rates follow from
     the exact stationary law (PASTA), and the Monte Carlo agrees within 4 SE. With
     0.1 s sync rounds a failing gather's later attempts see the zone 0.1 s, 0.2 s later
-    (docs/model.md §11.8): fewer fallbacks than all-or-nothing, still exact."""
-    params = dict(SMALL, refill_gfp=refill_gfp, sync_round_us=round_us)
+    (docs/model.md §11.8): fewer fallbacks than all-or-nothing, still exact; also when
+    stalls take time (the law of attempts then runs over the stalled tasks too)."""
+    params = dict(SMALL, refill_gfp=refill_gfp, sync_round_us=round_us, **stalls)
     _, est, exact = simulate_model("host", params, 600, 20230419, 3, 8)
     assert 0.02 < exact["nowait_fail_prob_exact"] < 0.2  # the zone does reach min here
     all_or_nothing = 3 * 5.0 * exact["nowait_fail_prob_exact"] * 3600.0
@@ -74,10 +85,12 @@ def test_every_coupled_rate_matches_the_exact_chain(refill_gfp, round_us):
     assert bad == []
 
 
-def test_zone_switch_times_give_the_exact_time_below_min():
+@pytest.mark.parametrize("stalls", [{}, TIMED])
+def test_zone_switch_times_give_the_exact_time_below_min(stalls):
     """The THP and IPI sides see the zone only through its switch times: the time at or
-    below min that they imply has the exact stationary mean, and so does the awake time."""
-    p = HostParams.model_validate(SMALL)
+    below min that they imply has the exact stationary mean, and so does the awake time;
+    also when direct-reclaim stalls take time (§4.13: a 50 ms Erlang-2 stall, 3 tasks)."""
+    p = HostParams.model_validate({**SMALL, **stalls})
     pr = prepare(p)
     P, *tables = pr.zone
     cdf, span = pr.arrays.cdf, pr.arrays.span
@@ -91,7 +104,7 @@ def test_zone_switch_times_give_the_exact_time_below_min():
         buf, code0, n_sw, _n, _b, _ba, _aw = Z.zone_path(
             stream_new(5, 6, j, 1), stream_new(5, 6, j, 2), stream_new(5, 6, j, 3),
             span.events_mean, cdf, span.levels, P, span.atomic_mark, horizon,
-            tuple(tables), cnt, buf,
+            tuple(tables), pr.arrays.stall, cnt, buf,
         )  # fmt: skip
         _idx, codes, times = buf
         for bit, acc in ((Z.CODE_BELOW_MIN, below), (Z.CODE_AWAKE, awake)):
@@ -105,6 +118,8 @@ def test_zone_switch_times_give_the_exact_time_below_min():
                 total += horizon - t0
             acc.append(total / horizon)
         assert np.all(np.diff(times[:n_sw]) >= 0) and (n_sw == 0 or times[n_sw - 1] < horizon)
+    if stalls:
+        assert pr.arrays.stall[0] == 1 and st.stalled_tasks_mean > 0.01
     for acc, exact in ((below, st.below_min_prob), (awake, st.kswapd_awake_prob)):
         m, se = np.mean(acc), np.std(acc, ddof=1) / math.sqrt(len(acc))
         assert abs(m - exact) <= Z_TOL * se, (m, se, exact)
