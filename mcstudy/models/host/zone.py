@@ -225,9 +225,7 @@ def switch_times(st, idx, n_sw, n, horizon, times):
 
 
 @njit(cache=True)
-def zone_path(
-    ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, stall, cnt, buf
-):
+def zone_path(ev_st, cnt_st, time_st, n_mean, cdf, nf, P, amark, horizon, tables, stall, cnt, buf):
     """One stationary path of the zone over ``[0, horizon)``.
 
     ``stall``: ``zone_events.stall_arrays`` of the chain (its first entry 1 when
