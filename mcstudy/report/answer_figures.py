@@ -166,3 +166,47 @@ def plot_frontier(
     ax_f.set_xticks(x, list(labels), rotation=25, ha="right")
     _outside_legend(fig, ax_f, legend_in, title="load", fontsize=7.5)
     return fig
+
+
+@styled
+def plot_against(
+    x: Sequence[float],
+    series: Sequence[str],
+    values: np.ndarray,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
+    """Lines over a swept parameter, both axes log: ``values[s, i, 0..2]`` = (estimate,
+    low, high) of series s at ``x[i]``; a zero estimate is an open triangle at its upper
+    bound."""
+    legend_in = 2.2
+    fig = new_figure(7.4 + legend_in, 3.6)
+    ax = fig.subplots()
+    margins(fig, left=0.85, right=legend_in, bottom=0.6, top=0.25)
+    xs = np.asarray(x, dtype=float)
+    drawn: list[float] = []
+    zero_seen = False
+    for s, name in enumerate(series):
+        y, lo, hi = values[s, :, 0], values[s, :, 1], values[s, :, 2]
+        c = COLOURS[s % len(COLOURS)]
+        pos = y > 0
+        ax.errorbar(
+            xs[pos], y[pos], yerr=_err(y[pos], lo[pos], hi[pos]), fmt="o-", ms=4, color=c,
+            capsize=2, lw=1.0, label=name,
+        )  # fmt: skip
+        zero = (y == 0) & np.isfinite(hi) & (hi > 0)
+        zero_seen = zero_seen or bool(zero.any())
+        ax.plot(xs[zero], hi[zero], "v", ms=5, mfc="none", color=c)
+        for arr in (y[pos], lo[pos & (lo > 0)], hi[np.isfinite(hi) & (hi > 0)]):
+            drawn.extend(float(v) for v in arr)
+    if zero_seen:
+        ax.plot([], [], "v", ms=5, mfc="none", color="k", label=ZERO_LABEL)
+    ax.set_xscale("log")
+    if drawn:
+        ax.set_yscale("log")
+        ax.set_ylim(min(drawn) / 3.0, max(drawn) * 3.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    _outside_legend(fig, ax, legend_in, fontsize=7.5)
+    return fig

@@ -161,6 +161,8 @@ def test_host_policies_are_dimensions_that_show_answers_and_report_select(host_d
 
     out = write_report(host_dataset, tmp_path / "h.html", convergence_seconds=0)
     html = next(t for t in parse(out).tables if t.header[:1] == ["ipi_policy \\ collapse_policy"])
+    assert "answers-ipis-per-policy" in parse(out).captions
+    assert "answers-stall-sensitivity" not in parse(out).captions  # no stall_mean_s sweep
     assert [[c.text.strip() for c in r] for r in html.rows] == [
         [c[0] for c in r] for r in table.rows
     ]
@@ -271,3 +273,26 @@ def test_answers_that_rest_on_assumed_values_say_so(host_dataset):
     given.attrs["parameters"] = json.dumps(params)
     notes = " ".join(answers_for(given).notes)
     assert "Assumed: khugepaged" not in notes and "rt_mm_share = 0" not in notes
+
+
+STALL_TOML = HOST_TOML.replace(
+    '[sweep]\nload = ["steady", "bursts"]\nkernel = ["v6.3-baremetal", "v6.15"]',
+    '[sweep]\nload = ["bursts"]\nkernel = ["v6.15"]\nstall_mean_s = [0.001, 0.01]',
+).replace("zone_scale = 16", "zone_scale = 256\nalloc_tasks = 2")
+
+
+@pytest.mark.slow
+def test_a_stall_sweep_draws_fallbacks_and_ipis_against_the_mean_stall(tmp_path):
+    """A study that sweeps stall_mean_s gets the sensitivity figure in its Answers
+    section, in milliseconds, with fallbacks and isolated-CPU IPIs per hour."""
+    from mcstudy.report.build import write_report
+    from tests.report.htmlcheck import parse
+
+    assert "stall_mean_s" in STALL_TOML and "alloc_tasks = 2" in STALL_TOML
+    cfg = tmp_path / "stalls.toml"
+    cfg.write_text(STALL_TOML)
+    path = write_dataset(run_study(load_study(cfg), show_progress=False), tmp_path / "s.nc")
+    out = write_report(path, tmp_path / "s.html", convergence_seconds=0)
+    doc = parse(out)
+    caption = doc.captions.get("answers-stall-sensitivity", "")
+    assert "mean direct-reclaim stall" in caption and "assumption" in caption

@@ -24,7 +24,7 @@ from mcstudy.document.blocks import (
 from mcstudy.document.context import ReportContext
 from mcstudy.findings import format_findings, read_findings
 from mcstudy.fmt import count, findings_count
-from mcstudy.report.answer_figures import plot_frontier, plot_grouped
+from mcstudy.report.answer_figures import plot_against, plot_frontier, plot_grouped
 from mcstudy.report.answering import answers_for
 from mcstudy.report.answers import Answers, Reader
 
@@ -110,7 +110,41 @@ def host_figures(ds: xr.Dataset) -> list[Block]:
             plot_frontier(labels, held, loads, fails),
         )
     )
+    out += stall_figure(r, at, condition)
     return out
+
+
+def stall_figure(r: Reader, at: dict, condition) -> list[Block]:
+    """Fallbacks and isolated-CPU IPIs per hour against the mean direct-reclaim stall,
+    when the study sweeps ``stall_mean_s`` (docs/model.md §4.13, §11.6): the sensitivity
+    of the answers to an assumed stall law."""
+    from mcstudy.report.answers_host import MAINLINE
+
+    stalls = [float(v) for v in r.values("stall_mean_s")] if r.swept("stall_mean_s") else []
+    if len(stalls) < 2:
+        return []
+    ms = [v * 1000.0 for v in stalls]
+    rest = {k: v for k, v in at.items() if k != "stall_mean_s"}
+    series = ["fallbacks per hour", "isolated-CPU IPIs per hour (mainline)"]
+    vals = np.array(
+        [
+            [r.triple("fallbacks_per_hour", **rest, stall_mean_s=v) for v in stalls],
+            [
+                r.triple("isolated_cpu_ipis_per_hour", **rest, **MAINLINE, stall_mean_s=v)
+                for v in stalls
+            ],
+        ]
+    )
+    return [
+        FigureBlock(
+            "answers-stall-sensitivity",
+            "Fallbacks and isolated-CPU IPIs per hour against the mean direct-reclaim stall",
+            f"{condition(r, rest)}; the stall law is an assumption (docs/model.md §4.13), "
+            "so the answers are shown over its range; error bars are 95 % intervals, an "
+            "open triangle is a zero drawn at its upper bound.",
+            plot_against(ms, series, vals, "mean direct-reclaim stall (ms)", "per hour"),
+        )
+    ]
 
 
 def answers(ctx: ReportContext) -> list[Section]:
