@@ -83,13 +83,18 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
     f, awake, burst = hi, 0, 0
     thps = 0
     caches = [h.cache_k] * h.split_cpus
+    timed = z.stall_mean_s > 0.0  # §4.13: stalls take time, allocating tasks
+    tasks = z.alloc_tasks if timed else 1
+    stalled: list[int] = []  # the stall phase (0-based) of each stalled task
+    step = z.stall_phases / z.stall_mean_s if timed else 0.0
     t, end = 0.0, warmup_s + horizon_s
     out = HostOutcome(horizon_s)
     pending: list[list] = []  # gathers waiting for their next attempt: [time, left, rt_mm]
     while True:
         lam = (z.burst_alloc_rate or 0.0) if burst else z.alloc_rate
         rates = {
-            "alloc": lam,
+            "alloc": lam * (tasks - len(stalled)) / tasks,
+            "stall": step * len(stalled),
             "free": z.free_rate,
             "kswapd": z.kswapd_rate if awake else 0.0,
             "atomic": z.atomic_alloc_rate,
@@ -135,8 +140,22 @@ def simulate(rng: random.Random, h: HostRef, warmup_s: float, horizon_s: float) 
                 awake = 1
             if f > mn:
                 f -= 1
+            elif timed:
+                stalled.append(0)  # the task enters direct reclaim; f is unchanged
             else:
                 f = min(n, f + z.direct_reclaim_batch) - 1
+        elif ev == "stall":
+            i = rng.randrange(len(stalled))
+            stalled[i] += 1
+            if stalled[i] == z.stall_phases:  # the stall ends: its pages land, it retries
+                f = min(n, f + z.direct_reclaim_batch)
+                if f <= lw:
+                    awake = 1
+                if f > mn:
+                    f -= 1
+                    stalled.pop(i)
+                else:
+                    stalled[i] = 0
         elif ev == "free":
             f = min(n, f + 1)
         elif ev == "kswapd":

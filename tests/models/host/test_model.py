@@ -134,13 +134,15 @@ def test_gamma_variates_have_the_right_mean_and_variance():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("round_us", [4.0, 100_000.0])
-def test_kernel_agrees_with_the_event_by_event_reference(round_us):
+@pytest.mark.parametrize(("round_us", "stalls"), [(4.0, {}), (100_000.0, {}), (100_000.0, TIMED)])
+def test_kernel_agrees_with_the_event_by_event_reference(round_us, stalls):
     """The JIT host kernel against a plain Gillespie simulation of the same host (its own
     start and warm-up, every clock redrawn after every event, a failing gather's next
-    attempt a scheduled event ``round_us`` later): means within 4 SE."""
+    attempt a scheduled event ``round_us`` later; with timed stalls, each stalled task's
+    phase its own clock): means within 4 SE."""
     p = dict(
         SMALL,
+        **stalls,
         horizon_s=30.0,
         rt_mm_share=0.5,
         online_cpus=3,
@@ -153,7 +155,7 @@ def test_kernel_agrees_with_the_event_by_event_reference(round_us):
         managed_pages=300, wmark_min=8, wmark_low=20, wmark_high=30, alloc_rate=20.0,
         free_rate=18.0, kswapd_rate=1.0, gather_rate=5.0, reclaim_batch=8,
         direct_reclaim_batch=4, atomic_alloc_rate=5.0, burst_alloc_rate=60.0,
-        burst_start_rate=0.2, burst_end_rate=0.5,
+        burst_start_rate=0.2, burst_end_rate=0.5, **stalls,
     )  # fmt: skip
     ref = HostRef(
         zone=zone, thp_fault_rate=5.0, thp_lifetime_s=1.0, split_rate=1.0,
