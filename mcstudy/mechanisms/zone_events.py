@@ -107,6 +107,11 @@ def zone_ints(
     GFP_ATOMIC mark, a gather's tables and a batch page's capacity (for a chain whose
     gathers are zone events), and the start of a sequence that is not stationary
     (default: all pages free). The only place a ``ZoneInts`` is built."""
+    if zone.coarse_pages > 1:
+        raise ValueError(
+            "the event kernels have no fine band yet (coarse_pages > 1, docs/model.md "
+            "§4.14): use the exact solver or the reference simulator"
+        )
     return ZoneInts(
         managed_pages=zone.managed_pages,
         wmark_min=zone.wmark_min,
