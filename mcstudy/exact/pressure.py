@@ -654,3 +654,29 @@ def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
         free_pages_mean=float((pf * f).sum()),
         **flux,
     )
+
+
+TRUNCATION_MASS = 1e-12
+""":func:`solve_truncated` accepts a smaller zone when its law puts less than this mass
+near the smaller zone's cap."""
+
+
+def solve_truncated(
+    c: ZoneChain, mass: float = TRUNCATION_MASS
+) -> tuple[ZoneChain, ZoneStationary]:
+    """(chain, law) of ``c`` solved on N' = high + a margin <= N pages, the margin growing
+    (x4, from 64 x ``coarse_pages`` x four of the largest batches) until the law puts less
+    than ``mass`` within four batches (of levels) of N' (§4.8: below the cap the chain
+    does not know N); ``c`` itself when no smaller zone qualifies."""
+    from dataclasses import replace
+
+    batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
+    margin = 64 * c.coarse_pages * batch
+    while c.wmark_high + margin < c.managed_pages:
+        small = replace(c, managed_pages=c.wmark_high + margin)
+        law = solve(small)
+        near = levels(small) > small.managed_pages - batch * small.coarse_pages
+        if float(law.pi.sum(axis=(0, 1))[near].sum()) < mass:
+            return small, law
+        margin *= 4
+    return c, solve(c)

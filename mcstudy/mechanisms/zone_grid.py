@@ -2,8 +2,8 @@
 
 A zone whose ``coarse_pages`` s is 1 has one level per free-page count, 0..N (§4.1). With
 s > 1 the chain's levels are real free-page counts (positions, in pages): every page
-inside the fine band, from ``D + k_b`` pages below the lower of min and the GFP_ATOMIC
-mark up to ``min + fine_band_pages``, and every s pages outside it (down to 0 and up to N,
+inside the fine band, from ``D + k_b`` pages below min (below the GFP_ATOMIC mark when
+there are GFP_ATOMIC allocations) up to ``min + fine_band_pages``, and every s pages outside it (down to 0 and up to N,
 which are levels too). Every event's rule is the real zone's, with real rates, applied to
 the level's position; a target that falls between two levels goes to one of them with
 the probabilities that keep its mean (:func:`bracket`). Near the marks that decide
@@ -31,7 +31,9 @@ def band(zone: Zone) -> tuple[int, int]:
     n = zone.managed_pages
     if zone.coarse_pages == 1:
         return 0, n
-    floor = min(zone.wmark_min, atomic_min_mark(zone.wmark_min))
+    floor = zone.wmark_min
+    if zone.atomic_alloc_rate > 0.0:
+        floor = min(floor, atomic_min_mark(zone.wmark_min))
     lo = max(0, floor - zone.direct_reclaim_batch - zone.alloc_batch_pages)
     return lo, min(n, zone.wmark_min + zone.fine_band_pages)
 
