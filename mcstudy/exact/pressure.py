@@ -50,6 +50,7 @@ import numpy as np
 from numba import njit
 
 from mcstudy.mechanisms.zone import Zone, atomic_min_mark, stall_moves
+from mcstudy.mechanisms.zone_grid import bracket, level_count, levels
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -68,7 +69,8 @@ class ZoneStationary:
     pi: np.ndarray
     """pi[cfg x phases + b, k, f]: stationary probability of (stalled-task configuration
     cfg, phase b, kswapd k, f free pages); cfg = 0 only without timed stalls, so then
-    pi[b, k, f]"""
+    pi[b, k, f]. With a fine band (``coarse_pages`` > 1) the last index is the level,
+    whose free pages are ``zone_grid.levels(zone)`` (§4.14)"""
     below_min_prob: float
     """P(f <= min): time fraction below min = P(a gather's GFP_NOWAIT attempt fails)"""
     kswapd_awake_prob: float
@@ -108,21 +110,47 @@ def level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     and ``N_EVENTS`` events without timed stalls, plus one event per stall phase with
     them); rate 0 = no event. This is the one statement of the chain's rules: the
     generator and the level recursion are both built from it.
+
+    With a fine band (``coarse_pages`` > 1, §4.14) the rules are applied to each level's
+    position (real free pages) and each real target is rounded to the two levels around
+    it keeping its mean (``zone_grid.bracket``): the arrays then have one row per level
+    and twice the events (event e's lower level in slot e, its upper one in slot
+    e + events).
     """
     if c.boosted or c.rcu_grace_period_s > 0.0:
         raise ValueError(
             "the exact solver has no watermark boost and no RCU-held batch pages: "
             "give Zone.exact_chain()"
         )
-    if c.timed_stalls:
-        return _timed_level_events(c)
+    events = _timed_level_events(c) if c.timed_stalls else _plain_level_events(c)
+    if c.coarse_pages > 1:
+        return _rounded(c, *events)
+    return events
+
+
+def _rounded(c: ZoneChain, tl, ts, tr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Real targets (pages) to levels: each event split into its lower and upper level
+    with the mean-keeping probabilities (§4.14)."""
+    pos = levels(c)
+    j, w = bracket(pos, tl)
+    upper = np.minimum(j + 1, pos.size - 1)
+    return (
+        np.concatenate([j, upper], axis=2),
+        np.concatenate([ts, ts], axis=2),
+        np.concatenate([tr * (1.0 - w), tr * w], axis=2),
+    )
+
+
+def _plain_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``level_events`` without timed stalls; targets in pages (the level's position)."""
     n = c.managed_pages
     m = 2 * c.phases
-    f = np.arange(n + 1)
-    tl = np.repeat(f[:, None, None], m * N_EVENTS, axis=1).reshape(n + 1, m, N_EVENTS)
+    f = levels(c)
+    nl = f.size
+    tl = np.repeat(f[:, None, None], m * N_EVENTS, axis=1).reshape(nl, m, N_EVENTS)
     tl = tl.copy()
-    ts = np.zeros((n + 1, m, N_EVENTS), dtype=np.int64)
-    tr = np.zeros((n + 1, m, N_EVENTS))
+    ts = np.zeros((nl, m, N_EVENTS), dtype=np.int64)
+    tr = np.zeros((nl, m, N_EVENTS))
     amark = atomic_min_mark(c.wmark_min)
     kb = c.alloc_batch_pages
     for b in range(c.phases):
@@ -178,10 +206,11 @@ def _timed_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarra
     per = 2 * c.phases
     m = per * nc
     ne = N_EVENTS + ph
-    f = np.arange(n + 1)
-    tl = np.repeat(f[:, None, None], m * ne, axis=1).reshape(n + 1, m, ne).copy()
-    ts = np.zeros((n + 1, m, ne), dtype=np.int64)
-    tr = np.zeros((n + 1, m, ne))
+    f = levels(c)
+    nl = f.size
+    tl = np.repeat(f[:, None, None], m * ne, axis=1).reshape(nl, m, ne).copy()
+    ts = np.zeros((nl, m, ne), dtype=np.int64)
+    tr = np.zeros((nl, m, ne))
     amark = atomic_min_mark(c.wmark_min)
     kb = c.alloc_batch_pages
     step = ph / c.stall_mean_s
@@ -236,7 +265,7 @@ def _transitions(c: ZoneChain, events=None) -> tuple[np.ndarray, np.ndarray, np.
     """(source, target, rate) of every off-diagonal transition; index = s (N+1) + f.
     ``events``: ``level_events(c)`` when the caller has it already."""
     tl, ts, tr = level_events(c) if events is None else events
-    nf = c.managed_pages + 1
+    nf = level_count(c)
     f = np.arange(nf)[:, None, None]
     sub = np.arange(sub_states(c))[None, :, None]
     src = np.broadcast_to(sub * nf + f, tr.shape)
@@ -251,7 +280,7 @@ def generator(c: ZoneChain, events=None) -> sp.csr_matrix:
     ``events``: ``level_events(c)`` when the caller has it already."""
     import scipy.sparse as sp
 
-    size = sub_states(c) * (c.managed_pages + 1)
+    size = sub_states(c) * level_count(c)
     s, d, r = _transitions(c, events)
     q = sp.coo_matrix((r, (s, d)), shape=(size, size)).tocsr()  # duplicates are summed
     q = q - sp.diags(np.asarray(q.sum(axis=1)).ravel())
@@ -470,8 +499,8 @@ MG1_MAX_PAGES = 1 << 24
 def _stationary_mg1(c: ZoneChain, cls: np.ndarray, events=None) -> np.ndarray | None:
     """pi by the level recursion (single-page allocations only); None if it fails.
     ``events``: ``level_events(c)`` when the caller has it already."""
-    n = c.managed_pages
-    nf = n + 1
+    nf = level_count(c)
+    n = nf - 1  # the top level
     m = sub_states(c)
     tl, ts, tr = level_events(c) if events is None else events
     up = np.where(tr > 0.0, tl - np.arange(nf)[:, None, None], 0)
@@ -518,8 +547,8 @@ def _stationary(c: ZoneChain, method: str) -> tuple[np.ndarray, tuple[np.ndarray
 
     events = level_events(c)
     q = generator(c, events)
-    nf = c.managed_pages + 1
-    start = c.managed_pages  # (calm, asleep, f = N)
+    nf = level_count(c)
+    start = nf - 1  # (calm, asleep, f = N)
     cls = _closed_class(q, start)
     pi = np.zeros(q.shape[0])
     if method == "auto":
@@ -566,20 +595,25 @@ def _fluxes(c: ZoneChain, pi: np.ndarray, events) -> dict[str, float]:
     for timed stalls the stalls (allocations finding f <= min, retries after a stall
     finding it again) and kswapd wake-ups (transitions from asleep to awake)."""
     tl, ts, tr = events
-    nf = c.managed_pages + 1
+    pos = levels(c)
+    nf = pos.size
     m = tr.shape[1]
     x = pi.reshape(m, nf).T[:, :, None] * tr  # flux[f, s, e]
-    f = np.arange(nf)[:, None, None]
+    f = pos[:, None, None]
     out = {
         "below_min_entries_per_s": float(
-            x[np.broadcast_to((f > c.wmark_min) & (tl <= c.wmark_min), x.shape)].sum()
+            x[np.broadcast_to((f > c.wmark_min) & (pos[tl] <= c.wmark_min), x.shape)].sum()
         )
     }
     if c.timed_stalls:
         last = N_EVENTS + c.stall_phases - 1
-        landed = np.minimum(c.managed_pages, np.arange(nf) + c.direct_reclaim_batch)
-        below = np.arange(nf) <= c.wmark_min
-        out["stalls_per_s"] = float(x[below, :, 0].sum() + x[landed <= c.wmark_min, :, last].sum())
+        landed = np.minimum(c.managed_pages, pos + c.direct_reclaim_batch)
+        below = pos <= c.wmark_min
+        # with a fine band each event has two slots (its lower and upper level)
+        shift = (0, N_EVENTS + c.stall_phases) if c.coarse_pages > 1 else (0,)
+        out["stalls_per_s"] = float(
+            sum(x[below, :, d].sum() + x[landed <= c.wmark_min, :, last + d].sum() for d in shift)
+        )
         asleep = (np.arange(m) % 2 == 0)[None, :, None]
         out["kswapd_wakeups_per_s"] = float(
             x[np.broadcast_to(asleep & (ts % 2 == 1), x.shape)].sum()
@@ -596,7 +630,7 @@ def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
     """Stationary distribution and the stationary rates of the chain."""
     pi, events = _stationary(c, method)
     flux = _fluxes(c, pi, events)
-    f = np.arange(c.managed_pages + 1)
+    f = levels(c)
     below = f <= c.wmark_min
     wake_zone = f <= c.wmark_low
     amark = atomic_min_mark(c.wmark_min)
@@ -620,3 +654,29 @@ def solve(c: ZoneChain, method: str = "auto") -> ZoneStationary:
         free_pages_mean=float((pf * f).sum()),
         **flux,
     )
+
+
+TRUNCATION_MASS = 1e-12
+""":func:`solve_truncated` accepts a smaller zone when its law puts less than this mass
+near the smaller zone's cap."""
+
+
+def solve_truncated(
+    c: ZoneChain, mass: float = TRUNCATION_MASS
+) -> tuple[ZoneChain, ZoneStationary]:
+    """(chain, law) of ``c`` solved on N' = high + a margin <= N pages, the margin growing
+    (x4, from 64 x ``coarse_pages`` x four of the largest batches) until the law puts less
+    than ``mass`` within four batches (of levels) of N' (§4.8: below the cap the chain
+    does not know N); ``c`` itself when no smaller zone qualifies."""
+    from dataclasses import replace
+
+    batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
+    margin = 64 * c.coarse_pages * batch
+    while c.wmark_high + margin < c.managed_pages:
+        small = replace(c, managed_pages=c.wmark_high + margin)
+        law = solve(small)
+        near = levels(small) > small.managed_pages - batch * small.coarse_pages
+        if float(law.pi.sum(axis=(0, 1))[near].sum()) < mass:
+            return small, law
+        margin *= 4
+    return c, solve(c)

@@ -31,6 +31,7 @@ import numpy as np
 from mcstudy.engine.jitcache import cache_base
 from mcstudy.exact import pressure as _pressure
 from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve
+from mcstudy.mechanisms.zone_grid import level_count
 
 FORMAT = 3
 """bump when the file layout or the key changes (2: the chain is ``mechanisms.zone.Zone``,
@@ -90,7 +91,7 @@ def _decode(blob: bytes, chain: ZoneChain) -> ZoneStationary | None:
             scalars = np.array(z["scalars"])
     except Exception:  # a damaged archive: zipfile, format or key errors
         return None
-    shape = (len(chain.stall_states) * chain.phases, 2, chain.managed_pages + 1)
+    shape = (len(chain.stall_states) * chain.phases, 2, level_count(chain))
     if pi.shape != shape or pi.dtype != np.float64 or scalars.shape != (len(_SCALARS),):
         return None
     return ZoneStationary(pi=pi, **{k: float(v) for k, v in zip(_SCALARS, scalars, strict=True)})

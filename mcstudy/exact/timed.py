@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcstudy.exact.pressure import ZoneChain, generator
+from mcstudy.mechanisms.zone_grid import levels
 
 ZONE_WINDOW_PAGES = 1024
 """Free levels above min kept when the zone chain is cut for :func:`zone_fallbacks_mean`
@@ -63,16 +64,15 @@ def zone_fallbacks_mean(
         raise ValueError("zone_fallbacks_mean needs n_tables <= max_table_batch")
     if n_tables <= 0:
         return 0.0
-    nf = chain.managed_pages + 1
-    below = np.zeros(nf, dtype=bool)
-    below[: chain.wmark_min + 1] = True
+    pos = levels(chain)  # free pages of each level (0..N without a fine band, §4.14)
+    nf = pos.size
+    below = pos <= chain.wmark_min
     v = (np.asarray(pi, dtype=float).reshape(-1, nf) * below).ravel()
     if round_s <= 0.0 or n_tables == 1:
         return float(v.sum()) * n_tables
     jump = max(chain.reclaim_batch, chain.direct_reclaim_batch, chain.alloc_batch_pages)
     top = min(chain.managed_pages, chain.wmark_min + ZONE_WINDOW_PAGES + 4 * jump)
-    keep_f = np.zeros(nf, dtype=bool)
-    keep_f[: top + 1] = True
+    keep_f = pos <= top
     keep = np.tile(keep_f, v.size // nf)
     idx = np.flatnonzero(keep)
     import scipy.sparse as sp  # imported here: scipy is slow to import
@@ -80,7 +80,7 @@ def zone_fallbacks_mean(
 
     q = generator(chain)[idx][:, idx]
     qt = sp.csr_matrix(q.T) * round_s
-    mask = np.tile(below[: top + 1], v.size // nf)
+    mask = np.tile(below[keep_f], v.size // nf)
     x = v[idx]
     total = float(x.sum())
     for _ in range(1, n_tables):

@@ -140,6 +140,14 @@ class Zone:
     (used with timed stalls: a stalled task does not allocate)"""
     stall_phases: int = 1
     """Erlang shape of a stall's duration (1: exponential; used with timed stalls)"""
+    coarse_pages: int = 1
+    """pages per level of the chain outside its fine band (``docs/model.md`` §4.14,
+    ``zone_grid.levels()``); 1: one level per page, the chain of §4.1. Pages, marks and
+    rates are the real zone's either way"""
+    fine_band_pages: int = 0
+    """W: with ``coarse_pages`` > 1, the levels from just below min (and the GFP_ATOMIC
+    mark) up to min + W are single pages; at least D + ``alloc_batch_pages``
+    (``zone_grid.DEFAULT_FINE_BAND_PAGES`` is the documented default)"""
 
     def __post_init__(self) -> None:
         n = self.managed_pages
@@ -173,6 +181,21 @@ class Zone:
             raise ValueError(f"alloc_tasks must be in 1..{MAX_ALLOC_TASKS}")
         if not 1 <= self.stall_phases <= MAX_STALL_PHASES:
             raise ValueError(f"stall_phases must be in 1..{MAX_STALL_PHASES}")
+        if self.coarse_pages < 1 or self.fine_band_pages < 0:
+            raise ValueError("coarse_pages must be >= 1 and fine_band_pages >= 0")
+        if self.coarse_pages > 1:
+            if self.fine_band_pages < self.direct_reclaim_batch + self.alloc_batch_pages:
+                raise ValueError(
+                    f"fine_band_pages ({self.fine_band_pages}) must be at least "
+                    "direct_reclaim_batch + alloc_batch_pages "
+                    f"({self.direct_reclaim_batch + self.alloc_batch_pages}) when "
+                    "coarse_pages > 1: a stall at min must land inside the fine band"
+                )
+            if self.boost_rate > 0.0 or self.rcu_grace_period_s > 0.0:
+                raise ValueError(
+                    "coarse_pages > 1 (a fine band) has no watermark boost and no RCU-held "
+                    "batch pages"
+                )
         if self.timed_stalls and len(stall_configs(self.alloc_tasks, self.stall_phases)) > (
             MAX_STALL_CONFIGS
         ):
@@ -219,6 +242,7 @@ class Zone:
             and self.alloc_batch_pages == 1
             and self.atomic_alloc_rate == 0.0
             and not self.timed_stalls
+            and self.coarse_pages == 1
         )
 
     def exact_chain(self) -> Zone | None:
@@ -231,6 +255,7 @@ class Zone:
         t = self.timed_stalls
         return replace(
             self,
+            fine_band_pages=self.fine_band_pages if self.coarse_pages > 1 else 0,
             alloc_tasks=self.alloc_tasks if t else 1,
             stall_phases=self.stall_phases if t else 1,
             burst_alloc_rate=self.burst_alloc_rate if b else None,

@@ -35,6 +35,12 @@ Event rules (kernel functions they stand for):
   capped, kswapd woken.  RCU_GP: a grace period ends, held batch pages are freed.
 
 Here min, low, high include the boost, and cap = N - held pages.
+
+With a fine band (``coarse_pages`` > 1, docs/model.md §4.14) f stays a real free-page
+count on the band's levels: every event applies the rule above with real rates, then
+``snap_level`` rounds a result between two levels to one of them, keeping its mean (one
+more 32-bit word, drawn only when the result is not a level). The uniformisation rate is
+then the real zone's.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from numba import njit
 
 from mcstudy.engine.rng import next_u32
 from mcstudy.mechanisms.zone import MAX_STALL_PHASES, Zone, stall_moves
+from mcstudy.mechanisms.zone_grid import band
 
 EV_ALLOC, EV_FREE, EV_KSWAPD, EV_GATHER, EV_ATOMIC, EV_PHASE, EV_BOOST, EV_RCU_GP = range(8)
 EV_STALL = 8
@@ -94,6 +101,12 @@ class ZoneInts(NamedTuple):
     """GFP_ATOMIC order-0 mark"""
     initial_free: int
     """free pages at the start of a sequence that does not start stationary"""
+    coarse_pages: int
+    """pages per level outside the fine band (1: every page a level, no rounding)"""
+    band_lo: int
+    """lowest free-page count of the fine band (``zone_grid.band``)"""
+    band_hi: int
+    """highest free-page count of the fine band"""
 
 
 def zone_ints(
@@ -107,6 +120,7 @@ def zone_ints(
     GFP_ATOMIC mark, a gather's tables and a batch page's capacity (for a chain whose
     gathers are zone events), and the start of a sequence that is not stationary
     (default: all pages free). The only place a ``ZoneInts`` is built."""
+    lo, hi = band(zone)
     return ZoneInts(
         managed_pages=zone.managed_pages,
         wmark_min=zone.wmark_min,
@@ -122,6 +136,9 @@ def zone_ints(
         max_boost=zone.max_boost,
         atomic_mark=atomic_mark,
         initial_free=zone.managed_pages if initial_free is None else initial_free,
+        coarse_pages=zone.coarse_pages,
+        band_lo=lo,
+        band_hi=hi,
     )
 
 
@@ -171,6 +188,35 @@ def choose_exact(st, u_hi, r, ev_n, ev_type, thr_hi, thr_lo, thr_always):
             if u_lo < thr_lo[r, j]:
                 return ev_type[r, j]
     return EV_DUMMY
+
+
+@njit(cache=True, inline="always")
+def snap_level(st, x, P):
+    """A real free-page count ``x`` (0..N) as a level of a zone with a fine band
+    (``P.coarse_pages`` > 1, ``zone_grid.levels``): itself when it is a level, else the
+    level above it with probability (x - below) / (above - below), exactly (one 32-bit
+    word U: above iff U (above - below) < (x - below) 2**32), else the level below."""
+    s = P.coarse_pages
+    if x >= P.band_lo and x <= P.band_hi:
+        return x
+    if x >= P.managed_pages or x <= 0:
+        return x
+    if x > P.band_hi:
+        off = (x - P.band_hi) % s
+        if off == 0:
+            return x
+        below = x - off
+        above = min(below + s, P.managed_pages)
+    else:
+        off = (P.band_lo - x) % s
+        if off == 0:
+            return x
+        above = x + off
+        below = max(above - s, 0)
+    u = np.uint64(next_u32(st))
+    if u * np.uint64(above - below) < np.uint64(x - below) << np.uint64(32):
+        return above
+    return below
 
 
 @njit(cache=True)
@@ -345,6 +391,8 @@ def run_events_timed(st, n, f, kw, bu, bst, held, cfg, P, tables, stall):
         f, kw, bu, bst, held, cfg, _s, _w, _g, _fb, _a = zone_event_timed(
             ev, f, kw, bu, bst, held, cfg, P, s_start, s_adv, s_end, s_restart
         )
+        if P.coarse_pages > 1:
+            f = snap_level(st, f, P)
     return f, kw, bu, bst, held, cfg
 
 
@@ -374,6 +422,8 @@ def observe_events_timed(st, n, f, kw, bu, bst, held, cfg, P, tables, stall, cnt
         f, kw, bu, bst, held, cfg, s_, w_, g_, fb_, a_ = zone_event_timed(
             ev, f, kw, bu, bst, held, cfg, P, s_start, s_adv, s_end, s_restart
         )
+        if P.coarse_pages > 1:
+            f = snap_level(st, f, P)
         cnt[C_STALL] += s_
         cnt[C_WAKE] += w_
         cnt[C_GFAIL] += g_
@@ -436,6 +486,8 @@ def run_events(st, n, f, kw, bu, bst, held, P, tables, agg):
         if ev == GUIDE_AMBIGUOUS:
             ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
         f, kw, bu, bst, held, _s, _w, _g, _fb, _a = zone_event(ev, f, kw, bu, bst, held, P)
+        if P.coarse_pages > 1:
+            f = snap_level(st, f, P)
         i += 1
     return f, kw, bu, bst, held
 
@@ -486,6 +538,8 @@ def observe_events(st, n, f, kw, bu, bst, held, P, tables, agg, cnt):
             ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
         gathers += ev == EV_GATHER
         f, kw, bu, bst, held, s_, w_, g_, fb_, a_ = zone_event(ev, f, kw, bu, bst, held, P)
+        if P.coarse_pages > 1:
+            f = snap_level(st, f, P)
         stalls += s_
         wakes += w_
         gfails += g_

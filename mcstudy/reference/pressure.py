@@ -6,15 +6,22 @@ rules of docs/model.md §4.1 event by event, with the same extensions as the JIT
 (timed direct-reclaim stalls, §4.13, as a list of stalled tasks and their stall phases); it
 shares no code with the kernels (uniformisation, guide tables, Rao-Blackwellised time
 fractions).
+
+A zone with a fine band (``coarse_pages`` > 1, docs/model.md §4.14) is followed on its
+levels (``zone_grid.levels``: the one definition of where they are): each event applies
+the real rule to the level's free pages, then a target between two levels goes to one of
+them with the probability that keeps its mean (one extra uniform draw per such event).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass
 
 from mcstudy.mechanisms.zone import Zone
+from mcstudy.mechanisms.zone_grid import levels
 
 
 @dataclass
@@ -53,6 +60,20 @@ def simulate_trajectory(
     zone = z.zone
     f = zone.managed_pages
     timed = zone.stall_mean_s > 0.0
+    grid = levels(zone).tolist() if zone.coarse_pages > 1 else None
+
+    def snap(x: int) -> int:
+        """A real target (pages) as a level: itself without a fine band, else one of the
+        two levels around it, the upper with probability (x - lower) / (upper - lower)."""
+        if grid is None:
+            return x
+        j = bisect.bisect_right(grid, x) - 1
+        lower = grid[j]
+        if lower == x:
+            return x
+        upper = grid[j + 1]
+        return upper if rng.random() * (upper - lower) < x - lower else lower
+
     # timed stalls: each stalled task's current stall phase (1 .. stall_phases)
     stalled: list[int] = []
     phase_rate = zone.stall_phases / zone.stall_mean_s if timed else 0.0
@@ -118,7 +139,7 @@ def simulate_trajectory(
             if f <= lw:
                 wake(counting)
             if f > mn:
-                f = max(f - zone.alloc_batch_pages, 0)
+                f = snap(max(f - zone.alloc_batch_pages, 0))
             else:
                 if counting:
                     out.stalls += 1
@@ -134,28 +155,30 @@ def simulate_trajectory(
                 if f <= lw:
                     wake(counting)
                 if f > mn:
-                    f = max(f - zone.alloc_batch_pages, 0)
+                    f = snap(max(f - zone.alloc_batch_pages, 0))
                     stalled.pop(i)
                 else:
                     if counting:
                         out.stalls += 1
+                    f = snap(f)
                     stalled[i] = 1
         elif name == "alloc":
             if f <= lw:
                 wake(counting)
             if f > mn:
-                f = max(f - zone.alloc_batch_pages, 0)
+                f = snap(max(f - zone.alloc_batch_pages, 0))
             else:
                 if counting:
                     out.stalls += 1
-                f = max(min(cap, f + zone.direct_reclaim_batch) - zone.alloc_batch_pages, 0)
+                f = snap(max(min(cap, f + zone.direct_reclaim_batch) - zone.alloc_batch_pages, 0))
         elif name == "free":
-            f = min(cap, f + 1)
+            f = snap(min(cap, f + 1))
         elif name == "kswapd":
             f = min(cap, f + zone.reclaim_batch)
             if f > zone.wmark_high + boost:
                 awake = False
                 boost = 0
+            f = snap(f)
         elif name == "gather":
             if counting:
                 out.gathers += 1
@@ -179,7 +202,7 @@ def simulate_trajectory(
             if f <= lw:
                 wake(counting)
             if f > atomic_mark:
-                f -= 1
+                f = snap(f - 1)
             elif counting:
                 out.atomic_fails += 1
         elif name == "phase":

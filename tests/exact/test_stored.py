@@ -119,3 +119,17 @@ def test_concurrent_writers_leave_one_whole_file(tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 1 and files[0].endswith(".npz"), files  # no temporary left
     _same(stored._decode((tmp_path / files[0]).read_bytes(), PLAIN), solve(PLAIN))
+
+
+def test_a_banded_law_is_read_not_solved_again(tmp_path, monkeypatch):
+    """A chain with a fine band (docs/model.md §4.14) has one law entry per level, not
+    per page: the store reads it back."""
+    banded = dataclasses.replace(BURSTY, coarse_pages=8, fine_band_pages=64)
+    want = solve(banded)
+    stored.zone_law(banded, tmp_path)
+
+    def no_solve(_chain):
+        raise AssertionError("solved again")
+
+    monkeypatch.setattr(stored, "solve", no_solve)
+    _same(stored.zone_law(banded, tmp_path), want)
