@@ -80,6 +80,26 @@ def plot_grouped(
     return fig
 
 
+def _points(
+    ax: Any, xs: np.ndarray, yl: np.ndarray, c: str, label: str, fmt: str, cap: int, drawn: list
+) -> bool:
+    """Estimates ``yl[:, 0]`` with their intervals ``yl[:, 1..2]`` at ``xs`` on a log axis:
+    positive ones as points with error bars, zeros as open triangles at their upper
+    bound; the values drawn go to ``drawn`` (for the axis limits). True if a zero was
+    drawn."""
+    y, lo, hi = yl[:, 0], yl[:, 1], yl[:, 2]
+    pos = y > 0
+    ax.errorbar(
+        xs[pos], y[pos], yerr=_err(y[pos], lo[pos], hi[pos]), fmt=fmt, ms=4, color=c,
+        capsize=cap, lw=1.0, label=label,
+    )  # fmt: skip
+    zero = (y == 0) & np.isfinite(hi) & (hi > 0)
+    ax.plot(xs[zero], hi[zero], "v", ms=5, mfc="none", color=c)
+    for arr in (y[pos], lo[pos & (lo > 0)], hi[np.isfinite(hi) & (hi > 0)]):
+        drawn.extend(float(v) for v in arr)
+    return bool(zero.any())
+
+
 def _outside_legend(fig: Figure, ax: Any, legend_in: float, **kw: Any) -> None:
     """The legend of ``ax`` in the figure's right margin of ``legend_in`` inches, level
     with the top of ``ax``."""
@@ -133,25 +153,8 @@ def plot_frontier(
     zero_seen = False
     for li, load in enumerate(loads):
         xs = x - 0.4 + width * (li + 0.5)
-        y, lo, hi = fails[li, :, 0], fails[li, :, 1], fails[li, :, 2]
         c = COLOURS[li % len(COLOURS)]
-        pos = y > 0
-        ax_f.errorbar(
-            xs[pos],
-            y[pos],
-            yerr=_err(y[pos], lo[pos], hi[pos]),
-            fmt="o",
-            ms=4,
-            color=c,
-            capsize=0,
-            lw=1.0,
-            label=load,
-        )
-        zero = (y == 0) & np.isfinite(hi) & (hi > 0)
-        zero_seen = zero_seen or bool(zero.any())
-        ax_f.plot(xs[zero], hi[zero], "v", ms=5, mfc="none", color=c)
-        for arr in (y[pos], lo[pos & (lo > 0)], hi[np.isfinite(hi) & (hi > 0)]):
-            drawn.extend(float(v) for v in arr)
+        zero_seen |= _points(ax_f, xs, fails[li], c, load, "o", 0, drawn)
     if zero_seen:
         ax_f.plot([], [], "v", ms=5, mfc="none", color="k", label=ZERO_LABEL)
     ax_f.set_yscale("log")
@@ -187,18 +190,8 @@ def plot_against(
     drawn: list[float] = []
     zero_seen = False
     for s, name in enumerate(series):
-        y, lo, hi = values[s, :, 0], values[s, :, 1], values[s, :, 2]
         c = COLOURS[s % len(COLOURS)]
-        pos = y > 0
-        ax.errorbar(
-            xs[pos], y[pos], yerr=_err(y[pos], lo[pos], hi[pos]), fmt="o-", ms=4, color=c,
-            capsize=2, lw=1.0, label=name,
-        )  # fmt: skip
-        zero = (y == 0) & np.isfinite(hi) & (hi > 0)
-        zero_seen = zero_seen or bool(zero.any())
-        ax.plot(xs[zero], hi[zero], "v", ms=5, mfc="none", color=c)
-        for arr in (y[pos], lo[pos & (lo > 0)], hi[np.isfinite(hi) & (hi > 0)]):
-            drawn.extend(float(v) for v in arr)
+        zero_seen |= _points(ax, xs, values[s], c, name, "o-", 2, drawn)
     if zero_seen:
         ax.plot([], [], "v", ms=5, mfc="none", color="k", label=ZERO_LABEL)
     ax.set_xscale("log")
