@@ -1,0 +1,247 @@
+"""The zone phase's rows: the calibrated zone chain (:mod:`mcstudy.lab.zone`) against what
+the guest's zone did (docs/lab.md §3, §5).
+
+Kept quantities (earlier datasets stay comparable): ``nowait_fail_prob`` (the
+allocate-then-unmap workload's gathers whose first batch-page attempt failed),
+``time_below_min_frac`` (the fast zone sampler where the guest ran it, else the 100 ms
+samples), ``stalls_per_s`` (the stall trace where the kernel has the vmscan tracepoints,
+else ``allocstall``). Added where the guest recorded them: the stall rows
+(``mean_stall_ms``, ``stall_cv``, ``pages_per_stall``, ``stall_reclaim_position``) and the
+rows of the zone-independent workload (``nowait_fail_prob_independent``,
+``time_below_min_frac_independent``).
+
+Noise: between-batch standard errors over the level's time (:func:`mcstudy.lab.zonetrace.
+batches`), or over the workload's blocks for gather fractions, floored by Wilson's
+interval for proportions; the CV by a batch bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcstudy.lab.checks import LabCheck, LevelData, _row, _t, stat_background, wilson_floor
+from mcstudy.lab.guestdata import Gather, PtworkRun
+from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
+from mcstudy.lab.zonetrace import Stall, batches, bootstrap_sd, cv, reclaim_position
+from mcstudy.stats.ratio import ratio_of_sums
+
+
+def span_of(run: PtworkRun) -> tuple[float, float]:
+    """The run's first window start and last window end, seconds (CLOCK_MONOTONIC)."""
+    return run.windows[0].start_ns * 1e-9, run.windows[-1].end_ns * 1e-9
+
+
+def _ratio(pairs: list[tuple[float, float]]):
+    return ratio_of_sums(
+        float(sum(x for x, _ in pairs)),
+        float(sum(y for _, y in pairs)),
+        float(sum(x * x for x, _ in pairs)),
+        float(sum(y * y for _, y in pairs)),
+        float(sum(x * y for x, y in pairs)),
+        len(pairs),
+    )
+
+
+def stalls_in(lv: LevelData, t0: float, t1: float) -> list[Stall]:
+    if lv.stalls is None:
+        return []
+    return [s for s in lv.stalls.stalls if t0 <= s.start <= t1]
+
+
+def first_fail_blocks(blocks: list[list[Gather]]) -> list[tuple[int, int]]:
+    return [(sum(1 for g in b if g.attempts and g.attempts[0].failed), len(b)) for b in blocks]
+
+
+def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
+    """One pressure level: the calibrated zone chain against the guest's zone."""
+    zc = lv.calibration
+    if zc is None:
+        return []
+    phase = f"zone {lv.mib} MiB"
+    z = zc.chain
+    basis = (
+        f"zone chain (docs/model.md §4.8) calibrated from the guest: N={z.managed_pages}, "
+        f"min/low/high={z.wmark_min}/{z.wmark_low}/{z.wmark_high}, "
+        f"alloc {z.alloc_rate:.0f}/s, free {z.free_rate:.0f}/s, kswapd {z.kswapd_rate:.0f} "
+        f"batches/s, D={z.direct_reclaim_batch}, stalls instantaneous"
+    )
+    if zc.note:
+        basis += f"; {zc.note}"
+    rows: list[LabCheck] = []
+
+    def row(quantity, label, unit, source, pairs, predicted, proportion=True, how=basis):
+        r = _ratio(pairs)
+        sx, sy = sum(x for x, _ in pairs), sum(y for _, y in pairs)
+        floor = wilson_floor(int(sx), int(sy), level) if proportion and sy > 0 else 0.0
+        bg = stat_background(r.stderr, len(pairs), level, floor)
+        rows.append(
+            _row(phase, quantity, label, unit, source, how, predicted, r.estimate, bg, "zone")
+        )
+
+    p_min = zc.below_min_prob
+    row(
+        "nowait_fail_prob",
+        "gathers whose first batch-page attempt fails",
+        "1/gather",
+        "trace: first attempt of each gather of the allocate-then-unmap workload, per block",
+        first_fail_blocks(lv.blocks),
+        p_min,
+    )
+    t0, t1 = span_of(lv.run)
+    time_row(lv, zc, t0, t1, "", row, p_min)
+    trace_stalls = stalls_in(lv, t0, t1)
+    if lv.stalls is not None:
+        b = batches(t0, t1, [(s.start, 1.0, 0.0) for s in trace_stalls])
+        row(
+            "stalls_per_s",
+            "direct-reclaim stalls",
+            "stalls/s",
+            f"stall trace: mm_vmscan_direct_reclaim_begin of every task ({len(trace_stalls)} "
+            f"stalls; allocstall counted {zc.allocstalls}), {b.n} batches of {b.seconds:.2f} s",
+            [(x, b.seconds) for x, _ in b.pairs],
+            zc.predicted_stalls_per_s,
+            proportion=False,
+        )
+        stall_rows(trace_stalls, zc, t0, t1, level, row, rows, phase, basis)
+    else:
+        row(
+            "stalls_per_s",
+            "direct-reclaim stalls",
+            "stalls/s",
+            "vmstat allocstall",
+            [(w.vmstat_delta("allocstall"), w.seconds) for w in lv.run.windows if w.seconds > 0],
+            zc.predicted_stalls_per_s,
+            proportion=False,
+        )
+    if lv.indep is not None:
+        run, blocks = lv.indep
+        row(
+            "nowait_fail_prob_independent",
+            "zone-independent gathers whose first batch-page attempt fails",
+            "1/gather",
+            "trace: first attempt of each gather of the independent workload (munmaps at "
+            "exponential gaps of page tables mapped before the churn), per block",
+            first_fail_blocks(blocks),
+            p_min,
+            how=basis + "; PASTA: an independent gather sees the time fraction at or below min",
+        )
+        i0, i1 = span_of(run)
+        time_row(lv, zc, i0, i1, "_independent", row, p_min)
+    return rows
+
+
+def time_row(lv: LevelData, zc: ZoneCalibration, t0, t1, suffix, row, predicted) -> None:
+    """``time_below_min_frac`` (+ suffix) over [t0, t1]: the fast sampler's bins, else (no
+    suffix only) the 100 ms samples per window."""
+    label = "time with free pages <= min (boosted)"
+    own = [q for q in lv.watch if q.zone == zc.zone and t0 <= q.end_ms * 1e-3 <= t1]
+    if own:
+        b = batches(t0, t1, [(q.end_ms * 1e-3, float(q.below), float(q.samples)) for q in own])
+        n = sum(q.samples for q in own)
+        entries = sum(q.entries for q in own)
+        frac = sum(q.below for q in own) / n if n else math.nan
+        mean_ms = 1e3 * frac * (t1 - t0) / entries if entries else math.nan
+        row(
+            "time_below_min_frac" + suffix,
+            label + (" (independent workload's span)" if suffix else ""),
+            "s/s",
+            f"fast sampler: /proc/zoneinfo ({zc.zone}) {n / (t1 - t0):.0f} times/s, {n} samples, "
+            f"{entries} entries below min (mean stay {mean_ms:.1f} ms); {b.n} batches of "
+            f"{b.seconds:.2f} s",
+            [p for p in b.pairs if p[1] > 0],
+            predicted,
+        )
+    elif lv.samples and not suffix:
+        per = below_min_by_window(lv.samples, lv.run, zc.zone)
+        row(
+            "time_below_min_frac",
+            label,
+            "s/s",
+            f"samples of /proc/zoneinfo ({zc.zone}) every few ms",
+            [p for p in per if p[1]],
+            predicted,
+        )
+
+
+def stall_rows(stalls: list[Stall], zc, t0, t1, level, row, rows, phase, basis) -> None:
+    """Mean stall time, its CV, pages per stall, where within a stall its pages are freed."""
+    if not stalls:
+        return
+    items = [(s.start, s.seconds, 1.0) for s in stalls]
+    b = batches(t0, t1, items)
+    q = np.quantile([s.seconds * 1e3 for s in stalls], [0.1, 0.5, 0.9, 0.99])
+    qtext = "quantiles 10/50/90/99 %: " + "/".join(f"{v:.2f}" for v in q) + " ms"
+    psi = zc.psi_per_stall_s
+    row(
+        "mean_stall_ms",
+        "mean direct-reclaim stall",
+        "ms",
+        f"stall trace: begin to end of each stall, {len(stalls)} stalls ({qtext}); "
+        f"{b.n} batches of {b.seconds:.2f} s",
+        [(1e3 * x, y) for x, y in b.pairs],
+        1e3 * psi if math.isfinite(psi) else math.nan,
+        proportion=False,
+        how=(
+            f"mcstudy calibrate's stall time from the level's /proc: PSI some / allocstall "
+            f"({zc.psi_is})"
+            if math.isfinite(psi)
+            else "no PSI in the guest (/proc/pressure/memory): no calibrated stall time"
+        ),
+    )
+    # CV: batch bootstrap of the sample CV
+    idx = np.clip(
+        ((np.array([s.start for s in stalls]) - t0) / (t1 - t0) * b.n).astype(int), 0, b.n - 1
+    )
+    dur = np.array([s.seconds for s in stalls])
+    groups = [dur[idx == i] for i in range(b.n)]
+    sd = bootstrap_sd(groups, cv)
+    c = cv(dur)
+    m = 1.0 / (c * c) if c > 0 else math.nan
+    half = _t(level, b.n - 1) * sd if math.isfinite(sd) else math.nan
+    bg = stat_background(sd, b.n, level) if math.isfinite(half) else stat_background(0.0, 1, level)
+    rows.append(
+        _row(
+            phase,
+            "stall_cv",
+            "coefficient of variation of the stall time",
+            "1",
+            f"stall trace, {len(stalls)} stalls (Erlang shape 1/CV^2 = {m:.2f}); noise: "
+            f"bootstrap of {b.n} batches",
+            "the chain's stall law: exponential (stall_phases = 1), CV 1",
+            1.0,
+            c,
+            bg,
+            "zone",
+        )
+    )
+    row(
+        "pages_per_stall",
+        "pages reclaimed per direct-reclaim stall",
+        "pages/stall",
+        f"stall trace: nr_reclaimed of mm_vmscan_direct_reclaim_end (LRU and slab pages), "
+        f"{b.n} batches",
+        [
+            (float(x), y)
+            for x, y in batches(t0, t1, [(s.start, s.reclaimed, 1.0) for s in stalls]).pairs
+        ],
+        zc.chain.direct_reclaim_batch,
+        proportion=False,
+        how="the chain's direct_reclaim_batch: pgsteal_direct / allocstall (vmstat, LRU pages)",
+    )
+    passes = [s for s in stalls if s.passes]
+    if passes:
+        pb = batches(t0, t1, [(s.start, *reclaim_position([s])) for s in passes])
+        row(
+            "stall_reclaim_position",
+            "where in a stall its LRU pages are freed (0 begin, 1 end)",
+            "1",
+            f"stall trace: mm_vmscan_lru_shrink_inactive within each stall, pages-weighted "
+            f"({sum(len(s.passes) for s in passes)} LRU passes in {len(passes)} stalls); "
+            f"{pb.n} batches",
+            [p for p in pb.pairs if p[1] > 0],
+            1.0,
+            proportion=False,
+            how="the chain (docs/model.md §4.13): a stall's pages land at its end",
+        )
