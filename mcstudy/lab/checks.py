@@ -489,15 +489,15 @@ def all_rows(
     law_reps: int = 1000,
     support: KernelSupport = LEGACY,
     extra: Callable[[float], list[LabCheck]] | None = None,
+    zone: Callable[[LevelData, float], list[LabCheck]] | None = None,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 
     The Bonferroni level is fixed from a first pass that counts the rows. A row the
     kernel cannot measure (``support``) is kept, marked with the reason. ``extra``: the
-    rows of another phase at a given level (:mod:`mcstudy.lab.khugepaged`).
+    rows of another phase at a given level (:mod:`mcstudy.lab.khugepaged`); ``zone``: the
+    zone rows of one pressure level (:func:`mcstudy.lab.zonerows.zone_rows`).
     """
-
-    from mcstudy.lab.zonerows import zone_rows  # here: zonerows imports this module
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
         rows, t = table_rows(levels, geo, profile, online, level, batch, free_funcs)
@@ -507,8 +507,8 @@ def all_rows(
             more, facts = law_rows(levels, t.total, batch, level, reps=law_reps)
             rows += more
         for lv in levels:
-            if lv.mib > 0:
-                rows += zone_rows(lv, level)
+            if lv.mib > 0 and zone is not None:
+                rows += zone(lv, level)
         if extra is not None:
             rows += extra(level)  # rows of other phases (khugepaged), at the same level
         via = profile.profile.uses_tlb_remove_table

@@ -21,6 +21,7 @@ from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.lab.setup import Prepared
 from mcstudy.lab.support import LEGACY, KernelSupport, parse_support
 from mcstudy.lab.zone import calibrate_level, zone_notes
+from mcstudy.lab.zonerows import zone_rows
 from mcstudy.lab.zonetrace import parse_stalls, parse_zonewatch
 from mcstudy.probe.layout import gap_around
 from mcstudy.probe.predict import ProfileMatch, match_profile
@@ -153,6 +154,7 @@ def analyse(
         ipi,
         support=support,
         extra=None if kh is None else partial(khugepaged_rows, kh[0], kh[1], profile, online),
+        zone=zone_rows,
     )
     notes: list[str] = []
     for lv in levels:

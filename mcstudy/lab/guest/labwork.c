@@ -694,6 +694,6 @@ int main(int argc, char **argv)
 		return btf(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "thp"))
 		return thp(argc, argv);
-	die("usage: labwork churn|sample|zonewatch|ptwork|indep|btf|thp ...");
+	die("usage: labwork churn|sample|ptwork|btf|thp|zonewatch|indep ...");
 	return 2;
 }
