@@ -21,7 +21,7 @@ from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.lab.setup import Prepared
 from mcstudy.lab.support import LEGACY, KernelSupport, parse_support
 from mcstudy.lab.zone import calibrate_level, zone_notes
-from mcstudy.lab.zonerows import zone_rows
+from mcstudy.lab.zonerows import trace_notes, zone_rows
 from mcstudy.lab.zonetrace import parse_stalls, parse_zonewatch
 from mcstudy.probe.layout import gap_around
 from mcstudy.probe.predict import ProfileMatch, match_profile
@@ -167,6 +167,7 @@ def analyse(
             vals.get("time_below_min_frac", math.nan),
             vals.get("nowait_fail_prob", math.nan),
         )
+        notes += trace_notes(lv)
     return LabResult(
         zone_notes=notes,
         request=req,

@@ -24,7 +24,15 @@ import numpy as np
 from mcstudy.lab.checks import LabCheck, LevelData, _row, _t, stat_background, wilson_floor
 from mcstudy.lab.guestdata import Gather, PtworkRun
 from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
-from mcstudy.lab.zonetrace import Stall, batches, bootstrap_sd, cv, reclaim_position
+from mcstudy.lab.zonetrace import (
+    Stall,
+    batches,
+    bootstrap_sd,
+    cv,
+    own_stall_before,
+    reclaim_position,
+    stall_law,
+)
 from mcstudy.stats.ratio import ratio_of_sums
 
 
@@ -50,8 +58,12 @@ def stalls_in(lv: LevelData, t0: float, t1: float) -> list[Stall]:
     return [s for s in lv.stalls.stalls if t0 <= s.start <= t1]
 
 
-def first_fail_blocks(blocks: list[list[Gather]]) -> list[tuple[int, int]]:
-    return [(sum(1 for g in b if g.attempts and g.attempts[0].failed), len(b)) for b in blocks]
+def first_fail_batches(gathers: list[Gather], t0: float, t1: float) -> tuple[list, str]:
+    """(per-batch (first attempts failed, gathers), how) over the level's time."""
+    b = batches(
+        t0, t1, [(g.start, float(bool(g.attempts and g.attempts[0].failed)), 1.0) for g in gathers]
+    )
+    return [p for p in b.pairs if p[1] > 0], f"{b.n} batches of {b.seconds:.2f} s"
 
 
 def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
@@ -81,15 +93,16 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
         )
 
     p_min = zc.below_min_prob
+    t0, t1 = span_of(lv.run)
+    pairs, how = first_fail_batches(lv.gathers, t0, t1)
     row(
         "nowait_fail_prob",
         "gathers whose first batch-page attempt fails",
         "1/gather",
-        "trace: first attempt of each gather of the allocate-then-unmap workload, per block",
-        first_fail_blocks(lv.blocks),
+        f"trace: first attempt of each gather of the allocate-then-unmap workload; {how}",
+        pairs,
         p_min,
     )
-    t0, t1 = span_of(lv.run)
     time_row(lv, zc, t0, t1, "", row, p_min)
     trace_stalls = stalls_in(lv, t0, t1)
     if lv.stalls is not None:
@@ -117,17 +130,18 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
         )
     if lv.indep is not None:
         run, blocks = lv.indep
+        i0, i1 = span_of(run)
+        pairs, how = first_fail_batches([g for b in blocks for g in b], i0, i1)
         row(
             "nowait_fail_prob_independent",
             "zone-independent gathers whose first batch-page attempt fails",
             "1/gather",
             "trace: first attempt of each gather of the independent workload (munmaps at "
-            "exponential gaps of page tables mapped before the churn), per block",
-            first_fail_blocks(blocks),
+            f"exponential gaps of page tables mapped before the churn); {how}",
+            pairs,
             p_min,
             how=basis + "; PASTA: an independent gather sees the time fraction at or below min",
         )
-        i0, i1 = span_of(run)
         time_row(lv, zc, i0, i1, "_independent", row, p_min)
     return rows
 
@@ -245,3 +259,62 @@ def stall_rows(stalls: list[Stall], zc, t0, t1, level, row, rows, phase, basis) 
             proportion=False,
             how="the chain (docs/model.md §4.13): a stall's pages land at its end",
         )
+
+
+def trace_notes(lv: LevelData) -> list[str]:
+    """What the stall trace, the fast sampler and the two workloads say at one level."""
+    zc = lv.calibration
+    if zc is None or lv.stalls is None:
+        return []
+    t0, t1 = span_of(lv.run)
+    st = stalls_in(lv, t0, t1)
+    mib = lv.mib
+    lines = []
+    if st:
+        dur = np.array([s.seconds for s in st])
+        by_task: dict[str, int] = {}
+        for s in st:
+            by_task[s.task] = by_task.get(s.task, 0) + 1
+        tasks = ", ".join(f"{k} {v}" for k, v in sorted(by_task.items(), key=lambda kv: -kv[1]))
+        num, den = reclaim_position(st)
+        pos = num / den if den else math.nan
+        where = "spread over the stall" if pos < 0.85 else "mostly at its end"
+        lines.append(
+            f"{mib} MiB: {len(st)} stalls ({tasks}), mean {1e3 * dur.mean():.1f} ms, CV "
+            f"{cv(dur):.2f}: {stall_law(cv(dur))}; a stall's LRU pages are freed {where} "
+            f"(pages-weighted position {pos:.2f}, 1 = end)"
+        )
+    dep = own_stall_before(lv.gathers, lv.stalls.stalls)
+    if dep:
+        lines.append(fail_split(mib, "allocate-then-unmap", lv.gathers, dep))
+    if lv.indep is not None:
+        gs = [g for b in lv.indep[1] for g in b]
+        lines.append(fail_split(mib, "independent", gs, own_stall_before(gs, lv.stalls.stalls)))
+    boosted = [s for s in lv.samples if s.zone == zc.zone and t0 * 1e3 <= s.ms <= t1 * 1e3]
+    if boosted:
+        nb = sum(1 for s in boosted if s.boost > 0)
+        lines.append(
+            f"{mib} MiB: the zone's watermarks were boosted in {nb} of {len(boosted)} 100 ms "
+            f"samples (boost up to {max(s.boost for s in boosted)} pages, min "
+            f"{zc.chain.wmark_min} without it); the chain has no boost (the exact solver "
+            "lacks it), so its min is lower than the mark GFP_NOWAIT checked"
+        )
+    return lines
+
+
+def fail_split(mib: int, name: str, gathers: list[Gather], own: list[bool]) -> str:
+    """First-attempt failures of gathers that followed their own task's stall and of the rest."""
+    srt = sorted(gathers, key=lambda g: g.start)
+    a = [g for g, o in zip(srt, own, strict=True) if o]
+    b = [g for g, o in zip(srt, own, strict=True) if not o]
+
+    def frac(gs):
+        n = len(gs)
+        k = sum(1 for g in gs if g.attempts and g.attempts[0].failed)
+        return f"{k}/{n}" + (f" = {k / n:.3f}" if n else "")
+
+    return (
+        f"{mib} MiB, {name} workload: {len(a)} of {len(srt)} gathers came right after a "
+        f"direct-reclaim stall of their own task (first attempt failed {frac(a)}), the others "
+        f"failed {frac(b)}"
+    )

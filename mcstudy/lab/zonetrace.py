@@ -238,3 +238,35 @@ def reclaim_position(stalls: Sequence[Stall]) -> tuple[float, float]:
             num += pages * min(1.0, max(0.0, (ts - s.start) / s.seconds))
             den += pages
     return num, den
+
+
+def own_stall_before(
+    gathers: Sequence, stalls: Sequence[Stall], task: str = "ptwork"
+) -> list[bool]:
+    """For each gather (by start time), whether its task (named ``task``) was in a
+    direct-reclaim stall that ended after the previous gather ended and before this one
+    began: the gather follows its own task's blocking allocation."""
+    own = sorted(s.end for s in stalls if s.task == task)
+    ends = np.array(own)
+    out = []
+    prev = -math.inf
+    for g in sorted(gathers, key=lambda g: g.start):
+        lo = int(np.searchsorted(ends, prev, side="right"))
+        hi = int(np.searchsorted(ends, g.start, side="right"))
+        out.append(hi > lo)
+        prev = g.end if g.end >= 0 else g.start
+    return out
+
+
+def stall_law(c: float) -> str:
+    """The stall-time family a CV points to, within the chain's Erlang family."""
+    if not math.isfinite(c):
+        return "undetermined (fewer than 2 stalls)"
+    if c > 1.15:
+        return (
+            f"more variable than exponential (CV {c:.2f} > 1: a mixture; of the chain's "
+            "Erlang family the exponential, m = 1, is the closest)"
+        )
+    if c >= 0.85:
+        return f"exponential (CV {c:.2f}: Erlang m = 1)"
+    return f"Erlang with m = {max(1, round(1 / (c * c)))} phases (CV {c:.2f})"
