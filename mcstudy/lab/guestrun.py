@@ -61,7 +61,7 @@ class LabRequest:
     """Gathers of the zone-independent workload (``labwork indep``) per pressure level
     (0: none)."""
     indep_blocks: int = 8
-    indep_gap_us: int = 5000
+    indep_gap_us: int = 15000
     """Mean of the exponential gaps between the independent workload's munmaps, us."""
     stall_buffer_kb: int = 4096
     """Per-CPU buffer of the stall trace instance (vmscan tracepoints), KiB."""

@@ -8,10 +8,11 @@
   ``shrink_inactive_list()`` has freed them). :func:`parse_stalls` pairs each begin with
   the next end of the same task (a task is in one stall at a time: direct reclaim does
   not nest, ``PF_MEMALLOC``) and puts the LRU passes between them into the stall.
-* ``zonewatch``: ``q END_MS NODE ZONE SAMPLES BELOW ENTRIES`` lines of ``labwork
-  zonewatch``: per bin of about 100 ms, the samples of ``/proc/zoneinfo`` taken every
-  few ms, how many had free pages at or below the printed min mark (boost included),
-  and how many entries from above min to at or below it.
+* ``zonewatch``: ``q END_MS NODE ZONE SAMPLES BELOW ENTRIES [UNBOOSTED]`` lines of
+  ``labwork zonewatch``: per bin of about 100 ms, the samples of ``/proc/zoneinfo`` taken
+  every few ms, how many had free pages at or below the printed min mark (boost
+  included), how many entries from above min to at or below it, and (later runs) how many
+  were at or below the min mark without the boost.
 
 Noise of a level's statistic (:func:`batches`): the level's time cut into equal batches,
 each batch's sums, the between-batch standard error of a ratio of sums
@@ -126,6 +127,8 @@ class ZoneBin:
     samples: int
     below: int
     entries: int
+    unboosted: int = -1
+    """Samples at or below the min mark without the boost (-1: not recorded)."""
 
 
 def parse_zonewatch(text: str) -> list[ZoneBin]:
@@ -135,15 +138,16 @@ def parse_zonewatch(text: str) -> list[ZoneBin]:
         parts = line.split()
         if not parts:
             continue
-        if parts[0] != "q" or len(parts) != 7:
+        if parts[0] != "q" or len(parts) not in (7, 8):
             raise LabError(f"zonewatch:{no}: bad line {line!r}")
         try:
             ms, node, n, b, e = (int(parts[i]) for i in (1, 2, 4, 5, 6))
+            u = int(parts[7]) if len(parts) == 8 else -1
         except ValueError:
             raise LabError(f"zonewatch:{no}: bad number in {line!r}") from None
-        if not 0 <= b <= n or e > b:
+        if not 0 <= b <= n or e > b or u > b:
             raise LabError(f"zonewatch:{no}: more samples below min than samples in {line!r}")
-        out.append(ZoneBin(ms, node, parts[3], n, b, e))
+        out.append(ZoneBin(ms, node, parts[3], n, b, e, u))
     return out
 
 

@@ -19,9 +19,10 @@
  *       Every PERIOD_US us (absolute deadlines; a late sample moves the next one), reads
  *       /proc/zoneinfo and asks, per zone, whether free pages are at or below the min mark
  *       as printed (boost included: what a GFP_NOWAIT allocation checks). Every BIN_MS ms,
- *       one line per zone: "q END_MS NODE ZONE SAMPLES BELOW ENTRIES" (samples taken in
- *       the bin, those at or below min, entries from above min to at or below it), until
- *       SIGTERM; MS on CLOCK_MONOTONIC.
+ *       one line per zone: "q END_MS NODE ZONE SAMPLES BELOW ENTRIES UNBOOSTED" (samples
+ *       taken in the bin, those at or below min, entries from above min to at or below it,
+ *       samples at or below the min mark without the boost), until SIGTERM; MS on
+ *       CLOCK_MONOTONIC.
  *
  *   labwork indep CPU GATHERS BLOCKS GAP_US SEED SNAPSHOT_FILES...
  *       Gathers independent of the zone: while memory is free (before the level's churn),
@@ -251,8 +252,9 @@ static int zonewatch(int argc, char **argv)
 		die("/proc/zoneinfo: %s", strerror(errno));
 	char names[WATCH_ZONES][32];
 	int nodes[WATCH_ZONES], was[WATCH_ZONES];
-	long samples[WATCH_ZONES], below[WATCH_ZONES], entries[WATCH_ZONES];
+	long samples[WATCH_ZONES], below[WATCH_ZONES], entries[WATCH_ZONES], raw[WATCH_ZONES];
 	int nz = 0;
+	memset(raw, 0, sizeof(raw));
 	memset(was, 0, sizeof(was));
 	memset(samples, 0, sizeof(samples));
 	memset(below, 0, sizeof(below));
@@ -268,7 +270,7 @@ static int zonewatch(int argc, char **argv)
 		buf[len] = 0;
 		int node = -1, z = -1;
 		char zone[32] = "";
-		long freep = -1;
+		long freep = -1, boost = 0;
 		char *save = NULL;
 		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			long val;
@@ -289,10 +291,14 @@ static int zonewatch(int argc, char **argv)
 				continue;
 			if (sscanf(line, " pages free %ld", &val) == 1) {
 				freep = val;
+				boost = 0;
+			} else if (freep >= 0 && sscanf(line, " boost %ld", &val) == 1) {
+				boost = val;
 			} else if (freep >= 0 && sscanf(line, " min %ld", &val) == 1) {
 				int b = freep <= val;
 				samples[z]++;
 				below[z] += b;
+				raw[z] += freep <= val - boost;
 				entries[z] += b && !was[z];
 				was[z] = b;
 				freep = -1;
@@ -302,10 +308,10 @@ static int zonewatch(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (t >= bin_end) {
 			for (int i = 0; i < nz; i++) {
-				printf("q %llu %d %s %ld %ld %ld\n",
+				printf("q %llu %d %s %ld %ld %ld %ld\n",
 				       (unsigned long long)(t / 1000000ULL), nodes[i], names[i],
-				       samples[i], below[i], entries[i]);
-				samples[i] = below[i] = entries[i] = 0;
+				       samples[i], below[i], entries[i], raw[i]);
+				samples[i] = below[i] = entries[i] = raw[i] = 0;
 			}
 			fflush(stdout);
 			bin_end = t + (uint64_t)bin_ms * 1000000ULL;
