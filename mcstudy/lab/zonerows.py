@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from mcstudy.lab.checks import LabCheck, LevelData, _row, _t, stat_background, wilson_floor
+from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import Gather, PtworkRun
 from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
 from mcstudy.lab.zonetrace import (
@@ -167,6 +168,19 @@ def time_row(lv: LevelData, zc: ZoneCalibration, t0, t1, suffix, row, predicted)
             [p for p in b.pairs if p[1] > 0],
             predicted,
         )
+        if not suffix and all(q.unboosted >= 0 for q in own):
+            u = batches(
+                t0, t1, [(q.end_ms * 1e-3, float(q.unboosted), float(q.samples)) for q in own]
+            )
+            row(
+                "time_below_min_frac_unboosted",
+                "time with free pages <= min without the boost",
+                "s/s",
+                f"fast sampler: /proc/zoneinfo ({zc.zone}), free <= min - boost; {u.n} batches "
+                f"of {u.seconds:.2f} s",
+                [p for p in u.pairs if p[1] > 0],
+                predicted,
+            )
     elif lv.samples and not suffix:
         per = below_min_by_window(lv.samples, lv.run, zc.zone)
         row(
@@ -290,6 +304,18 @@ def trace_notes(lv: LevelData) -> list[str]:
     if lv.indep is not None:
         gs = [g for b in lv.indep[1] for g in b]
         lines.append(fail_split(mib, "independent", gs, own_stall_before(gs, lv.stalls.stalls)))
+    ht = highatomic_blocks(lv.run, zc.zone)
+    if ht is not None:
+        why = (
+            ": their free pages are not usable by blocking allocations "
+            "(__zone_watermark_unusable_free()), which can then stall above the printed min"
+            if max(ht)
+            else " (none reserved)"
+        )
+        lines.append(
+            f"{mib} MiB: HighAtomic pageblocks of {zc.zone} (/proc/pagetypeinfo) {ht[0]} at the "
+            f"level's start, {ht[1]} at its end{why}"
+        )
     boosted = [s for s in lv.samples if s.zone == zc.zone and t0 * 1e3 <= s.ms <= t1 * 1e3]
     if boosted:
         nb = sum(1 for s in boosted if s.boost > 0)
@@ -318,3 +344,27 @@ def fail_split(mib: int, name: str, gathers: list[Gather], own: list[bool]) -> s
         f"direct-reclaim stall of their own task (first attempt failed {frac(a)}), the others "
         f"failed {frac(b)}"
     )
+
+
+def highatomic_blocks(run: PtworkRun, zone: str) -> tuple[int, int] | None:
+    """HighAtomic pageblocks of ``zone`` in the level's first and last /proc/pagetypeinfo
+    (None where the guest did not record it)."""
+    out = []
+    for w, edge in ((run.windows[0], "begin"), (run.windows[-1], "end")):
+        try:
+            text = w.file(edge, "/pagetypeinfo")
+        except LabError:
+            return None
+        cols: list[str] = []
+        value = None
+        for line in text.splitlines():
+            if line.startswith("Number of blocks type"):
+                cols = line.split()[4:]
+            elif cols and line.startswith("Node") and line.split()[3] == zone:
+                counts = line.split()[4:]
+                if "HighAtomic" in cols and len(counts) == len(cols):
+                    value = int(counts[cols.index("HighAtomic")])
+        if value is None:
+            return None
+        out.append(value)
+    return out[0], out[1]
