@@ -194,9 +194,9 @@ def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: flo
     if time_below > 0:
         lines.append(
             f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "
-            f"{time_below:.3f} of random instants: the workload's own blocking page-table "
-            "allocations just before each munmap direct-reclaim the zone above min, so a gather "
-            "does not see the zone as a random instant does (PASTA, docs/model.md §4.1, does "
-            "not hold for a task that allocates before it unmaps)"
+            f"{time_below:.3f} of random instants: a gather of a task that allocates before it "
+            "unmaps does not see the zone as a random instant does (PASTA, docs/model.md §4.1, "
+            "holds for gathers independent of the zone); where the guest traced the stalls, "
+            "the lines below split the gathers by whether their own task stalled just before"
         )
     return lines
