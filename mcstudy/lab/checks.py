@@ -93,6 +93,8 @@ class LevelData:
     watch: list[ZoneBin] = field(default_factory=list)
     """The fast zone sampler's bins (:mod:`mcstudy.lab.zonetrace`; none in older runs)."""
     stalls: StallTrace | None = None
+    stall_missing: dict[str, str] = field(default_factory=dict)
+    """Tracepoint -> why this kernel cannot record it ("" or absent: it can)."""
     indep: tuple[PtworkRun, list[list[Gather]]] | None = None
     """The zone-independent workload's windows and gathers per block (None: not run)."""
 

@@ -113,7 +113,7 @@ def analyse(
         trace = parse_trace(lv.files["trace"])
         data = LevelData(lv.mib, run, trace, split_blocks(run, trace))
         data.samples = parse_samples(lv.files["samples"])
-        level_traces(data, lv.files, stats)
+        level_traces(data, lv.files, stats, console.files.get("support", ""))
         if lv.mib > 0:
             data.calibration = calibrate_level(run, req.gathers)
         levels.append(data)
@@ -187,9 +187,14 @@ def analyse(
     )
 
 
-def level_traces(data: LevelData, files: dict[str, str], stats: dict) -> None:
+def level_traces(data: LevelData, files: dict[str, str], stats: dict, support: str = "") -> None:
     """The fast zone sampler, the stall trace and the zone-independent workload of one
-    level, where the guest recorded them (runs before them have none)."""
+    level, where the guest recorded them (runs before them have none); the vmscan
+    tracepoints the kernel lacks (the ``support`` artefact's ``tracepoint`` lines)."""
+    for line in support.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "tracepoint" and parts[2] == "no":
+            data.stall_missing[parts[1]] = f"no tracepoint {parts[1]} in the kernel's tracefs"
     if "zonewatch" in files:
         data.watch = parse_zonewatch(files["zonewatch"])
     if "stalls" in files:

@@ -18,6 +18,7 @@ interval for proportions; the CV by a batch bootstrap.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,6 +36,22 @@ from mcstudy.lab.zonetrace import (
     stall_law,
 )
 from mcstudy.stats.ratio import ratio_of_sums
+
+STALL_ROWS = {
+    "mean_stall_ms": ("mean direct-reclaim stall", "ms"),
+    "stall_cv": ("coefficient of variation of the stall time", "1"),
+    "pages_per_stall": ("pages reclaimed per direct-reclaim stall", "pages/stall"),
+    "stall_reclaim_position": ("where in a stall its LRU pages are freed (0 begin, 1 end)", "1"),
+}
+"""The stall rows: quantity -> (label, unit)."""
+
+
+def unmeasured(phase: str, quantity: str, basis: str, level: float, why: str) -> LabCheck:
+    """A stall row this kernel cannot measure (no number, no verdict: ``why``)."""
+    label, unit = STALL_ROWS[quantity]
+    bg = stat_background(0.0, 1, level)
+    r = _row(phase, quantity, label, unit, "stall trace", basis, math.nan, math.nan, bg, "zone")
+    return replace(r, not_measurable=why)
 
 
 def span_of(run: PtworkRun) -> tuple[float, float]:
@@ -119,6 +136,9 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
             proportion=False,
         )
         stall_rows(trace_stalls, zc, t0, t1, level, row, rows, phase, basis)
+        lru = lv.stall_missing.get("vmscan/mm_vmscan_lru_shrink_inactive", "")
+        if trace_stalls and lru:
+            rows.append(unmeasured(phase, "stall_reclaim_position", basis, level, lru))
     else:
         row(
             "stalls_per_s",
@@ -129,6 +149,9 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
             zc.predicted_stalls_per_s,
             proportion=False,
         )
+        why = "; ".join(v for k, v in lv.stall_missing.items() if "direct_reclaim" in k and v)
+        if why:
+            rows += [unmeasured(phase, q, basis, level, why) for q in STALL_ROWS]
     if lv.indep is not None:
         run, blocks = lv.indep
         i0, i1 = span_of(run)

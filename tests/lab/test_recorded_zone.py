@@ -16,7 +16,7 @@ from mcstudy.lab.console import parse_console
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.experiment import analyse, stall_buffer_stats
 from mcstudy.lab.guestrun import LabRequest, kernel_cmdline
-from mcstudy.lab.zonerows import span_of
+from mcstudy.lab.zonerows import span_of, zone_rows
 from mcstudy.lab.zonetrace import parse_stalls
 from tests.lab.conftest import LAB, recorded
 
@@ -155,3 +155,32 @@ def test_older_recordings_keep_their_three_zone_rows(tmp_path):
     assert tuple(rows) == ("nowait_fail_prob", "time_below_min_frac", "stalls_per_s")
     assert rows["time_below_min_frac"].source.startswith("samples of /proc/zoneinfo")
     assert rows["stalls_per_s"].source == "vmstat allocstall"
+
+
+def test_a_kernel_without_the_stall_tracepoints(result):
+    """No vmscan direct-reclaim tracepoints: stalls per second from allocstall, the stall
+    rows kept as "not measurable on this kernel" with the reason (no number, no verdict)."""
+    lv = next(lv for lv in result.levels if lv.mib == 300)
+    why = "no tracepoint vmscan/mm_vmscan_direct_reclaim_begin in the kernel's tracefs"
+    bare = replace(lv, stalls=None, stall_missing={"vmscan/mm_vmscan_direct_reclaim_begin": why})
+    rows = {r.quantity: r for r in zone_rows(bare, 0.95)}
+    assert rows["stalls_per_s"].source == "vmstat allocstall"
+    for q in ("mean_stall_ms", "stall_cv", "pages_per_stall", "stall_reclaim_position"):
+        assert rows[q].not_measurable == why
+        assert math.isnan(rows[q].measured) and not rows[q].agrees
+    # the LRU passes alone missing: only where a stall frees its pages is not measurable
+    lru = "no tracepoint vmscan/mm_vmscan_lru_shrink_inactive in the kernel's tracefs"
+    noruns = replace(lv.stalls, stalls=[replace(s, passes=[]) for s in lv.stalls.stalls])
+    part = replace(lv, stalls=noruns, stall_missing={"vmscan/mm_vmscan_lru_shrink_inactive": lru})
+    rows = [r for r in zone_rows(part, 0.95)]
+    pos = [r for r in rows if r.quantity == "stall_reclaim_position"]
+    assert len(pos) == 1 and pos[0].not_measurable == lru
+    assert next(r for r in rows if r.quantity == "mean_stall_ms").not_measurable == ""
+
+
+def test_the_support_artefact_lists_the_tracepoints():
+    console = parse_console(console_text())
+    lines = console.files["support"].splitlines()
+    for e in ("direct_reclaim_begin", "direct_reclaim_end", "lru_shrink_inactive"):
+        assert f"tracepoint vmscan/mm_vmscan_{e} yes" in lines
+    assert "file /proc/pressure/memory yes" in lines
