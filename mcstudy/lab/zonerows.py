@@ -39,9 +39,9 @@ from mcstudy.stats.ratio import ratio_of_sums
 
 STALL_ROWS = {
     "mean_stall_ms": ("mean direct-reclaim stall", "ms"),
-    "stall_cv": ("coefficient of variation of the stall time", "1"),
+    "stall_cv": ("coefficient of variation of the stall time", "sd/mean"),
     "pages_per_stall": ("pages reclaimed per direct-reclaim stall", "pages/stall"),
-    "stall_reclaim_position": ("where in a stall its LRU pages are freed (0 begin, 1 end)", "1"),
+    "stall_reclaim_position": ("where in a stall its LRU pages are freed (0 begin, 1 end)", "s/s"),
 }
 """The stall rows: quantity -> (label, unit)."""
 
@@ -257,7 +257,7 @@ def stall_rows(stalls: list[Stall], zc, t0, t1, level, row, rows, phase, basis) 
             phase,
             "stall_cv",
             "coefficient of variation of the stall time",
-            "1",
+            "sd/mean",
             f"stall trace, {len(stalls)} stalls (Erlang shape 1/CV^2 = {m:.2f}); noise: "
             f"bootstrap of {b.n} batches",
             "the chain's stall law: exponential (stall_phases = 1), CV 1",
@@ -287,7 +287,7 @@ def stall_rows(stalls: list[Stall], zc, t0, t1, level, row, rows, phase, basis) 
         row(
             "stall_reclaim_position",
             "where in a stall its LRU pages are freed (0 begin, 1 end)",
-            "1",
+            "s/s",
             f"stall trace: mm_vmscan_lru_shrink_inactive within each stall, pages-weighted "
             f"({sum(len(s.passes) for s in passes)} LRU passes in {len(passes)} stalls); "
             f"{pb.n} batches",

@@ -184,3 +184,16 @@ def test_the_support_artefact_lists_the_tracepoints():
     for e in ("direct_reclaim_begin", "direct_reclaim_end", "lru_shrink_inactive"):
         assert f"tracepoint vmscan/mm_vmscan_{e} yes" in lines
     assert "file /proc/pressure/memory yes" in lines
+
+
+@pytest.mark.parametrize("mib", [300, 400])
+def test_rendered_cells_show_the_fraction_rows_noise(result, mib):
+    """The report's cells (3 decimals for units with a '/', else 1): the CV and the
+    position within a stall keep their noise visible (0.019 printed '0' with unit '1')."""
+    from mcstudy.document.checks import fmt_number
+
+    rows = zone(result, mib)
+    for q in ("stall_cv", "stall_reclaim_position"):
+        r = rows[q]
+        cell = fmt_number(r.halfwidth, r.unit)
+        assert cell != "0" and float(cell) == pytest.approx(r.halfwidth, abs=5e-4)
