@@ -58,8 +58,8 @@ class LabRequest:
     watch_bin_ms: int = 100
     """The fast sampler's counts are printed per bin of this many ms."""
     indep_gathers: int = 2000
-    """Gathers of the zone-independent workload (``labwork indep``) per pressure level
-    (0: none)."""
+    """Most gathers of the zone-independent workload (``labwork indep``) per pressure level
+    (0: none); a run of fewer ``gathers`` runs as many independent ones."""
     indep_blocks: int = 8
     indep_gap_us: int = 15000
     """Mean of the exponential gaps between the independent workload's munmaps, us."""
@@ -127,8 +127,8 @@ def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str
         "TRACE_BUFFER_KB": req.trace_buffer_kb,
         "WATCH_US": req.watch_us,
         "WATCH_BIN_MS": req.watch_bin_ms,
-        "INDEP_GATHERS": req.indep_gathers,
-        "INDEP_BLOCKS": req.indep_blocks,
+        "INDEP_GATHERS": min(req.indep_gathers, req.gathers),
+        "INDEP_BLOCKS": min(req.indep_blocks, req.indep_gathers, req.gathers),
         "INDEP_GAP_US": req.indep_gap_us,
         "STALL_BUFFER_KB": req.stall_buffer_kb,
         "KHUGEPAGED_MIB": req.khugepaged_mib,
