@@ -11,9 +11,9 @@ predicted, noise half-width, agrees), with the lab's own scope:
   noise = the spread of measured minus predicted when the same design is simulated
   under that law (parametric bootstrap, :func:`mcstudy.lab.law.law_noise`);
 * ``zone``: the pressure model calibrated from the guest (:mod:`mcstudy.lab.zone`) against
-  what the zone did, noise = the measured value's between-window standard error
-  (:func:`mcstudy.stats.ratio.ratio_of_sums`), floored by Wilson's interval. These rows
-  report the ratio honestly; agreement is not expected of them.
+  what the zone did (:mod:`mcstudy.lab.zonerows`), noise = the measured value's
+  between-batch or between-block standard error (:func:`mcstudy.stats.ratio.ratio_of_sums`),
+  floored by Wilson's interval. These rows report the ratio honestly.
 
 Every level of the noise intervals is Bonferroni-corrected over the rows
 (:func:`mcstudy.probe.noise.row_level`), as in the probe.
@@ -39,12 +39,12 @@ from mcstudy.lab.law import (
     tally_block,
 )
 from mcstudy.lab.support import LEGACY, KernelSupport, fallback_path, unmeasurable
-from mcstudy.lab.zone import ZoneCalibration, below_min_by_window
+from mcstudy.lab.zone import ZoneCalibration
+from mcstudy.lab.zonetrace import StallTrace, ZoneBin
 from mcstudy.probe.checks import Check
 from mcstudy.probe.noise import Background, background, row_level
 from mcstudy.probe.predict import ProfileMatch, munmap_prediction
 from mcstudy.stats.proportion import wilson
-from mcstudy.stats.ratio import ratio_of_sums
 
 LAB_SCOPES = ("this mm", "other CPUs", "law", "zone")
 LAW_TITLES = {
@@ -90,6 +90,13 @@ class LevelData:
     blocks: list[list[Gather]]
     samples: list[ZoneSample] = field(default_factory=list)
     calibration: ZoneCalibration | None = None
+    watch: list[ZoneBin] = field(default_factory=list)
+    """The fast zone sampler's bins (:mod:`mcstudy.lab.zonetrace`; none in older runs)."""
+    stalls: StallTrace | None = None
+    stall_missing: dict[str, str] = field(default_factory=dict)
+    """Tracepoint -> why this kernel cannot record it ("" or absent: it can)."""
+    indep: tuple[PtworkRun, list[list[Gather]]] | None = None
+    """The zone-independent workload's windows and gathers per block (None: not run)."""
 
     @property
     def gathers(self) -> list[Gather]:
@@ -472,78 +479,6 @@ def law_rows(
     return rows, facts
 
 
-def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
-    """One pressure level: the calibrated zone chain against the guest's zone."""
-    zc = lv.calibration
-    if zc is None:
-        return []
-    phase = f"zone {lv.mib} MiB"
-    blocks = [(sum(1 for g in b if g.attempts and g.attempts[0].failed), len(b)) for b in lv.blocks]
-    z = zc.chain
-    basis = (
-        f"zone chain (docs/model.md §4.8) calibrated from the guest: N={z.managed_pages}, "
-        f"min/low/high={z.wmark_min}/{z.wmark_low}/{z.wmark_high}, "
-        f"alloc {z.alloc_rate:.0f}/s, free {z.free_rate:.0f}/s, kswapd {z.kswapd_rate:.0f} "
-        f"batches/s, D={z.direct_reclaim_batch}"
-    )
-    if zc.note:
-        basis += f"; {zc.note}"
-    rows = []
-
-    def ratio_row(quantity, label, unit, source, pairs, predicted, proportion=True) -> LabCheck:
-        sx = float(sum(x for x, _ in pairs))
-        sy = float(sum(y for _, y in pairs))
-        r = ratio_of_sums(
-            sx,
-            sy,
-            float(sum(x * x for x, _ in pairs)),
-            float(sum(y * y for _, y in pairs)),
-            float(sum(x * y for x, y in pairs)),
-            len(pairs),
-        )
-        floor = wilson_floor(int(sx), int(sy), level) if proportion and sy > 0 else 0.0
-        bg = stat_background(r.stderr, len(pairs), level, floor)
-        return _row(phase, quantity, label, unit, source, basis, predicted, r.estimate, bg, "zone")
-
-    rows.append(
-        ratio_row(
-            "nowait_fail_prob",
-            "gathers whose first batch-page attempt fails",
-            "1/gather",
-            "trace: first attempt of each gather",
-            blocks,
-            zc.below_min_prob,
-        )
-    )
-    if lv.samples:
-        per = below_min_by_window(lv.samples, lv.run, zc.zone)
-        rows.append(
-            ratio_row(
-                "time_below_min_frac",
-                "time with free pages <= min (boosted)",
-                "s/s",
-                f"samples of /proc/zoneinfo ({zc.zone}) every few ms",
-                [p for p in per if p[1]],
-                zc.below_min_prob,
-            )
-        )
-    stall_pairs = [
-        (w.vmstat_delta("allocstall"), w.seconds) for w in lv.run.windows if w.seconds > 0
-    ]
-    rows.append(
-        ratio_row(
-            "stalls_per_s",
-            "direct-reclaim stalls",
-            "stalls/s",
-            "vmstat allocstall",
-            stall_pairs,
-            zc.predicted_stalls_per_s,
-            proportion=False,
-        )
-    )
-    return rows
-
-
 def all_rows(
     levels: list[LevelData],
     geo: Geometry,
@@ -556,12 +491,14 @@ def all_rows(
     law_reps: int = 1000,
     support: KernelSupport = LEGACY,
     extra: Callable[[float], list[LabCheck]] | None = None,
+    zone: Callable[[LevelData, float], list[LabCheck]] | None = None,
 ) -> tuple[list[LabCheck], dict[str, float]]:
     """Every row of a lab run (levels in run order), and the kernel's within-gather facts.
 
     The Bonferroni level is fixed from a first pass that counts the rows. A row the
     kernel cannot measure (``support``) is kept, marked with the reason. ``extra``: the
-    rows of another phase at a given level (:mod:`mcstudy.lab.khugepaged`).
+    rows of another phase at a given level (:mod:`mcstudy.lab.khugepaged`); ``zone``: the
+    zone rows of one pressure level (:func:`mcstudy.lab.zonerows.zone_rows`).
     """
 
     def build(level: float, law_reps: int = law_reps) -> tuple[list[LabCheck], dict[str, float]]:
@@ -572,8 +509,8 @@ def all_rows(
             more, facts = law_rows(levels, t.total, batch, level, reps=law_reps)
             rows += more
         for lv in levels:
-            if lv.mib > 0:
-                rows += zone_rows(lv, level)
+            if lv.mib > 0 and zone is not None:
+                rows += zone(lv, level)
         if extra is not None:
             rows += extra(level)  # rows of other phases (khugepaged), at the same level
         via = profile.profile.uses_tlb_remove_table

@@ -21,6 +21,8 @@ from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.lab.setup import Prepared
 from mcstudy.lab.support import LEGACY, KernelSupport, parse_support
 from mcstudy.lab.zone import calibrate_level, zone_notes
+from mcstudy.lab.zonerows import trace_notes, zone_rows
+from mcstudy.lab.zonetrace import parse_stalls, parse_zonewatch
 from mcstudy.probe.layout import gap_around
 from mcstudy.probe.predict import ProfileMatch, match_profile
 
@@ -111,6 +113,7 @@ def analyse(
         trace = parse_trace(lv.files["trace"])
         data = LevelData(lv.mib, run, trace, split_blocks(run, trace))
         data.samples = parse_samples(lv.files["samples"])
+        level_traces(data, lv.files, stats, console.files.get("support", ""))
         if lv.mib > 0:
             data.calibration = calibrate_level(run, req.gathers)
         levels.append(data)
@@ -151,6 +154,7 @@ def analyse(
         ipi,
         support=support,
         extra=None if kh is None else partial(khugepaged_rows, kh[0], kh[1], profile, online),
+        zone=zone_rows,
     )
     notes: list[str] = []
     for lv in levels:
@@ -163,6 +167,7 @@ def analyse(
             vals.get("time_below_min_frac", math.nan),
             vals.get("nowait_fail_prob", math.nan),
         )
+        notes += trace_notes(lv)
     return LabResult(
         zone_notes=notes,
         request=req,
@@ -180,6 +185,42 @@ def analyse(
         trace_stats=stats,
         support=support,
     )
+
+
+def level_traces(data: LevelData, files: dict[str, str], stats: dict, support: str = "") -> None:
+    """The fast zone sampler, the stall trace and the zone-independent workload of one
+    level, where the guest recorded them (runs before them have none); the vmscan
+    tracepoints the kernel lacks (the ``support`` artefact's ``tracepoint`` lines)."""
+    for line in support.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "tracepoint" and parts[2] == "no":
+            data.stall_missing[parts[1]] = f"no tracepoint {parts[1]} in the kernel's tracefs"
+    if "zonewatch" in files:
+        data.watch = parse_zonewatch(files["zonewatch"])
+    if "stalls" in files:
+        for cpu, st in stall_buffer_stats(files.get("stall_stats", "")).items():
+            if st.get("dropped events", 0) or st.get("overrun", 0):
+                raise LabError(
+                    f"level {data.mib} MiB: the stall trace lost events on CPU {cpu} ({st})"
+                )
+        data.stalls = parse_stalls(files["stalls"])
+    if "indep" in files:
+        run = parse_ptwork(files["indep"])
+        data.indep = (run, split_blocks(run, data.trace))
+
+
+def stall_buffer_stats(text: str) -> dict[int, dict[str, int]]:
+    """The stall instance's ``per_cpu/cpuN/stats``, each after an ``@cpu N`` line."""
+    out: dict[int, dict[str, int]] = {}
+    cpu, body = None, []
+    for line in [*text.splitlines(), "@cpu -1"]:
+        if line.startswith("@cpu "):
+            if cpu is not None:
+                out[cpu] = trace_stats("\n".join(body))
+            cpu, body = int(line.split()[1]), []
+        else:
+            body.append(line)
+    return out
 
 
 def law_verdict(rows: list[LabCheck]) -> tuple[str, list[str]]:

@@ -53,6 +53,18 @@ class LabRequest:
     """Seconds between the churn's first pass over its ring and the first gather."""
     fill_timeout_s: int = 240
     sample_ms: int = 100
+    watch_us: int = 2000
+    """Period of the fast zone sampler (``labwork zonewatch``), us (0: none)."""
+    watch_bin_ms: int = 100
+    """The fast sampler's counts are printed per bin of this many ms."""
+    indep_gathers: int = 2000
+    """Most gathers of the zone-independent workload (``labwork indep``) per pressure level
+    (0: none); a run of fewer ``gathers`` runs as many independent ones."""
+    indep_blocks: int = 8
+    indep_gap_us: int = 15000
+    """Mean of the exponential gaps between the independent workload's munmaps, us."""
+    stall_buffer_kb: int = 4096
+    """Per-CPU buffer of the stall trace instance (vmscan tracepoints), KiB."""
     zram_mib: int = 1024
     seed: int = 1
     timeout_s: float = 1500.0
@@ -84,6 +96,12 @@ class LabRequest:
             raise LabError(f"the no-work ratio must be in [0.01, 100], got {self.idle_ratio}")
         if self.offset_kib % 2048:
             raise LabError("the region offset must be a multiple of 2048 KiB")
+        if not (self.watch_us == 0 or 50 <= self.watch_us <= 1_000_000) or self.watch_bin_ms < 1:
+            raise LabError("the zone watch period must be 0 or 50..1e6 us, its bins >= 1 ms")
+        if not 0 <= self.indep_gathers <= 60000 or self.indep_gap_us < 1:
+            raise LabError("independent gathers must be 0..60000, their gap >= 1 us")
+        if self.indep_gathers and not 1 <= self.indep_blocks <= self.indep_gathers:
+            raise LabError("independent blocks must be 1..the independent gathers")
 
 
 def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str | int]:
@@ -107,6 +125,12 @@ def guest_conf(req: LabRequest, spec: ArchSpec, prep: Prepared) -> dict[str, str
         "CHURN_CPU": CHURN_CPU,
         "FREE_FUNCS": " ".join(spec.free_funcs),
         "TRACE_BUFFER_KB": req.trace_buffer_kb,
+        "WATCH_US": req.watch_us,
+        "WATCH_BIN_MS": req.watch_bin_ms,
+        "INDEP_GATHERS": min(req.indep_gathers, req.gathers),
+        "INDEP_BLOCKS": min(req.indep_blocks, req.indep_gathers, req.gathers),
+        "INDEP_GAP_US": req.indep_gap_us,
+        "STALL_BUFFER_KB": req.stall_buffer_kb,
         "KHUGEPAGED_MIB": req.khugepaged_mib,
         "KHUGEPAGED_TIMEOUT_S": req.khugepaged_timeout_s,
         "KHUGEPAGED_IDLE_MS": req.khugepaged_idle_ms,

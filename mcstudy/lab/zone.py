@@ -25,10 +25,11 @@ import math
 from dataclasses import dataclass, field
 
 from mcstudy.calibrate.calibration import calibrate
-from mcstudy.calibrate.reclaim import direct_reclaim_batch
+from mcstudy.calibrate.reclaim import ReclaimInput, direct_reclaim_batch, reclaim_values
 from mcstudy.calibrate.reclaim import kswapd_rate as reclaim_kswapd_rate
 from mcstudy.exact.pressure import solve
 from mcstudy.kernel import procfs
+from mcstudy.kernel.procfs_reclaim import parse_pid_stats, parse_psi
 from mcstudy.kernel.watermarks import SWAP_CLUSTER_MAX
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import PtworkRun, Window, ZoneSample
@@ -57,6 +58,13 @@ class ZoneCalibration:
     predicted_stalls_per_s: float = math.nan
     predicted_kswapd_awake: float = math.nan
     note: str = ""
+    allocstalls: int = 0
+    """Direct-reclaim stalls the level's ``allocstall`` counted."""
+    psi_per_stall_s: float = math.nan
+    """``mcstudy calibrate``'s stall time per stall: PSI ``some`` / ``allocstall`` over the
+    level (NaN without PSI in the guest, or no stall)."""
+    psi_is: str = ""
+    """What that figure is (calibrate's ``psi_stall_time_is``)."""
 
 
 def _delta(a: dict[str, int], b: dict[str, int], name: str) -> int:
@@ -107,7 +115,9 @@ def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
         stalls_per_s=stalls / seconds if seconds > 0 else 0.0,
         kswapd_cpu_frac=cpu_s / seconds if seconds > 0 else 0.0,
         watermarks_match=dict(cal.matches),
+        allocstalls=stalls,
     )
+    psi_stall_time(zc, first, last, vm0, vm1, seconds)
     try:
         st = solve(chain)
     except (ValueError, MemoryError) as exc:
@@ -117,6 +127,35 @@ def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
     zc.predicted_stalls_per_s = float(st.stalls_per_s)
     zc.predicted_kswapd_awake = float(st.kswapd_awake_prob)
     return zc
+
+
+def psi_stall_time(
+    zc: ZoneCalibration,
+    first: Window,
+    last: Window,
+    vm0: dict[str, int],
+    vm1: dict[str, int],
+    seconds: float,
+) -> None:
+    """``mcstudy calibrate``'s PSI stall time per stall (``reclaim_values()``) from the
+    level's first and last ``/proc/pressure/memory`` and kswapd stat snapshots, if the guest
+    recorded PSI (older runs did not)."""
+    try:
+        p0 = first.file("begin", "/pressure/memory")
+        p1 = last.file("end", "/pressure/memory")
+    except LabError:
+        return
+    inp = ReclaimInput(
+        psi=(parse_psi(p0, "guest /proc/pressure/memory"), parse_psi(p1, "guest (after)")),
+        kswapd=(
+            parse_pid_stats(first.file("begin", "/stat"), "guest kswapd stat"),
+            parse_pid_stats(last.file("end", "/stat"), "guest kswapd stat (after)"),
+        ),
+    )
+    info = reclaim_values(vm0, vm1, seconds, inp).info
+    if "psi_some_per_stall_s" in info:
+        zc.psi_per_stall_s = float(info["psi_some_per_stall_s"])  # type: ignore[arg-type]
+        zc.psi_is = str(info.get("psi_stall_time_is", ""))
 
 
 def below_min_by_window(
@@ -155,9 +194,9 @@ def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: flo
     if time_below > 0:
         lines.append(
             f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "
-            f"{time_below:.3f} of random instants: the workload's own blocking page-table "
-            "allocations just before each munmap direct-reclaim the zone above min, so a gather "
-            "does not see the zone as a random instant does (PASTA, docs/model.md §4.1, does "
-            "not hold for a task that allocates before it unmaps)"
+            f"{time_below:.3f} of random instants: a gather of a task that allocates before it "
+            "unmaps does not see the zone as a random instant does (PASTA, docs/model.md §4.1, "
+            "holds for gathers independent of the zone); where the guest traced the stalls, "
+            "the lines below split the gathers by whether their own task stalled just before"
         )
     return lines

@@ -1,5 +1,5 @@
 /*
- * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, five modes
+ * labwork: the guest side of `mcstudy lab` (docs/lab.md). One static binary, seven modes
  * (btf reads structure layouts, thp offers khugepaged a region: see btf() and thp() below).
  *
  *   labwork churn CPU MIB SEED
@@ -14,6 +14,28 @@
  *       Every PERIOD_MS ms, one line per zone of /proc/zoneinfo:
  *       "z MS NODE ZONE FREE MIN LOW HIGH BOOST" (pages; MS on CLOCK_MONOTONIC), until
  *       SIGTERM.
+ *
+ *   labwork zonewatch CPU PERIOD_US BIN_MS
+ *       Every PERIOD_US us (absolute deadlines; a late sample moves the next one), reads
+ *       /proc/zoneinfo and asks, per zone, whether free pages are at or below the min mark
+ *       as printed (boost included: what a GFP_NOWAIT allocation checks). Every BIN_MS ms,
+ *       one line per zone: "q END_MS NODE ZONE SAMPLES BELOW ENTRIES UNBOOSTED" (samples
+ *       taken in the bin, those at or below min, entries from above min to at or below it,
+ *       samples at or below the min mark without the boost), until SIGTERM; MS on
+ *       CLOCK_MONOTONIC.
+ *
+ *   labwork indep CPU GATHERS BLOCKS GAP_US SEED SNAPSHOT_FILES...
+ *       Gathers independent of the zone: while memory is free (before the level's churn),
+ *       maps GATHERS one-page PROT_READ regions 2 MiB apart at 2 TiB and reads each (one
+ *       PTE table per region, the shared zero page: no data page), prints "mapped" on
+ *       stderr and waits for SIGUSR1. Then it unmaps them one by one, each munmap at an
+ *       instant drawn ahead of time (exponential gaps of mean GAP_US, seeded): the task
+ *       sleeps between munmaps and makes no allocation of its own before them (only the
+ *       munmap's own VMA bookkeeping), so a gather finds the zone at an instant that does
+ *       not follow the zone (PASTA). Each munmap frees the region's PTE table (the PMD
+ *       table when the region was the last of its 1 GiB range) through
+ *       tlb_remove_table(): one batch-page attempt. Output as ptwork's, work windows only
+ *       (BLOCKS of them).
  *
  *   labwork ptwork CPU GATHERS BLOCKS IDLE_PERMILLE PTES LAYOUT OFFSET_KIB SNAPSHOT_FILES...
  *       The page-table workload. Each gather: mmap a PROT_READ anonymous region of PTES x
@@ -38,6 +60,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -184,6 +207,125 @@ static int sample(int argc, char **argv)
 	return 0;
 }
 
+/* natural logarithm of x > 0 without libm (the workload links libc only): x = m 2^e with
+ * m in [1, 2), ln m = 2 atanh((m - 1) / (m + 1)) by its series (|z| <= 1/3: 1e-15 after
+ * 16 terms) */
+static double ln(double x)
+{
+	union {
+		double d;
+		uint64_t u;
+	} v = { x };
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	v.u = (v.u & ~(0x7ffULL << 52)) | (1023ULL << 52);
+	double z = (v.d - 1.0) / (v.d + 1.0), z2 = z * z, term = z, sum = 0.0;
+	for (int k = 1; k < 34; k += 2) {
+		sum += term / k;
+		term *= z2;
+	}
+	return 2.0 * sum + e * 0.69314718055994530942;
+}
+
+/* ------------------------------------------------------------------ zonewatch */
+
+#define WATCH_ZONES 8
+
+static volatile sig_atomic_t go_flag;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go_flag = 1;
+}
+
+static int zonewatch(int argc, char **argv)
+{
+	if (argc != 5)
+		die("usage: labwork zonewatch CPU PERIOD_US BIN_MS");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long period = parse_long(argv[3], "PERIOD_US", 50, 10000000L);
+	long bin_ms = parse_long(argv[4], "BIN_MS", 1, 600000L);
+	pin(cpu, "zonewatch");
+	static char buf[1 << 17];
+	int fd = open("/proc/zoneinfo", O_RDONLY);
+	if (fd < 0)
+		die("/proc/zoneinfo: %s", strerror(errno));
+	char names[WATCH_ZONES][32];
+	int nodes[WATCH_ZONES], was[WATCH_ZONES];
+	long samples[WATCH_ZONES], below[WATCH_ZONES], entries[WATCH_ZONES], raw[WATCH_ZONES];
+	int nz = 0;
+	memset(raw, 0, sizeof(raw));
+	memset(was, 0, sizeof(was));
+	memset(samples, 0, sizeof(samples));
+	memset(below, 0, sizeof(below));
+	memset(entries, 0, sizeof(entries));
+	uint64_t next = now_ns(), bin_end = next + (uint64_t)bin_ms * 1000000ULL;
+	for (;;) {
+		ssize_t n;
+		size_t len = 0;
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			die("/proc/zoneinfo: lseek: %s", strerror(errno));
+		while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)n;
+		buf[len] = 0;
+		int node = -1, z = -1;
+		char zone[32] = "";
+		long freep = -1, boost = 0;
+		char *save = NULL;
+		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			long val;
+			if (sscanf(line, "Node %d, zone %31s", &node, zone) == 2) {
+				z = -1;
+				for (int i = 0; i < nz; i++)
+					if (nodes[i] == node && !strcmp(names[i], zone))
+						z = i;
+				if (z < 0 && nz < WATCH_ZONES) {
+					z = nz++;
+					nodes[z] = node;
+					snprintf(names[z], sizeof(names[z]), "%s", zone);
+				}
+				freep = -1;
+				continue;
+			}
+			if (z < 0)
+				continue;
+			if (sscanf(line, " pages free %ld", &val) == 1) {
+				freep = val;
+				boost = 0;
+			} else if (freep >= 0 && sscanf(line, " boost %ld", &val) == 1) {
+				boost = val;
+			} else if (freep >= 0 && sscanf(line, " min %ld", &val) == 1) {
+				int b = freep <= val;
+				samples[z]++;
+				below[z] += b;
+				raw[z] += freep <= val - boost;
+				entries[z] += b && !was[z];
+				was[z] = b;
+				freep = -1;
+				z = -1;
+			}
+		}
+		uint64_t t = now_ns();
+		if (t >= bin_end) {
+			for (int i = 0; i < nz; i++) {
+				printf("q %llu %d %s %ld %ld %ld %ld\n",
+				       (unsigned long long)(t / 1000000ULL), nodes[i], names[i],
+				       samples[i], below[i], entries[i], raw[i]);
+				samples[i] = below[i] = entries[i] = raw[i] = 0;
+			}
+			fflush(stdout);
+			bin_end = t + (uint64_t)bin_ms * 1000000ULL;
+		}
+		next += (uint64_t)period * 1000ULL;
+		if (next < t)
+			next = t + (uint64_t)period * 1000ULL;
+		struct timespec ts = { (time_t)(next / 1000000000ULL), (long)(next % 1000000000ULL) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ ptwork */
 
 static void copy_file(const char *path)
@@ -291,6 +433,82 @@ static int ptwork(int argc, char **argv)
 		printf("@window idle %ld 0 %llu %llu\n", b, (unsigned long long)s0,
 		       (unsigned long long)s1);
 		fflush(stdout);
+	}
+	printf("@done %ld\n", done);
+	return 0;
+}
+
+static int indep(int argc, char **argv)
+{
+	if (argc < 7)
+		die("usage: labwork indep CPU GATHERS BLOCKS GAP_US SEED FILES...");
+	int cpu = (int)parse_long(argv[2], "CPU", 0, 4095);
+	long gathers = parse_long(argv[3], "GATHERS", 1, 60000L);
+	long blocks = parse_long(argv[4], "BLOCKS", 1, 10000);
+	long gap = parse_long(argv[5], "GAP_US", 1, 10000000L);
+	uint64_t x = (uint64_t)parse_long(argv[6], "SEED", 1, 0x7fffffffL) * 0x9E3779B97F4A7C15ULL;
+	int nfiles = argc - 7;
+	char **files = argv + 7;
+	if (blocks > gathers)
+		die("BLOCKS (%ld) exceeds GATHERS (%ld)", blocks, gathers);
+	pin(cpu, "ptwork"); /* the name the kprobe events' filters select */
+	char *base = (char *)(2 * SLOT_BASE);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	volatile char sink = 0;
+	for (long i = 0; i < gathers; i++) {
+		char *a = base + (size_t)i * PMD_SPAN;
+		char *p = mmap(a, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		if (p == MAP_FAILED || p != a)
+			die("mmap at %p: %s", (void *)a, p == MAP_FAILED ? strerror(errno) : "moved");
+		sink += p[0];
+	}
+	(void)sink;
+	printf("@region %lu %lu\n", (unsigned long)base,
+	       (unsigned long)(base + (size_t)gathers * PMD_SPAN));
+	printf("@maps\n");
+	copy_file("/proc/self/maps");
+	printf("@end\n");
+	fflush(stdout);
+	/* the unmap instants, drawn before the level starts */
+	double *gaps = malloc(sizeof(double) * (size_t)gathers);
+	if (!gaps)
+		die("out of memory");
+	for (long i = 0; i < gathers; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double u = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+		gaps[i] = -ln(u) * (double)gap * 1000.0;
+	}
+	fputs("mapped\n", stderr);
+	fflush(stderr);
+	while (!go_flag)
+		pause();
+	long done = 0;
+	double next = (double)now_ns();
+	for (long b = 0; b < blocks; b++) {
+		long n = gathers / blocks + (b < gathers % blocks ? 1 : 0);
+		snapshot("begin", nfiles, files);
+		uint64_t t0 = now_ns();
+		for (long g = 0; g < n; g++, done++) {
+			next += gaps[done];
+			uint64_t at = (uint64_t)next;
+			struct timespec ts = { (time_t)(at / 1000000000ULL), (long)(at % 1000000000ULL) };
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+				;
+			if (munmap(base + (size_t)done * PMD_SPAN, PAGE))
+				die("munmap: %s", strerror(errno));
+		}
+		uint64_t t1 = now_ns();
+		snapshot("end", nfiles, files);
+		printf("@window work %ld %ld %llu %llu\n", b, n, (unsigned long long)t0,
+		       (unsigned long long)t1);
+		fflush(stdout);
+		next = (double)now_ns();
 	}
 	printf("@done %ld\n", done);
 	return 0;
@@ -474,10 +692,14 @@ int main(int argc, char **argv)
 		return sample(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "ptwork"))
 		return ptwork(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "zonewatch"))
+		return zonewatch(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "indep"))
+		return indep(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "btf"))
 		return btf(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "thp"))
 		return thp(argc, argv);
-	die("usage: labwork churn|sample|ptwork|btf|thp ...");
+	die("usage: labwork churn|sample|ptwork|btf|thp|zonewatch|indep ...");
 	return 2;
 }
