@@ -354,6 +354,25 @@ def fallback_rows(
                 slope=1.0 / fallbacks,
             )
         )
+        by_rcu = not profile.profile.fallback_sends_ipi
+        by_rcu = by_rcu and not profile.profile.fallback_waits_grace_period
+        rows.append(
+            _row(
+                "fallback",
+                "rcu_frees_per_fallback",
+                "fallbacks that free their table by call_rcu() (share)",
+                "1/fallback",
+                f"trace: call_rcu(__tlb_remove_table_one_rcu) on the workload's task "
+                f"({rcu_frees} of {fallbacks} fallbacks)",
+                f"profile {profile.name}: "
+                + ("the fallback frees the table by call_rcu()" if by_rcu else "no call_rcu()"),
+                1.0 if by_rcu else 0.0,
+                rcu_frees,
+                exact,
+                "this mm",
+                slope=1.0 / fallbacks,
+            )
+        )
     work = [w for lv in levels for w in lv.run.of_kind("work")]
     idle = [w for lv in levels for w in lv.run.of_kind("idle")]
 
