@@ -66,6 +66,7 @@ def lab_section(ds: xr.Dataset, dataset_name: str = "lab.nc") -> Section:
         str(p["gathers"]),
         "--pressure",
         ",".join(str(x) for x in p["levels"]),
+        *(["--kernel", str(a["kernel_line"])] if a.get("kernel_line") else []),
         "--out",
         dataset_name,
     ]
@@ -322,5 +323,12 @@ def build(ctx: ReportContext) -> list[Section]:
     return [lab_section(ds, ctx.path.name)]
 
 
-SECTION = SectionEntry(build, kinds=(MODEL_NAME, MATRIX_MODEL), rank=20)
+SECTION = SectionEntry(
+    build,
+    kinds=(MODEL_NAME, MATRIX_MODEL),
+    rank=20,
+    # measurements, not a Monte Carlo run (as the probe's): no simulated design, estimates
+    # with intervals, exact checks, re-runs, sensitivity or point health
+    skip=("design", "estimates", "exact_check", "convergence", "sensitivity", "health"),
+)
 """The section's entry point (group ``mcstudy.report_sections``, ``pyproject.toml``)."""

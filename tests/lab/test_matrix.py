@@ -174,6 +174,8 @@ def test_matrix_section_in_rendered_html(tmp_path):
     assert "a fallback frees its table by call_rcu(): no round, no wait" in html
     assert "page tables bypass tlb_remove_table()" in html
     assert "5 of 6 kernel x architecture runs done" in html
+    # measurements, not a Monte Carlo run: no simulated design or estimates sections
+    assert "What was simulated" not in html and "Monte Carlo sequences" not in html
 
 
 @pytest.mark.parametrize(
