@@ -173,7 +173,8 @@ def test_matrix_section_in_rendered_html(tmp_path):
     # a line per version, from the profile table
     assert "a fallback frees its table by call_rcu(): no round, no wait" in html
     assert "page tables bypass tlb_remove_table()" in html
-    assert "5 of 6 kernel x architecture runs done" in html
+    assert "5 of 6 kernel x architecture runs done; 1 of 22 measured claims beyond" in html
+    assert "0.99 / 1.00 ✗" in html  # fail_rule on 6.12 arm64, flagged
     # measurements, not a Monte Carlo run: no simulated design or estimates sections
     assert "What was simulated" not in html and "Monte Carlo sequences" not in html
 
