@@ -37,6 +37,7 @@ from mcstudy.errors import McStudyError
 from mcstudy.lab.arch import ARCHES, get_arch
 from mcstudy.lab.guestrun import LabRequest
 from mcstudy.lab.kernels import KERNELS, run_defaults
+from mcstudy.lab.setup import MANIFEST
 from mcstudy.storage.atomic import atomic_write_bytes
 from mcstudy.storage.dataset import FORMAT_NAME, FORMAT_VERSION, open_dataset, write_dataset
 
@@ -126,6 +127,28 @@ def run_matrix(
     t0 = time.perf_counter()
     folder = runs_folder(out)
     folder.mkdir(parents=True, exist_ok=True)
+    # every run records its kernel as the cache's default (its manifest): put back the
+    # defaults the matrix found, so that `mcstudy lab` boots what it booted before
+    manifests = {a: cache / a / MANIFEST for a in dict.fromkeys(r.arch for r in runs)}
+    before = {a: p.read_bytes() for a, p in manifests.items() if p.is_file()}
+    try:
+        _run_all(folder, cache, runs, runner, log, rerun)
+    finally:
+        for a, data in before.items():
+            atomic_write_bytes(manifests[a], data)
+    ds = build_matrix_dataset(runs, {"wall_seconds": time.perf_counter() - t0})
+    write_dataset(ds, out)
+    return ds
+
+
+def _run_all(
+    folder: Path,
+    cache: Path,
+    runs: list[MatrixRun],
+    runner: Runner,
+    log: Callable[[str], None],
+    rerun: bool,
+) -> None:
     for i, run in enumerate(runs, 1):
         path = folder / f"{run.name}.nc"
         head = f"lab matrix [{i}/{len(runs)}] Linux {run.kernel} {run.arch}"
@@ -167,9 +190,6 @@ def run_matrix(
                 )
                 console.unlink()
         log(f"{head}: {run.status} ({run.wall_seconds:.0f} s)")
-    ds = build_matrix_dataset(runs, {"wall_seconds": time.perf_counter() - t0})
-    write_dataset(ds, out)
-    return ds
 
 
 def _str(values: list[str]) -> np.ndarray:

@@ -94,6 +94,9 @@ class Runner:
         if (kernel, req.arch) == ("7.2", "amd64"):
             raise LabError("the guest stopped: test")
         console_log.write_text("console of the run\n")
+        manifest = cache / req.arch / "manifest.json"  # a run records its kernel
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(f"kernel {kernel}\n")
         return fake_lab_dataset(req, kernel)
 
 
@@ -254,3 +257,13 @@ def test_real_matrix_renders_and_every_claim_agrees(tmp_path):
     assert "6 of 6 kernel x architecture runs done; all 36 measured claims agree" in html
     assert "1876 / 1876 ✓" in html and "1108 / 1108 ✓" in html
     assert "7.2.13+deb14-cloud-amd64" in html and "v7.0-pt-reclaim" in html
+
+
+def test_matrix_leaves_the_caches_default_kernel(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "arm64").mkdir(parents=True)
+    (cache / "arm64" / "manifest.json").write_text("kernel 6.1\n")
+    run_matrix(tmp_path / "m.nc", cache, matrix_runs(), Runner())
+    assert (cache / "arm64" / "manifest.json").read_text() == "kernel 6.1\n"
+    # an architecture without a default before has the last run's
+    assert (cache / "amd64" / "manifest.json").read_text() == "kernel 6.12\n"
