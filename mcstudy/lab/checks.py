@@ -292,6 +292,51 @@ def table_rows(
     return rows, t
 
 
+ALLOC_WMARK_MASK = 0x3
+ALLOC_WMARK_MIN, ALLOC_WMARK_LOW = 0, 1
+ALLOC_KSWAPD = 0x800
+"""``alloc_flags`` bits (mm/internal.h, the same from 6.1 to 7.2): the mark a check uses,
+and ALLOC_KSWAPD, which every check of a GFP_NOWAIT allocation carries (the others, e.g.
+``pgdat_balanced()``'s from ``wakeup_kswapd()``, pass 0)."""
+
+
+def rule_outcome(a) -> tuple[bool, list[tuple[int, int]], bool]:
+    """(the rule says the attempt fails, the first zone's check at the min mark, the first
+    zone failed it and a lower zone could serve the attempt) from its slow watermark
+    checks.
+
+    The allocator tries every zone of the zonelist at the low mark (the fast path:
+    ``__zone_watermark_ok()`` runs, and is traced, only for a zone whose quick check
+    failed), then at the min mark. So the zones tried are those checked at the low mark,
+    the first being the preferred zone (no lowmem reserve for the allocation's own zone). The
+    rule: the attempt fails iff the first zone has free <= mark at its min check and every
+    lower zone fails its min check too (traced only when it fails: a lower zone's check
+    adds its lowmem reserve, which the trace does not hold). The guest on amd64 has two
+    zones (DMA32, DMA): with DMA32 at min, ZONE_DMA serves some attempts. Checks traced
+    without flags (-1) fall back to telling the marks apart by size (one zone)."""
+    checks = a.checks
+    flags = list(a.flags) if len(a.flags) == len(checks) else [-1] * len(checks)
+    if not checks:
+        return False, [], False
+    if any(f < 0 for f in flags):
+        first = checks[0][0]
+        at_min = [(mk, fr) for mk, fr in checks if mk < first]
+        return any(fr <= mk for mk, fr in at_min), at_min, False
+    ours = [(c, f) for c, f in zip(checks, flags, strict=True) if f & ALLOC_KSWAPD]
+    low = [c for c, f in ours if f & ALLOC_WMARK_MASK == ALLOC_WMARK_LOW]
+    at_min = [c for c, f in ours if f & ALLOC_WMARK_MASK == ALLOC_WMARK_MIN]
+    # zones of the fast path: from 6.7 a zone not yet below its high mark is checked at
+    # the high mark first, then at the low one (both with the low mark's flags); the two
+    # checks of one zone read its free pages in the same instant, so consecutive checks
+    # with the same free pages are one zone
+    zones = sum(1 for i, c in enumerate(low) if i == 0 or c[1] != low[i - 1][1])
+    if not zones or not at_min:
+        return False, at_min[:1], False
+    first = at_min[0]
+    first_fails = first[1] <= first[0]
+    return first_fails and len(at_min) >= zones, [first], first_fails and len(at_min) < zones
+
+
 def fallback_rows(
     levels: list[LevelData],
     profile: ProfileMatch,
@@ -361,6 +406,25 @@ def fallback_rows(
                 slope=1.0 / fallbacks,
             )
         )
+        by_rcu = not profile.profile.fallback_sends_ipi
+        by_rcu = by_rcu and not profile.profile.fallback_waits_grace_period
+        rows.append(
+            _row(
+                "fallback",
+                "rcu_frees_per_fallback",
+                "fallbacks that free their table by call_rcu() (share)",
+                "1/fallback",
+                f"trace: call_rcu(__tlb_remove_table_one_rcu) on the workload's task "
+                f"({rcu_frees} of {fallbacks} fallbacks)",
+                f"profile {profile.name}: "
+                + ("the fallback frees the table by call_rcu()" if by_rcu else "no call_rcu()"),
+                1.0 if by_rcu else 0.0,
+                rcu_frees,
+                exact,
+                "this mm",
+                slope=1.0 / fallbacks,
+            )
+        )
     work = [w for lv in levels for w in lv.run.of_kind("work")]
     idle = [w for lv in levels for w in lv.run.of_kind("idle")]
 
@@ -389,13 +453,13 @@ def fallback_rows(
     attempts = [a for g in gathers for a in g.attempts]
     if attempts:
         ok = 0
-        margins = []
+        margins: list[int] = []
+        served_lower = 0
         for a in attempts:
-            first = a.checks[0][0] if a.checks else None
-            at_min = [(mk, fr) for mk, fr in a.checks if first is not None and mk < first]
-            rule_fails = any(fr <= mk for mk, fr in at_min)
-            ok += int(bool(a.failed) == rule_fails)
+            fails, at_min, lower = rule_outcome(a)
+            ok += int(bool(a.failed) == fails)
             margins += [fr - mk for mk, fr in at_min]
+            served_lower += int(lower and not a.failed)
         k = len(attempts)
         rows.append(
             _row(
@@ -405,8 +469,14 @@ def fallback_rows(
                 "1/attempt",
                 "trace: __zone_watermark_ok() mark and free pages in each attempt",
                 "docs/model.md §2.5: an order-0 GFP_NOWAIT allocation fails iff free <= min + "
-                f"boost + reserve ({len(margins)} checks at the min mark"
+                "boost + reserve in every zone it may use (the first zone's min check by its "
+                f"free pages and mark; {len(margins)} such checks"
                 + (f", free - mark from {min(margins)} to {max(margins)}" if margins else "")
+                + (
+                    f"; {served_lower} attempts with the first zone at min served by a lower zone"
+                    if served_lower
+                    else ""
+                )
                 + ")",
                 1.0,
                 ok / k,

@@ -12,7 +12,7 @@ import click
 from mcstudy.errors import McStudyError
 from mcstudy.lab.arch import ARCHES, CACHE_ENV, cache_dir, get_arch
 from mcstudy.lab.guestrun import LabRequest
-from mcstudy.lab.kernels import KERNELS
+from mcstudy.lab.kernels import DEFAULT_KERNEL, KERNELS, run_defaults
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -70,26 +70,40 @@ def run_lab(
 @click.option(
     "--arch",
     type=click.Choice(sorted(ARCHES)),
-    default="arm64",
-    show_default=True,
+    default=None,
     help="Guest architecture (arm64: RCU table freeing, the fallback sends IPIs; amd64: "
-    "page tables through tlb_remove_page()).",
+    "page tables through tlb_remove_page() up to 6.14) [default: arm64].",
 )
 @click.option(
-    "--gathers", type=int, default=2000, show_default=True, help="munmap gathers per level."
+    "--gathers",
+    type=int,
+    default=None,
+    help="munmap gathers per level [default: the kernel's, 2000; 4000 on 6.12 arm64].",
 )
 @click.option(
     "--pressure",
     "levels",
     default=None,
     help="Comma-separated pressure levels, MiB of anonymous-memory churn in the 256 MiB "
-    "guest (0: none). Default: 0,300,400 (arm64), 0 (amd64).",
+    "guest (0: none). Default: 0,300,400 (arm64 and 7.2 amd64), 0 (amd64 6.1, 6.12).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="netCDF file for the dataset [default: outputs/lab-<arch>.nc].",
+    help="netCDF file for the dataset [default: outputs/lab-<arch>.nc; with --matrix "
+    "outputs/lab-matrix.nc, its runs in outputs/lab-matrix/].",
+)
+@click.option(
+    "--matrix",
+    is_flag=True,
+    help="Run every kernel line on every architecture, one after another, into one "
+    "dataset (runs already in the output's folder with the same request are reused).",
+)
+@click.option(
+    "--rerun",
+    is_flag=True,
+    help="With --matrix: run every kernel again instead of reusing earlier runs.",
 )
 @click.option(
     "--setup",
@@ -126,10 +140,12 @@ def run_lab(
     help="Also keep the guest's raw console output in this file.",
 )
 def lab(
-    arch: str,
-    gathers: int,
+    arch: str | None,
+    gathers: int | None,
     levels: str | None,
     out: Path | None,
+    matrix: bool,
+    rerun: bool,
     setup: bool,
     cache: Path | None,
     kernel: str | None,
@@ -146,7 +162,26 @@ def lab(
 
     t0 = time.perf_counter()
     root = cache_dir(cache)
+    if matrix:
+        lab_matrix(
+            arch,
+            gathers,
+            levels,
+            out,
+            setup,
+            root,
+            kernel,
+            kernel_package,
+            blocks,
+            timeout,
+            console_log,
+            rerun,
+        )
+        return
+    arch = arch or "arm64"
     try:
+        if rerun:
+            raise McStudyError("--rerun goes with --matrix")
         spec = get_arch(arch)
         if setup:
             prep = prepare(
@@ -159,11 +194,12 @@ def lab(
             )
             click.echo(f"lab ready: {prep.kernel_package} ({prep.release}) in {root / arch}")
             return
-        default = ",".join(str(x) for x in spec.default_levels)
+        line = kernel or kernel_line_of(spec, root, kernel_package)
+        d_gathers, d_levels = run_defaults(line, arch, spec.default_levels)
         req = LabRequest(
             arch=arch,
-            gathers=gathers,
-            levels=parse_levels(levels if levels is not None else default),
+            gathers=gathers if gathers is not None else d_gathers,
+            levels=parse_levels(levels) if levels is not None else d_levels,
             blocks=blocks,
             timeout_s=timeout,
         )
@@ -178,4 +214,73 @@ def lab(
         click.echo(f"mcstudy: error: {exc}", err=True)
         sys.exit(2)
     click.echo(render_lab_table(ds))
+    click.echo(f"\nwrote {target} ({time.perf_counter() - t0:.0f} s)")
+
+
+def kernel_line_of(spec, root: Path, kernel_package: str | None) -> str:
+    """The kernel line a run without ``--kernel`` boots (for its default gathers and
+    levels): a named package's line ('' if it is of none), else the cached kernel's,
+    else :data:`DEFAULT_KERNEL`."""
+    from mcstudy.lab.setup import load_manifest
+
+    if kernel_package is not None:
+        name = kernel_package.removesuffix("-unsigned")
+        return next((k for k, ln in KERNELS.items() if ln.image_re(spec.name).fullmatch(name)), "")
+    have = load_manifest(spec, root)
+    return have.kernel_line if have is not None and have.kernel_line else DEFAULT_KERNEL
+
+
+def lab_matrix(
+    arch: str | None,
+    gathers: int | None,
+    levels: str | None,
+    out: Path | None,
+    setup: bool,
+    root: Path,
+    kernel: str | None,
+    kernel_package: str | None,
+    blocks: int,
+    timeout: float,
+    console_log: Path | None,
+    rerun: bool,
+) -> None:
+    """``mcstudy lab --matrix``: every kernel line on every architecture, one dataset."""
+    from mcstudy.lab.matrix import matrix_runs, run_matrix, runs_folder
+    from mcstudy.lab.section import render_matrix_table
+    from mcstudy.storage.atomic import check_output_file
+
+    t0 = time.perf_counter()
+    try:
+        clash = [
+            name
+            for name, given in (
+                ("--arch", arch),
+                ("--kernel", kernel),
+                ("--kernel-package", kernel_package),
+                ("--console-log", console_log),
+            )
+            if given is not None
+        ] + (["--setup"] if setup else [])
+        if clash:
+            raise McStudyError(
+                f"--matrix runs every kernel on every architecture; it does not take "
+                f"{', '.join(clash)}"
+            )
+        target = out if out is not None else Path("outputs") / "lab-matrix.nc"
+        check_output_file(target)
+        folder = runs_folder(target)
+        if folder.exists() and not folder.is_dir():
+            raise McStudyError(f"{folder}: the matrix's runs folder exists and is not a folder")
+        runs = matrix_runs(
+            gathers, parse_levels(levels) if levels is not None else None, blocks, timeout
+        )
+        for r in runs:
+            r.request.validate()
+        ds = run_matrix(
+            target, root, runs, run_lab, log=lambda m: click.echo(m, err=True), rerun=rerun
+        )
+    except McStudyError as exc:
+        click.echo(f"mcstudy: error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(render_matrix_table(ds))
     click.echo(f"\nwrote {target} ({time.perf_counter() - t0:.0f} s)")

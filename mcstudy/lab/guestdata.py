@@ -232,6 +232,8 @@ class Attempt:
     """None until its ``__get_free_pages()`` return is seen."""
     checks: list[tuple[int, int]] = field(default_factory=list)
     """(mark, free pages) of every slow watermark check during the attempt."""
+    flags: list[int] = field(default_factory=list)
+    """The ``alloc_flags`` of each check in ``checks`` (-1: not recorded)."""
     fallback: bool = False
     """A ``tlb_remove_table_one()`` round followed it."""
 
@@ -329,6 +331,7 @@ def parse_trace(text: str, task: str = "ptwork") -> Trace:
         elif ev == "wmark":
             if cur.attempts and cur.attempts[-1].failed is None:
                 cur.attempts[-1].checks.append((fields["mark"], fields["free"]))
+                cur.attempts[-1].flags.append(fields.get("flags", -1))
         elif ev == "sync":
             cur.syncs += 1
             if cur.attempts:

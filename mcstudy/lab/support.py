@@ -141,6 +141,8 @@ def unmeasurable(quantity: str, s: KernelSupport, via_table: bool) -> str:
         return outcome
     if quantity == "sync_ipis_per_fallback":
         return rounds
+    if quantity == "rcu_frees_per_fallback":
+        return outcome or _missing_fn(s, "call_rcu", "rcu_callback")
     if quantity == "fallback_wait_us":
         return outcome or _missing_fn(s, "sync_rcu")
     if quantity in ("time_below_min_frac", "stalls_per_s"):

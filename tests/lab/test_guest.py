@@ -1,7 +1,8 @@
-"""The lab in the emulator: a short run of each guest (marker ``lab``; about a minute each).
+"""The lab in the emulator: a short run of each guest (marker ``lab``; about a minute each),
+and one of Debian's 7.2 arm64 kernel (about two minutes).
 
 They skip, saying why, when QEMU, the compiler or the cached guest kernel is missing
-(``mcstudy lab --setup --arch ARCH`` prepares them; ``.ci/run`` does).
+(``mcstudy lab --setup --arch ARCH [--kernel 7.2]`` prepares them; ``.ci/run`` does).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import shutil
 
 import pytest
 
+from mcstudy.kernel.profiles import get_profile
 from mcstudy.lab.arch import cache_dir, get_arch
 from mcstudy.lab.guestrun import LabRequest
-from mcstudy.lab.setup import load_manifest, missing_tools
+from mcstudy.lab.setup import cached_kernels, load_manifest, missing_tools
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -65,11 +67,52 @@ def test_arm64_short_run_under_pressure():
     assert r[("khugepaged", "sync_ipis_per_collapse")][2]
 
 
-def test_amd64_short_run_never_calls_tlb_remove_table():
+def test_amd64_short_run_follows_the_kernels_profile():
     ready("amd64")
     from mcstudy.lab.cli import run_lab
 
     ds = run_lab(LabRequest(arch="amd64", gathers=200, levels=(0,), blocks=4), cache_dir())
     r = rows(ds)
-    assert r[("munmap", "tlb_remove_table_per_gather")] == (0.0, 0.0, True)
+    # x86-64 below 6.14 frees page tables with tlb_remove_page() (profile v6.3-baremetal);
+    # from 6.14 with PT_RECLAIM (Debian's 7.2) every table goes through tlb_remove_table()
+    profile = get_profile(ds.attrs["kernel_profile"])
+    release = tuple(int(x) for x in ds.attrs["kernel_release"].split("-")[0].split(".")[:2])
+    assert profile.uses_tlb_remove_table == (release >= (6, 14)), (release, profile.name)
+    calls = 66.0 if profile.uses_tlb_remove_table else 0.0
+    assert r[("munmap", "tlb_remove_table_per_gather")] == (calls, calls, True)
     assert r[("munmap", "tables_per_gather")] == (66.0, 66.0, True)
+
+
+def ready_kernel(arch: str, line: str) -> None:
+    ready(arch)
+    have = [c for c in cached_kernels(cache_dir() / arch) if c.version_line == line]
+    if not have:
+        pytest.skip(
+            f"lab {arch}: no Linux {line} kernel in {cache_dir()} "
+            f"(mcstudy lab --setup --arch {arch} --kernel {line})"
+        )
+
+
+def test_arm64_7_2_short_run_falls_back_by_call_rcu():
+    """Debian's 7.2 cloud kernel (PT_RECLAIM=y): a fallback frees its table by call_rcu()
+    and sends no round; khugepaged's collapse still sends one. Last in this file: running
+    a kernel makes it the cache's default."""
+    ready_kernel("arm64", "7.2")
+    from mcstudy.lab.cli import run_lab
+
+    req = LabRequest(arch="arm64", gathers=300, levels=(350,), blocks=4)
+    ds = run_lab(req, cache_dir(), kernel="7.2")
+    assert ds.attrs["kernel_line"] == "7.2"
+    assert ds.attrs["kernel_profile"] == "v7.0-pt-reclaim"
+    r = rows(ds)
+    assert r[("munmap", "tables_per_gather")] == (66.0, 66.0, True)
+    assert r[("munmap", "tlb_remove_table_per_gather")] == (66.0, 66.0, True)
+    fb = r[("fallback", "fallbacks_observed")]
+    assert fb[0] == fb[1] and fb[2]
+    if fb[0] > 0:
+        assert r[("fallback", "sync_ipis_per_fallback")][1:] == (0.0, True)
+        assert r[("fallback", "rcu_frees_per_fallback")] == (1.0, 1.0, True)
+        assert r[("fallback", "fail_rule")][2]
+    assert r[("khugepaged", "collapses_observed")][2]
+    assert r[("khugepaged", "collapse_rounds")] == (1.0, 1.0, True)
+    assert r[("khugepaged", "sync_ipis_per_collapse")][2]

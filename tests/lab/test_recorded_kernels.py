@@ -99,6 +99,12 @@ def test_recorded_run_under_pressure(line, tmp_path):
         assert w.measured == 0.0 and w.agrees  # 7.2 has tlb_remove_table_sync_rcu(), unused here
     else:
         assert "tlb_remove_table_sync_rcu" in w.not_measurable  # 6.12 has no such function
+    # the share of fallbacks freed by call_rcu(): all on 7.2; 6.12 has no such callback
+    rcu = by[("fallback", "rcu_frees_per_fallback")]
+    if line == "7.2":
+        assert (rcu.measured, rcu.predicted, rcu.agrees) == (1.0, 1.0, True)
+    else:
+        assert "__tlb_remove_table_one_rcu" in rcu.not_measurable and rcu.predicted == 0.0
     ds = build_lab_dataset(analyse_, {})
     assert ds.attrs["kernel_release"] == release
     text = render_lab_table(ds)
