@@ -52,7 +52,13 @@ from mcstudy.models.host.outputs import (
     key,
 )
 from mcstudy.models.host.params import HostParams
-from mcstudy.models.host.prepare import PreparedHost, prepare, rt_cycles, zone_stationary
+from mcstudy.models.host.prepare import (
+    PreparedHost,
+    cut_chain,
+    prepare,
+    rt_cycles,
+    zone_stationary,
+)
 
 CHILD = "mcstudy.models.host.warm"
 """the warm-up's child process (``python -m``)"""
@@ -197,6 +203,7 @@ def below_min_fallbacks(chain: ZoneChain, tables: int, batch: int, round_s: floa
     """Mean fallbacks of a gather that starts below min, its attempts ``round_s`` apart
     after each failure (docs/model.md §11.8; ``mcstudy.exact.timed``)."""
     z, _ = zone_stationary(chain)
+    chain = cut_chain(chain)
     p_min = float(z.pi.sum(axis=(0, 1))[levels(chain) <= chain.wmark_min].sum())
     if p_min <= 0.0:
         return float(tables)
@@ -250,7 +257,7 @@ def host_exact(p: HostParams) -> dict[str, float]:
     z, _ = zone_stationary(s.chain)
     hours = SECONDS_PER_HOUR
     pf = z.pi.sum(axis=(0, 1))  # per level, whose free pages are zone_grid.levels
-    pos = levels(s.chain)
+    pos = levels(cut_chain(s.chain))
     p_min = float(pf[pos <= s.chain.wmark_min].sum())
     p_atomic = float(pf[pos <= s.atomic_mark].sum())
     out: dict[str, float] = {

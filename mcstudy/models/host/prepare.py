@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mcstudy.engine.rng import probability_threshold
-from mcstudy.exact.pressure import ZoneChain, ZoneStationary
+from mcstudy.exact.pressure import TRUNCATION_MASS, ZoneChain, ZoneStationary
 from mcstudy.exact.stored import zone_law
 from mcstudy.exact.thp import cache_level_law
 from mcstudy.mechanisms import rt_ipi as R
@@ -42,11 +42,31 @@ class PreparedHost:
 
 
 @functools.lru_cache(maxsize=8)
+def cut_chain(chain: ZoneChain) -> ZoneChain:
+    """The zone the study simulates: ``chain`` cut at N' = high + a margin when its law puts
+    less than ``TRUNCATION_MASS`` within four batches of N' (``exact.pressure:
+    solve_truncated()``'s rule, docs/model.md §4.8, §11.5: below the cap the chain does
+    not know N), else ``chain`` itself. The laws tried are kept on disk
+    (``mcstudy.exact.stored``), so a later run reads them."""
+    c = chain
+    batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
+    margin = 64 * c.coarse_pages * batch
+    while c.wmark_high + margin < c.managed_pages:
+        small = replace(c, managed_pages=c.wmark_high + margin)
+        law = zone_law(small)
+        near = levels(small) > small.managed_pages - batch * small.coarse_pages
+        if float(law.pi.sum(axis=(0, 1))[near].sum()) < TRUNCATION_MASS:
+            return small
+        margin *= 4
+    return c
+
+
+@functools.lru_cache(maxsize=8)
 def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
-    """The chain's exact stationary law and its cumulative distribution over the states
-    (stalled tasks, phase, kswapd, level), memoised per chain (and kept on disk between runs:
-    ``mcstudy.exact.stored``)."""
-    z = zone_law(chain)
+    """The exact stationary law of the simulated zone (``cut_chain(chain)``) and its
+    cumulative distribution over the states (stalled tasks, phase, kswapd, level),
+    memoised per chain (and kept on disk between runs: ``mcstudy.exact.stored``)."""
+    z = zone_law(cut_chain(chain))
     cdf = np.cumsum(z.pi.ravel())
     cdf /= cdf[-1]
     return z, cdf
@@ -55,7 +75,7 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
 def pack_zone(s: HostSetup) -> E.ZoneInts:
     """The simulated chain's integer parameters as the kernels take them (single-page
     allocations; gathers are the IPI side's, not zone events)."""
-    return E.zone_ints(s.chain, atomic_mark=s.atomic_mark)
+    return E.zone_ints(cut_chain(s.chain), atomic_mark=s.atomic_mark)
 
 
 def _thresholds(probs: list[float]) -> np.ndarray:
@@ -132,7 +152,7 @@ def prepare(params: HostParams) -> PreparedHost:
         if k > 0:
             cdfs[v, : k + 1] = np.cumsum(cache_level_law(k, p.cache_refill_rate, splits_s / cpus))
     rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])
-    pos = levels(s.chain)
+    pos = levels(cut_chain(s.chain))
     span = KH.HostSpan(
         levels=int(pos.size),
         atomic_mark=int(s.atomic_mark),
