@@ -143,6 +143,18 @@ def steady_band(f, kw, P):
 
 
 @njit(cache=True, inline="always")
+def steady_steps(f, P):
+    """Events after which a state of ``steady_band`` is surely still one: each moves
+    down by at most ``max(alloc_batch_pages, 1)`` and up by at most
+    ``max(reclaim_batch, 1)`` pages."""
+    down = max(P.alloc_batch_pages, 1)
+    up = max(P.reclaim_batch, 1)
+    lo = min(f - P.wmark_min - 1, f - P.alloc_batch_pages - P.band_lo) // down
+    top = min(P.band_hi, P.wmark_high, P.managed_pages - 1) - P.reclaim_batch
+    return max(min(lo, (top - f) // up), 0)
+
+
+@njit(cache=True, inline="always")
 def neighbours(x, P):
     """The levels (below, above) around a real free-page count ``x`` (0..N); both ``x``
     when it is a level (``zone_grid.levels``, the grid of ``zone_events.snap_level``)."""
@@ -241,6 +253,7 @@ def jump_run(st, f, kw, bu, cfg, P, amark, horizon, jump, stall, cnt, codes, tim
                 q += rate[reg, e]
             k = 0
             ev = -1
+            safe = 0  # events that cannot leave the steady band from here (no check)
             while True:
                 ev, u = choose_event(st, reg, guide)
                 if ev == GUIDE_AMBIGUOUS:
@@ -256,8 +269,12 @@ def jump_run(st, f, kw, bu, cfg, P, amark, horizon, jump, stall, cnt, codes, tim
                     f -= 1
                 else:
                     break  # another event type: it changes the regime, applied below
+                if safe > 0:
+                    safe -= 1
+                    continue
                 if not steady_band(f, kw, P):
                     break
+                safe = steady_steps(f, P)
             dt = gamma_int(st, k) / q
             end = t + dt >= horizon
             held = horizon - t if end else dt
