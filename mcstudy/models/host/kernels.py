@@ -290,15 +290,7 @@ def host_block(
     block,
     n_seq,
     P,
-    ev_n,
-    ev_type,
-    rate,
-    guide,
-    law_n,
-    law_type,
-    law_hi,
-    law_lo,
-    law_always,
+    jump,
     arrays,
     out_i,
     out_f,
@@ -307,10 +299,9 @@ def host_block(
     (``TALLIES``); without the GIL, so blocks run in Python threads
     (``mcstudy.engine.parallel``).
 
-    ``P`` (``zone_events.ZoneInts``) and the event rates (``zone_jump.jump_rates``) are the
-    zone chain's; ``arrays``: the rest (``HostArrays``).
+    ``P`` (``zone_events.ZoneInts``) and ``jump`` (``zone_jump.jump_rates``) are the zone
+    chain's; ``arrays``: the rest (``HostArrays``).
     """
-    jump = (ev_n, ev_type, rate, guide, law_n, law_type, law_hi, law_lo, law_always)
     cdf, span = arrays.cdf, arrays.span
     nf = span.levels
     amark = span.atomic_mark
@@ -347,7 +338,7 @@ def compile_zone_path(zone: tuple, arrays: HostArrays) -> None:
         zone[0],
         span.atomic_mark,
         span.horizon_s,
-        tuple(zone[1:]),
+        zone[1],
         arrays.stall,
         cnt,
         buf,

@@ -37,7 +37,7 @@ class PreparedHost:
     cycles: int
     zone: tuple
     """the zone's integer parameters (``zone_events.ZoneInts``) and its event rates per
-    regime (``zone_jump.jump_rates``)"""
+    regime and move tables (``zone_jump.jump_rates``)"""
     arrays: KH.HostArrays
 
 
@@ -129,7 +129,7 @@ def prepare(params: HostParams) -> PreparedHost:
     p = params
     s = p.setup()
     stat, cdf = zone_stationary(s.chain)
-    zone = (pack_zone(s), *jump_rates(s.chain))  # gathers are the IPI side's: rate 0
+    zone = (pack_zone(s), jump_rates(s.chain))  # gathers are the IPI side's: rate 0
     cpus = p.n_split_cpus()
     splits_s = split_rate_per_s(p, s, stat.kswapd_awake_prob)
     mu = 1.0 / p.thp_lifetime_s

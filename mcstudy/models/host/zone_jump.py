@@ -53,24 +53,77 @@ CODE_BELOW_ATOMIC = 2
 CODE_AWAKE = 4
 
 
-def jump_rates(chain) -> tuple[np.ndarray, ...]:
-    """(ev_n, ev_type, rate, guide, n, type, thr_hi, thr_lo, thr_always) per regime ``kw +
-    2 burst + 4 cfg`` of the zone ``chain`` (``zone_tables.regime_rates``): the event
-    types with a positive rate and their rates (events/s), in type order; then each
-    regime's event law, rate_j / total, as exact 64-bit thresholds with a guide table
-    (``zone_tables.build_tables``; the runs of ``steady_band``)."""
+AGG_MOVES = 8
+"""Moves drawn at once in the steady band, far from its edges (``jump_run``)."""
+
+
+def _move_law(rr, chain, m: int) -> dict[int, Fraction]:
+    """Law of the net change of free pages over ``m`` moves of one regime (rates ``rr``):
+    allocations, frees, kswapd batches and GFP_ATOMIC allocations, each with its fixed
+    step, in proportion to their rates."""
+    step = {
+        EV_ALLOC: -chain.alloc_batch_pages,
+        EV_FREE: 1,
+        EV_KSWAPD: chain.reclaim_batch,
+        EV_ATOMIC: -1,
+    }
+    total = sum(Fraction(rr[e]) for e in step)
+    law: dict[int, Fraction] = {0: Fraction(1)}
+    if total == 0:
+        return law
+    one: dict[int, Fraction] = {}
+    for e, d in step.items():  # an allocation and a GFP_ATOMIC one both take a page
+        if rr[e] > 0:
+            one[d] = one.get(d, Fraction(0)) + Fraction(rr[e]) / total
+    for _ in range(m):
+        nxt: dict[int, Fraction] = {}
+        for d0, p0 in law.items():
+            for d1, p1 in one.items():
+                nxt[d0 + d1] = nxt.get(d0 + d1, Fraction(0)) + p0 * p1
+        law = nxt
+    return law
+
+
+def move_tables(chain) -> tuple[np.ndarray, ...]:
+    """Per regime, the net change of 1 and of ``AGG_MOVES`` moves (``_move_law``) as exact
+    64-bit thresholds with guide tables over the index of the change in ``deltas``:
+    (deltas, guide_1, n_1, type_1, hi_1, lo_1, always_1, guide_m, n_m, ...), and each
+    regime's move share ``q_move / q`` (float64, for the count of moves before the next
+    other event)."""
     rates = regime_rates(chain)
-    masses = []
-    for rr in rates:
+    laws1 = [_move_law(rr, chain, 1) for rr in rates]
+    lawsm = [_move_law(rr, chain, AGG_MOVES) for rr in rates]
+    deltas = sorted({d for law in laws1 + lawsm for d in law})
+    if len(deltas) > 127:  # the guide tables hold int8 indices
+        raise ValueError("too many distinct page changes for the move tables")
+    index = {d: i for i, d in enumerate(deltas)}
+    out = [np.array(deltas, dtype=np.int64)]
+    for laws in (laws1, lawsm):
+        masses = []
+        for law in laws:
+            cum, prev, m = Fraction(0), 0, [0] * len(deltas)
+            for d in deltas:
+                cum += law.get(d, Fraction(0))
+                c = math.floor(cum * TWO64)
+                m[index[d]] = c - prev
+                prev = c
+            masses.append(m)
+        t = build_tables(masses, 0.0)
+        out += [t.guide, t.ev_n, t.ev_type, t.thr_hi, t.thr_lo, t.thr_always]
+    share = np.zeros(len(rates))
+    for r, rr in enumerate(rates):
         total = sum(Fraction(x) for x in rr)
-        cum, prev, m = Fraction(0), 0, []
-        for x in rr:
-            cum += Fraction(x)
-            c = math.floor(cum / total * TWO64) if total > 0 else 0
-            m.append(c - prev)
-            prev = c
-        masses.append(m)
-    law = build_tables(masses, 0.0)
+        moves = sum(Fraction(rr[e]) for e in (EV_ALLOC, EV_FREE, EV_KSWAPD, EV_ATOMIC))
+        share[r] = float(moves / total) if total > 0 else 0.0
+    out.append(share)
+    return tuple(out)
+
+
+def jump_rates(chain) -> tuple[np.ndarray, ...]:
+    """(ev_n, ev_type, rate, *``move_tables``) per regime ``kw + 2 burst + 4 cfg`` of the
+    zone ``chain`` (``zone_tables.regime_rates``): the event types with a positive rate
+    and their rates (events/s), in type order, then the move tables of the steady band."""
+    rates = regime_rates(chain)
     n_reg = len(rates)
     ev_n = np.zeros(n_reg, dtype=np.int64)
     ev_type = np.zeros((n_reg, N_EVENT_TYPES), dtype=np.int64)
@@ -82,17 +135,7 @@ def jump_rates(chain) -> tuple[np.ndarray, ...]:
                 ev_type[r, ev_n[r]] = ev
                 rate[r, ev_n[r]] = v
                 ev_n[r] += 1
-    return (
-        ev_n,
-        ev_type,
-        rate,
-        law.guide,
-        law.ev_n,
-        law.ev_type,
-        law.thr_hi,
-        law.thr_lo,
-        law.thr_always,
-    )
+    return (ev_n, ev_type, rate, *move_tables(chain))
 
 
 @njit(cache=True)
@@ -228,7 +271,10 @@ def jump_run(st, f, kw, bu, cfg, P, amark, horizon, jump, stall, cnt, codes, tim
     the atomic mark, kswapd awake); ``cnt`` receives stalls, wake-ups and GFP_ATOMIC
     failures.
     """
-    ev_n, ev_type, rate, guide, l_n, l_type, l_hi, l_lo, l_always = jump
+    ev_n, ev_type, rate, deltas = jump[:4]
+    g1, n1, t1, hi1, lo1, al1 = jump[4:10]
+    gm, nm, tm, him, lom, alm = jump[10:16]
+    share = jump[16]
     mn = P.wmark_min
     code = state_code(f, kw, mn, amark)
     n_sw = np.int64(0)
@@ -251,28 +297,57 @@ def jump_run(st, f, kw, bu, cfg, P, amark, horizon, jump, stall, cnt, codes, tim
             q = 0.0
             for e in range(ne):
                 q += rate[reg, e]
+            # the moves before the next other event (phase, stall): geometric with the
+            # regime's move share; moves are i.i.d. steps, drawn AGG_MOVES at a time
+            # (their net change) while that many cannot leave the steady band
+            sh = share[reg]
+            if sh >= 1.0:
+                left = np.int64(1) << np.int64(62)
+            elif sh <= 0.0:
+                left = np.int64(0)
+            else:
+                g = math.floor(math.log(uniform_open0(st)) / math.log(sh))
+                left = np.int64(min(g, 4.0e18))
             k = 0
             ev = -1
-            safe = 0  # events that cannot leave the steady band from here (no check)
+            safe = steady_steps(f, P)
             while True:
-                ev, u = choose_event(st, reg, guide)
-                if ev == GUIDE_AMBIGUOUS:
-                    ev = choose_exact(st, u, reg, l_n, l_type, l_hi, l_lo, l_always)
+                if left == 0:
+                    # the other event: one of the regime's non-move types by its rate
+                    target = uniform(st) * (q * (1.0 - sh))
+                    acc = 0.0
+                    for e in range(ne):
+                        t_e = ev_type[reg, e]
+                        if t_e == EV_ALLOC or t_e == EV_FREE or t_e == EV_KSWAPD:
+                            continue
+                        if t_e == EV_ATOMIC:
+                            continue
+                        ev = t_e
+                        acc += rate[reg, e]
+                        if target < acc:
+                            break
+                    k += 1
+                    break
+                if left >= AGG_MOVES and safe >= AGG_MOVES:
+                    d, u = choose_event(st, reg, gm)
+                    if d == GUIDE_AMBIGUOUS:
+                        d = choose_exact(st, u, reg, nm, tm, him, lom, alm)
+                    f += deltas[d]
+                    k += AGG_MOVES
+                    left -= AGG_MOVES
+                    safe -= AGG_MOVES
+                    continue
+                d, u = choose_event(st, reg, g1)
+                if d == GUIDE_AMBIGUOUS:
+                    d = choose_exact(st, u, reg, n1, t1, hi1, lo1, al1)
+                f += deltas[d]
                 k += 1
-                if ev == EV_ALLOC:
-                    f -= P.alloc_batch_pages
-                elif ev == EV_FREE:
-                    f += 1
-                elif ev == EV_KSWAPD:
-                    f += P.reclaim_batch
-                elif ev == EV_ATOMIC:
-                    f -= 1
-                else:
-                    break  # another event type: it changes the regime, applied below
+                left -= 1
                 if safe > 0:
                     safe -= 1
                     continue
                 if not steady_band(f, kw, P):
+                    ev = EV_ALLOC  # a move: nothing more to apply
                     break
                 safe = steady_steps(f, P)
             dt = gamma_int(st, k) / q

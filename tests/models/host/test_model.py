@@ -90,8 +90,19 @@ BAND = {"zone_scale": 4, "fine_band_pages": 8}
 3 up to 16 free pages, 4 pages a level elsewhere."""
 
 
+WIDE = {
+    "managed_pages": 3000, "wmark_min": 20, "wmark_low": 60, "wmark_high": 100,
+    "reclaim_batch": 1, "kswapd_rate": 30.0, "zone_scale": 1,
+}  # fmt: skip
+"""A zone whose kswapd batches are single pages: long runs of moves in the steady band, drawn
+``zone_jump.AGG_MOVES`` at a time (the small host's batches of 8 between min 8 and high 30
+leave no room for them)."""
+
+
 @pytest.mark.parametrize(
-    "zone", [{}, TIMED, BAND, {**BAND, **TIMED}], ids=["plain", "timed", "band", "band-timed"]
+    "zone",
+    [{}, TIMED, BAND, {**BAND, **TIMED}, WIDE, {**WIDE, **TIMED, "zone_scale": 4}],
+    ids=["plain", "timed", "band", "band-timed", "wide", "wide-band-timed"],
 )
 def test_zone_switch_times_give_the_exact_time_below_min(zone):
     """The THP and IPI sides see the zone only through its switch times: the time at or
@@ -101,10 +112,16 @@ def test_zone_switch_times_give_the_exact_time_below_min(zone):
     time fractions are the same integrals."""
     p = HostParams.model_validate({**SMALL, **zone})
     pr = prepare(p)
-    P, *jump = pr.zone
+    P, jump = pr.zone
     cdf, span = pr.arrays.cdf, pr.arrays.span
     chain = p.setup().chain
     assert chain.coarse_pages == zone.get("zone_scale", 1)
+    if zone.get("reclaim_batch") == 1:  # runs of AGG_MOVES moves happen in the steady band
+        pos = pr.arrays.pos
+        steady = (pos > chain.wmark_min + 8) & (
+            pos + 9 <= min(chain.wmark_high, pr.zone[0].band_hi)
+        )
+        assert pr.stationary.pi[..., 1, :][..., steady].sum() > 0.2
     st = solve(chain)
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
     buf = (np.empty(8, dtype=np.int64), np.empty(8))
@@ -114,7 +131,7 @@ def test_zone_switch_times_give_the_exact_time_below_min(zone):
         cnt[:] = 0
         buf, code0, n_sw, _n, b_frac, _ba, aw_frac = Z.zone_path(
             stream_new(5, 6, j, 1), stream_new(5, 6, j, 2), cdf, span.levels,
-            pr.arrays.pos, P, span.atomic_mark, horizon, tuple(jump), pr.arrays.stall,
+            pr.arrays.pos, P, span.atomic_mark, horizon, jump, pr.arrays.stall,
             cnt, buf,
         )  # fmt: skip
         codes, times = buf
