@@ -643,13 +643,11 @@ def host_answers(ds: xr.Dataset) -> Answers:
     scale = r.value("zone_scale", **at)
     if math.isfinite(scale) and scale > 1:
         notes.append(
-            f"The zone is simulated at 1/{int(scale)} of its "
-            f"{human_bytes(r.value('zone_managed_pages', **at) * 4096)} with every page rate "
-            "scaled alike, which keeps the watermark ratios and the time below min; "
-            f"but one stay below min lasts {int(scale)} times longer than in the real "
-            "zone, so the fallbacks per failing gather, the fallbacks and isolated-CPU "
-            "IPIs per hour and the worst RT cycle are upper bounds at this scale "
-            "(docs/model.md §11.5)."
+            f"The zone ({human_bytes(r.value('zone_managed_pages', **at) * 4096)}) is "
+            "simulated page by page near its min mark and in levels of "
+            f"{int(scale)} pages far from it, with its real rates: the time below min, the "
+            "stays below min and the answers that depend on them do not depend on that "
+            "level size (docs/model.md §11.5)."
         )
     return Answers(
         f"Answers: {condition(r, at)}",

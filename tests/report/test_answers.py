@@ -95,9 +95,9 @@ def test_host_answers_quote_every_question_with_intervals(host_dataset):
     kern = next(i for i in ans.items if i.question.startswith("What changes from kernel"))
     assert "Not swept here" in kern.answer and "`v7.1-sync-rcu`" in kern.answer
     assert "synchronize_rcu()" in kern.answer
-    # a scaled zone (zone_scale=16) says which answers it only bounds
+    # a zone with coarse levels (zone_scale=16) says what they are
     notes = " ".join(ans.notes)
-    assert "1/16" in notes and "upper bounds at this scale" in notes
+    assert "levels of 16 pages" in notes and "page by page near its min mark" in notes
 
 
 def test_show_prints_a_readable_summary_not_the_repr(host_dataset, capsys):

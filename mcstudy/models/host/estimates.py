@@ -93,7 +93,6 @@ def time_fraction(
 def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
     """Estimates of one point from its reduced tallies."""
     p = prepared.params
-    s = prepared.setup
     n = int(t["sequences"])
     hours = p.horizon_s / SECONDS_PER_HOUR
     out: dict[str, float] = {"sequences": n}
@@ -110,9 +109,7 @@ def host_estimates(prepared: PreparedHost, t: Tallies) -> dict[str, float]:
         int(t["reached_atomic"]),
     )
     time_fraction(out, "kswapd_awake_frac", t["awake_frac"], t["awake_frac_sq"], n)
-    count_rate(
-        out, "direct_reclaim_stalls_per_hour", t["stalls"], t["stalls_sq"], n, hours, s.scale
-    )
+    count_rate(out, "direct_reclaim_stalls_per_hour", t["stalls"], t["stalls_sq"], n, hours)
 
     # the THPs and the table policies
     _mean(out, "thp_mean", t["thp_avg"], t["thp_avg_sq"], n, 1.0)

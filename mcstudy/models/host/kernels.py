@@ -48,9 +48,8 @@ RT_HIST = 1
 class HostSpan(NamedTuple):
     """A sequence's zone path and collapse stream, read by name in ``host_block``."""
 
-    levels: int  # free-page levels of the simulated zone (N + 1)
+    levels: int  # levels of the simulated zone (zone_grid.level_count)
     atomic_mark: int  # GFP_ATOMIC mark, pages
-    events_mean: float  # Lambda x horizon: mean uniformised events per sequence
     horizon_s: float  # s
     collapse_rate: float  # khugepaged collapses/s
 
@@ -60,6 +59,7 @@ class HostArrays(NamedTuple):
     ``models.host.prepare.prepare``)."""
 
     cdf: np.ndarray  # the chain's stationary law, cumulative over its states
+    pos: np.ndarray  # free pages of each level (zone_grid.levels)
     span: HostSpan
     thp: T.ThpRates
     ks: np.ndarray  # tables per CPU of every table variant (0: on demand)
@@ -72,7 +72,7 @@ class HostArrays(NamedTuple):
 SUB_STRIDE = 16
 SUB_ZONE_EVENTS = 1
 SUB_ZONE_START = 2
-SUB_ZONE_TIMES = 3
+SUB_ZONE_TIMES = 3  # unused since the jump chain (kept: the other streams keep their keys)
 SUB_COLLAPSE = 4
 SUB_POP = 5
 SUB_INIT = 6
@@ -156,20 +156,20 @@ N_RF = R.RT_TALLIES.n_float
 
 @njit(cache=True)
 def _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake):
-    visits = float(n_ev + 1)
+    """One sequence's zone: its jumps, counts and time fractions."""
     out_i[I_EVENTS] += n_ev
-    out_i[I_REACHED] += 1 if below > 0 else 0
-    out_i[I_REACHED_A] += 1 if below_a > 0 else 0
+    out_i[I_REACHED] += 1 if below > 0.0 else 0
+    out_i[I_REACHED_A] += 1 if below_a > 0.0 else 0
     out_i[I_STALLS] += cnt[C_STALL]
     out_i[I_WAKE] += cnt[C_WAKE]
     out_i[I_AFAIL] += cnt[C_AFAIL]
-    x = below / visits
+    x = below
     out_f[F_BELOW] += x
     out_f[F_BELOW_SQ] += x * x
-    x = below_a / visits
+    x = below_a
     out_f[F_BELOW_A] += x
     out_f[F_BELOW_A_SQ] += x * x
-    x = awake / visits
+    x = awake
     out_f[F_AWAKE] += x
     out_f[F_AWAKE_SQ] += x * x
     out_f[F_STALLS_SQ] += float(cnt[C_STALL]) ** 2
@@ -277,13 +277,9 @@ def sequence_consumers(
 
 @njit(cache=True)
 def zone_work():
-    """Work arrays of ``zone.zone_path`` (they grow): (counters, (epochs, codes, times))."""
+    """Work arrays of ``zone.zone_path`` (they grow): (counters, (codes, times))."""
     cnt = np.zeros(N_COUNTERS, dtype=np.int64)
-    buf = (
-        np.empty(64, dtype=np.int64),
-        np.empty(64, dtype=np.int64),
-        np.empty(64, dtype=np.float64),
-    )
+    buf = (np.empty(64, dtype=np.int64), np.empty(64, dtype=np.float64))
     return cnt, buf
 
 
@@ -294,13 +290,7 @@ def host_block(
     block,
     n_seq,
     P,
-    guide,
-    ev_n,
-    ev_type,
-    thr_hi,
-    thr_lo,
-    thr_always,
-    agg,
+    jump,
     arrays,
     out_i,
     out_f,
@@ -309,14 +299,12 @@ def host_block(
     (``TALLIES``); without the GIL, so blocks run in Python threads
     (``mcstudy.engine.parallel``).
 
-    ``P`` (``zone_events.ZoneInts``) and the event tables (``zone_tables.py``) are the zone chain's;
-    ``arrays``: the rest (``HostArrays``).
+    ``P`` (``zone_events.ZoneInts``) and ``jump`` (``zone_jump.jump_rates``) are the zone
+    chain's; ``arrays``: the rest (``HostArrays``).
     """
-    tables = (guide, ev_n, ev_type, thr_hi, thr_lo, thr_always, agg)
     cdf, span = arrays.cdf, arrays.span
     nf = span.levels
     amark = span.atomic_mark
-    n_mean = span.events_mean
     horizon = span.horizon_s
     cnt, buf = zone_work()
     work, swbuf, rtbuf = sequence_work(arrays)
@@ -324,25 +312,12 @@ def host_block(
         base = SUB_STRIDE * j
         ev_st = stream_new(k0, k1, block, base + SUB_ZONE_EVENTS)
         start_st = stream_new(k0, k1, block, base + SUB_ZONE_START)
-        time_st = stream_new(k0, k1, block, base + SUB_ZONE_TIMES)
         cnt[:] = 0
         buf, code0, n_sw, n_ev, below, below_a, awake = Z.zone_path(
-            ev_st,
-            start_st,
-            time_st,
-            n_mean,
-            cdf,
-            nf,
-            P,
-            amark,
-            horizon,
-            tables,
-            arrays.stall,
-            cnt,
-            buf,
+            ev_st, start_st, cdf, nf, arrays.pos, P, amark, horizon, jump, arrays.stall, cnt, buf
         )
         _zone_tallies(out_i, out_f, cnt, n_ev, below, below_a, awake)
-        _idx, codes, times = buf
+        codes, times = buf
         swbuf, rtbuf = sequence_consumers(
             k0, k1, block, base, arrays, code0, codes, times, n_sw, work, swbuf, rtbuf, out_i, out_f
         )
@@ -352,20 +327,18 @@ def host_block(
 def compile_zone_path(zone: tuple, arrays: HostArrays) -> None:
     """Compile ``zone.zone_path`` for the argument types ``host_block`` passes it, by one
     call on a prepared point's ``zone`` and ``arrays`` (a warm-up's: a short path)."""
-    tables = tuple(zone[1:])
     span = arrays.span
     cnt, buf = zone_work()
     Z.zone_path(
         stream_new(1, 2, 0, SUB_ZONE_EVENTS),
         stream_new(1, 2, 0, SUB_ZONE_START),
-        stream_new(1, 2, 0, SUB_ZONE_TIMES),
-        span.events_mean,
         arrays.cdf,
         span.levels,
+        arrays.pos,
         zone[0],
         span.atomic_mark,
         span.horizon_s,
-        tables,
+        zone[1],
         arrays.stall,
         cnt,
         buf,

@@ -39,6 +39,7 @@ from mcstudy.kernel.policies import (
     SPLIT_TABLE_VARIANTS,
     ipi_policy,
 )
+from mcstudy.mechanisms.zone_grid import levels
 from mcstudy.models.base import Model, Warmup
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host.estimates import SECONDS_PER_HOUR, host_estimates
@@ -51,7 +52,13 @@ from mcstudy.models.host.outputs import (
     key,
 )
 from mcstudy.models.host.params import HostParams
-from mcstudy.models.host.prepare import PreparedHost, prepare, rt_cycles, zone_stationary
+from mcstudy.models.host.prepare import (
+    PreparedHost,
+    cut_chain,
+    prepare,
+    rt_cycles,
+    zone_stationary,
+)
 
 CHILD = "mcstudy.models.host.warm"
 """the warm-up's child process (``python -m``)"""
@@ -196,7 +203,8 @@ def below_min_fallbacks(chain: ZoneChain, tables: int, batch: int, round_s: floa
     """Mean fallbacks of a gather that starts below min, its attempts ``round_s`` apart
     after each failure (docs/model.md §11.8; ``mcstudy.exact.timed``)."""
     z, _ = zone_stationary(chain)
-    p_min = float(z.pi.sum(axis=(0, 1))[: chain.wmark_min + 1].sum())
+    chain = cut_chain(chain)
+    p_min = float(z.pi.sum(axis=(0, 1))[levels(chain) <= chain.wmark_min].sum())
     if p_min <= 0.0:
         return float(tables)
     return zone_fallbacks_mean(chain, z.pi, tables, batch, round_s) / p_min
@@ -248,14 +256,15 @@ def host_exact(p: HostParams) -> dict[str, float]:
     s = p.setup()
     z, _ = zone_stationary(s.chain)
     hours = SECONDS_PER_HOUR
-    pf = z.pi.sum(axis=(0, 1))
-    p_min = float(pf[: s.chain.wmark_min + 1].sum())
-    p_atomic = float(pf[: s.atomic_mark + 1].sum())
+    pf = z.pi.sum(axis=(0, 1))  # per level, whose free pages are zone_grid.levels
+    pos = levels(cut_chain(s.chain))
+    p_min = float(pf[pos <= s.chain.wmark_min].sum())
+    p_atomic = float(pf[pos <= s.atomic_mark].sum())
     out: dict[str, float] = {
         "nowait_fail_prob_exact": p_min,
         "atomic_fail_prob_exact": p_atomic,
         "kswapd_awake_frac_exact": z.kswapd_awake_prob,
-        "direct_reclaim_stalls_per_hour_exact": z.stalls_per_s * s.scale * hours,
+        "direct_reclaim_stalls_per_hour_exact": z.stalls_per_s * hours,
     }
     plain = p.reclaim_split_rate == 0.0
     thp = s.thp_mean if plain else nan

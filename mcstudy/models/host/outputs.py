@@ -218,7 +218,12 @@ def _build() -> None:
         ("sequences", "sequences", "simulated sequences of horizon_s each (sample size)", "int64"),
         ("rt_cycles", "cycles", "RT cycles observed (sample size of rt_cycle_hit_prob)", "int64"),
         ("sequences_reaching_min", "sequences", "sequences whose zone reached wmark_min", "int64"),
-        ("zone_scale", "1", "the simulated zone is 1/zone_scale of the real one", "int64"),
+        (
+            "zone_scale",
+            "pages",
+            "pages per level of the simulated zone outside its fine band",
+            "int64",
+        ),
         ("zone_managed_pages", "pages", "managed pages of the real zone", "int64"),
         ("zone_wmark_min", "pages", "WMARK_MIN of the real zone", "int64"),
         ("zone_wmark_low", "pages", "WMARK_LOW of the real zone", "int64"),

@@ -6,8 +6,8 @@ calibrate`` writes (``managed_pages``, ``wmark_*``, ``alloc_rate``, ``free_rate`
 ``thp_split_rate``, ``khugepaged_collapse_rate``), so a calibration fragment runs as is:
 ``mcstudy run configs/host-this-machine.toml --params calib.toml``.
 
-:meth:`HostParams.setup` resolves everything into real-host numbers and the scaled zone
-chain the kernels simulate (docs/model.md §11.5).
+:meth:`HostParams.setup` resolves everything into real-host numbers and the zone chain
+the kernels simulate: the real zone on the levels of a fine band (docs/model.md §11.5).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from mcstudy.kernel.profiles import KernelProfile, get_profile
 from mcstudy.kernel.watermarks import kernel_watermarks
 from mcstudy.mechanisms.zone import Zone, atomic_min_mark
+from mcstudy.mechanisms.zone_grid import DEFAULT_FINE_BAND_PAGES
 from mcstudy.models.base import Fact, ModelParams
 from mcstudy.models.host.scenarios import (
     GIB,
@@ -54,8 +55,9 @@ MAX_COLLAPSES_PER_SEQUENCE = 1 << 25
 """A sequence holds its khugepaged collapse times in memory (8 bytes each, per thread):
 at most 256 MiB of them."""
 MAX_SIMULATED_PAGES = 1 << 19
-"""Auto scale: the simulated zone has at most this many pages (its exact stationary law
-takes a few seconds; docs/model.md §11.5)."""
+"""Auto scale: the smallest power of 2 whose coarse levels (``managed_pages / scale``)
+are at most this many (docs/model.md §11.5; with the fine band the reference host's zone
+then has 13,408 levels, whose exact law takes a few seconds)."""
 
 
 def _load_rate(units: str, what: str) -> Any:
@@ -73,8 +75,8 @@ class HostSetup:
     real host; ``gather_rate``: the munmap gathers freeing page tables)"""
     scale: int
     chain: Zone
-    """the simulated zone: pages and page rates of ``zone`` divided by ``scale``; its
-    gather rate is 0 (gathers are the IPI side's, not zone events)"""
+    """the simulated zone: ``zone`` on the levels of a fine band (``coarse_pages`` =
+    ``scale``, ``fine_band_pages``; docs/model.md §4.14); its gather rate is 0 (gathers are the IPI side's, not zone events)"""
     atomic_mark: int
     """GFP_ATOMIC order-0 mark of the simulated zone (pages)"""
     tables_per_gather: int
@@ -85,24 +87,17 @@ class HostSetup:
     """stationary mean of PMD-mapped THPs without reclaim splits (THPs)"""
 
 
-def scaled_chain(zone: Zone, scale: int) -> Zone:
-    """The simulated zone: pages and page rates (allocations, frees, kswapd batches) of
-    the real ``zone`` divided by ``scale`` (docs/model.md §11.5); phase switches keep
-    their rate; no gathers (the IPI side's)."""
-    s = scale
-    burst = zone.burst_alloc_rate
+def banded_chain(zone: Zone, scale: int, band_pages: int) -> Zone:
+    """The simulated zone: the real ``zone`` (its pages, marks and rates) on the levels of a
+    fine band (docs/model.md §4.14, §11.5): single pages from just below min up to min +
+    ``band_pages``, ``scale`` pages elsewhere (every page a level when ``scale`` is 1); no
+    gathers (the IPI side's)."""
+    banded = scale > 1
     return replace(
         zone,
-        managed_pages=zone.managed_pages // s,
-        wmark_min=zone.wmark_min // s,
-        wmark_low=zone.wmark_low // s,
-        wmark_high=zone.wmark_high // s,
-        alloc_rate=zone.alloc_rate / s,
-        free_rate=zone.free_rate / s,
-        kswapd_rate=zone.kswapd_rate / s,
         gather_rate=0.0,
-        atomic_alloc_rate=zone.atomic_alloc_rate / s,
-        burst_alloc_rate=None if burst is None else burst / s,
+        coarse_pages=scale,
+        fine_band_pages=band_pages if banded else 0,
     )
 
 
@@ -135,8 +130,15 @@ class HostParams(ModelParams):
     zone_scale: int | None = _i(
         None,
         "1",
-        "the simulated zone is 1/zone_scale of the real one, page rates too (default: the "
-        "smallest power of 2 that leaves at most 524,288 pages)",
+        "pages per level of the simulated zone outside its fine band around min (default: "
+        "the smallest power of 2 that leaves at most 524,288 levels of that size)",
+        ge=1,
+        le=1 << 30,
+    )
+    fine_band_pages: int = _i(
+        DEFAULT_FINE_BAND_PAGES,
+        "pages",
+        "width of the fine band above min where every page is a level (docs/model.md §4.14)",
         ge=1,
         le=1 << 30,
     )
@@ -339,7 +341,7 @@ class HostParams(ModelParams):
         return s
 
     def setup(self) -> HostSetup:
-        """Real-host numbers and the scaled zone chain (ValueError if impossible)."""
+        """Real-host numbers and the banded zone chain (ValueError if impossible)."""
         n, mn, lw, hi = self.zone_marks()
         memory = self.memory_gib()
         host_pages = int(memory * GIB) // PAGE
@@ -355,8 +357,17 @@ class HostParams(ModelParams):
                 f"(got {mn}, {lw}, {hi}, {n})"
             )
         s = self.scale(n)
-        if n // s < 2 or hi // s >= n // s:
-            raise ValueError(f"zone_scale {s} leaves no room in a zone of {n} pages")
+        if s > n:
+            raise ValueError(
+                f"zone_scale ({s}) exceeds the zone's {n:,} managed pages: a level cannot be "
+                "wider than the zone"
+            )
+        if s > 1 and self.fine_band_pages < self.direct_reclaim_batch + 1:
+            raise ValueError(
+                f"fine_band_pages ({self.fine_band_pages}) must be at least "
+                f"direct_reclaim_batch + 1 ({self.direct_reclaim_batch + 1}) when zone_scale "
+                "> 1: a direct-reclaim stall at min must land inside the fine band"
+            )
         alloc = self._load("alloc_rate") or 0.0
         free = self._load("free_rate") or 0.0
         kswapd = self._load("kswapd_rate") or 0.0
@@ -392,8 +403,8 @@ class HostParams(ModelParams):
             memory_gib=memory,
             zone=zone,
             scale=s,
-            chain=scaled_chain(zone, s),
-            atomic_mark=atomic_min_mark(mn // s),
+            chain=banded_chain(zone, s, self.fine_band_pages),
+            atomic_mark=atomic_min_mark(mn),
             tables_per_gather=tables,
             split_rate_per_thp=sigma,
             thp_fault_rate=faults,
@@ -511,14 +522,18 @@ class HostParams(ModelParams):
         return out
 
     def expected_events_per_sequence(self) -> float:
-        """A rough (upper) count of the events one sequence simulates: the simulated zone's
-        events (page rates divided by the scale), THP arrivals and departures, cache
-        refills, and every gather and collapse once per IPI variant."""
+        """A rough count of the events one sequence simulates: the zone's jumps (off the
+        fine band, page rates divided by the scale; in bursts, the real rates while the
+        zone may sit in the band), THP arrivals and departures, cache refills, and every
+        gather and collapse once per IPI variant."""
         s = self.setup()
         c = s.chain
         zone = c.alloc_rate + c.free_rate + c.kswapd_rate + c.atomic_alloc_rate
+        zone /= s.scale
         if c.bursty:
-            zone += float(c.burst_alloc_rate)  # type: ignore[arg-type]
+            burst = float(c.burst_alloc_rate)  # type: ignore[arg-type]
+            share = c.burst_start_rate / (c.burst_start_rate + c.burst_end_rate)
+            zone += (burst + c.free_rate + c.kswapd_rate) * share
         thp = 2.0 * (s.thp_fault_rate + self.khugepaged_collapse_rate)
         refills = self.n_split_cpus() * self.cache_refill_rate
         ipi = 12.0 * (s.zone.gather_rate + self.khugepaged_collapse_rate)  # 12 IPI variants

@@ -1,28 +1,30 @@
 """One point of the host study packed for its kernel (``docs/model.md`` §11.5-§11.8).
 
 The zone chain's exact stationary law (``mcstudy.exact.pressure``) is solved once per
-distinct chain (and kept on disk, ``mcstudy.exact.stored``) (the start of every sequence is drawn from it, and the exact
-columns use it); the event tables are the pressure model's (``zone_tables.event_tables`` of the chain).
+distinct chain (and kept on disk, ``mcstudy.exact.stored``): the start of every sequence
+is drawn from it, and the exact columns use it. The zone's path is its jump chain, whose
+rates are the pressure model's per regime (``zone_jump.jump_rates``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mcstudy.engine.rng import probability_threshold
-from mcstudy.exact.pressure import ZoneChain, ZoneStationary
+from mcstudy.exact.pressure import TRUNCATION_MASS, ZoneChain, ZoneStationary
 from mcstudy.exact.stored import zone_law
 from mcstudy.exact.thp import cache_level_law
 from mcstudy.mechanisms import rt_ipi as R
 from mcstudy.mechanisms import zone_events as E
-from mcstudy.mechanisms.zone_tables import EventTables, event_tables
+from mcstudy.mechanisms.zone_grid import levels
 from mcstudy.models.host import kernels as KH
 from mcstudy.models.host import thps as T
 from mcstudy.models.host.params import HostParams, HostSetup
+from mcstudy.models.host.zone_jump import jump_rates
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,39 @@ class PreparedHost:
     params: HostParams
     setup: HostSetup
     stationary: ZoneStationary
-    uniformization_rate: float
     cycles: int
     zone: tuple
-    """the zone's integer parameters (``zone_events.ZoneInts``) and event tables"""
+    """the zone's integer parameters (``zone_events.ZoneInts``) and its event rates per
+    regime and move tables (``zone_jump.jump_rates``)"""
     arrays: KH.HostArrays
 
 
 @functools.lru_cache(maxsize=8)
+def cut_chain(chain: ZoneChain) -> ZoneChain:
+    """The zone the study simulates: ``chain`` cut at N' = high + a margin when its law puts
+    less than ``TRUNCATION_MASS`` within four batches of N' (``exact.pressure:
+    solve_truncated()``'s rule, docs/model.md §4.8, §11.5: below the cap the chain does
+    not know N), else ``chain`` itself. The laws tried are kept on disk
+    (``mcstudy.exact.stored``), so a later run reads them."""
+    c = chain
+    batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
+    margin = 64 * c.coarse_pages * batch
+    while c.wmark_high + margin < c.managed_pages:
+        small = replace(c, managed_pages=c.wmark_high + margin)
+        law = zone_law(small)
+        near = levels(small) > small.managed_pages - batch * small.coarse_pages
+        if float(law.pi.sum(axis=(0, 1))[near].sum()) < TRUNCATION_MASS:
+            return small
+        margin *= 4
+    return c
+
+
+@functools.lru_cache(maxsize=8)
 def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
-    """The chain's exact stationary law and its cumulative distribution over the states
-    (phase, kswapd, free pages), memoised per chain (and kept on disk between runs:
-    ``mcstudy.exact.stored``)."""
-    z = zone_law(chain)
+    """The exact stationary law of the simulated zone (``cut_chain(chain)``) and its
+    cumulative distribution over the states (stalled tasks, phase, kswapd, level),
+    memoised per chain (and kept on disk between runs: ``mcstudy.exact.stored``)."""
+    z = zone_law(cut_chain(chain))
     cdf = np.cumsum(z.pi.ravel())
     cdf /= cdf[-1]
     return z, cdf
@@ -53,7 +75,7 @@ def zone_stationary(chain: ZoneChain) -> tuple[ZoneStationary, np.ndarray]:
 def pack_zone(s: HostSetup) -> E.ZoneInts:
     """The simulated chain's integer parameters as the kernels take them (single-page
     allocations; gathers are the IPI side's, not zone events)."""
-    return E.zone_ints(s.chain, atomic_mark=s.atomic_mark)
+    return E.zone_ints(cut_chain(s.chain), atomic_mark=s.atomic_mark)
 
 
 def _thresholds(probs: list[float]) -> np.ndarray:
@@ -107,17 +129,7 @@ def prepare(params: HostParams) -> PreparedHost:
     p = params
     s = p.setup()
     stat, cdf = zone_stationary(s.chain)
-    tables: EventTables = event_tables(s.chain)  # gathers are the IPI side's: rate 0
-    zone = (
-        pack_zone(s),
-        tables.guide,
-        tables.ev_n,
-        tables.ev_type,
-        tables.thr_hi,
-        tables.thr_lo,
-        tables.thr_always,
-        tables.agg,
-    )
+    zone = (pack_zone(s), jump_rates(s.chain))  # gathers are the IPI side's: rate 0
     cpus = p.n_split_cpus()
     splits_s = split_rate_per_s(p, s, stat.kswapd_awake_prob)
     mu = 1.0 / p.thp_lifetime_s
@@ -140,15 +152,16 @@ def prepare(params: HostParams) -> PreparedHost:
         if k > 0:
             cdfs[v, : k + 1] = np.cumsum(cache_level_law(k, p.cache_refill_rate, splits_s / cpus))
     rth = _thresholds([0.0, 1.0, p.rt_mm_share, 1.0 - p.rt_user_fraction])
+    pos = levels(cut_chain(s.chain))
     span = KH.HostSpan(
-        levels=int(s.chain.managed_pages + 1),
+        levels=int(pos.size),
         atomic_mark=int(s.atomic_mark),
-        events_mean=float(tables.rate * p.horizon_s),
         horizon_s=float(p.horizon_s),
         collapse_rate=float(p.khugepaged_collapse_rate),
     )
     arrays = KH.HostArrays(
         cdf=cdf,
+        pos=pos,
         span=span,
         thp=thp,
         ks=ks,
@@ -161,7 +174,6 @@ def prepare(params: HostParams) -> PreparedHost:
         params=p,
         setup=s,
         stationary=stat,
-        uniformization_rate=tables.rate,
         cycles=rt_cycles(p),
         zone=zone,
         arrays=arrays,
