@@ -125,7 +125,7 @@ def stall_figure(r: Reader, at: dict, condition) -> list[Block]:
         return []
     ms = [v * 1000.0 for v in stalls]
     rest = {k: v for k, v in at.items() if k != "stall_mean_s"}
-    series = ["fallbacks per hour", "isolated-CPU IPIs per hour (mainline)"]
+    series = ["fallbacks", "isolated-CPU IPIs\n(mainline)"]
     vals = np.array(
         [
             [r.triple("fallbacks_per_hour", **rest, stall_mean_s=v) for v in stalls],
