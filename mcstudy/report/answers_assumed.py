@@ -32,6 +32,15 @@ def assumption_notes(
             "upper bounds. `mcstudy calibrate` measures the rate from thp_collapse_alloc in "
             "/proc/vmstat (docs/model.md §8.1.1)."
         )
+    stall = r.value_of("stall_mean_s", at)
+    if stall is not None and float(stall) == 0.0 and r.meaning.source("stall_mean_s") == "default":
+        notes.append(
+            "Assumed: direct reclaim is instantaneous (stall_mean_s = 0): the allocating "
+            "task's stall takes no time. The reference host's stall duration is not "
+            "measured; with stalls of 0.1 to 10 ms a stay at min lasts about 60 to 70 us "
+            "instead of 3.5 us, and the fallbacks per hour come out 4 to 22 times higher "
+            "(configs/stalls.toml sweeps it; docs/model.md §11.6)."
+        )
     share = float(r.value_of("rt_mm_share", at))
     if share == 0.0:
         name = "isolated_cpu_ipis_per_hour"

@@ -254,9 +254,10 @@ def test_pdf_keeps_every_column_on_a4_pages():
 
 
 def test_answers_that_rest_on_assumed_values_say_so(host_dataset):
-    """khugepaged's default rate is its scan pace (an upper bound), and the zero IPIs of
-    the mm-only policies follow from rt_mm_share = 0: the notes say both; neither note
-    appears once the values are given (a calibrated rate, a share above 0)."""
+    """khugepaged's default rate is its scan pace (an upper bound), the zero IPIs of the
+    mm-only policies follow from rt_mm_share = 0, and instantaneous direct reclaim is an
+    assumption: the notes say all three; none appears once the values are given (a
+    calibrated rate, a share above 0, a stall time from a config)."""
     import json
 
     ds = open_dataset(host_dataset)
@@ -264,15 +265,18 @@ def test_answers_that_rest_on_assumed_values_say_so(host_dataset):
     assert "Assumed: khugepaged collapses 0.8 times per second" in notes
     assert "upper bounds" in notes and "thp_collapse_alloc" in notes
     assert "`mm_cpumask`" in notes and "follow from rt_mm_share = 0 (its default)" in notes
+    assert "Assumed: direct reclaim is instantaneous (stall_mean_s = 0)" in notes
     given = ds.copy()
     info = json.loads(given.attrs["parameter_info"])
     info["khugepaged_collapse_rate"]["source"] = "config"
+    info["stall_mean_s"]["source"] = "config"
     params = json.loads(given.attrs["parameters"])
     params["rt_mm_share"] = 0.5
     given.attrs["parameter_info"] = json.dumps(info)
     given.attrs["parameters"] = json.dumps(params)
     notes = " ".join(answers_for(given).notes)
     assert "Assumed: khugepaged" not in notes and "rt_mm_share = 0" not in notes
+    assert "instantaneous (stall_mean_s = 0)" not in notes
 
 
 STALL_TOML = HOST_TOML.replace(
