@@ -662,21 +662,25 @@ near the smaller zone's cap."""
 
 
 def solve_truncated(
-    c: ZoneChain, mass: float = TRUNCATION_MASS
+    c: ZoneChain, mass: float = TRUNCATION_MASS, solver=None
 ) -> tuple[ZoneChain, ZoneStationary]:
     """(chain, law) of ``c`` solved on N' = high + a margin <= N pages, the margin growing
     (x4, from 64 x ``coarse_pages`` x four of the largest batches) until the law puts less
     than ``mass`` within four batches (of levels) of N' (§4.8: below the cap the chain
-    does not know N); ``c`` itself when no smaller zone qualifies."""
+    does not know N); ``c`` itself when no smaller zone qualifies. ``solver``: the
+    function that gives a chain's law (default :func:`solve`; the host passes the law
+    store's ``zone_law``)."""
     from dataclasses import replace
+
+    solve_one = solve if solver is None else solver
 
     batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
     margin = 64 * c.coarse_pages * batch
     while c.wmark_high + margin < c.managed_pages:
         small = replace(c, managed_pages=c.wmark_high + margin)
-        law = solve(small)
+        law = solve_one(small)
         near = levels(small) > small.managed_pages - batch * small.coarse_pages
         if float(law.pi.sum(axis=(0, 1))[near].sum()) < mass:
             return small, law
         margin *= 4
-    return c, solve(c)
+    return c, solve_one(c)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from mcstudy.engine.rng import probability_threshold
-from mcstudy.exact.pressure import TRUNCATION_MASS, ZoneChain, ZoneStationary
+from mcstudy.exact.pressure import ZoneChain, ZoneStationary, solve_truncated
 from mcstudy.exact.stored import zone_law
 from mcstudy.exact.thp import cache_level_law
 from mcstudy.mechanisms import rt_ipi as R
@@ -48,17 +48,7 @@ def cut_chain(chain: ZoneChain) -> ZoneChain:
     solve_truncated()``'s rule, docs/model.md §4.8, §11.5: below the cap the chain does
     not know N), else ``chain`` itself. The laws tried are kept on disk
     (``mcstudy.exact.stored``), so a later run reads them."""
-    c = chain
-    batch = 4 * max(c.reclaim_batch, c.direct_reclaim_batch, c.alloc_batch_pages)
-    margin = 64 * c.coarse_pages * batch
-    while c.wmark_high + margin < c.managed_pages:
-        small = replace(c, managed_pages=c.wmark_high + margin)
-        law = zone_law(small)
-        near = levels(small) > small.managed_pages - batch * small.coarse_pages
-        if float(law.pi.sum(axis=(0, 1))[near].sum()) < TRUNCATION_MASS:
-            return small
-        margin *= 4
-    return c
+    return solve_truncated(chain, solver=zone_law)[0]
 
 
 @functools.lru_cache(maxsize=8)
