@@ -156,6 +156,11 @@ def render(doc: dict[str, Any]) -> str:
     ]
     head = ["model", "cache", "wall s", "compile s", "first simulation s", "first point s"]
     lines += _table(head, rows)
+    lines += [
+        f"  Python bytecode cache of the first-point runs: {j['python_bytecode_cache']}"
+        for j in doc["jit"]
+        if j.get("python_bytecode_cache", "on") != "on"
+    ]
     ld = doc.get("load") or {}
     unreliable = bool(ld.get("loaded"))
     lines += ["", "Targets" + (" (* unreliable: the machine was loaded)" if unreliable else "")]

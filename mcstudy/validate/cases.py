@@ -50,6 +50,25 @@ _THP_SMALL = dict(
 
 _HOST_SMALL = SMALL_BURSTY_HOST
 
+_HOST_TIMED_BAND = dict(
+    _HOST_SMALL,
+    sync_round_us=20_000.0,
+    atomic_alloc_rate=20.0,
+    managed_pages=1200,
+    wmark_min=16,
+    wmark_low=48,
+    wmark_high=80,
+    zone_scale=8,
+    fine_band_pages=40,
+    alloc_rate=40.0,
+    free_rate=36.0,
+    kswapd_rate=1.5,
+    burst_alloc_rate=160.0,
+    stall_mean_s=0.05,
+    alloc_tasks=3,
+    stall_phases=2,
+)
+
 CASES: tuple[Case, ...] = (
     Case(
         "gather-2-events",
@@ -164,6 +183,24 @@ CASES: tuple[Case, ...] = (
         "failures are 1.1 per replication, where every interval with 2.5 % tails covers "
         "about 97 % (a Poisson count: P(N <= 3) = 97.3 %; not judged)",
         discrete=(key("split_alloc_failures_per_hour", {"table_policy": "on_demand_atomic"}),),
+    ),
+    Case(
+        "host-timed-band",
+        "host",
+        _HOST_TIMED_BAND,
+        16,
+        1000,
+        200,
+        "the fine band (docs/model.md §4.14) and timed direct reclaim (§11.6) together: a "
+        "1,200-page bursty zone simulated 8 pages a level outside a 40-page band at min, "
+        "3 allocating tasks whose stalls last 50 ms (Erlang, 2 phases); P(free <= min) "
+        "about 0.14, 16 host-sequences of 20 s; the zone almost never reaches the "
+        "GFP_ATOMIC mark (P about 1e-7: no failure in a replication), so the GFP_ATOMIC "
+        "rows are covered by construction, not judged",
+        discrete=(
+            "atomic_fail_prob",
+            key("split_alloc_failures_per_hour", {"table_policy": "on_demand_atomic"}),
+        ),
     ),
     Case(
         "thp-reference-host",

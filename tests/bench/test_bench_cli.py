@@ -102,6 +102,8 @@ def test_jit_cached_start_measured(quick):
     assert _positive(modes[("default study", "first point")]["first_point_seconds"])
     sim = modes[("default study", "first point")]["first_simulation_seconds"]
     assert _positive(sim) and sim < modes[("default study", "first point")]["first_point_seconds"]
+    bytecode = modes[("default study", "first point")]["python_bytecode_cache"]
+    assert bytecode == "on" or f"Python bytecode cache of the first-point runs: {bytecode}" in text
     targets = {t["name"]: t for t in doc["targets"]}
     assert targets["default.compile.uncached"]["met"] is None  # not measured by --quick
     assert targets["default.first_simulation.cached"]["met"] in (True, False)

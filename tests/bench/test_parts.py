@@ -226,3 +226,18 @@ def test_every_baseline_runs_on_its_case():
             assert seqs is None and 4000 < events < 6000
         ext = BenchCase("pressure", "ext", {**case.params, "atomic_alloc_rate": 1.0}, None, "")
         assert "reference chain" in BASELINES["simpy"].unavailable(ext)
+
+
+def test_bytecode_cache_state_is_read_from_the_tree(monkeypatch, tmp_path):
+    import importlib.util
+
+    import mcstudy.cli
+    from mcstudy.bench import jitcost
+
+    pyc = tmp_path / "cli.pyc"
+    monkeypatch.setattr(importlib.util, "cache_from_source", lambda _src: str(pyc))
+    assert jitcost.bytecode_cache({"PYTHONDONTWRITEBYTECODE": "1"}).startswith("off: PYTHONDONT")
+    assert jitcost.bytecode_cache({}).startswith("off: mcstudy's modules have no bytecode yet")
+    pyc.write_bytes(b"")
+    assert jitcost.bytecode_cache({"PYTHONDONTWRITEBYTECODE": "1"}) == "on"
+    assert mcstudy.cli.__file__.endswith(".py")
