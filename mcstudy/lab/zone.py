@@ -235,6 +235,22 @@ def below_min_by_window(
     return out
 
 
+def towards(instant: float, timed: float, guest: float) -> str:
+    """Whether the timed-stall prediction is nearer the guest's value than the
+    instantaneous one (by ratio; by difference where the guest's value is 0)."""
+    if not all(math.isfinite(x) for x in (instant, timed, guest)):
+        return "not compared"
+    if guest > 0 and instant > 0 and timed > 0:
+        a, b = abs(math.log(instant / guest)), abs(math.log(timed / guest))
+    else:
+        a, b = abs(instant - guest), abs(timed - guest)
+    way = "towards the guest" if b < a else "away from the guest" if b > a else "unchanged"
+    ratio = f"x{timed / instant:.3g}" if instant > 0 else "from 0"
+    return f"{ratio}, {way}" + (
+        f" (the guest's {guest / timed:.3g} times it)" if 0 < timed < guest else ""
+    )
+
+
 def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: float) -> list[str]:
     """What the calibrated chain gets wrong at one level, and what would close the gap."""
     pred = zc.below_min_prob
@@ -254,6 +270,24 @@ def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: flo
             "min: the chain needs stalls that take time (and a kswapd that is awake without "
             f"reclaiming at its full speed: it was on a CPU {zc.kswapd_cpu_frac:.2f} of the time)"
         )
+    if zc.timed_chain is not None and math.isfinite(zc.timed_below_min_prob):
+        t = zc.timed_chain
+        moves = [
+            f"{name} {towards(inst, timed, guest)}"
+            for name, inst, timed, guest in (
+                ("time at or below min", pred, zc.timed_below_min_prob, time_below),
+                ("stalls", zc.predicted_stalls_per_s, zc.timed_stalls_per_s, zc.stalls_per_s),
+                ("first-attempt failures", pred, zc.timed_below_min_prob, first_fail),
+            )
+        ]
+        lines.append(
+            f"{mib} MiB: with stalls that take time (the _timed rows: calibrate's PSI stall time "
+            f"{1e3 * t.stall_mean_s:.1f} ms per stall, exponential, {t.alloc_tasks} allocating "
+            f"tasks) the chain predicts {zc.timed_below_min_prob:.2e} of the time at or below "
+            f"min and {zc.timed_stalls_per_s:.2f} stalls/s: " + "; ".join(moves)
+        )
+    elif zc.timed_note:
+        lines.append(f"{mib} MiB: {zc.timed_note}")
     if time_below > 0:
         lines.append(
             f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "

@@ -19,7 +19,7 @@ from mcstudy.lab.crosslevel import (
     predict_from,
     with_load,
 )
-from mcstudy.lab.zone import ZoneCalibration, timed_prediction, timed_stall_law
+from mcstudy.lab.zone import ZoneCalibration, timed_prediction, timed_stall_law, towards
 from mcstudy.lab.zonerows import CHAIN_ROWS, TIMED
 from mcstudy.mechanisms.zone import Zone
 from mcstudy.models.host.params import HostParams
@@ -103,6 +103,25 @@ def test_timed_stalls_move_the_predictions_towards_the_guest(zone_result, mib):
         inst, timed = rows[q].predicted, rows[q + TIMED].predicted
         assert 2.0 < timed / inst < 5.0
         assert timed < rows[q].measured / 10
+
+
+@pytest.mark.parametrize("mib", LEVELS)
+def test_the_notes_say_which_way_timed_stalls_move(zone_result, mib):
+    (line,) = [n for n in zone_result.zone_notes if n.startswith(f"{mib} MiB: with stalls that")]
+    zc = level(zone_result, mib).calibration
+    assert f"{1e3 * zc.psi_per_stall_s:.1f} ms per stall" in line
+    for what in ("time at or below min", "stalls", "first-attempt failures"):
+        assert re.search(
+            rf"{what} x[0-9.]+, towards the guest \(the guest's [0-9.e+]+ times it\)", line
+        )
+
+
+def test_towards():
+    assert towards(1e-4, 3e-4, 0.2) == "x3, towards the guest (the guest's 667 times it)"
+    assert towards(1e-4, 3e-4, 2e-5) == "x3, away from the guest"
+    assert towards(1e-4, 3e-4, 0.0) == "x3, away from the guest"  # guest 0: by difference
+    assert towards(2e-4, 1e-4, 0.0) == "x0.5, towards the guest"
+    assert towards(1e-4, math.nan, 0.1) == "not compared"
 
 
 def test_no_psi_no_timed_chain():
