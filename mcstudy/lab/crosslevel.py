@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from mcstudy.exact.pressure import solve
 from mcstudy.lab.checks import LabCheck, LevelData
@@ -35,6 +36,14 @@ chain's answers predicts each."""
 STALLS = ("instantaneous", "timed")
 """The two chains: stalls that take no time (the rows without suffix) and timed stalls
 (the rows with :data:`mcstudy.lab.zonerows.TIMED`)."""
+
+
+@lru_cache(maxsize=32)
+def solve_instant(chain: Zone) -> tuple[float, float]:
+    """(P(f <= min), stalls per second) of a chain with instantaneous stalls (the exact
+    solver on the whole zone, as :func:`mcstudy.lab.zone.calibrate_level` solves it)."""
+    st = solve(chain)
+    return float(st.below_min_prob), float(st.stalls_per_s)
 
 
 def with_load(chain: Zone, load: Zone) -> Zone:
@@ -67,8 +76,7 @@ def predict_from(
     out = []
     chain = with_load(a.chain, b.chain)
     try:
-        st = solve(chain)
-        p, s = float(st.below_min_prob), float(st.stalls_per_s)
+        p, s = solve_instant(chain)
     except (ValueError, MemoryError):
         p = s = math.nan
     out.append(CrossPrediction(a_mib, b_mib, "instantaneous", chain, p, s))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 
 from mcstudy.calibrate.calibration import calibrate
 from mcstudy.calibrate.reclaim import ReclaimInput, direct_reclaim_batch, reclaim_values
@@ -167,9 +167,11 @@ def timed_chain(chain: Zone, stall_mean_s: float) -> Zone:
     return replace(chain, stall_mean_s=stall_mean_s, alloc_tasks=tasks, stall_phases=phases)
 
 
+@lru_cache(maxsize=32)
 def solve_timed(chain: Zone) -> tuple[float, float, int]:
     """(P(f <= min), stalls per second, pages solved on) of a timed-stall chain, solved as
-    the host study solves it (``solve_truncated()``)."""
+    the host study solves it (``solve_truncated()``); remembered per chain (a lab run and
+    its cross-level predictions, or a test, ask for one chain more than once)."""
     small, st = solve_truncated(chain)
     return float(st.below_min_prob), float(st.stalls_per_s), small.managed_pages
 
