@@ -14,6 +14,7 @@ from mcstudy.kernel.policies import MAINLINE_IPI
 from mcstudy.lab.arch import ArchSpec
 from mcstudy.lab.checks import Geometry, LabCheck, LevelData, all_rows, split_blocks
 from mcstudy.lab.console import Console
+from mcstudy.lab.crosslevel import cross_level_notes, cross_predictions
 from mcstudy.lab.errors import LabError
 from mcstudy.lab.guestdata import parse_ptwork, parse_samples, parse_trace, trace_stats
 from mcstudy.lab.guestrun import WORK_CPU, LabRequest
@@ -168,6 +169,7 @@ def analyse(
             vals.get("nowait_fail_prob", math.nan),
         )
         notes += trace_notes(lv)
+    notes += cross_level_notes(cross_predictions(levels), rows)
     return LabResult(
         zone_notes=notes,
         request=req,

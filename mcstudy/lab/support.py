@@ -145,7 +145,7 @@ def unmeasurable(quantity: str, s: KernelSupport, via_table: bool) -> str:
         return outcome or _missing_fn(s, "call_rcu", "rcu_callback")
     if quantity == "fallback_wait_us":
         return outcome or _missing_fn(s, "sync_rcu")
-    if quantity in ("time_below_min_frac", "stalls_per_s"):
+    if quantity.removesuffix("_timed") in ("time_below_min_frac", "stalls_per_s"):
         return ""  # the zone's own samples and vmstat
     if quantity == "fail_rule":
         return outcome or _missing_fn(s, "wmark")

@@ -17,17 +17,25 @@ The exact stationary solver of the zone chain (``mcstudy.exact.pressure``, docs/
 first attempt and the predicted fraction of time at or below min. The guest gives both
 measured: the fraction of gathers whose first attempt failed (trace), and the fraction of
 zone samples with free pages at or below min (boost included, as the kernel checks).
+
+Beside it, where the guest recorded PSI and stalled, the timed-stall chain (docs/model.md
+§4.13): the same chain with stalls of mean ``mcstudy calibrate``'s PSI stall time per
+stall (``psi_some_per_stall_s``: d PSI ``some`` total / d ``allocstall``), the host
+study's documented stall law otherwise (exponential, ``alloc_tasks`` allocating tasks:
+:func:`timed_stall_law`), solved on a truncated zone as the host study solves it
+(``solve_truncated()``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache, lru_cache
 
 from mcstudy.calibrate.calibration import calibrate
 from mcstudy.calibrate.reclaim import ReclaimInput, direct_reclaim_batch, reclaim_values
 from mcstudy.calibrate.reclaim import kswapd_rate as reclaim_kswapd_rate
-from mcstudy.exact.pressure import solve
+from mcstudy.exact.pressure import solve, solve_truncated
 from mcstudy.kernel import procfs
 from mcstudy.kernel.procfs_reclaim import parse_pid_stats, parse_psi
 from mcstudy.kernel.watermarks import SWAP_CLUSTER_MAX
@@ -65,6 +73,16 @@ class ZoneCalibration:
     level (NaN without PSI in the guest, or no stall)."""
     psi_is: str = ""
     """What that figure is (calibrate's ``psi_stall_time_is``)."""
+    timed_chain: Zone | None = None
+    """The chain with timed stalls (:func:`timed_chain`; None without a PSI stall time)."""
+    timed_below_min_prob: float = math.nan
+    """The timed-stall chain's P(f <= min) (NaN without it, or if it could not be solved)."""
+    timed_stalls_per_s: float = math.nan
+    """The timed-stall chain's stalls per second (first attempts and retries)."""
+    timed_solved_pages: int = 0
+    """Pages of the truncated zone the timed-stall chain was solved on."""
+    timed_note: str = ""
+    """Why there is no timed-stall prediction ('' if there is one)."""
 
 
 def _delta(a: dict[str, int], b: dict[str, int], name: str) -> int:
@@ -126,7 +144,54 @@ def calibrate_level(run: PtworkRun, gathers: int) -> ZoneCalibration:
     zc.below_min_prob = float(st.below_min_prob)
     zc.predicted_stalls_per_s = float(st.stalls_per_s)
     zc.predicted_kswapd_awake = float(st.kswapd_awake_prob)
+    timed_prediction(zc)
     return zc
+
+
+@cache
+def timed_stall_law() -> tuple[int, int]:
+    """(``alloc_tasks``, ``stall_phases``): the host study's documented defaults
+    (``HostParams``; docs/model.md §4.13, §11.6). ``/proc`` gives the mean stall time
+    (PSI), not how many tasks allocate nor the stall's shape, so the lab takes what a host
+    study calibrated by ``mcstudy calibrate`` would run with."""
+    from mcstudy.models.host.params import HostParams
+
+    f = HostParams.model_fields
+    return int(f["alloc_tasks"].default), int(f["stall_phases"].default)
+
+
+def timed_chain(chain: Zone, stall_mean_s: float) -> Zone:
+    """``chain`` with direct-reclaim stalls of mean ``stall_mean_s`` (the stall law of
+    :func:`timed_stall_law`)."""
+    tasks, phases = timed_stall_law()
+    return replace(chain, stall_mean_s=stall_mean_s, alloc_tasks=tasks, stall_phases=phases)
+
+
+@lru_cache(maxsize=32)
+def solve_timed(chain: Zone) -> tuple[float, float, int]:
+    """(P(f <= min), stalls per second, pages solved on) of a timed-stall chain, solved as
+    the host study solves it (``solve_truncated()``); remembered per chain (a lab run and
+    its cross-level predictions, or a test, ask for one chain more than once)."""
+    small, st = solve_truncated(chain)
+    return float(st.below_min_prob), float(st.stalls_per_s), small.managed_pages
+
+
+def timed_prediction(zc: ZoneCalibration) -> None:
+    """The timed-stall chain's answers for a level, where its PSI gave a stall time."""
+    psi = zc.psi_per_stall_s
+    if not (math.isfinite(psi) and psi > 0):
+        zc.timed_note = (
+            "no timed-stall prediction: no PSI stall time per stall (the guest recorded no "
+            "/proc/pressure/memory, or no stall)"
+        )
+        return
+    zc.timed_chain = timed_chain(zc.chain, psi)
+    try:
+        zc.timed_below_min_prob, zc.timed_stalls_per_s, zc.timed_solved_pages = solve_timed(
+            zc.timed_chain
+        )
+    except (ValueError, MemoryError) as exc:
+        zc.timed_note = f"the timed-stall chain could not be solved: {exc}"
 
 
 def psi_stall_time(
@@ -172,6 +237,22 @@ def below_min_by_window(
     return out
 
 
+def towards(instant: float, timed: float, guest: float) -> str:
+    """Whether the timed-stall prediction is nearer the guest's value than the
+    instantaneous one (by ratio; by difference where the guest's value is 0)."""
+    if not all(math.isfinite(x) for x in (instant, timed, guest)):
+        return "not compared"
+    if guest > 0 and instant > 0 and timed > 0:
+        a, b = abs(math.log(instant / guest)), abs(math.log(timed / guest))
+    else:
+        a, b = abs(instant - guest), abs(timed - guest)
+    way = "towards the guest" if b < a else "away from the guest" if b > a else "unchanged"
+    ratio = f"x{timed / instant:.3g}" if instant > 0 else "from 0"
+    return f"{ratio}, {way}" + (
+        f" (the guest's {guest / timed:.3g} times it)" if 0 < timed < guest else ""
+    )
+
+
 def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: float) -> list[str]:
     """What the calibrated chain gets wrong at one level, and what would close the gap."""
     pred = zc.below_min_prob
@@ -191,6 +272,24 @@ def zone_notes(mib: int, zc: ZoneCalibration, time_below: float, first_fail: flo
             "min: the chain needs stalls that take time (and a kswapd that is awake without "
             f"reclaiming at its full speed: it was on a CPU {zc.kswapd_cpu_frac:.2f} of the time)"
         )
+    if zc.timed_chain is not None and math.isfinite(zc.timed_below_min_prob):
+        t = zc.timed_chain
+        moves = [
+            f"{name} {towards(inst, timed, guest)}"
+            for name, inst, timed, guest in (
+                ("time at or below min", pred, zc.timed_below_min_prob, time_below),
+                ("stalls", zc.predicted_stalls_per_s, zc.timed_stalls_per_s, zc.stalls_per_s),
+                ("first-attempt failures", pred, zc.timed_below_min_prob, first_fail),
+            )
+        ]
+        lines.append(
+            f"{mib} MiB: with stalls that take time (the _timed rows: calibrate's PSI stall time "
+            f"{1e3 * t.stall_mean_s:.1f} ms per stall, exponential, {t.alloc_tasks} allocating "
+            f"tasks) the chain predicts {zc.timed_below_min_prob:.2e} of the time at or below "
+            f"min and {zc.timed_stalls_per_s:.2f} stalls/s: " + "; ".join(moves)
+        )
+    elif zc.timed_note:
+        lines.append(f"{mib} MiB: {zc.timed_note}")
     if time_below > 0:
         lines.append(
             f"{mib} MiB: gathers' first attempts failed {first_fail:.4f} of the time against "

@@ -8,7 +8,10 @@ samples), ``stalls_per_s`` (the stall trace where the kernel has the vmscan trac
 else ``allocstall``). Added where the guest recorded them: the stall rows
 (``mean_stall_ms``, ``stall_cv``, ``pages_per_stall``, ``stall_reclaim_position``) and the
 rows of the zone-independent workload (``nowait_fail_prob_independent``,
-``time_below_min_frac_independent``).
+``time_below_min_frac_independent``). Where the guest recorded PSI, each row the chain's
+P(f <= min) or stall rate predicts has a twin with the suffix ``_timed`` (same
+measurement, same noise), predicted by the timed-stall chain (:func:`mcstudy.lab.zone.
+timed_prediction`), after the level's other rows.
 
 Noise: between-batch standard errors over the level's time (:func:`mcstudy.lab.zonetrace.
 batches`), or over the workload's blocks for gather fractions, floored by Wilson's
@@ -44,6 +47,19 @@ STALL_ROWS = {
     "stall_reclaim_position": ("where in a stall its LRU pages are freed (0 begin, 1 end)", "s/s"),
 }
 """The stall rows: quantity -> (label, unit)."""
+
+TIMED = "_timed"
+"""Suffix of the rows the timed-stall chain predicts."""
+CHAIN_ROWS = {
+    "nowait_fail_prob": "below_min",
+    "time_below_min_frac": "below_min",
+    "time_below_min_frac_unboosted": "below_min",
+    "stalls_per_s": "stalls",
+    "nowait_fail_prob_independent": "below_min",
+    "time_below_min_frac_independent": "below_min",
+}
+"""The rows the zone chain's law predicts, and which of its answers: P(f <= min) (a gather
+independent of the zone sees it by PASTA) or the stalls per second."""
 
 
 def unmeasured(phase: str, quantity: str, basis: str, level: float, why: str) -> LabCheck:
@@ -167,7 +183,40 @@ def zone_rows(lv: LevelData, level: float) -> list[LabCheck]:
             how=basis + "; PASTA: an independent gather sees the time fraction at or below min",
         )
         time_row(lv, zc, i0, i1, "_independent", row, p_min)
-    return rows
+    return rows + timed_rows(rows, zc)
+
+
+def timed_basis(zc: ZoneCalibration) -> str:
+    """How the timed-stall chain was calibrated and solved."""
+    t = zc.timed_chain
+    assert t is not None
+    return (
+        f"timed-stall zone chain (docs/model.md §4.13): the chain above with stalls of mean "
+        f"{1e3 * t.stall_mean_s:.1f} ms (mcstudy calibrate's PSI some / allocstall, "
+        f"{zc.psi_is}), Erlang shape {t.stall_phases}, "
+        f"{t.alloc_tasks} allocating tasks (the host study's defaults), solved on "
+        f"{zc.timed_solved_pages} of its {t.managed_pages} pages (solve_truncated)"
+    )
+
+
+def timed_rows(rows: list[LabCheck], zc: ZoneCalibration) -> list[LabCheck]:
+    """The ``_timed`` twin of each row of :data:`CHAIN_ROWS` (none without a timed-stall
+    chain): the same measurement and noise, the timed-stall chain's prediction."""
+    if zc.timed_chain is None:
+        return []
+    answer = {"below_min": zc.timed_below_min_prob, "stalls": zc.timed_stalls_per_s}
+    how = timed_basis(zc) + (f"; {zc.timed_note}" if zc.timed_note else "")
+    return [
+        replace(
+            r,
+            quantity=r.quantity + TIMED,
+            label=r.label + " [timed stalls]",
+            basis=how,
+            predicted=float(answer[CHAIN_ROWS[r.quantity]]),
+        )
+        for r in rows
+        if r.quantity in CHAIN_ROWS and not r.not_measurable
+    ]
 
 
 def time_row(lv: LevelData, zc: ZoneCalibration, t0, t1, suffix, row, predicted) -> None:

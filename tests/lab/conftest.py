@@ -61,3 +61,36 @@ def arm64_run(tmp_path):
 @pytest.fixture
 def amd64_run(tmp_path):
     return recorded("amd64", tmp_path)
+
+
+ZONE_CONSOLE = "console-arm64-6.1-zone.txt.gz"
+"""A real run of ``mcstudy lab`` (arm64, Debian's 6.1 cloud kernel, default levels) with the
+stall trace, the fast zone sampler, PSI and the zone-independent workload."""
+
+
+def analysed_zone(tmp: Path, text: str | None = None):
+    """The lab's analysis of :data:`ZONE_CONSOLE` (or of ``text``, a console)."""
+    from dataclasses import replace
+
+    from mcstudy.lab.arch import get_arch
+    from mcstudy.lab.experiment import analyse
+    from mcstudy.lab.guestrun import kernel_cmdline
+
+    _, _, prep = recorded("arm64", tmp)
+    prep = replace(
+        prep,
+        kernel_package="linux-image-6.1.0-57-cloud-arm64-unsigned",
+        release="6.1.0-57-cloud-arm64",
+    )
+    req = LabRequest(arch="arm64")
+    spec = get_arch("arm64")
+    if text is None:
+        text = gzip.decompress((LAB / ZONE_CONSOLE).read_bytes()).decode()
+    return analyse(parse_console(text), req, spec, prep, kernel_cmdline(req, spec), 300.0)
+
+
+@pytest.fixture(scope="session")
+def zone_result(tmp_path_factory):
+    """:func:`analysed_zone` of the recording, once per session (it solves the timed-stall
+    chains: about 15 s)."""
+    return analysed_zone(tmp_path_factory.mktemp("zone61"))

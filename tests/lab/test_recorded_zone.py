@@ -18,7 +18,7 @@ from mcstudy.lab.experiment import analyse, stall_buffer_stats
 from mcstudy.lab.guestrun import LabRequest, kernel_cmdline
 from mcstudy.lab.zonerows import span_of, zone_rows
 from mcstudy.lab.zonetrace import parse_stalls
-from tests.lab.conftest import LAB, recorded
+from tests.lab.conftest import LAB, analysed_zone, recorded
 
 CONSOLE = "console-arm64-6.1-zone.txt.gz"
 PACKAGE = "linux-image-6.1.0-57-cloud-arm64-unsigned"
@@ -34,6 +34,13 @@ NEW_ROWS = (
     "stall_reclaim_position",
     "nowait_fail_prob_independent",
     "time_below_min_frac_independent",
+    # the timed-stall chain's twins (same measurement, tests/lab/test_crosslevel.py)
+    "nowait_fail_prob_timed",
+    "time_below_min_frac_timed",
+    "time_below_min_frac_unboosted_timed",
+    "stalls_per_s_timed",
+    "nowait_fail_prob_independent_timed",
+    "time_below_min_frac_independent_timed",
 )
 
 
@@ -42,17 +49,12 @@ def console_text() -> str:
 
 
 def analysed(tmp_path, text: str | None = None):
-    _, _, prep = recorded("arm64", tmp_path)
-    prep = replace(prep, kernel_package=PACKAGE, release=RELEASE)
-    req = LabRequest(arch="arm64")
-    spec = get_arch("arm64")
-    console = parse_console(text if text is not None else console_text())
-    return analyse(console, req, spec, prep, kernel_cmdline(req, spec), 300.0)
+    return analysed_zone(tmp_path, text)
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    return analysed(tmp_path_factory.mktemp("zone"))
+def result(zone_result):
+    return zone_result
 
 
 def zone(res, mib: int) -> dict:
