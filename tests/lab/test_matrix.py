@@ -256,7 +256,7 @@ def test_real_matrix_renders_and_every_claim_agrees(tmp_path):
     assert claim_cell(ds, "7.2", "amd64", f, "fail_rule")[1] == "agrees"
     html = write_report(path, tmp_path / "m.html", convergence_seconds=0).read_text()
     assert "6 of 6 kernel x architecture runs done; all 36 measured claims agree" in html
-    assert "1876 / 1876 ✓" in html and "1108 / 1108 ✓" in html
+    assert "1628 / 1628 ✓" in html and "643 / 643 ✓" in html
     assert "7.2.13+deb14-cloud-amd64" in html and "v7.0-pt-reclaim" in html
 
 
