@@ -71,8 +71,8 @@ class StallTrace:
     """LRU passes of non-kswapd tasks outside any stall (khugepaged, proactive reclaim)."""
     begins_without_end: int = 0
     """Stalls of a task that began again before their end was traced (the earlier one is
-    dropped as incomplete). Seen once on 7.2.13 arm64 (a churn task, no event lost in the
-    instance's buffers: the kernel emitted no end)."""
+    dropped as incomplete). Seen on 7.2.13, arm64 and amd64, in the matrix (a churn task;
+    no event lost in the instance's buffers: no end was traced)."""
 
 
 def parse_stalls(text: str) -> StallTrace:
