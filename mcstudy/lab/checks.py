@@ -66,6 +66,10 @@ class LabCheck(Check):
     lab_scope: str = "this mm"
     not_measurable: str = ""
     """Why this kernel cannot measure the row ('' if it can: :mod:`mcstudy.lab.support`)."""
+    not_predicted: str = ""
+    """Why the model gives no number for the row ('' if it does). Such a row's prediction
+    is NaN and it checks only what the profile claims without a number: that the
+    measurement is above zero (beyond its noise)."""
 
     @property
     def scope(self) -> str:  # type: ignore[override]
@@ -77,7 +81,11 @@ class LabCheck(Check):
 
     @property
     def agrees(self) -> bool:  # type: ignore[override]
-        return False if self.not_measurable else super().agrees
+        if self.not_measurable:
+            return False
+        if self.not_predicted:
+            return self.measured > self.halfwidth
+        return super().agrees
 
 
 @dataclass
@@ -337,6 +345,57 @@ def rule_outcome(a) -> tuple[bool, list[tuple[int, int]], bool]:
     return first_fails and len(at_min) >= zones, [first], first_fails and len(at_min) < zones
 
 
+GRACE_PERIOD_NOT_PREDICTED = (
+    "not predicted: the model gives no length for an RCU grace period (it depends on the "
+    "kernel's RCU flavour and HZ, on when every other CPU passes a quiescent state, and on "
+    "expedited grace periods); the row checks only that the task waits"
+)
+
+
+def wait_row(profile: ProfileMatch, waits: list[float], fallbacks: int, exact) -> LabCheck:
+    """The unmapping task's time in ``tlb_remove_table_sync_rcu()`` per fallback
+    (mm/mmu_gather.c): 0 where the fallback sends a round or frees by ``call_rcu()``; a
+    grace period in ``synchronize_rcu()`` per fallback table where the profile waits (7.1
+    on, PT_RECLAIM=n), whose length the model does not give (:data:`GRACE_PERIOD_NOT_PREDICTED`)."""
+    p = profile.profile
+    source = (
+        f"trace: entry and return of tlb_remove_table_sync_rcu() on the workload's "
+        f"task ({len(waits)} waits, {sum(waits) * 1e6:.0f} us in all)"
+    )
+    if p.fallback_waits_grace_period:
+        basis = (
+            f"profile {profile.name}: the fallback sends no round and frees the table after "
+            "synchronize_rcu() (tlb_remove_table_sync_rcu()): the unmapping task sleeps one "
+            f"RCU grace period per fallback table; {GRACE_PERIOD_NOT_PREDICTED}"
+        )
+    else:
+        how = (
+            "the fallback sends a round (tlb_remove_table_sync_one())"
+            if p.fallback_sends_ipi
+            else "the fallback frees the table by call_rcu()"
+        )
+        basis = (
+            f"profile {profile.name}: {how}; no grace-period wait "
+            "(7.1 on with PT_RECLAIM=n waits in synchronize_rcu() instead)"
+        )
+    row = _row(
+        "fallback",
+        "fallback_wait_us",
+        "unmapping task's wait in tlb_remove_table_sync_rcu() per fallback",
+        "us/fallback",
+        source,
+        basis,
+        math.nan if p.fallback_waits_grace_period else 0.0,
+        sum(waits) * 1e6,
+        exact,
+        "this mm",
+        slope=1.0 / fallbacks,
+    )
+    if p.fallback_waits_grace_period:
+        row = replace(row, not_predicted=GRACE_PERIOD_NOT_PREDICTED)
+    return row
+
+
 def fallback_rows(
     levels: list[LevelData],
     profile: ProfileMatch,
@@ -384,28 +443,7 @@ def fallback_rows(
     if not profile.profile.uses_tlb_remove_table:
         return rows
     if fallbacks > 0:
-        how = (
-            "the fallback sends a round (tlb_remove_table_sync_one())"
-            if profile.profile.fallback_sends_ipi
-            else "the fallback frees the table by call_rcu()"
-        )
-        rows.append(
-            _row(
-                "fallback",
-                "fallback_wait_us",
-                "unmapping task's wait in tlb_remove_table_sync_rcu() per fallback",
-                "us/fallback",
-                f"trace: entry and return of tlb_remove_table_sync_rcu() on the workload's "
-                f"task ({len(waits)} waits, {sum(waits) * 1e6:.0f} us in all)",
-                f"profile {profile.name}: {how}; no grace-period wait "
-                "(7.1 on with PT_RECLAIM=n waits in synchronize_rcu() instead)",
-                0.0,
-                sum(waits) * 1e6,
-                exact,
-                "this mm",
-                slope=1.0 / fallbacks,
-            )
-        )
+        rows.append(wait_row(profile, waits, fallbacks, exact))
         by_rcu = not profile.profile.fallback_sends_ipi
         by_rcu = by_rcu and not profile.profile.fallback_waits_grace_period
         rows.append(

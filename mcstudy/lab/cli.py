@@ -78,14 +78,16 @@ def run_lab(
     "--gathers",
     type=int,
     default=None,
-    help="munmap gathers per level [default: the kernel's, 2000; 4000 on 6.12 arm64].",
+    help="munmap gathers per level [default: the kernel's, 2000; 4000 on 6.12 arm64 and "
+    "7.2 amd64].",
 )
 @click.option(
     "--pressure",
     "levels",
     default=None,
     help="Comma-separated pressure levels, MiB of anonymous-memory churn in the 256 MiB "
-    "guest (0: none). Default: 0,300,400 (arm64 and 7.2 amd64), 0 (amd64 6.1, 6.12).",
+    "guest (0: none). Default: 0,300,400 (arm64), 0,300,350 (7.2 amd64), 0 (amd64 6.1, "
+    "6.12).",
 )
 @click.option(
     "--out",

@@ -82,6 +82,14 @@ def build_lab_dataset(res: LabResult, provenance: dict[str, Any]) -> xr.Dataset:
             np.array([r.not_measurable for r in rows], dtype=object),
             {"long_name": "why this kernel cannot measure the row ('' if it can)"},
         ),
+        "not_predicted": (
+            ("check",),
+            np.array([r.not_predicted for r in rows], dtype=object),
+            {
+                "long_name": "why the model gives no number for the row ('' if it does; "
+                "the row then checks that the measurement is above zero)"
+            },
+        ),
         "window_kind": (
             ("level", "window"),
             _window_array(res, lambda w: w.kind, dtype=object, fill=""),

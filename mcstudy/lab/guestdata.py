@@ -74,12 +74,33 @@ class Window:
             raise LabError("a guest CPU went on- or offline during a window")
         return [y - x for x, y in zip(a.function_call, b.function_call, strict=True)]
 
-    def vmstat_delta(self, name: str) -> int:
+    def vmstat_delta(self, name: str, exact: bool = False) -> int:
         """Change of one ``/proc/vmstat`` counter over the window (summed over zones for
-        a prefix such as ``pgalloc``)."""
+        a prefix such as ``pgalloc``; ``exact``: that counter alone, so that
+        ``thp_collapse_alloc`` leaves out ``thp_collapse_alloc_failed``)."""
         a = procfs.parse_vmstat(self.file("begin", "/vmstat"), "/proc/vmstat")
         b = procfs.parse_vmstat(self.file("end", "/vmstat"), "/proc/vmstat")
+        if exact:
+            return b.get(name, 0) - a.get(name, 0)
         return procfs.vmstat_sum(b, name) - procfs.vmstat_sum(a, name)
+
+    def has(self, suffix: str) -> bool:
+        """The window has a snapshot whose path ends with ``suffix``."""
+        return any(p.endswith(suffix) for p in self.begin)
+
+    def number_delta(self, suffix: str) -> int:
+        """Change of a file holding one number (a sysfs counter) over the window."""
+
+        def value(edge: str) -> int:
+            text = self.file(edge, suffix).strip()
+            try:
+                return int(text)
+            except ValueError:
+                raise LabError(
+                    f"window {self.kind} {self.block}: *{suffix} holds {text[:40]!r}, not a number"
+                ) from None
+
+        return value("end") - value("begin")
 
     def hist_delta(self, suffix: str) -> dict[int, int]:
         """Change of a trace histogram's hit counts per key over the window."""

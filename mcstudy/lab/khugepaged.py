@@ -1,7 +1,12 @@
 """The khugepaged rows of a lab run: collapses of the region ``labwork thp`` offered, the
 rounds ``collapse_huge_page()`` sent (``tlb_remove_table_sync_one()``) and their
 callbacks on the other CPUs, each against the profile's ``khugepaged_sync_ipi``
-(docs/lab.md §3)."""
+(docs/lab.md §3).
+
+The rounds are counted per collapse attempt that got its huge page (vmstat
+``thp_collapse_alloc``, the counter alone: ``thp_collapse_alloc_failed`` counts the
+attempts whose allocation failed, which return before the round); the collapses that
+succeeded come from khugepaged's ``pages_collapsed``."""
 
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ def khugepaged_rows(
     rounds_pred = 1.0 if sync else 0.0
     ipi_pred = float(online - 1) if sync else 0.0
     how = (
-        "collapse_huge_page() sends one round (tlb_remove_table_sync_one()) per collapse"
+        "collapse_huge_page() sends one round (tlb_remove_table_sync_one()) per collapse "
+        "attempt that got its huge page (the round follows the allocation and precedes "
+        "isolation)"
         if sync
         else "collapse_huge_page() sends no round"
     )
@@ -66,13 +73,40 @@ def khugepaged_rows(
     assert run is not None
     w = work[0]
     offered = w.gathers
-    collapses = w.vmstat_delta("thp_collapse_alloc")
+    # mm/khugepaged.c: collapse_huge_page() allocates its huge page first (vmstat
+    # thp_collapse_alloc, or thp_collapse_alloc_failed and return: no round), revalidates
+    # the VMA and PMD, flushes the PMD and only then calls tlb_remove_table_sync_one();
+    # isolation and copy come after, so an attempt that fails there has sent its round.
+    # The rounds are per collapse attempt that got its huge page; the collapses that
+    # succeeded are khugepaged's pages_collapsed (older runs: the THPs mapped).
+    allocated = w.vmstat_delta("thp_collapse_alloc", exact=True)
+    alloc_failed = w.vmstat_delta("thp_collapse_alloc_failed", exact=True)
+    if w.has("/pages_collapsed"):
+        collapsed = w.number_delta("/pages_collapsed")
+        counted = "khugepaged/pages_collapsed"
+    else:
+        collapsed = w.vmstat_delta("nr_anon_transparent_hugepages", exact=True)
+        counted = "vmstat nr_anon_transparent_hugepages"
+    scans = w.number_delta("/full_scans") if w.has("/full_scans") else None
     calls = (
         sum(w.hist_delta("kcollapse/hist").values())
         if any(p.endswith("kcollapse/hist") for p in w.begin)
         else None
     )
     knobs = ", ".join(f"{k.split('/')[-1]} {v}" for k, v in settings.items() if "khugepaged/" in k)
+    ended = (
+        f"; all {offered} 2 MiB ranges mapped huge at the end ({w.seconds:.1f} s)"
+        if run.done >= offered
+        else f"; the phase ended by its time limit after {w.seconds:.1f} s with {run.done} "
+        f"of {offered} 2 MiB ranges mapped huge"
+    )
+    attempts = (
+        f"{calls} collapse_huge_page() calls by khugepaged, " if calls is not None else ""
+    ) + (
+        f"{allocated} got their huge page (thp_collapse_alloc), {alloc_failed} did not "
+        "(thp_collapse_alloc_failed: no round)"
+    )
+    prepared = " after compacting memory" if settings.get("compacted") == "yes" else ""
     exact = exact_background(offered, level)
     rows = [
         _row(
@@ -80,14 +114,13 @@ def khugepaged_rows(
             "collapses_observed",
             labels["collapses_observed"][0],
             "collapses",
-            "vmstat thp_collapse_alloc over the work window"
-            + (f"; {calls} collapse_huge_page() calls by khugepaged" if calls is not None else "")
-            + f"; {run.done} of {offered} 2 MiB ranges mapped huge at the end"
-            + f" ({w.seconds:.1f} s)",
+            f"{counted} over the work window; {attempts}"
+            + (f"; {scans} full scans" if scans is not None else "")
+            + ended,
             f"every 2 MiB range of the {2 * offered} MiB region collapsed once (THP "
-            f"{settings.get('enabled', '?')}, MADV_HUGEPAGE; khugepaged: {knobs})",
+            f"{settings.get('enabled', '?')}, MADV_HUGEPAGE{prepared}; khugepaged: {knobs})",
             offered,
-            collapses,
+            collapsed,
             exact,
             "this mm",
         )
@@ -100,8 +133,11 @@ def khugepaged_rows(
             blank("sync_ipis_per_collapse", ipi_pred, reason),
         ]
         return rows
-    if collapses <= 0:
-        reason = "khugepaged collapsed nothing in the work window"
+    if allocated <= 0:
+        reason = (
+            "no collapse attempt of khugepaged got its huge page in the work window "
+            f"({alloc_failed} allocations failed)"
+        )
         rows += [
             blank("collapse_rounds", rounds_pred, reason),
             blank("sync_ipis_per_collapse", ipi_pred, reason),
@@ -115,13 +151,13 @@ def khugepaged_rows(
             labels["collapse_rounds"][0],
             "rounds/collapse",
             "trace histogram: smp_call_function(tlb_remove_table_smp_sync) by khugepaged "
-            f"({sent} rounds)",
+            f"({sent} rounds) per collapse attempt that got its huge page ({allocated})",
             basis,
             rounds_pred,
             sent,
             exact,
             "this mm",
-            slope=1.0 / collapses,
+            slope=1.0 / allocated,
         )
     )
 
@@ -140,13 +176,14 @@ def khugepaged_rows(
             labels["sync_ipis_per_collapse"][0],
             "IPIs/collapse",
             "trace histogram of tlb_remove_table_smp_sync() on every CPU (the sender runs "
-            "none), background of the no-work windows before the region was offered",
+            "none), per collapse attempt that got its huge page; background of the no-work "
+            "windows before the region was offered",
             basis + f" ({online} online: {online - 1} other CPUs)" if sync else basis,
             ipi_pred,
             callbacks(w),
             bg,
             "other CPUs",
-            slope=1.0 / collapses,
+            slope=1.0 / allocated,
         )
     )
     return rows

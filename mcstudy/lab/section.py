@@ -154,6 +154,8 @@ def claim_cell(
     m = float(ds.measured.sel(at).values[r])
     p = float(ds.predicted.sel(at).values[r])
     mark = AGREES if verdict == "agrees" else DISAGREES
+    if math.isnan(p):  # a row the model gives no number for checks only measured > 0
+        return f"{_num(m, unit)} / not predicted (> 0) {mark}", verdict
     return f"{_num(m, unit)} / {_num(p, unit)} {mark}", verdict
 
 

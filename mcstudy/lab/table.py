@@ -77,6 +77,10 @@ def verdict(ds: xr.Dataset) -> list[str]:
                     f"not measurable on this kernel: {ds.check_phase.values[i]} "
                     f"{ds.label.values[i]}: {why}"
                 )
+    if "not_predicted" in ds:
+        for i, why in enumerate(ds.not_predicted.values):
+            if str(why):
+                lines.append(f"{ds.check_phase.values[i]} {ds.label.values[i]}: {why}")
     fb = int(ds.gather_fallbacks.sum())
     lines.append(f"fallbacks observed: {fb}")
     return lines

@@ -69,6 +69,10 @@ class StallTrace:
     ends_without_begin: int
     passes_outside: int
     """LRU passes of non-kswapd tasks outside any stall (khugepaged, proactive reclaim)."""
+    begins_without_end: int = 0
+    """Stalls of a task that began again before their end was traced (the earlier one is
+    dropped as incomplete). Seen on 7.2.13, arm64 and amd64, in the matrix (a churn task;
+    no event lost in the instance's buffers: no end was traced)."""
 
 
 def parse_stalls(text: str) -> StallTrace:
@@ -77,6 +81,7 @@ def parse_stalls(text: str) -> StallTrace:
     done: list[Stall] = []
     orphans = 0
     outside = 0
+    unended = 0
     for no, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -88,8 +93,8 @@ def parse_stalls(text: str) -> StallTrace:
         ev = m.group("event")
         fields = dict(FIELD.findall(m.group("fields")))
         if ev == "mm_vmscan_direct_reclaim_begin":
-            if pid in open_:
-                raise LabError(f"stall trace:{no}: task {pid} begins a stall inside another")
+            if pid in open_:  # the open stall's end was not traced: drop it as incomplete
+                unended += 1
             open_[pid] = Stall(pid, m.group("task").strip(), ts)
         elif ev == "mm_vmscan_direct_reclaim_end":
             st = open_.pop(pid, None)
@@ -114,7 +119,7 @@ def parse_stalls(text: str) -> StallTrace:
         else:
             raise LabError(f"stall trace:{no}: unexpected event {ev!r}")
     done.sort(key=lambda s: s.start)
-    return StallTrace(done, len(open_), orphans, outside)
+    return StallTrace(done, len(open_), orphans, outside, unended)
 
 
 @dataclass(frozen=True)

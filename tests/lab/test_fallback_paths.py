@@ -135,3 +135,49 @@ def test_a_wait_return_without_its_call_is_an_error():
     )
     with pytest.raises(LabError, match="without its call"):
         parse_trace(text)
+
+
+def test_a_sync_rcu_profile_predicts_a_wait_it_cannot_size(arm64_run, monkeypatch):
+    """7.1 on without PT_RECLAIM (profile v7.1-sync-rcu): the fallback sleeps one RCU
+    grace period in synchronize_rcu() (mm/mmu_gather.c, tlb_remove_table_sync_rcu()).
+    The model gives no grace-period length: the row says "not predicted" with the reason
+    (not 0 us) and checks only that the task waited."""
+    import mcstudy.lab.experiment as experiment
+    from mcstudy.probe.predict import ProfileMatch
+
+    monkeypatch.setattr(
+        experiment, "guest_profile", lambda facts, prep: ProfileMatch("v7.1-sync-rcu", (), ())
+    )
+    _, by = run(arm64_run, SUPPORT_7X, "wait", pt_reclaim=False)
+    w = by[("fallback", "fallback_wait_us")]
+    assert math.isnan(w.predicted) and "not predicted" in w.basis
+    assert "synchronize_rcu()" in w.basis and "grace period" in w.not_predicted
+    assert w.measured == pytest.approx(12500.0, rel=1e-3) and w.agrees
+    # a kernel of that profile whose fallback did not wait disagrees
+    _, none = run(arm64_run, SUPPORT_7X, "rcufree", pt_reclaim=False)
+    w0 = none[("fallback", "fallback_wait_us")]
+    assert w0.measured == 0.0 and not w0.agrees and math.isnan(w0.predicted)
+    assert by[("fallback", "rcu_frees_per_fallback")].predicted == 0.0
+
+
+def test_the_wait_row_of_a_sync_rcu_run_in_the_dataset_and_the_matrix(arm64_run, monkeypatch):
+    import mcstudy.lab.experiment as experiment
+    from mcstudy.lab.dataset import build_lab_dataset
+    from mcstudy.lab.guestrun import LabRequest
+    from mcstudy.lab.matrix import MatrixRun, build_matrix_dataset
+    from mcstudy.lab.section import claim_cell
+    from mcstudy.lab.table import verdict
+    from mcstudy.probe.predict import ProfileMatch
+
+    monkeypatch.setattr(
+        experiment, "guest_profile", lambda facts, prep: ProfileMatch("v7.1-sync-rcu", (), ())
+    )
+    res, _ = run(arm64_run, SUPPORT_7X, "wait", pt_reclaim=False)
+    ds = build_lab_dataset(res, {})
+    i = [str(q) for q in ds.quantity.values].index("fallback_wait_us")
+    assert "grace period" in str(ds.not_predicted.values[i]) and bool(ds.agrees.values[i])
+    assert any("not predicted" in line for line in verdict(ds))
+    mrun = MatrixRun("7.1", "arm64", LabRequest(arch="arm64"), status="ran", ds=ds)
+    m = build_matrix_dataset([mrun], {})
+    text, v = claim_cell(m, "7.1", "arm64", "fallback", "fallback_wait_us")
+    assert v == "agrees" and text.startswith("12500 / not predicted (> 0)")

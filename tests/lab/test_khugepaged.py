@@ -6,9 +6,11 @@ recorded 6.1 console with such a phase added."""
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from mcstudy.lab.khugepaged import khugepaged_rows
 from mcstudy.probe.predict import ProfileMatch
 
 T = "/sys/kernel/tracing/events/lab"
+KM = "/sys/kernel/mm/transparent_hugepage/khugepaged"
 SETTINGS = """collapse_probe collapse_huge_page
 enabled always [madvise] never
 khugepaged/scan_sleep_millisecs 10
@@ -29,29 +32,72 @@ khugepaged/max_ptes_none 511
 """
 
 
-def snap(edge: str, collapses: int, calls: int, rounds: int, callbacks: dict[int, int]) -> str:
+def snap(
+    edge: str,
+    collapses: int,
+    calls: int,
+    rounds: int,
+    callbacks: dict[int, int],
+    allocated: int | None = None,
+    alloc_failed: int = 0,
+    sysfs: bool = True,
+) -> str:
+    """One snapshot of the phase's files: vmstat (THPs mapped, huge pages allocated for a
+    collapse and failed allocations), khugepaged's pages_collapsed and full_scans, and
+    the three trace histograms."""
     cb = "\n".join(f"{{ cpu: {c} }} hitcount: {n}" for c, n in callbacks.items())
-    return (
-        f"@file {edge} /proc/vmstat\nnr_free_pages 1000\npgfree 5\nthp_collapse_alloc {collapses}\n@end\n"
+    allocated = collapses if allocated is None else allocated
+    out = (
+        f"@file {edge} /proc/vmstat\nnr_free_pages 1000\nnr_anon_transparent_hugepages "
+        f"{collapses}\npgfree 5\nthp_collapse_alloc {allocated}\n"
+        f"thp_collapse_alloc_failed {alloc_failed}\n@end\n"
+    )
+    if sysfs:
+        out += (
+            f"@file {edge} {KM}/pages_collapsed\n{collapses}\n@end\n"
+            f"@file {edge} {KM}/full_scans\n{3 if collapses else 0}\n@end\n"
+        )
+    return out + (
         f"@file {edge} {T}/kcollapse/hist\n{{ common_pid: 31 }} hitcount: {calls}\n@end\n"
         f"@file {edge} {T}/ksync/hist\n{{ common_pid: 31 }} hitcount: {rounds}\n@end\n"
         f"@file {edge} {T}/callback/hist\n# comment\n{cb}\n\nTotals:\n    Hits: 1\n@end\n"
     )
 
 
-def phase(collapsed, rounds, callbacks, idle_callbacks=(0,) * 8, done=None, ranges=16) -> str:
-    """labwork thp output: 1 s no-work windows, one 3 s work window over 16 PMD ranges."""
+def phase(
+    collapsed,
+    rounds,
+    callbacks,
+    idle_callbacks=(0,) * 8,
+    done=None,
+    ranges=16,
+    allocated=None,
+    alloc_failed=0,
+    sysfs=True,
+) -> str:
+    """labwork thp output: 1 s no-work windows, one 3 s work window over 16 PMD ranges
+    (``allocated``: attempts that got their huge page, default ``collapsed``)."""
     out = "@region 4194304 20971520\n@maps\n00400000-01400000 rw-p 00000000 00:00 0\n@end\n"
     t = 10_000_000_000
     base = {0: 5, 1: 7}
     for b, extra in enumerate(idle_callbacks):
-        out += snap("begin", 0, 0, 0, base)
+        out += snap("begin", 0, 0, 0, base, sysfs=sysfs)
         base = {0: base[0] + extra, 1: base[1]}
-        out += snap("end", 0, 0, 0, base)
+        out += snap("end", 0, 0, 0, base, sysfs=sysfs)
         out += f"@window idle {b} 0 {t} {t + 1_000_000_000}\n"
         t += 1_000_000_000
-    out += snap("begin", 0, 0, 0, base)
-    out += snap("end", collapsed, collapsed, rounds, {0: base[0] + callbacks, 1: base[1]})
+    out += snap("begin", 0, 0, 0, base, sysfs=sysfs)
+    calls = (collapsed if allocated is None else allocated) + alloc_failed
+    out += snap(
+        "end",
+        collapsed,
+        calls,
+        rounds,
+        {0: base[0] + callbacks, 1: base[1]},
+        allocated=allocated,
+        alloc_failed=alloc_failed,
+        sysfs=sysfs,
+    )
     out += f"@window work 0 {ranges} {t} {t + 3_000_000_000}\n"
     return out + f"@done {collapsed if done is None else done}\n"
 
@@ -119,7 +165,9 @@ def test_a_phase_that_could_not_run_keeps_its_rows_with_the_reason():
         assert "no /sys/kernel/mm/transparent_hugepage/khugepaged" in r.not_measurable
     none = rows_of(phase(0, 0, 0, done=0))
     assert none["collapses_observed"].measured == 0.0
-    assert "collapsed nothing" in none["sync_ipis_per_collapse"].not_measurable
+    assert "no collapse attempt of khugepaged got its huge page" in (
+        none["sync_ipis_per_collapse"].not_measurable
+    )
 
 
 def test_without_the_round_probes_the_round_rows_are_not_measurable():
@@ -146,3 +194,61 @@ def test_the_recorded_run_with_a_khugepaged_phase(arm64_run):
         console, LabRequest(**{**req.__dict__, "khugepaged_mib": 0}), spec, prep, "", 60.0
     )
     assert not any(r.phase == "khugepaged" for r in old.rows)
+
+
+def test_failed_huge_page_allocations_are_neither_collapses_nor_rounds_owed():
+    """collapse_huge_page() returns before its round when the huge page cannot be
+    allocated (thp_collapse_alloc_failed); such attempts are not collapses, and the rounds
+    are per attempt that got its page. One attempt failing after its round (isolation)
+    leaves 17 rounds for 17 allocations and 16 collapses."""
+    by = rows_of(phase(16, 17, 17, allocated=17, alloc_failed=377))
+    c = by["collapses_observed"]
+    assert (c.measured, c.predicted) == (16.0, 16.0) and c.agrees
+    assert "17 got their huge page" in c.source and "377 did not" in c.source
+    assert "394 collapse_huge_page() calls" in c.source and "3 full scans" in c.source
+    r = by["collapse_rounds"]
+    assert r.measured == 1.0 and r.agrees and "(17)" in r.source
+    assert by["sync_ipis_per_collapse"].measured == 1.0 and by["sync_ipis_per_collapse"].agrees
+
+
+def test_a_phase_that_timed_out_says_so():
+    by = rows_of(phase(5, 5, 5, done=5))
+    c = by["collapses_observed"]
+    assert "ended by its time limit" in c.source and "5 of 16 2 MiB ranges" in c.source
+    assert (
+        "all 16 2 MiB ranges mapped huge" in rows_of(phase(16, 16, 16))["collapses_observed"].source
+    )
+
+
+def test_without_khugepaged_counters_the_thps_mapped_count():
+    """Runs made before the phase read pages_collapsed: the THPs mapped are the collapses."""
+    by = rows_of(phase(16, 16, 16, allocated=16, alloc_failed=9, sysfs=False))
+    c = by["collapses_observed"]
+    assert c.measured == 16.0 and "nr_anon_transparent_hugepages" in c.source
+    assert by["collapse_rounds"].measured == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "prof", "failed"),
+    [("arm64-6.1", "v6.15", 377), ("amd64-7.2", "v7.0-pt-reclaim", 1102)],
+)
+def test_recorded_runs_whose_huge_page_allocations_failed(name, prof, failed):
+    """The khugepaged phases of a quiet matrix (6.1 arm64, 7.2 amd64): after the pressure
+    levels most of khugepaged's huge-page allocations failed; counted as collapses they
+    made 0.04 and 0.02 rounds per collapse. Per attempt that got its page: 1, as the
+    source says (7.2.13 amd64 has no 'skip redundant sync IPIs' change: 17 rounds)."""
+    from mcstudy.lab.console import parse_console
+    from mcstudy.lab.experiment import parse_facts
+
+    path = Path(__file__).parents[1] / "data" / "lab" / f"console-{name}-khugepaged.txt.gz"
+    console = parse_console(gzip.decompress(path.read_bytes()).decode())
+    run = parse_ptwork(console.files["khugepaged"])
+    settings = parse_facts(console.files["khugepaged_settings"])
+    rows = khugepaged_rows(run, settings, ProfileMatch(prof, (), ()), 2, 0.99)
+    by = {r.quantity: r for r in rows}
+    c = by["collapses_observed"]
+    assert (c.measured, c.predicted) == (16.0, 16.0) and c.agrees
+    assert f"{failed} did not" in c.source
+    for q in ("collapse_rounds", "sync_ipis_per_collapse"):
+        assert by[q].predicted == 1.0
+        assert by[q].measured == pytest.approx(1.0, abs=0.07) and by[q].agrees, by[q]
