@@ -11,12 +11,12 @@ switches to regenerative importance sampling for rare failures (``rare``). Estim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan, run_driver
+from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
@@ -186,16 +186,15 @@ class PressureModel(Model):
         p = prepared.params
         if p.estimator == "importance":
             return simulate_importance(prepared, key, plan, first_block, n_blocks)
+        return super().simulate(prepared, key, plan, first_block, n_blocks)
+
+    def kernel_call(self, prepared: PreparedPressure) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The plain estimator's driver (importance sampling: ``rare.simulate_importance``)."""
         t = prepared.tables
-        return run_driver(
-            K.simulate_pressure_blocks,
-            key,
-            plan,
-            first_block,
-            n_blocks,
+        return K.simulate_pressure_blocks, (
             prepared.ip,
             t.rate * prepared.start.warmup_s,
-            t.rate * p.horizon_s,
+            t.rate * prepared.params.horizon_s,
             prepared.start.init_cdf,
             prepared.start.init_levels,
             t.kernel_args(),
