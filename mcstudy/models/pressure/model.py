@@ -24,7 +24,7 @@ from mcstudy.models.base import Model, Warmup
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.pressure import kernels as K
 from mcstudy.models.pressure.checks import pressure_findings
-from mcstudy.models.pressure.estimates import pressure_estimates
+from mcstudy.models.pressure.estimates import RATES, pressure_estimates
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.prepare import PreparedPressure, prepare
 from mcstudy.models.pressure.rare import simulate_importance
@@ -35,17 +35,7 @@ def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
     return Variable(units, long_name, dtype)
 
 
-_EXACT_KEYS = (
-    "nowait_fail_prob",
-    "time_below_min_frac",
-    "kswapd_awake_frac",
-    "stalls_per_s",
-    "kswapd_wakeups_per_s",
-    "fallbacks_per_s",
-    "sync_ipis_per_s",
-    "atomic_fails_per_s",
-    "split_nowait_fails_per_s",
-)
+_EXACT_KEYS = ("nowait_fail_prob", "time_below_min_frac", "kswapd_awake_frac", *RATES)
 
 
 def _variables() -> dict[str, Variable]:
