@@ -85,11 +85,6 @@ def _read(path: Path, name: str, what: str) -> str:
         raise ProcFormatError(f"{name}: cannot read {what} ({exc.strerror})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ProcFormatError(f"{name}: over {MAX_FILE_BYTES >> 20} MiB: not a {what} file")
-    return decode_text(data, name)
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """``data`` as UTF-8 text; else one ``ProcFormatError`` naming the first bad line."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

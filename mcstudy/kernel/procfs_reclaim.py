@@ -25,7 +25,6 @@ from mcstudy.kernel.procfs import (
     _lines,
     _load,
     _nonempty,
-    decode_text,
 )
 
 MAX_SMALL_FILE = 1 << 20
@@ -66,7 +65,11 @@ def read_optional(path: Path, what: str) -> str:
         raise ProcFormatError(f"{name}: cannot read {what} ({exc.strerror})") from None
     if len(data) > MAX_SMALL_FILE:
         raise ProcFormatError(f"{name}: over {MAX_SMALL_FILE} bytes: not a {what} file")
-    return decode_text(data, name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ProcFormatError(f"{name}:{line}: not text (bytes that are not UTF-8)") from None
 
 
 def _text(src: Source, source: str | None, default: str, what: str) -> tuple[str, str]:
