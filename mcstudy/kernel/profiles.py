@@ -88,6 +88,24 @@ class KernelProfile:
                 "synchronize_rcu(), not both"
             )
 
+    def behaviour(self) -> str:
+        """What the build does with a fallback table and a collapse, in one line of prose
+        (the lab's kernel lines and the report's unswept profiles)."""
+        if not self.uses_tlb_remove_table:
+            fb = "page tables bypass tlb_remove_table() (tlb_remove_page(): no batch page)"
+        elif self.fallback_sends_ipi:
+            fb = "a fallback sends a synchronous round"
+        elif self.fallback_waits_grace_period:
+            fb = "a fallback sends no round but blocks the unmapping task in synchronize_rcu()"
+        else:
+            fb = "a fallback frees its table by call_rcu(): no round, no wait"
+        kh = (
+            "khugepaged sends its round"
+            if self.khugepaged_sync_ipi
+            else "khugepaged sends no round"
+        )
+        return f"{fb}; {kh}"
+
 
 PROFILES: dict[str, KernelProfile] = {
     p.name: p

@@ -164,16 +164,7 @@ def _profile_summary(name: str) -> str:
     p = PROFILES.get(name)
     if p is None:
         return f"profile {name!r} unknown to this version of mcstudy"
-    if not p.uses_tlb_remove_table:
-        fb = "page tables bypass tlb_remove_table() (tlb_remove_page(): no batch page)"
-    elif p.fallback_sends_ipi:
-        fb = "a fallback sends a synchronous round"
-    elif p.fallback_waits_grace_period:
-        fb = "a fallback sends no round but waits in synchronize_rcu()"
-    else:
-        fb = "a fallback frees its table by call_rcu(): no round, no wait"
-    kh = "khugepaged sends its round" if p.khugepaged_sync_ipi else "khugepaged sends no round"
-    return f"{fb}; {kh}"
+    return p.behaviour()
 
 
 def version_lines(ds: xr.Dataset) -> list[str]:

@@ -59,6 +59,12 @@ def poisson_times(st, rate, t_start, t_end):
     return out, n
 
 
+@njit(cache=True, inline="always")
+def next_time(times, i, n):
+    """``times[i]`` of the ``n`` drawn times of a path, infinity past the last."""
+    return times[i] if i < n else _INF
+
+
 @njit(cache=True)
 def split_hazard_table(e0, sw, n_sw, sig):
     """Cumulative split hazard of each class at the start of each pressure segment.

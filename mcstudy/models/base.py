@@ -12,14 +12,14 @@ import json
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from mcstudy.engine.blocks import BlockPlan
+from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.tallies import Tallies, TallyLayout
 from mcstudy.findings import Finding
 from mcstudy.models.contract import (
@@ -231,11 +231,21 @@ class Model(ABC):
     def prepare(self, params: ModelParams) -> Any:
         """Pack validated parameters into the arrays the kernel takes."""
 
-    @abstractmethod
     def simulate(
         self, prepared: Any, key: tuple[int, int], plan: BlockPlan, first_block: int, n_blocks: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Run blocks [first_block, first_block + n_blocks): per-block int and float tallies."""
+        """Run blocks [first_block, first_block + n_blocks): per-block int and float tallies.
+
+        By default the block driver and arguments ``kernel_call`` names, through
+        ``engine.blocks.run_driver``; a model with another way to run blocks overrides this.
+        """
+        driver, args = self.kernel_call(prepared)
+        return run_driver(driver, key, plan, first_block, n_blocks, *args)
+
+    def kernel_call(self, prepared: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The block driver (``driver(k0, k1, first_block, n_blocks, block_size,
+        sequences, *args)``) and its ``args`` for a prepared point."""
+        raise NotImplementedError(f"model {self.name!r} defines neither simulate nor kernel_call")
 
     @abstractmethod
     def estimates(self, prepared: Any, tallies: Tallies) -> dict[str, float]:

@@ -95,6 +95,17 @@ def simulate_trajectory(
             if counting:
                 out.wakeups += 1
 
+    def allocate(f: int, mn: int, lw: int, counting: bool) -> tuple[int, bool]:
+        """One batch allocation at ``f`` free pages: wakes kswapd at or below low; above
+        min it takes the batch (free pages after, True), else it is a stall (f, False)."""
+        if f <= lw:
+            wake(counting)
+        if f > mn:
+            return snap(max(f - zone.alloc_batch_pages, 0)), True
+        if counting:
+            out.stalls += 1
+        return f, False
+
     while True:
         lam = zone.burst_alloc_rate if burst else zone.alloc_rate
         running = (zone.alloc_tasks - len(stalled)) / zone.alloc_tasks if timed else 1.0
@@ -136,13 +147,8 @@ def simulate_trajectory(
         if name == "alloc" and timed:
             # one running task allocates; at or below min it enters a stall of
             # stall_phases exponential phases, f unchanged
-            if f <= lw:
-                wake(counting)
-            if f > mn:
-                f = snap(max(f - zone.alloc_batch_pages, 0))
-            else:
-                if counting:
-                    out.stalls += 1
+            f, ok = allocate(f, mn, lw, counting)
+            if not ok:
                 stalled.append(1)
         elif name == "stall_step":
             i = int(rng.random() * len(stalled))  # every stalled task moves on at one rate
@@ -151,25 +157,15 @@ def simulate_trajectory(
                 stalled[i] += 1
             else:
                 # the stall ends: its pages land, then the task retries its allocation
-                f = min(cap, f + zone.direct_reclaim_batch)
-                if f <= lw:
-                    wake(counting)
-                if f > mn:
-                    f = snap(max(f - zone.alloc_batch_pages, 0))
+                f, ok = allocate(min(cap, f + zone.direct_reclaim_batch), mn, lw, counting)
+                if ok:
                     stalled.pop(i)
                 else:
-                    if counting:
-                        out.stalls += 1
                     f = snap(f)
                     stalled[i] = 1
         elif name == "alloc":
-            if f <= lw:
-                wake(counting)
-            if f > mn:
-                f = snap(max(f - zone.alloc_batch_pages, 0))
-            else:
-                if counting:
-                    out.stalls += 1
+            f, ok = allocate(f, mn, lw, counting)
+            if not ok:
                 f = snap(max(min(cap, f + zone.direct_reclaim_batch) - zone.alloc_batch_pages, 0))
         elif name == "free":
             f = snap(min(cap, f + 1))

@@ -23,7 +23,7 @@ from mcstudy.kernel.policies import (
     IpiPolicy,
     ipi_policy,
 )
-from mcstudy.kernel.profiles import PROFILES, KernelProfile
+from mcstudy.kernel.profiles import PROFILES
 from mcstudy.report.answers import (
     Answers,
     Item,
@@ -450,23 +450,9 @@ def kernels_item(r: Reader, at: dict[str, Any]) -> Item | None:
     unswept = [p for name, p in PROFILES.items() if name.startswith("v7.") and name not in kernels]
     if unswept:
         text += " Not swept here (configs/kernels.toml sweeps them): " + " ".join(
-            f"`{p.name}`: {_profile_text(p)}." for p in unswept
+            f"`{p.name}`: {p.behaviour()}." for p in unswept
         )
     return Item("What changes from kernel to kernel (7.x included)?", text)
-
-
-def _profile_text(p: KernelProfile) -> str:
-    """What an unswept profile does with a fallback and a collapse, from its flags."""
-    if not p.uses_tlb_remove_table:
-        fb = "page tables bypass tlb_remove_table()"
-    elif p.fallback_sends_ipi:
-        fb = "a fallback sends a synchronous round"
-    elif p.fallback_waits_grace_period:
-        fb = "a fallback sends no round but blocks the unmapping task in synchronize_rcu()"
-    else:
-        fb = "a fallback frees the table by call_rcu(), no round and no wait"
-    col = "khugepaged sends its round" if p.khugepaged_sync_ipi else "khugepaged sends no round"
-    return f"{fb}; {col}"
 
 
 def memory_item(r: Reader, at: dict[str, Any]) -> Item:

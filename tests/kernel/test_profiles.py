@@ -100,3 +100,17 @@ def test_answers_name_what_each_seven_x_kernel_changes(tmp_path):
     assert "no round of its own" in parts["v7.2-x86-native`"]
     fb = next(i for i in ans.items if "fallback fire" in i.question)
     assert "`v7.1-sync-rcu`" in fb.answer and "synchronize_rcu() wait" in fb.answer
+
+
+def test_behaviour_text_follows_the_flags():
+    """One sentence per profile, from its flags: the lab and the report both quote it."""
+    from mcstudy.kernel.profiles import PROFILES
+
+    for p in PROFILES.values():
+        text = p.behaviour()
+        assert ("bypass tlb_remove_table()" in text) == (not p.uses_tlb_remove_table)
+        sends = p.uses_tlb_remove_table and p.fallback_sends_ipi
+        assert ("a fallback sends a synchronous round" in text) == sends
+        waits = p.uses_tlb_remove_table and p.fallback_waits_grace_period
+        assert ("synchronize_rcu()" in text) == waits
+        assert text.endswith("khugepaged sends its round" if p.khugepaged_sync_ipi else "no round")

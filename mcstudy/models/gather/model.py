@@ -9,12 +9,12 @@ gathers (gathers are i.i.d.), and P(>= 1 fallback) with Wilson's interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.rng import probability_threshold
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.gather import gather_exact_mixture
@@ -180,22 +180,8 @@ class GatherModel(Model):
             pack_gather(params, n_tables, batch, profile.uses_tlb_remove_table, ipi),
         )
 
-    def simulate(
-        self,
-        prepared: PreparedGather,
-        key: tuple[int, int],
-        plan: BlockPlan,
-        first_block: int,
-        n_blocks: int,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return run_driver(
-            K.simulate_gather_blocks,
-            key,
-            plan,
-            first_block,
-            n_blocks,
-            prepared.inputs,
-        )
+    def kernel_call(self, prepared: PreparedGather) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return K.simulate_gather_blocks, (prepared.inputs,)
 
     def estimates(self, prepared: PreparedGather, tallies: Tallies) -> dict[str, float]:
         n = int(tallies["sequences"])

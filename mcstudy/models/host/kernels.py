@@ -225,7 +225,7 @@ def sequence_consumers(
     A function of its own so that it compiles apart from the zone's path
     (``compile_consumers``), while another process compiles that (``compile_zone_path``).
     """
-    levels, misses, fails, rfails, reserve = work
+    _levels, misses, fails, rfails, reserve = work
     horizon = arrays.span.horizon_s
     coll_st = stream_new(k0, k1, block, base + SUB_COLLAPSE)
     coll, n_coll = poisson_times(coll_st, arrays.span.collapse_rate, 0.0, horizon)
@@ -233,20 +233,11 @@ def sequence_consumers(
         stream_new(k0, k1, block, base + SUB_POP),
         stream_new(k0, k1, block, base + SUB_INIT),
         stream_new(k0, k1, block, base + SUB_CACHE),
-        arrays.thp,
-        arrays.ks,
-        arrays.cdfs,
+        arrays,
         coll,
         n_coll,
-        code0,
-        codes,
-        times,
-        n_sw,
-        levels,
-        misses,
-        fails,
-        rfails,
-        reserve,
+        (code0, codes, times, n_sw),
+        work,
     )
     _pop_tallies(out_i, out_f, res, misses, fails, rfails, reserve)
     e0, swbuf, m = Z.bit_path(code0, codes, times, n_sw, Z.CODE_BELOW_MIN, swbuf)

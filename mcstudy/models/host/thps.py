@@ -31,6 +31,7 @@ from numba import njit
 
 from mcstudy.engine.rng import next_double, next_double_open0
 from mcstudy.engine.sampling import exponential, poisson, uniform
+from mcstudy.mechanisms.paths import next_time
 from mcstudy.models.host.zone import CODE_AWAKE, CODE_BELOW_ATOMIC, CODE_BELOW_MIN
 
 _INF = math.inf
@@ -94,31 +95,19 @@ def init_caches(st, levels, ks, cdfs):
 
 
 @njit(cache=True)
-def host_population(
-    pop_st,
-    init_st,
-    cache_st,
-    rates,
-    ks,
-    cdfs,
-    coll,
-    n_coll,
-    code0,
-    codes,
-    times,
-    n_sw,
-    levels,
-    misses,
-    fails,
-    refill_fails,
-    reserve,
-):
+def host_population(pop_st, init_st, cache_st, arrays, coll, n_coll, path, work):
     """One sequence: the THPs over ``[0, horizon)`` and every table variant's outcomes.
 
-    Per variant ``v``: ``misses[v]`` (splits that needed an allocation), ``fails[v]``,
-    ``refill_fails[v]``, ``reserve[v]`` (time-average cached tables). ``rates``:
-    ``ThpRates``. Returns the sequence's ``PopulationResult``.
+    ``arrays``: the host's packed arrays (``rates = arrays.thp``: ``ThpRates``, the
+    variants' cache sizes ``arrays.ks`` and start laws ``arrays.cdfs``); ``path``: the
+    zone path ``(code0, codes, times, n_sw)``; ``work``: ``(levels, misses, fails,
+    refill_fails, reserve)``, filled per variant ``v``: ``misses[v]`` (splits that needed
+    an allocation), ``fails[v]``, ``refill_fails[v]``, ``reserve[v]`` (time-average
+    cached tables). Returns the sequence's ``PopulationResult``.
     """
+    rates, ks, cdfs = arrays.thp, arrays.ks, arrays.cdfs
+    code0, codes, times, n_sw = path
+    levels, misses, fails, refill_fails, reserve = work
     horizon = rates.horizon_s
     lam = rates.fault_rate
     mu = rates.zap_rate
@@ -131,9 +120,9 @@ def host_population(
     reserve[:] = 0.0
     code = code0
     isw = 0
-    t_sw = times[0] if n_sw > 0 else _INF
+    t_sw = next_time(times, 0, n_sw)
     ic = 0
-    t_c = coll[0] if n_coll > 0 else _INF
+    t_c = next_time(coll, 0, n_coll)
     n = poisson(init_st, rates.initial_mean)
     cached = init_caches(cache_st, levels, ks, cdfs)
     refill_total = cpus * rates.refill_rate if nv > FIRST_CACHE else 0.0
@@ -160,7 +149,7 @@ def host_population(
         if t == t_sw:
             code = codes[isw]
             isw += 1
-            t_sw = times[isw] if isw < n_sw else _INF
+            t_sw = next_time(times, isw, n_sw)
             new_sig = rates.split_rate + (rates.reclaim_split_rate if code & CODE_AWAKE else 0.0)
             if new_sig != sig:
                 sig = new_sig
@@ -170,7 +159,7 @@ def host_population(
             n += 1  # collapse_huge_page(): a new THP with its deposit
             peak = max(peak, n)
             ic += 1
-            t_c = coll[ic] if ic < n_coll else _INF
+            t_c = next_time(coll, ic, n_coll)
             need = True
             continue
         if t == t_ref:

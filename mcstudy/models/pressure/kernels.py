@@ -27,10 +27,8 @@ from mcstudy.mechanisms.zone_events import (
     C_GFAIL,
     C_STALL,
     C_WAKE,
-    GUIDE_AMBIGUOUS,
     N_COUNTERS,
-    choose_event,
-    choose_exact,
+    draw_event,
     observe_events,
     observe_events_timed,
     run_events,
@@ -298,14 +296,11 @@ def pilot_states(k0, k1, n_warm_mean, n_steps, P, tables, agg):
         agg,
     )
     keys = np.empty(n_steps, dtype=np.int64)
-    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     nf = P.managed_pages + 1
     nb = P.max_boost + 1
     for i in range(n_steps):
         keys[i] = f + nf * (kw + 2 * (bu + 2 * (bst + nb * held)))
-        ev, u = choose_event(st, kw + 2 * bu, guide)
-        if ev == GUIDE_AMBIGUOUS:
-            ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        ev = draw_event(st, kw + 2 * bu, tables)
         f, kw, bu, bst, held, _s, _w, _g, _fb, _a = zone_event(ev, f, kw, bu, bst, held, P)
     return keys
 
@@ -313,7 +308,6 @@ def pilot_states(k0, k1, n_warm_mean, n_steps, P, tables, agg):
 @njit(cache=True)
 def _plain_cycle(st, s0, P, tables):
     """One regeneration cycle from s0 back to s0: (steps, awake steps, wake-ups, ok)."""
-    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
     f0, kw0, bu0, bst0, held0 = s0
     f, kw, bu, bst, held = s0
     steps = 0
@@ -321,9 +315,7 @@ def _plain_cycle(st, s0, P, tables):
     wakes = 0
     while True:
         awake += kw
-        ev, u = choose_event(st, kw + 2 * bu, guide)
-        if ev == GUIDE_AMBIGUOUS:
-            ev = choose_exact(st, u, kw + 2 * bu, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+        ev = draw_event(st, kw + 2 * bu, tables)
         f, kw, bu, bst, held, _s, w_, _g, _fb, _a = zone_event(ev, f, kw, bu, bst, held, P)
         wakes += w_
         steps += 1
@@ -348,8 +340,6 @@ def _is_cycle(
     All the counted events need free <= min, so they all happen after the switch, when
     L no longer changes: each is weighted by the same L.
     """
-    guide, ev_n, ev_type, thr_hi, thr_lo, thr_always = tables
-    tguide, tev_n, tev_type, tthr_hi, tthr_lo, tthr_always = ttables
     f0, kw0, bu0, bst0, held0 = s0
     f, kw, bu, bst, held = s0
     lr = 1.0
@@ -365,14 +355,10 @@ def _is_cycle(
             below += 1
         r = kw + 2 * bu
         if tilted:
-            ev, u = choose_event(st, r, tguide)
-            if ev == GUIDE_AMBIGUOUS:
-                ev = choose_exact(st, u, r, tev_n, tev_type, tthr_hi, tthr_lo, tthr_always)
+            ev = draw_event(st, r, ttables)
             lr *= ratio[r, ev]
         else:
-            ev, u = choose_event(st, r, guide)
-            if ev == GUIDE_AMBIGUOUS:
-                ev = choose_exact(st, u, r, ev_n, ev_type, thr_hi, thr_lo, thr_always)
+            ev = draw_event(st, r, tables)
         f, kw, bu, bst, held, s_, _w, _g, fb_, a_ = zone_event(ev, f, kw, bu, bst, held, P)
         stalls += s_
         fbs += fb_

@@ -11,12 +11,12 @@ switches to regenerative importance sampling for rare failures (``rare``). Estim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan, run_driver
+from mcstudy.engine.blocks import BlockPlan
 from mcstudy.engine.rng import stream_key
 from mcstudy.engine.tallies import Tallies
 from mcstudy.findings import Finding
@@ -24,7 +24,7 @@ from mcstudy.models.base import Model, Warmup
 from mcstudy.models.contract import EstimateSpec, Variable
 from mcstudy.models.pressure import kernels as K
 from mcstudy.models.pressure.checks import pressure_findings
-from mcstudy.models.pressure.estimates import pressure_estimates
+from mcstudy.models.pressure.estimates import RATES, pressure_estimates
 from mcstudy.models.pressure.params import PressureParams
 from mcstudy.models.pressure.prepare import PreparedPressure, prepare
 from mcstudy.models.pressure.rare import simulate_importance
@@ -35,17 +35,7 @@ def _var(units: str, long_name: str, dtype: str = "float64") -> Variable:
     return Variable(units, long_name, dtype)
 
 
-_EXACT_KEYS = (
-    "nowait_fail_prob",
-    "time_below_min_frac",
-    "kswapd_awake_frac",
-    "stalls_per_s",
-    "kswapd_wakeups_per_s",
-    "fallbacks_per_s",
-    "sync_ipis_per_s",
-    "atomic_fails_per_s",
-    "split_nowait_fails_per_s",
-)
+_EXACT_KEYS = ("nowait_fail_prob", "time_below_min_frac", "kswapd_awake_frac", *RATES)
 
 
 def _variables() -> dict[str, Variable]:
@@ -186,16 +176,15 @@ class PressureModel(Model):
         p = prepared.params
         if p.estimator == "importance":
             return simulate_importance(prepared, key, plan, first_block, n_blocks)
+        return super().simulate(prepared, key, plan, first_block, n_blocks)
+
+    def kernel_call(self, prepared: PreparedPressure) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The plain estimator's driver (importance sampling: ``rare.simulate_importance``)."""
         t = prepared.tables
-        return run_driver(
-            K.simulate_pressure_blocks,
-            key,
-            plan,
-            first_block,
-            n_blocks,
+        return K.simulate_pressure_blocks, (
             prepared.ip,
             t.rate * prepared.start.warmup_s,
-            t.rate * p.horizon_s,
+            t.rate * prepared.params.horizon_s,
             prepared.start.init_cdf,
             prepared.start.init_levels,
             t.kernel_args(),

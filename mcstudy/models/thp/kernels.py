@@ -25,85 +25,88 @@ N_INT, N_FLOAT = TALLIES.n_int, TALLIES.n_float
 
 @njit(cache=True)
 def _block_streams(k0, k1, block):
-    """The block's keyed sub-streams, in the order the sequence draws from them."""
+    """The block's keyed sub-streams, in the order the sequence draws from them:
+    (pressure path, collapses), the population's four, the isolated CPU's four."""
     return (
-        stream_new(k0, k1, block, K.SUBSTREAM_ENV),
-        stream_new(k0, k1, block, K.SUBSTREAM_COLLAPSE),
-        stream_new(k0, k1, block, K.SUBSTREAM_POP),
-        stream_new(k0, k1, block, K.SUBSTREAM_INIT),
-        stream_new(k0, k1, block, K.SUBSTREAM_CACHE),
-        stream_new(k0, k1, block, K.SUBSTREAM_SPLIT_ALLOC),
-        stream_new(k0, k1, block, K.SUBSTREAM_GATHER_TIME),
-        stream_new(k0, k1, block, K.SUBSTREAM_GATHER_ALLOC),
-        stream_new(k0, k1, block, K.SUBSTREAM_KHUGEPAGED),
-        stream_new(k0, k1, block, K.SUBSTREAM_IPI),
+        (
+            stream_new(k0, k1, block, K.SUBSTREAM_ENV),
+            stream_new(k0, k1, block, K.SUBSTREAM_COLLAPSE),
+        ),
+        (
+            stream_new(k0, k1, block, K.SUBSTREAM_POP),
+            stream_new(k0, k1, block, K.SUBSTREAM_INIT),
+            stream_new(k0, k1, block, K.SUBSTREAM_CACHE),
+            stream_new(k0, k1, block, K.SUBSTREAM_SPLIT_ALLOC),
+        ),
+        (
+            stream_new(k0, k1, block, K.SUBSTREAM_GATHER_TIME),
+            stream_new(k0, k1, block, K.SUBSTREAM_GATHER_ALLOC),
+            stream_new(k0, k1, block, K.SUBSTREAM_KHUGEPAGED),
+            stream_new(k0, k1, block, K.SUBSTREAM_IPI),
+        ),
     )
 
 
 @njit(cache=True)
-def _sequence_paths(env_st, coll_st, fp):
+def _sequence_paths(path_streams, fp):
     """One sequence's pressure path and khugepaged collapse times (shared by both
-    population kernels and the isolated CPU)."""
+    population kernels and the isolated CPU): ``(e0, sw, n_sw, coll, n_coll)``."""
+    env_st, coll_st = path_streams
     t1 = fp.t1
     e0, sw, n_sw = P.env_path(env_st, t1, fp.phi, fp.to_pressure, fp.to_calm)
     coll, n_coll = P.poisson_times(coll_st, fp.collapse_rate, 0.0, t1)
     return e0, sw, n_sw, coll, n_coll
 
 
+@njit(cache=True)
+def _isolated_cpu(rt_streams, fp, arrays, path, buf, out_i, out_f):
+    """The IPIs the tagged isolated CPU sees in one sequence (``rt_ipi.rt_sequence``) into
+    the IPI part of the block's tallies; returns the delivery buffer (it grows)."""
+    gt_st, ga_st, kh_st, ipi_st = rt_streams
+    e0, sw, n_sw, coll, n_coll = path
+    _lam, _mu, _sig, _m0, _sig_init, _th, _cache_cdf, rp, rth = arrays
+    return R.rt_sequence(
+        gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rp[0], rth, e0, sw, n_sw, coll, n_coll,
+        buf, out_i[K.N_POP_INT :], out_f[K.N_POP_FLOAT :],
+    )  # fmt: skip
+
+
 # The two block kernels below differ only in the population kernel they call. They are
 # two module-level functions, not one closure made twice: Numba's disk cache keys a
 # function by its file and qualified name, so two closures named alike would share one
 # cache entry and a warm cache would run the other variant (tests/engine/test_jitcache.py).
+# Nor one function branching on ``ip.individual``: it would compile both population
+# kernels for every THP run.
 
 
 @njit(cache=True)
 def thp_block_aggregate(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, exponential lifetimes (``population_aggregate``)."""
-    lam, mu, sig, m0, _sig_init, th, cache_cdf, rp, rth = arrays
-    env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
-        _block_streams(k0, k1, block)
-    )
+    path_st, pop_st, rt_st = _block_streams(k0, k1, block)
     levels = np.zeros(max(ip.split_cpus, 1), dtype=np.int64)
     mom = np.zeros(2, dtype=np.float64)
     buf = np.empty(1024, dtype=np.int64)
-    pop_i, rt_i = out_i[: K.N_POP_INT], out_i[K.N_POP_INT :]
-    pop_f, rt_f = out_f[: K.N_POP_FLOAT], out_f[K.N_POP_FLOAT :]
     for _ in range(n_seq):
-        e0, sw, n_sw, coll, n_coll = _sequence_paths(env_st, coll_st, fp)
-        K.population_aggregate(
-            pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, th, cache_cdf,
-            e0, sw, n_sw, coll, n_coll, levels, mom, pop_i, pop_f,
-        )  # fmt: skip
-        buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rp[0], rth, e0, sw, n_sw,
-            coll, n_coll, buf, rt_i, rt_f,
-        )  # fmt: skip
+        path = _sequence_paths(path_st, fp)
+        K.population_aggregate(pop_st, fp, ip, arrays, path, levels, mom, out_i, out_f)
+        buf = _isolated_cpu(rt_st, fp, arrays, path, buf, out_i, out_f)
 
 
 @njit(cache=True)
 def thp_block_individual(k0, k1, block, n_seq, fp, ip, arrays, out_i, out_f):
     """``n_seq`` sequences of one block, any lifetime law (``population_individual``)."""
-    lam, mu, sig, m0, sig_init, th, cache_cdf, rp, rth = arrays
-    env_st, coll_st, pop_st, init_st, cache_st, fail_st, gt_st, ga_st, kh_st, ipi_st = (
-        _block_streams(k0, k1, block)
-    )
+    path_st, pop_st, rt_st = _block_streams(k0, k1, block)
     levels = np.zeros(max(ip.split_cpus, 1), dtype=np.int64)
     mom = np.zeros(2, dtype=np.float64)
     ht = np.empty(1024, dtype=np.float64)
     hc = np.empty(1024, dtype=np.int64)
     buf = np.empty(1024, dtype=np.int64)
-    pop_i, rt_i = out_i[: K.N_POP_INT], out_i[K.N_POP_INT :]
-    pop_f, rt_f = out_f[: K.N_POP_FLOAT], out_f[K.N_POP_FLOAT :]
     for _ in range(n_seq):
-        e0, sw, n_sw, coll, n_coll = _sequence_paths(env_st, coll_st, fp)
+        path = _sequence_paths(path_st, fp)
         ht, hc = K.population_individual(
-            pop_st, init_st, cache_st, fail_st, fp, ip, lam, mu, sig, m0, sig_init, th,
-            cache_cdf, e0, sw, n_sw, coll, n_coll, levels, mom, ht, hc, pop_i, pop_f,
-        )  # fmt: skip
-        buf = R.rt_sequence(
-            gt_st, ga_st, kh_st, ipi_st, fp.t0, fp.t1, rp[0], rth, e0, sw, n_sw,
-            coll, n_coll, buf, rt_i, rt_f,
-        )  # fmt: skip
+            pop_st, fp, ip, arrays, path, levels, mom, ht, hc, out_i, out_f
+        )
+        buf = _isolated_cpu(rt_st, fp, arrays, path, buf, out_i, out_f)
 
 
 @njit(cache=True, parallel=True)

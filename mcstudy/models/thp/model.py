@@ -26,12 +26,11 @@ Outputs ``deposit_*`` describe the tables mainline's deposit holds for the simul
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from mcstudy.engine.blocks import BlockPlan, run_driver
 from mcstudy.engine.tallies import Tallies
 from mcstudy.exact.thp import (
     PAGE_TABLE_BYTES,
@@ -119,24 +118,8 @@ class ThpModel(Model):
     def prepare(self, params: ThpParams) -> PreparedThp:
         return prepare(params)
 
-    def simulate(
-        self,
-        prepared: PreparedThp,
-        key: tuple[int, int],
-        plan: BlockPlan,
-        first_block: int,
-        n_blocks: int,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return run_driver(
-            KB.simulate_thp_blocks,
-            key,
-            plan,
-            first_block,
-            n_blocks,
-            prepared.fp,
-            prepared.ip,
-            prepared.arrays,
-        )
+    def kernel_call(self, prepared: PreparedThp) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return KB.simulate_thp_blocks, (prepared.fp, prepared.ip, prepared.arrays)
 
     # ---- estimates
     def estimates(self, prepared: PreparedThp, tallies: Tallies) -> dict[str, float]:

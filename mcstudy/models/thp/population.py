@@ -49,7 +49,7 @@ from mcstudy.engine.sampling import (
 )
 from mcstudy.engine.tallies import TallyLayout
 from mcstudy.kernel.policies import TABLE_CACHE_CODE, TABLE_DEPOSIT_CODE, TABLE_ON_DEMAND_CODE
-from mcstudy.mechanisms.paths import split_hazard_table, split_time
+from mcstudy.mechanisms.paths import next_time, split_hazard_table, split_time
 
 # named sub-streams (counter word 3); each source of randomness has its own
 SUBSTREAM_ENV = 1
@@ -314,10 +314,12 @@ def _refill(cache_st, levels, split_cpus, cache_k, cached):
 
 
 @njit(cache=True, inline="always")
-def _split(policy, levels, split_cpus, cache_st, fail_st, th, e, counted, cached, n, m, f):
+def _split(ip, levels, cache_st, fail_st, th, e, counted, cached, n, m, f):
     """One PMD split's table (``split_table_alloc``); ``counted``: in the measured window.
     Returns (cached, splits, misses, failures) updated."""
-    miss, failed, took = split_table_alloc(policy, levels, split_cpus, cache_st, fail_st, th, e)
+    miss, failed, took = split_table_alloc(
+        ip.policy, levels, ip.split_cpus, cache_st, fail_st, th, e
+    )
     if counted:
         n += 1
         m += 1 if miss else 0
@@ -328,46 +330,36 @@ def _split(policy, levels, split_cpus, cache_st, fail_st, th, e, counted, cached
 # --------------------------------------------------------------------------- aggregate
 
 
+@njit(cache=True, inline="always")
+def _switch(e, isw, sw, n_sw):
+    """The pressure path's next switch: returns (env, switches seen, next switch time)."""
+    isw += 1
+    return 1 - e, isw, next_time(sw, isw, n_sw)
+
+
 @njit(cache=True)
-def population_aggregate(
-    pop_st,
-    init_st,
-    cache_st,
-    fail_st,
-    fp,
-    ip,
-    lam,
-    mu,
-    sig,
-    m0,
-    th,
-    cache_cdf,
-    e0,
-    sw,
-    n_sw,
-    coll,
-    n_coll,
-    levels,
-    mom,
-    out_i,
-    out_f,
-):
-    """One sequence with exponential lifetimes, simulated on the class counts."""
+def population_aggregate(streams, fp, ip, arrays, path, levels, mom, out_i, out_f):
+    """One sequence with exponential lifetimes, simulated on the class counts.
+
+    ``streams``: the population's (pop, init, cache, split-allocation) streams;
+    ``arrays``: ``PreparedThp.arrays``; ``path``: ``(e0, sw, n_sw, coll, n_coll)``, the
+    pressure path and the collapse times.
+    """
+    pop_st, init_st, cache_st, fail_st = streams
+    lam, mu, sig, m0, _sig_init, th, cache_cdf, _rp, _rth = arrays
+    e0, sw, n_sw, coll, n_coll = path
     t0 = fp.t0
     t1 = fp.t1
     fork_rate = fp.fork_rate if fp.fork_q > 0.0 else 0.0
-    fork_q = fp.fork_q
     policy = ip.policy
-    cache_k = ip.cache_k
-    split_cpus = ip.split_cpus
     center = fp.center
     mom[:] = 0.0
 
     e = e0
     isw = 0
-    t_sw = sw[0] if n_sw > 0 else _INF
+    t_sw = next_time(sw, 0, n_sw)
     ic = 0
-    t_c = coll[0] if n_coll > 0 else _INF
+    t_c = next_time(coll, 0, n_coll)
 
     n0 = poisson(init_st, m0[0, e])
     n1 = poisson(init_st, m0[1, e])
@@ -404,23 +396,20 @@ def population_aggregate(
         t = tn
         if t >= t1:
             break
+        need = True
         if t == t_sw:
-            e = 1 - e
-            isw += 1
-            t_sw = sw[isw] if isw < n_sw else _INF
-            need = True
+            e, isw, t_sw = _switch(e, isw, sw, n_sw)
         elif t == t_c:
             # collapse_huge_page(): a new PMD-mapped anonymous THP with a deposit
             n0 += 1
             dep += 1
             ic += 1
-            t_c = coll[ic] if ic < n_coll else _INF
-            need = True
+            t_c = next_time(coll, ic, n_coll)
         elif t == t_ref:
-            cached = _refill(cache_st, levels, split_cpus, cache_k, cached)
+            need = False
+            cached = _refill(cache_st, levels, ip.split_cpus, ip.cache_k, cached)
             t_ref = t + exponential(cache_st, refill_rate)
         else:
-            need = True
             u = next_double(pop_st) * total
             if u < lam[0]:
                 n0 += 1  # do_huge_pmd_anonymous_page(): deposit
@@ -433,7 +422,7 @@ def population_aggregate(
                 continue
             u -= lam[1]
             if u < fork_rate:
-                m = binomial(pop_st, n0 + n1, fork_q)  # copy_huge_pmd(): child deposits
+                m = binomial(pop_st, n0 + n1, fp.fork_q)  # copy_huge_pmd(): child deposits
                 n2 += m
                 dep += m
                 continue
@@ -462,9 +451,8 @@ def population_aggregate(
             dep -= 1  # zap_deposited_table() or pgtable_trans_huge_withdraw()
             if is_split:
                 cached, splits, misses, failures = _split(
-                    policy, levels, split_cpus, cache_st, fail_st, th, e, t >= t0,
-                    cached, splits, misses, failures,
-                )  # fmt: skip
+                    ip, levels, cache_st, fail_st, th, e, t >= t0, cached, splits, misses, failures
+                )
     finish_population(fp, ip, splits, failures, misses, n0 + n1 + n2, peak, acc, mom, out_i, out_f)
 
 
@@ -523,57 +511,42 @@ def _grow(ht, hc, size):
     return nt, nc
 
 
+@njit(cache=True, inline="always")
+def _schedule(ht, hc, size, c, zap, spl):
+    """Push a class-``c`` mapping's departure on a heap with room for it: its split at
+    ``spl`` or its zap at ``zap``, whichever comes first; returns the new size."""
+    if spl < zap:
+        return heap_push(ht, hc, size, spl, 2 * c + 1)
+    return heap_push(ht, hc, size, zap, 2 * c)
+
+
 @njit(cache=True)
-def population_individual(
-    pop_st,
-    init_st,
-    cache_st,
-    fail_st,
-    fp,
-    ip,
-    lam,
-    mu,
-    sig,
-    m0,
-    sig_init,
-    th,
-    cache_cdf,
-    e0,
-    sw,
-    n_sw,
-    coll,
-    n_coll,
-    levels,
-    mom,
-    ht,
-    hc,
-    out_i,
-    out_f,
-):
-    """One sequence with every mapping carrying its departure time (general lifetimes).
+def population_individual(streams, fp, ip, arrays, path, levels, mom, ht, hc, out_i, out_f):
+    """One sequence with every mapping carrying its departure time (general lifetimes);
+    arguments as :func:`population_aggregate`.
 
     Heap codes: ``2 c + 1`` for a split, ``2 c`` for a zap of class c. Returns the heap
     arrays (they grow) so the block can reuse them.
     """
+    pop_st, init_st, cache_st, fail_st = streams
+    lam, mu, sig, m0, sig_init, th, cache_cdf, _rp, _rth = arrays
+    e0, sw, n_sw, coll, n_coll = path
     t0 = fp.t0
     t1 = fp.t1
     fork_rate = fp.fork_rate if fp.fork_q > 0.0 else 0.0
-    fork_q = fp.fork_q
     dist = ip.dist
     mean = fp.life_mean
     shape = fp.life_shape
     policy = ip.policy
-    cache_k = ip.cache_k
-    split_cpus = ip.split_cpus
     center = fp.center
     mom[:] = 0.0
     cum = split_hazard_table(e0, sw, n_sw, sig)
 
     e = e0
     isw = 0
-    t_sw = sw[0] if n_sw > 0 else _INF
+    t_sw = next_time(sw, 0, n_sw)
     ic = 0
-    t_c = coll[0] if n_coll > 0 else _INF
+    t_c = next_time(coll, 0, n_coll)
 
     # stationary start: ages and residual lifetimes of the mappings alive at t = 0
     size = 0
@@ -590,10 +563,7 @@ def population_individual(
             spl = split_time(init_st, c, 0.0, 0, e0, sw, n_sw, cum, sig)
             if size == ht.shape[0]:
                 ht, hc = _grow(ht, hc, size)
-            if spl < zap:
-                size = heap_push(ht, hc, size, spl, 2 * c + 1)
-            else:
-                size = heap_push(ht, hc, size, zap, 2 * c)
+            size = _schedule(ht, hc, size, c, zap, spl)
     dep = counts[0] + counts[1] + counts[2]
     cached, refill_rate = _start_cache(cache_st, levels, cache_cdf, fp, ip)
 
@@ -607,6 +577,8 @@ def population_individual(
     while True:
         t_dep = ht[0] if size > 0 else _INF
         tn = min(t_birth, t_dep, t_sw, t_c, t_ref, t1)
+        # (window_integrals and the peak written out in both kernels: a shared helper
+        # around them made population_individual ~20 % slower)
         counted = window_integrals(acc, mom, t, tn, t0, t1, size, dep, cached, policy, center)
         if counted and dep > peak:
             peak = dep
@@ -614,12 +586,10 @@ def population_individual(
         if t >= t1:
             break
         if t == t_sw:
-            e = 1 - e
-            isw += 1
-            t_sw = sw[isw] if isw < n_sw else _INF
+            e, isw, t_sw = _switch(e, isw, sw, n_sw)
             continue
         if t == t_ref:
-            cached = _refill(cache_st, levels, split_cpus, cache_k, cached)
+            cached = _refill(cache_st, levels, ip.split_cpus, ip.cache_k, cached)
             t_ref = t + exponential(cache_st, refill_rate)
             continue
         if t == t_dep:
@@ -629,16 +599,15 @@ def population_individual(
             dep -= 1
             if code & 1:
                 cached, splits, misses, failures = _split(
-                    policy, levels, split_cpus, cache_st, fail_st, th, e, t >= t0,
-                    cached, splits, misses, failures,
-                )  # fmt: skip
+                    ip, levels, cache_st, fail_st, th, e, t >= t0, cached, splits, misses, failures
+                )
             continue
         # arrivals: a collapse, or a fault / zero-page fault / fork
         n_new = 1
         c = 0
         if t == t_c:
             ic += 1
-            t_c = coll[ic] if ic < n_coll else _INF
+            t_c = next_time(coll, ic, n_coll)
         else:
             u = uniform(pop_st) * birth_rate
             if u < lam[0]:
@@ -647,7 +616,7 @@ def population_individual(
                 c = 1
             else:
                 c = 2
-                n_new = binomial(pop_st, size - counts[2], fork_q)
+                n_new = binomial(pop_st, size - counts[2], fp.fork_q)
             t_birth = t + exponential(pop_st, birth_rate)
         for _ in range(n_new):
             if c < 2:
@@ -657,10 +626,7 @@ def population_individual(
             spl = split_time(pop_st, c, t, isw, e0, sw, n_sw, cum, sig)
             if size == ht.shape[0]:
                 ht, hc = _grow(ht, hc, size)
-            if spl < zap:
-                size = heap_push(ht, hc, size, spl, 2 * c + 1)
-            else:
-                size = heap_push(ht, hc, size, zap, 2 * c)
+            size = _schedule(ht, hc, size, c, zap, spl)
         counts[c] += n_new
         dep += n_new
     finish_population(fp, ip, splits, failures, misses, size, peak, acc, mom, out_i, out_f)
