@@ -163,28 +163,43 @@ def _plain_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarra
             tl[:, s, 0] = np.maximum(np.where(f > c.wmark_min, f - kb, up), 0)
             ts[:, s, 0] = 2 * b + woken
             tr[:, s, 0] = lam / kb
-            # 1: free
-            tl[:, s, 1] = np.minimum(n, f + 1)
-            ts[:, s, 1] = s
-            tr[:, s, 1] = c.free_rate
-            # 2: kswapd reclaim batch (awake only); sleeps above high
-            if k == 1:
-                fr = np.minimum(n, f + c.reclaim_batch)
-                tl[:, s, 2] = fr
-                ts[:, s, 2] = 2 * b + np.where(fr > c.wmark_high, 0, 1)
-                tr[:, s, 2] = c.kswapd_rate
-            # 3: gather (GFP_NOWAIT attempt: wakes kswapd at or below low)
-            ts[:, s, 3] = 2 * b + woken
-            tr[:, s, 3] = c.gather_rate
-            # 4: GFP_ATOMIC allocation
-            tl[:, s, 4] = np.where(f > amark, f - 1, f)
-            ts[:, s, 4] = 2 * b + woken
-            tr[:, s, 4] = c.atomic_alloc_rate
+            _shared_events(c, f, amark, woken, (tl, ts, tr), s, 2 * b, k)
             # 5: load phase switch
             if c.bursty:
                 ts[:, s, 5] = 2 * (1 - b) + k
                 tr[:, s, 5] = c.burst_start_rate if b == 0 else c.burst_end_rate
     return tl, ts, tr
+
+
+def _shared_events(
+    c: ZoneChain,
+    f: np.ndarray,
+    amark: int,
+    woken: np.ndarray,
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+    s: int,
+    base: int,
+    k: int,
+) -> None:
+    """Events 1-4 of state ``s`` (kswapd ``k``; ``base`` its state with kswapd asleep),
+    the same whether stalls take time or not: 1 a free; 2 a kswapd reclaim batch (awake
+    only; it sleeps above high); 3 a gather (a GFP_NOWAIT attempt, waking kswapd at or
+    below low); 4 a GFP_ATOMIC allocation (a page iff f > the atomic mark)."""
+    tl, ts, tr = tables
+    n = c.managed_pages
+    tl[:, s, 1] = np.minimum(n, f + 1)
+    ts[:, s, 1] = s
+    tr[:, s, 1] = c.free_rate
+    if k == 1:
+        fr = np.minimum(n, f + c.reclaim_batch)
+        tl[:, s, 2] = fr
+        ts[:, s, 2] = base + np.where(fr > c.wmark_high, 0, 1)
+        tr[:, s, 2] = c.kswapd_rate
+    ts[:, s, 3] = base + woken
+    tr[:, s, 3] = c.gather_rate
+    tl[:, s, 4] = np.where(f > amark, f - 1, f)
+    ts[:, s, 4] = base + woken
+    tr[:, s, 4] = c.atomic_alloc_rate
 
 
 def _timed_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,19 +245,7 @@ def _timed_level_events(c: ZoneChain) -> tuple[np.ndarray, np.ndarray, np.ndarra
                     tl[:, s, 0] = np.where(ok, np.maximum(f - kb, 0), f)
                     ts[:, s, 0] = np.where(ok, base, start[ci] * per + 2 * b) + woken
                     tr[:, s, 0] = lam / kb * running / kt
-                tl[:, s, 1] = np.minimum(n, f + 1)
-                ts[:, s, 1] = s
-                tr[:, s, 1] = c.free_rate
-                if k == 1:
-                    fr = np.minimum(n, f + c.reclaim_batch)
-                    tl[:, s, 2] = fr
-                    ts[:, s, 2] = base + np.where(fr > c.wmark_high, 0, 1)
-                    tr[:, s, 2] = c.kswapd_rate
-                ts[:, s, 3] = base + woken
-                tr[:, s, 3] = c.gather_rate
-                tl[:, s, 4] = np.where(f > amark, f - 1, f)
-                ts[:, s, 4] = base + woken
-                tr[:, s, 4] = c.atomic_alloc_rate
+                _shared_events(c, f, amark, woken, (tl, ts, tr), s, base, k)
                 if c.bursty:
                     ts[:, s, 5] = ci * per + 2 * (1 - b) + k
                     tr[:, s, 5] = c.burst_start_rate if b == 0 else c.burst_end_rate
